@@ -1,0 +1,41 @@
+/* Shared helpers, placed first in the program. Every kernel checks its bounds:
+ * the host rounds global sizes up to a multiple of the work-group size. */
+
+/* Float atomic add through compare-and-swap (OpenCL 1.2 has no float atomics). */
+inline void atomic_add_f(volatile __global float *addr, float v) {
+    union { unsigned int u; float f; } old, upd;
+    do {
+        old.f = *addr;
+        upd.f = old.f + v;
+    } while (atomic_cmpxchg((volatile __global unsigned int *)addr, old.u, upd.u) != old.u);
+}
+
+/* Work-group tree reduction of `v` in local memory `tmp`; the sum is returned to all items. */
+inline float group_sum(float v, __local float *tmp) {
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    tmp[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ls / 2; s > 0; s >>= 1) {
+        if (lid < s) tmp[lid] += tmp[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = tmp[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* One partial sum per work-group: op 0 = x.y, 1 = sum x, 2 = sum (x-y)^2, 3 = count of non-finite x. */
+__kernel void reduce_partials(__global const float *x, long xoff, __global const float *y, long yoff,
+                              long n, int op, __global float *partial, __local float *tmp) {
+    const long stride = (long)get_global_size(0);
+    float acc = 0.0f;
+    for (long i = get_global_id(0); i < n; i += stride) {
+        float a = x[xoff + i];
+        if (op == 0) acc += a * y[yoff + i];
+        else if (op == 1) acc += a;
+        else if (op == 2) { float d = a - y[yoff + i]; acc += d * d; }
+        else acc += isfinite(a) ? 0.0f : 1.0f;
+    }
+    float s = group_sum(acc, tmp);
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = s;
+}

@@ -1,0 +1,7 @@
+/* The subcommands of the clmtt binary; each returns the process exit status. */
+#ifndef CLMTT_COMMANDS_H
+#define CLMTT_COMMANDS_H
+
+int cmd_devices(int argc, char **argv);
+
+#endif

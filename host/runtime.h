@@ -1,0 +1,87 @@
+/* OpenCL runtime: one device, one context, one in-order queue per process.
+ * Every OpenCL call goes through CL_CHECK, which names the error, the call and
+ * the source line, then exits. Kernels from the cl folder are built once into one
+ * program (cached on disk as a binary) and looked up by name. */
+#ifndef CLMTT_RUNTIME_H
+#define CLMTT_RUNTIME_H
+
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int index;                   /* position in clmtt's device list */
+    cl_platform_id platform;
+    cl_device_id device;
+    char platform_name[256];
+    char name[256];
+    char vendor[256];
+    char version[256];           /* device OpenCL version */
+    char driver[256];
+    cl_device_type type;
+    cl_uint compute_units;
+    cl_ulong global_mem;
+    cl_ulong local_mem;
+    cl_ulong max_alloc;
+    size_t max_wg;
+    int fp64;
+} DeviceInfo;
+
+typedef struct {
+    DeviceInfo dev;
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_program program;          /* all kernels of cl/ */
+    int ready;
+} Runtime;
+
+extern Runtime RT;
+
+const char *cl_error_name(cl_int err);
+void cl_fail(cl_int err, const char *call, const char *file, int line);
+#define CL_CHECK(call) do { cl_int err_ = (call); \
+    if (err_ != CL_SUCCESS) cl_fail(err_, #call, __FILE__, __LINE__); } while (0)
+/* For calls returning an object and writing an error code into &err. */
+#define CL_CHECK_ERR(err, what) do { if ((err) != CL_SUCCESS) cl_fail((err), (what), __FILE__, __LINE__); } while (0)
+
+/* Lists every device of every platform; returns the count (0 when none). */
+int rt_list_devices(DeviceInfo *out, int max);
+/* Default: first GPU, else first accelerator, else first CPU. -1 = none. */
+int rt_default_device(const DeviceInfo *devs, int n);
+/* Opens the device: `index` >= 0 picks it; -1 means CLMTT_DEVICE or the default.
+ * Exits with a clear message when there is no device. */
+void rt_init(int index);
+void rt_shutdown(void);
+/* Waits for the queue to drain. */
+void rt_finish(void);
+
+/* Kernel by name (created once, cached). Builds the program on first use. */
+cl_kernel rt_kernel(const char *name);
+/* Directory of the binary cache ($XDG_CACHE_HOME/clmtt or ~/.cache/clmtt). */
+const char *rt_cache_dir(void);
+/* Statistics of the last program build, for tests: 1 = loaded from the cache. */
+extern int rt_last_build_from_cache;
+/* Builds (or loads from the cache) a program from sources; exits with the
+ * build log on failure. Exposed for tests of the cache. */
+cl_program rt_build_program(int nsrc, const char *const *srcs, const char *options);
+
+/* Kernel arguments: LAUNCH(name, global, KM(buf), KI(n), KF(x), ...). */
+typedef struct { size_t size; const void *ptr; } KArg;
+#define KM(v) ((KArg){sizeof(cl_mem), &(cl_mem){(v)}})
+#define KI(v) ((KArg){sizeof(cl_int), &(cl_int){(cl_int)(v)}})
+#define KU(v) ((KArg){sizeof(cl_uint), &(cl_uint){(cl_uint)(v)}})
+#define KL(v) ((KArg){sizeof(cl_long), &(cl_long){(cl_long)(v)}})
+#define KF(v) ((KArg){sizeof(cl_float), &(cl_float){(cl_float)(v)}})
+#define KLOCAL(bytes) ((KArg){(bytes), NULL})
+#define KARGS_(...) (KArg[]){__VA_ARGS__}, (int)(sizeof((KArg[]){__VA_ARGS__}) / sizeof(KArg))
+/* One work-item per element, global size rounded up: kernels check bounds. */
+void rt_launch(const char *name, size_t global, const KArg *args, int nargs);
+/* `groups` work-groups of `local` items each (for per-group reductions). */
+void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg *args, int nargs);
+#define LAUNCH(name, global, ...) rt_launch((name), (global), KARGS_(__VA_ARGS__))
+#define LAUNCH_GROUPS(name, groups, local, ...) rt_launch_groups((name), (groups), (local), KARGS_(__VA_ARGS__))
+
+/* Local size for reduction kernels: a power of two <= max work-group size and <= 256. */
+size_t rt_reduce_local(void);
+
+#endif

@@ -1,0 +1,35 @@
+/* Small host helpers: fatal errors, checked allocation, files, hashing, time. */
+#ifndef CLMTT_UTIL_H
+#define CLMTT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Prints "clmtt: <message>" to stderr and exits with status 1. */
+void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Whole file into memory (NUL-terminated, length in *len); NULL if unreadable. */
+unsigned char *read_file(const char *path, size_t *len);
+int file_exists(const char *path);
+int dir_exists(const char *path);
+/* mkdir -p; dies naming the folder when it cannot be made. */
+void mkdir_p(const char *path);
+/* Writes through a temporary file in the same folder, fsync, rename.
+ * The quiet variant returns -1 instead of dying. */
+void write_file_atomic(const char *path, const void *data, size_t len);
+int write_file_atomic_quiet(const char *path, const void *data, size_t len);
+
+/* FNV-1a, chained through `seed`. Not cryptographic: cache keys and checksums. */
+uint64_t hash64(const void *data, size_t len, uint64_t seed);
+
+double now_seconds(void);
+/* "1.5 GiB" style. */
+const char *human_bytes(double bytes, char *buf, size_t n);
+
+#endif

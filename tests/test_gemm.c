@@ -1,0 +1,109 @@
+/* CLBlast GEMM (every transpose, odd sizes, offsets, batched) vs a plain C GEMM,
+ * and the device reductions vs double sums. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void ref_gemm(int ta, int tb, int m, int n, int k, double alpha, const float *a, int lda,
+                     const float *b, int ldb, double beta, const float *c0, int ldc, double *out) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) {
+                double av = ta ? a[p * lda + i] : a[i * lda + p];
+                double bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+                s += av * bv;
+            }
+            out[i * n + j] = alpha * s + (beta != 0 ? beta * c0[i * ldc + j] : 0);
+        }
+}
+
+START_TEST(gemm_random_shapes) {
+    tu_init();
+    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {64, 128, 9}, {130, 3, 257}, {5, 200, 31}};
+    int seed = 1;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                int lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 1, ldc = n + 3;
+                size_t na = (size_t)(ta ? k : m) * lda + 5, nb = (size_t)(tb ? n : k) * ldb + 5, nc = (size_t)m * ldc + 7;
+                float *a = xmalloc(na * 4), *b = xmalloc(nb * 4), *c = xmalloc(nc * 4);
+                tu_rand(a, na, seed++, -1, 1);
+                tu_rand(b, nb, seed++, -1, 1);
+                tu_rand(c, nc, seed++, -1, 1);
+                /* Operands start at odd offsets, as parameter slices do. */
+                cl_mem A = tu_upload(a, na), B = tu_upload(b, nb), C = tu_upload(c, nc);
+                float beta = (s % 2) ? 0.5f : 0.0f;
+                gemm(ta, tb, m, n, k, 0.75f, dptr(A, 5), lda, dptr(B, 5), ldb, beta, dptr(C, 7), ldc);
+                float *got = tu_download(C, 7, (size_t)m * ldc);
+                double *want = xmalloc((size_t)m * n * 8);
+                ref_gemm(ta, tb, m, n, k, 0.75, a + 5, lda, b + 5, ldb, beta, c + 7, ldc, want);
+                float *packed = xmalloc((size_t)m * n * 4);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) packed[i * n + j] = got[i * ldc + j];
+                char what[96];
+                snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d", m, n, k, ta, tb);
+                tu_check_close(what, packed, want, (size_t)m * n, 1e-4, 1e-5 * sqrt((double)k));
+                /* The padding columns of C stay untouched. */
+                for (int i = 0; i < m; i++)
+                    for (int j = n; j < ldc && i * ldc + j < m * ldc; j++) ck_assert_float_eq(got[i * ldc + j], c[7 + i * ldc + j]);
+                free(a); free(b); free(c); free(got); free(want); free(packed);
+                dev_free(A); dev_free(B); dev_free(C);
+            }
+}
+END_TEST
+
+START_TEST(gemm_strided_batched) {
+    tu_init();
+    int m = 6, n = 5, k = 7, batch = 3;
+    size_t sa = m * k, sb = k * n, sc = m * n;
+    float *a = xmalloc(sa * batch * 4), *b = xmalloc(sb * batch * 4);
+    tu_rand(a, sa * batch, 11, -1, 1);
+    tu_rand(b, sb * batch, 12, -1, 1);
+    cl_mem A = tu_upload(a, sa * batch), B = tu_upload(b, sb * batch), C = tu_poisoned(sc * batch);
+    gemm_batched(0, 0, m, n, k, 1.0f, dptr(A, 0), k, sa, dptr(B, 0), n, sb, 0.0f, dptr(C, 0), n, sc, batch);
+    float *got = tu_download(C, 0, sc * batch);
+    double *want = xmalloc(sc * 8);
+    for (int i = 0; i < batch; i++) {
+        ref_gemm(0, 0, m, n, k, 1, a + i * sa, k, b + i * sb, n, 0, NULL, n, want);
+        tu_check_close("batched gemm", got + i * sc, want, sc, 1e-5, 1e-6);
+    }
+    free(a); free(b); free(got); free(want);
+    dev_free(A); dev_free(B); dev_free(C);
+}
+END_TEST
+
+START_TEST(reductions) {
+    tu_init();
+    size_t n = 100003;
+    float *x = xmalloc(n * 4), *y = xmalloc(n * 4);
+    tu_rand(x, n, 21, -1, 1);
+    tu_rand(y, n, 22, -1, 1);
+    double dot = 0, sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) { dot += (double)x[i] * y[i]; sum += x[i]; sq += ((double)x[i] - y[i]) * ((double)x[i] - y[i]); }
+    cl_mem X = tu_upload(x, n), Y = tu_upload(y, n);
+    ck_assert_double_eq_tol(dev_dot(n - 3, dptr(X, 3), dptr(Y, 3)), dot - (double)x[0] * y[0] - (double)x[1] * y[1] - (double)x[2] * y[2], 1e-3);
+    ck_assert_double_eq_tol(dev_sum(n, dptr(X, 0)), sum, 1e-3);
+    ck_assert_double_eq_tol(dev_sqdist(n, dptr(X, 0), dptr(Y, 0)), sq, 1e-2);
+    ck_assert_int_eq(dev_has_nonfinite(n, dptr(X, 0)), 0);
+    float bad = INFINITY;
+    dev_write_f32(X, n - 1, 1, &bad);
+    ck_assert_int_eq(dev_has_nonfinite(n, dptr(X, 0)), 1);
+    free(x); free(y);
+    dev_free(X); dev_free(Y);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("gemm");
+    TCase *tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, gemm_random_shapes);
+    tcase_add_test(tc, gemm_strided_batched);
+    tcase_add_test(tc, reductions);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -1,0 +1,115 @@
+/* Device listing, the binary program cache (hit on the second build, recovery from
+ * a damaged cache file), named OpenCL errors, and the devices command. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+START_TEST(lists_devices) {
+    DeviceInfo d[16];
+    int n = rt_list_devices(d, 16);
+    ck_assert_int_gt(n, 0);
+    int def = rt_default_device(d, n);
+    ck_assert_int_ge(def, 0);
+    ck_assert(strlen(d[def].name) > 0);
+    ck_assert(d[def].global_mem > 0);
+    ck_assert(d[def].max_wg > 0);
+}
+END_TEST
+
+START_TEST(error_names) {
+    ck_assert_str_eq(cl_error_name(CL_OUT_OF_RESOURCES), "CL_OUT_OF_RESOURCES");
+    ck_assert_str_eq(cl_error_name(CL_INVALID_KERNEL_NAME), "CL_INVALID_KERNEL_NAME");
+}
+END_TEST
+
+static cl_program build_probe(const char *tag) {
+    char src[256];
+    snprintf(src, sizeof src, "__kernel void probe(__global float *x) { x[get_global_id(0)] = %s; }\n", tag);
+    const char *srcs[1] = {src};
+    return rt_build_program(1, srcs, "");
+}
+
+START_TEST(program_cache) {
+    char *dir = tu_tempdir("cache");
+    setenv("XDG_CACHE_HOME", dir, 1);
+    tu_init();
+    char tag[64];
+    snprintf(tag, sizeof tag, "%d.0f", (int)getpid());
+    cl_program p1 = build_probe(tag);
+    ck_assert_int_eq(rt_last_build_from_cache, 0);
+    clReleaseProgram(p1);
+    cl_program p2 = build_probe(tag);
+    ck_assert_int_eq(rt_last_build_from_cache, 1);
+    /* The cached program runs. */
+    cl_int err;
+    cl_kernel k = clCreateKernel(p2, "probe", &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    cl_mem x = tu_poisoned(4);
+    clSetKernelArg(k, 0, sizeof x, &x);
+    size_t g = 4;
+    CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, NULL, 0, NULL, NULL));
+    float *v = tu_download(x, 0, 4);
+    ck_assert_float_eq(v[3], (float)getpid());
+    free(v);
+    clReleaseKernel(k);
+    clReleaseProgram(p2);
+    dev_free(x);
+    /* Damage every cache file: the next build must notice and rebuild. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "for f in %s/clmtt/*.bin; do printf 'garbage' | dd of=$f bs=1 seek=30 conv=notrunc status=none; done", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    cl_program p3 = build_probe(tag);
+    ck_assert_int_eq(rt_last_build_from_cache, 0);
+    clReleaseProgram(p3);
+    /* ... and the rebuilt entry is good again. */
+    cl_program p4 = build_probe(tag);
+    ck_assert_int_eq(rt_last_build_from_cache, 1);
+    clReleaseProgram(p4);
+    /* A truncated file is rejected as well. */
+    snprintf(cmd, sizeof cmd, "for f in %s/clmtt/*.bin; do truncate -s 20 $f; done", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    cl_program p5 = build_probe(tag);
+    ck_assert_int_eq(rt_last_build_from_cache, 0);
+    clReleaseProgram(p5);
+    unsetenv("XDG_CACHE_HOME");
+    free(dir);
+}
+END_TEST
+
+START_TEST(devices_command) {
+    const char *bin = getenv("CLMTT_BIN");
+    ck_assert_ptr_nonnull(bin);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s devices", bin);
+    FILE *p = popen(cmd, "r");
+    char line[512];
+    int found_star = 0, found_mem = 0;
+    while (fgets(line, sizeof line, p)) {
+        if (line[0] == '*') found_star = 1;
+        if (strstr(line, "global memory:")) found_mem = 1;
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert(found_star && found_mem);
+    snprintf(cmd, sizeof cmd, "CLMTT_DEVICE=99 %s devices >/dev/null 2>&1", bin);
+    ck_assert_int_eq(system(cmd), 0); /* listing ignores the choice */
+    snprintf(cmd, sizeof cmd, "%s devices --bogus 2>&1 | grep -q \"unknown flag '--bogus'\"", bin);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s nosuchcommand >/dev/null 2>&1", bin);
+    ck_assert_int_ne(system(cmd), 0);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("runtime");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, lists_devices);
+    tcase_add_test(tc, error_names);
+    tcase_add_test(tc, program_cache);
+    tcase_add_test(tc, devices_command);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
