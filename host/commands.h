@@ -3,5 +3,8 @@
 #define CLMTT_COMMANDS_H
 
 int cmd_devices(int argc, char **argv);
+int cmd_buffer(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 
 #endif

@@ -12,6 +12,9 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"buffer", cmd_buffer, "train expert networks on real data and save their trajectories (buffer.py)"},
+    {"distill", cmd_distill, "distill a synthetic set by matching expert trajectories (distill.py)"},
+    {"eval", cmd_eval, "train fresh networks on a synthetic or random real set and report test accuracy"},
     {"devices", cmd_devices, "list the OpenCL devices clmtt can use (choose one with --device N or CLMTT_DEVICE=N)"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

@@ -1,5 +1,5 @@
 # Writes OUT: a C file holding every OpenCL source in FILES as a string,
-# in the order given (sorted by name; common.cl sorts first by its name).
+# in the order given (sorted by name; the runtime puts common.cl first).
 set(body "/* Generated from the cl folder by tools/embed_kernels.cmake. */\n#include <stddef.h>\n")
 set(names "")
 set(srcs "")

@@ -1,0 +1,82 @@
+/* Softmax cross-entropy over rows of logits [N][K] (host/layers/loss.c).
+ * Row kernels run one work-group per row; the local size is a power of two. */
+
+/* Work-group maximum of v (NaN-free inputs; fmax skips NaN). */
+float loss_group_max(float v, __local float *tmp) {
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    tmp[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ls / 2; s > 0; s >>= 1) {
+        if (lid < s) tmp[lid] = fmax(tmp[lid], tmp[lid + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = tmp[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* Work-group minimum of v. */
+int loss_group_min(int v, __local int *tmp) {
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    tmp[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ls / 2; s > 0; s >>= 1) {
+        if (lid < s) tmp[lid] = min(tmp[lid], tmp[lid + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    int r = tmp[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* Row n = group id: probs = softmax(o), rowloss = logsumexp(o) - o[y] (NaN when y is not
+ * in [0, K)), correct = 1 when the first maximum of o is at y. flags: 1 = write rowloss,
+ * 2 = write correct (the host passes a dummy buffer for an output it does not want). */
+__kernel void loss_ce_fwd(__global float *probs, __global float *rowloss, __global float *correct,
+                          __global const float *logits, __global const int *labels, int K, int flags,
+                          __local float *ftmp, __local int *itmp) {
+    const int n = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    __global const float *o = logits + (long)n * K;
+    __global float *p = probs + (long)n * K;
+    float m = -INFINITY;
+    for (int k = lid; k < K; k += ls) m = fmax(m, o[k]);
+    m = loss_group_max(m, ftmp);
+    /* Each item's first hit is its smallest index, so the group minimum is the first maximum. */
+    int first = K;
+    for (int k = lid; k < K; k += ls)
+        if (o[k] == m) { first = k; break; }
+    first = loss_group_min(first, itmp);
+    float s = 0.0f;
+    for (int k = lid; k < K; k += ls) s += exp(o[k] - m);
+    s = group_sum(s, ftmp);
+    const float inv = 1.0f / s;
+    for (int k = lid; k < K; k += ls) p[k] = exp(o[k] - m) * inv;
+    if (lid == 0) {
+        const int y = labels[n];
+        const int ok = y >= 0 && y < K;
+        if (flags & 1) rowloss[n] = ok ? log(s) + (m - o[y]) : NAN;
+        if (flags & 2) correct[n] = ok && first == y ? 1.0f : 0.0f;
+    }
+}
+
+/* dlogits[n][k] = (probs[n][k] - [k == y_n]) / N, one work-item per element. */
+__kernel void loss_ce_bwd(__global float *dlogits, __global const float *probs, __global const int *labels,
+                          int N, int K) {
+    const long i = get_global_id(0);
+    if (i >= (long)N * K) return;
+    const int n = (int)(i / K), k = (int)(i - (long)n * K);
+    const float hot = labels[n] == k ? 1.0f : 0.0f;
+    dlogits[i] = (probs[i] - hot) / (float)N;
+}
+
+/* Row n = group id: rd[k] = p[k] (t[k] - <p, t>) / N. */
+__kernel void loss_ce_rbwd(__global float *rdlogits, __global const float *probs, __global const float *logits_t,
+                           int N, int K, __local float *ftmp) {
+    const int n = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    const long row = (long)n * K;
+    float d = 0.0f;
+    for (int k = lid; k < K; k += ls) d += probs[row + k] * logits_t[row + k];
+    d = group_sum(d, ftmp);
+    const float invN = 1.0f / (float)N;
+    for (int k = lid; k < K; k += ls) rdlogits[row + k] = probs[row + k] * (logits_t[row + k] - d) * invN;
+}

@@ -1,0 +1,219 @@
+/* Device convolution: im2col + CLBlast GEMM over chunks of samples (see conv2d.h).
+ *
+ * For a chunk of nc samples starting at n0, with KK = K*K and P = Ho*Wo:
+ *   col[Cin*KK][nc*P]                   = im2col(in samples n0..n0+nc-1)
+ *   out[:, n0*P .. (n0+nc)*P)           = w[Cout][Cin*KK] x col         (ldc = N*P)
+ *   dw[Cout][Cin*KK]                   += dout chunk x col^T             (beta 0 on the first chunk)
+ *   dcol[Cin*KK][nc*P]                  = w^T x dout chunk, then col2im (a gather) into din
+ * Chunks keep col below a cap (CONV_CHUNK_FLOATS_DEFAULT floats; the environment variable
+ * CLMTT_CONV_CHUNK_FLOATS lowers or raises it, which tests use to force several chunks).
+ * A chunk always holds at least one sample.
+ *
+ * A 1x1 convolution without padding on a CNHW input needs no im2col at all: the input
+ * itself is col[Cin][N*P], so those layers run as single GEMMs on the activations. */
+#include "layers/conv2d.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include "blas.h"
+#include "util.h"
+
+#define CONV_CHUNK_FLOATS_DEFAULT ((size_t)16 << 20) /* 64 MiB of float32 */
+
+/* Grow-only im2col scratch shared by every convolution of the process. */
+static cl_mem col_buf;
+static size_t col_cap; /* floats */
+
+static size_t chunk_cap_floats(void) {
+    const char *e = getenv("CLMTT_CONV_CHUNK_FLOATS");
+    if (!e || !*e) return CONV_CHUNK_FLOATS_DEFAULT;
+    char *end;
+    long long v = strtoll(e, &end, 10);
+    if (*end || v <= 0) die("CLMTT_CONV_CHUNK_FLOATS must be a positive integer (floats), got '%s'", e);
+    return (size_t)v;
+}
+
+/* Derived sizes of one layer. */
+typedef struct {
+    int Ho, Wo, P;   /* output height, width, Ho*Wo */
+    int KK, CKK;     /* K*K, Cin*K*K (GEMM depth of the forward pass) */
+    size_t NP;       /* N*P: row length of the CNHW output */
+    int direct;      /* 1x1, no padding, CNHW input: col is the input itself */
+    int nc;          /* samples per chunk */
+} ConvDims;
+
+static ConvDims conv_dims(const Conv2dShape *s, const char *who) {
+    if (s->N <= 0 || s->Cin <= 0 || s->H <= 0 || s->W <= 0 || s->Cout <= 0 || s->K <= 0 || s->pad < 0)
+        die("%s: bad shape N=%d Cin=%d H=%d W=%d Cout=%d K=%d pad=%d", who, s->N, s->Cin, s->H, s->W, s->Cout,
+            s->K, s->pad);
+    ConvDims d;
+    d.Ho = conv2d_out_h(s);
+    d.Wo = conv2d_out_w(s);
+    if (d.Ho <= 0 || d.Wo <= 0)
+        die("%s: a %dx%d kernel with padding %d does not fit a %dx%d input", who, s->K, s->K, s->pad, s->H, s->W);
+    d.P = d.Ho * d.Wo;
+    d.KK = s->K * s->K;
+    d.CKK = s->Cin * d.KK;
+    d.NP = (size_t)s->N * d.P;
+    /* Kernels index with int: every tensor they touch must fit. */
+    if ((size_t)s->N * s->Cin * s->H * s->W > INT_MAX || d.NP * s->Cout > INT_MAX)
+        die("%s: activations of %d x %d x %dx%d are too large for one layer call", who, s->N, s->Cin, s->H, s->W);
+    d.direct = s->K == 1 && s->pad == 0 && !s->in_nchw;
+    size_t per_sample = (size_t)d.CKK * d.P;
+    size_t nc = chunk_cap_floats() / per_sample;
+    if (nc < 1) nc = 1;
+    if (nc > (size_t)s->N) nc = s->N;
+    if (nc * per_sample > INT_MAX) nc = INT_MAX / per_sample;
+    if (nc < 1) die("%s: one sample's im2col (%zu floats) is too large", who, per_sample);
+    d.nc = d.direct ? s->N : (int)nc; /* direct layers use no scratch, so one chunk */
+    return d;
+}
+
+/* The im2col scratch, grown to at least `floats`. */
+static cl_mem col_scratch(size_t floats) {
+    if (floats > col_cap) {
+        dev_free(col_buf);
+        col_buf = dev_alloc(floats * sizeof(float), "conv2d im2col workspace");
+        col_cap = floats;
+    }
+    return col_buf;
+}
+
+/* col[CKK][nc*P] = im2col of samples n0..n0+nc-1 of `in`. */
+static void im2col(const Conv2dShape *s, const ConvDims *d, cl_mem col, cl_mem in, int n0, int nc) {
+    LAUNCH("conv_im2col", (size_t)d->CKK * nc * d->P, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
+           KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+}
+
+/* din samples n0..n0+nc-1 = col2im(col); overwrites. */
+static void col2im(const Conv2dShape *s, const ConvDims *d, cl_mem din, cl_mem col, int n0, int nc) {
+    LAUNCH("conv_col2im", (size_t)s->Cin * nc * s->H * s->W, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
+           KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+}
+
+/* The GEMM operand col[CKK][nc*P] of `in` for the chunk at n0 (row stride in *ld).
+ * Direct layers point into the input; others fill the scratch. */
+static DPtr col_of(const Conv2dShape *s, const ConvDims *d, cl_mem in, int n0, int nc, size_t *ld) {
+    if (d->direct) {
+        *ld = d->NP;
+        return dptr(in, (size_t)n0 * d->P);
+    }
+    cl_mem col = col_scratch((size_t)d->CKK * d->nc * d->P);
+    im2col(s, d, col, in, n0, nc);
+    *ld = (size_t)nc * d->P;
+    return dptr(col, 0);
+}
+
+/* Destination of an input gradient for the chunk at n0: direct layers write straight
+ * into din (col2im is the identity); others write the scratch and call col2im after. */
+static DPtr dcol_of(const ConvDims *d, cl_mem din, int n0, int nc, size_t *ld) {
+    if (d->direct) {
+        *ld = d->NP;
+        return dptr(din, (size_t)n0 * d->P);
+    }
+    *ld = (size_t)nc * d->P;
+    return dptr(col_scratch((size_t)d->CKK * d->nc * d->P), 0);
+}
+
+static void finish_dcol(const Conv2dShape *s, const ConvDims *d, cl_mem din, int n0, int nc) {
+    if (!d->direct) col2im(s, d, din, col_buf, n0, nc);
+}
+
+/* out[C][len] += b[c] */
+static void bias_add(cl_mem out, DPtr b, int C, size_t len) {
+    LAUNCH("conv_bias_add", (size_t)C * len, KM(out), KM(b.mem), KL(b.off), KI(C), KI((int)len));
+}
+
+/* db[c] = sum_j dout[c][j], dout C x len */
+static void bias_grad(DPtr db, cl_mem dout, int C, size_t len) {
+    size_t local = rt_reduce_local();
+    LAUNCH_GROUPS("conv_bias_grad", (size_t)C, local, KM(db.mem), KL(db.off), KM(dout), KI((int)len),
+                  KLOCAL(local * sizeof(float)));
+}
+
+static void need(cl_mem m, const char *who, const char *name) {
+    if (!m) die("%s: %s must not be NULL", who, name);
+}
+
+/* out[Cout][N*P] (CNHW) = w * in + b */
+void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b) {
+    const char *who = "conv2d_forward";
+    need(out, who, "out"); need(in, who, "in"); need(w.mem, who, "w");
+    ConvDims d = conv_dims(s, who);
+    for (int n0 = 0; n0 < s->N; n0 += d.nc) {
+        int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
+        size_t ldb;
+        DPtr col = col_of(s, &d, in, n0, nc, &ldb);
+        gemm(0, 0, s->Cout, (size_t)nc * d.P, d.CKK, 1.0f, w, d.CKK, col, ldb, 0.0f,
+             dptr(out, (size_t)n0 * d.P), d.NP);
+    }
+    if (b.mem) bias_add(out, b, s->Cout, d.NP);
+}
+
+/* din = w^T * dout (if din); dw[Cout][CKK] = dout x col(in)^T; db = row sums of dout (if db) */
+void conv2d_backward(const Conv2dShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w) {
+    const char *who = "conv2d_backward";
+    need(dw.mem, who, "dw"); need(dout, who, "dout"); need(in, who, "in"); need(w.mem, who, "w");
+    ConvDims d = conv_dims(s, who);
+    for (int n0 = 0; n0 < s->N; n0 += d.nc) {
+        int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
+        size_t cols = (size_t)nc * d.P, ld;
+        DPtr dout_c = dptr(dout, (size_t)n0 * d.P);
+        DPtr col = col_of(s, &d, in, n0, nc, &ld);
+        gemm(0, 1, s->Cout, d.CKK, cols, 1.0f, dout_c, d.NP, col, ld, n0 == 0 ? 0.0f : 1.0f, dw, d.CKK);
+        if (din) {
+            DPtr dcol = dcol_of(&d, din, n0, nc, &ld);
+            gemm(1, 0, d.CKK, cols, s->Cout, 1.0f, w, d.CKK, dout_c, d.NP, 0.0f, dcol, ld);
+            finish_dcol(s, &d, din, n0, nc);
+        }
+    }
+    if (db.mem) bias_grad(db, dout, s->Cout, d.NP);
+}
+
+/* out_t = w * in_t (if in_t) + w_t * in + b_t (if b_t) */
+void conv2d_tangent(const Conv2dShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, DPtr w, DPtr w_t, DPtr b_t) {
+    const char *who = "conv2d_tangent";
+    need(out_t, who, "out_t"); need(in, who, "in"); need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
+    ConvDims d = conv_dims(s, who);
+    for (int n0 = 0; n0 < s->N; n0 += d.nc) {
+        int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
+        size_t cols = (size_t)nc * d.P, ld;
+        DPtr out_c = dptr(out_t, (size_t)n0 * d.P);
+        if (in_t) {
+            DPtr col_t = col_of(s, &d, in_t, n0, nc, &ld);
+            gemm(0, 0, s->Cout, cols, d.CKK, 1.0f, w, d.CKK, col_t, ld, 0.0f, out_c, d.NP);
+        }
+        DPtr col = col_of(s, &d, in, n0, nc, &ld);
+        gemm(0, 0, s->Cout, cols, d.CKK, 1.0f, w_t, d.CKK, col, ld, in_t ? 1.0f : 0.0f, out_c, d.NP);
+    }
+    if (b_t.mem) bias_add(out_t, b_t, s->Cout, d.NP);
+}
+
+/* rdin = w^T * rdout + w_t^T * dout (if rdin); rdw = rdout x col(in)^T + dout x col(in_t)^T;
+ * rdb = row sums of rdout (if rdb) */
+void conv2d_rbackward(const Conv2dShape *s, cl_mem rdin, DPtr rdw, DPtr rdb, cl_mem dout, cl_mem rdout,
+                      cl_mem in, cl_mem in_t, DPtr w, DPtr w_t) {
+    const char *who = "conv2d_rbackward";
+    need(rdw.mem, who, "rdw"); need(dout, who, "dout"); need(rdout, who, "rdout"); need(in, who, "in");
+    need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
+    ConvDims d = conv_dims(s, who);
+    for (int n0 = 0; n0 < s->N; n0 += d.nc) {
+        int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
+        size_t cols = (size_t)nc * d.P, ld;
+        DPtr dout_c = dptr(dout, (size_t)n0 * d.P), rdout_c = dptr(rdout, (size_t)n0 * d.P);
+        DPtr col = col_of(s, &d, in, n0, nc, &ld);
+        gemm(0, 1, s->Cout, d.CKK, cols, 1.0f, rdout_c, d.NP, col, ld, n0 == 0 ? 0.0f : 1.0f, rdw, d.CKK);
+        if (in_t) {
+            DPtr col_t = col_of(s, &d, in_t, n0, nc, &ld);
+            gemm(0, 1, s->Cout, d.CKK, cols, 1.0f, dout_c, d.NP, col_t, ld, 1.0f, rdw, d.CKK);
+        }
+        if (rdin) {
+            DPtr dcol = dcol_of(&d, rdin, n0, nc, &ld);
+            gemm(1, 0, d.CKK, cols, s->Cout, 1.0f, w, d.CKK, rdout_c, d.NP, 0.0f, dcol, ld);
+            gemm(1, 0, d.CKK, cols, s->Cout, 1.0f, w_t, d.CKK, dout_c, d.NP, 1.0f, dcol, ld);
+            finish_dcol(s, &d, rdin, n0, nc);
+        }
+    }
+    if (rdb.mem) bias_grad(rdb, rdout, s->Cout, d.NP);
+}

@@ -1,0 +1,104 @@
+/* Device fully connected layer: every product is one CLBlast GEMM (row-major, the
+ * transposes via the trans flags); bias add and bias gradient are small kernels.
+ * Shapes: in[N][In], w[Out][In], b[Out], out[N][Out]. */
+#include "layers/linear.h"
+
+#include <limits.h>
+
+#include "blas.h"
+#include "util.h"
+
+static void linear_check(const LinearShape *s, const char *who) {
+    if (s->N <= 0 || s->In <= 0 || s->Out <= 0)
+        die("%s: bad shape N=%d In=%d Out=%d", who, s->N, s->In, s->Out);
+    if ((size_t)s->N * s->In > INT_MAX || (size_t)s->N * s->Out > INT_MAX)
+        die("%s: %d x %d (out %d) is too large for one layer call", who, s->N, s->In, s->Out);
+}
+
+static void need(cl_mem m, const char *who, const char *name) {
+    if (!m) die("%s: %s must not be NULL", who, name);
+}
+
+/* out[N][Out] += b[Out] (broadcast over rows) */
+static void bias_add(const LinearShape *s, cl_mem out, DPtr b) {
+    LAUNCH("linear_bias_add", (size_t)s->N * s->Out, KM(out), KM(b.mem), KL(b.off), KI(s->N), KI(s->Out));
+}
+
+/* db[Out] = column sums of dout[N][Out] */
+static void bias_grad(const LinearShape *s, DPtr db, cl_mem dout) {
+    size_t local = rt_reduce_local();
+    LAUNCH_GROUPS("linear_bias_grad", (size_t)s->Out, local, KM(db.mem), KL(db.off), KM(dout), KI(s->N),
+                  KI(s->Out), KLOCAL(local * sizeof(float)));
+}
+
+/* out[N][Out] = x[N][In] * v[Out][In]^T + beta*out */
+static void rows_times_wt(const LinearShape *s, cl_mem out, cl_mem x, DPtr v, float beta) {
+    gemm(0, 1, s->N, s->Out, s->In, 1.0f, dptr(x, 0), s->In, v, s->In, beta, dptr(out, 0), s->Out);
+}
+
+/* d[N][In] = g[N][Out] * v[Out][In] + beta*d */
+static void rows_times_w(const LinearShape *s, cl_mem d, cl_mem g, DPtr v, float beta) {
+    gemm(0, 0, s->N, s->In, s->Out, 1.0f, dptr(g, 0), s->Out, v, s->In, beta, dptr(d, 0), s->In);
+}
+
+/* dw[Out][In] = g[N][Out]^T * x[N][In] + beta*dw */
+static void outer_sum(const LinearShape *s, DPtr dw, cl_mem g, cl_mem x, float beta) {
+    gemm(1, 0, s->Out, s->In, s->N, 1.0f, dptr(g, 0), s->Out, dptr(x, 0), s->In, beta, dw, s->In);
+}
+
+void linear_forward(const LinearShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b) {
+    const char *who = "linear_forward";
+    linear_check(s, who);
+    need(out, who, "out"); need(in, who, "in"); need(w.mem, who, "w");
+    rows_times_wt(s, out, in, w, 0.0f);
+    if (b.mem) bias_add(s, out, b);
+}
+
+void linear_backward(const LinearShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w) {
+    const char *who = "linear_backward";
+    linear_check(s, who);
+    need(dw.mem, who, "dw"); need(dout, who, "dout"); need(in, who, "in"); need(w.mem, who, "w");
+    if (din) rows_times_w(s, din, dout, w, 0.0f);
+    outer_sum(s, dw, dout, in, 0.0f);
+    if (db.mem) bias_grad(s, db, dout);
+}
+
+void linear_tangent(const LinearShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, DPtr w, DPtr w_t, DPtr b_t) {
+    const char *who = "linear_tangent";
+    linear_check(s, who);
+    need(out_t, who, "out_t"); need(in, who, "in"); need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
+    if (in_t) rows_times_wt(s, out_t, in_t, w, 0.0f);
+    rows_times_wt(s, out_t, in, w_t, in_t ? 1.0f : 0.0f);
+    if (b_t.mem) bias_add(s, out_t, b_t);
+}
+
+void linear_rbackward(const LinearShape *s, cl_mem rdin, DPtr rdw, DPtr rdb, cl_mem dout, cl_mem rdout,
+                      cl_mem in, cl_mem in_t, DPtr w, DPtr w_t) {
+    const char *who = "linear_rbackward";
+    linear_check(s, who);
+    need(rdw.mem, who, "rdw"); need(dout, who, "dout"); need(rdout, who, "rdout"); need(in, who, "in");
+    need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
+    if (rdin) {
+        rows_times_w(s, rdin, rdout, w, 0.0f);
+        rows_times_w(s, rdin, dout, w_t, 1.0f);
+    }
+    outer_sum(s, rdw, rdout, in, 0.0f);
+    if (in_t) outer_sum(s, rdw, dout, in_t, 1.0f);
+    if (rdb.mem) bias_grad(s, rdb, rdout);
+}
+
+static void flatten_check(int C, int N, int HW, cl_mem a, cl_mem b, const char *who) {
+    if (C <= 0 || N <= 0 || HW <= 0) die("%s: bad shape C=%d N=%d HW=%d", who, C, N, HW);
+    if ((size_t)C * N * HW > INT_MAX) die("%s: %d x %d x %d is too large", who, C, N, HW);
+    if (!a || !b) die("%s: buffers must not be NULL", who);
+}
+
+void flatten_forward(int C, int N, int HW, cl_mem out, cl_mem in) {
+    flatten_check(C, N, HW, out, in, "flatten_forward");
+    LAUNCH("linear_flatten_fwd", (size_t)C * N * HW, KM(out), KM(in), KI(C), KI(N), KI(HW));
+}
+
+void flatten_backward(int C, int N, int HW, cl_mem din, cl_mem dout) {
+    flatten_check(C, N, HW, din, dout, "flatten_backward");
+    LAUNCH("linear_flatten_bwd", (size_t)C * N * HW, KM(din), KM(dout), KI(C), KI(N), KI(HW));
+}

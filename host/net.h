@@ -1,0 +1,74 @@
+/* A network = a list of layers over one flat float32 parameter vector, with a table of
+ * named parameter tensors in PyTorch's parameters() order (SPEC 4.5), so trajectories
+ * interchange with PyTorch. The architecture is independent of the batch size; an
+ * executor (exec.h on the device, net_ref.c on the host in float64) runs it. */
+#ifndef CLMTT_NET_H
+#define CLMTT_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layers/act.h"
+#include "layers/norm.h"
+#include "layers/pool.h"
+#include "rng.h"
+
+typedef enum { LAYER_CONV, LAYER_NORM, LAYER_ACT, LAYER_POOL, LAYER_FLATTEN, LAYER_LINEAR } LayerKind;
+
+/* Per-sample shapes: input cin x h x w, output cout x ho x wo (linear: h = w = 1). */
+typedef struct {
+    LayerKind kind;
+    int cin, h, w;
+    int cout, ho, wo;
+    int k, pad;              /* conv */
+    NormKind norm;
+    ActKind act;
+    PoolKind pool;
+    int has_bias;            /* conv / linear */
+    size_t w_off, b_off;     /* conv/linear weight and bias; norm gamma and beta */
+    int bn_index;            /* batch norm: index of its running statistics, else -1 */
+} Layer;
+
+typedef struct {
+    char name[64];           /* PyTorch state_dict name, e.g. features.0.weight */
+    int ndim;
+    int64_t shape[4];
+    size_t offset, numel;
+} ParamTensor;
+
+enum { NET_MAX_LAYERS = 64, NET_MAX_TENSORS = 64 };
+
+typedef struct {
+    char model[64];
+    int channels, height, width, num_classes;
+    int nlayers;
+    Layer layers[NET_MAX_LAYERS];
+    int ntensors;
+    ParamTensor tensors[NET_MAX_TENSORS];
+    size_t nparams;
+    int nbatchnorm;          /* layers with running statistics */
+} Net;
+
+/* Builds `model` for inputs channels x height x width and num_classes outputs.
+ * Dies with "--model: ..." for names clmtt does not know. */
+void net_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+/* PyTorch's default initialization (SPEC 4.1) into params[nparams]. */
+void net_init_params(const Net *net, Rng *rng, float *params);
+/* JSON text: [["features.0.weight", [128, 1, 3, 3]], ...] (malloc'd). */
+char *net_param_layout_json(const Net *net);
+/* Largest per-sample activation (floats) of any layer input or output. */
+size_t net_max_activation(const Net *net);
+void net_print(const Net *net);
+
+/* Helpers for network definitions (models/). */
+void net_begin(Net *net, const char *model, int channels, int height, int width, int num_classes);
+/* Adds a parameter tensor and returns its offset. */
+size_t net_param(Net *net, const char *name, int ndim, const int64_t *shape);
+Layer *net_add(Net *net, LayerKind kind);
+
+/* The ConvNet family (models/convnet.c). Returns 0 when `model` is not a ConvNet name. */
+int convnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+/* Model names the family accepts, for help texts. */
+extern const char *const convnet_names_help;
+
+#endif

@@ -1,0 +1,69 @@
+#include "synset.h"
+#include "io/safetensors.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void synset_save(const char *path, const ImageSet *s, double lr, const char *dataset, const char *model, int ipc,
+                 int zca, const char *const *extra) {
+    int64_t *labels = xmalloc((size_t)s->n * sizeof(int64_t));
+    for (int i = 0; i < s->n; i++) labels[i] = s->labels[i];
+    float lr32 = (float)lr;
+    StWriter *w = st_writer_new();
+    st_writer_add(w, "images", DT_F32, 4, (int64_t[]){s->n, s->c, s->h, s->w}, s->images);
+    st_writer_add(w, "labels", DT_I64, 1, (int64_t[]){s->n}, labels);
+    st_writer_add(w, "lr", DT_F32, 1, (int64_t[]){1}, &lr32);
+    char v[64];
+    st_writer_meta(w, "format", SYNSET_FORMAT);
+    st_writer_meta(w, "dataset", dataset);
+    st_writer_meta(w, "model", model);
+    snprintf(v, sizeof v, "%d", ipc);
+    st_writer_meta(w, "ipc", v);
+    st_writer_meta(w, "zca", zca ? "true" : "false");
+    st_writer_meta(w, "generator", "clmtt " CLMTT_VERSION);
+    for (int i = 0; extra && extra[i]; i += 2) st_writer_meta(w, extra[i], extra[i + 1]);
+    st_writer_save(w, path);
+    st_writer_free(w);
+    free(labels);
+}
+
+void synset_load(const char *path, SynSet *out) {
+    memset(out, 0, sizeof *out);
+    StFile f;
+    st_open_or_die(path, &f);
+    const char *fmt = st_meta(&f, "format");
+    if (!fmt || strcmp(fmt, SYNSET_FORMAT) != 0)
+        die("%s: not a synthetic set file (metadata format is '%s', expected '%s')", path, fmt ? fmt : "missing",
+            SYNSET_FORMAT);
+    const StTensor *im = st_find(&f, "images"), *lb = st_find(&f, "labels"), *lr = st_find(&f, "lr");
+    if (!im || im->dtype != DT_F32 || im->ndim != 4) die("%s: tensor 'images' must be F32 [N, C, H, W]", path);
+    if (!lb || lb->dtype != DT_I64 || lb->ndim != 1 || lb->shape[0] != im->shape[0])
+        die("%s: tensor 'labels' must be I64 [N] with N = %lld", path, (long long)im->shape[0]);
+    if (!lr || lr->dtype != DT_F32 || lr->numel != 1) die("%s: tensor 'lr' must be F32 [1]", path);
+    ImageSet *s = &out->set;
+    s->n = (int)im->shape[0]; s->c = (int)im->shape[1]; s->h = (int)im->shape[2]; s->w = (int)im->shape[3];
+    if (s->n < 1) die("%s: the set is empty", path);
+    s->images = xmalloc(im->nbytes);
+    memcpy(s->images, im->data, im->nbytes);
+    s->labels = xmalloc((size_t)s->n * sizeof(int32_t));
+    /* Tensor data may be unaligned in files from other writers: read through memcpy. */
+    for (int i = 0; i < s->n; i++) {
+        int64_t l;
+        memcpy(&l, (const char *)lb->data + (size_t)i * 8, 8);
+        if (l < 0 || l > 100000) die("%s: label %lld of row %d is out of range", path, (long long)l, i);
+        s->labels[i] = (int32_t)l;
+    }
+    float lr32;
+    memcpy(&lr32, lr->data, 4);
+    out->lr = lr32;
+    const char *v;
+    snprintf(out->dataset, sizeof out->dataset, "%s", (v = st_meta(&f, "dataset")) ? v : "");
+    snprintf(out->model, sizeof out->model, "%s", (v = st_meta(&f, "model")) ? v : "");
+    out->ipc = (v = st_meta(&f, "ipc")) ? atoi(v) : 0;
+    out->zca = (v = st_meta(&f, "zca")) && strcmp(v, "true") == 0;
+    st_close(&f);
+}
+
+void synset_free(SynSet *s) { imageset_free(&s->set); }

@@ -1,0 +1,25 @@
+/* Synthetic set files (mtt-synset/1): tensors images F32 [N, C, H, W] in the normalized
+ * (or whitened) space the networks see, labels I64 [N], lr F32 [1] (the learned step size);
+ * metadata format, dataset, model, ipc, zca, plus clmtt's own keys. */
+#ifndef CLMTT_SYNSET_H
+#define CLMTT_SYNSET_H
+
+#include "data/dataset.h"
+
+#define SYNSET_FORMAT "mtt-synset/1"
+
+typedef struct {
+    ImageSet set;
+    double lr;
+    char dataset[64], model[64];
+    int ipc, zca;
+} SynSet;
+
+/* Extra metadata: NULL-terminated key, value pairs (may be NULL). Written atomically. */
+void synset_save(const char *path, const ImageSet *s, double lr, const char *dataset, const char *model, int ipc,
+                 int zca, const char *const *extra);
+/* Loads and validates (format, dtypes, shapes, label range when num_classes > 0). */
+void synset_load(const char *path, SynSet *out);
+void synset_free(SynSet *s);
+
+#endif

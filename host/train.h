@@ -1,0 +1,45 @@
+/* Training networks on a host image set: minibatches from a random permutation, DSA
+ * augmentation on the device, softmax cross-entropy, SGD with PyTorch's semantics
+ * (SPEC 6.2). Used by expert training (clmtt buffer) and by evaluation (clmtt eval). */
+#ifndef CLMTT_TRAIN_H
+#define CLMTT_TRAIN_H
+
+#include "data/dataset.h"
+#include "dsa.h"
+#include "exec.h"
+#include "net.h"
+
+typedef struct {
+    double lr, momentum, weight_decay;
+    int fresh;          /* 1: the next step starts a new momentum buffer */
+} Sgd;
+
+typedef struct {
+    const Net *net;
+    Exec exec;
+    int max_n;
+    cl_mem params, grad, vel;
+    cl_mem x, x_aug, labels, idx;   /* one batch on the device */
+    float *host_x;
+    int32_t *host_y;
+} Trainer;
+
+void trainer_init(Trainer *t, const Net *net, int max_n);
+void trainer_free(Trainer *t);
+/* Fresh PyTorch-default initialization from rng (and batch norm statistics reset). */
+void trainer_init_params(Trainer *t, Rng *rng);
+
+/* theta -= lr * (momentum/weight-decay adjusted) grad. */
+void sgd_step(Sgd *s, cl_mem theta, cl_mem grad, cl_mem vel, size_t n);
+
+/* One epoch over all rows of `set`: a fresh permutation, batches of `batch` (last one
+ * short), DSA per batch when dsa has groups. Returns mean loss and accuracy of the
+ * training batches (measured before each update). on_batch (may be NULL) is called after
+ * every step with the number of images done. */
+typedef void (*BatchCallback)(void *ctx, size_t images_done);
+void train_epoch(Trainer *t, const ImageSet *set, int batch, const DsaStrategy *dsa, Rng *rng, Sgd *sgd,
+                 double *loss, double *acc, BatchCallback on_batch, void *ctx);
+/* Accuracy (fraction) on `set` in eval mode, no augmentation. */
+double test_accuracy(Trainer *t, const ImageSet *set);
+
+#endif

@@ -1,0 +1,305 @@
+/* Linear and flatten: (a) the float64 references against central finite differences of
+ * themselves (backward vs the forward, tangent vs the forward, rbackward vs the backward),
+ * flatten against a hand-written example and as an adjoint pair; (b) the device passes
+ * (float32) against the references, with parameters at odd offsets of flat buffers and
+ * NaN-poisoned outputs; flatten on the device against the reference and as a round trip. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/linear.h"
+
+static size_t n_in(const LinearShape *s) { return (size_t)s->N * s->In; }
+static size_t n_out(const LinearShape *s) { return (size_t)s->N * s->Out; }
+static size_t n_w(const LinearShape *s) { return (size_t)s->Out * s->In; }
+
+static double dotd(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static double *rand_d(size_t n, uint64_t seed) {
+    double *x = xmalloc(n * sizeof(double));
+    tu_rand_d(x, n, seed, -1, 1);
+    return x;
+}
+
+/* x + t*v (v may be NULL: zero direction), into a fresh array */
+static double *along(const double *x, const double *v, double t, size_t n) {
+    double *y = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) y[i] = x[i] + (v ? t * v[i] : 0.0);
+    return y;
+}
+
+/* ---------- (a) references vs finite differences (float64) ---------- */
+
+#define FD_H 1e-6
+
+/* L = <r, forward_ref(in, w, b)> */
+static double ref_loss(const LinearShape *s, const double *r, const double *in, const double *w, const double *b) {
+    double *out = xmalloc(n_out(s) * sizeof(double));
+    linear_forward_ref(s, out, in, w, b);
+    double l = dotd(r, out, n_out(s));
+    free(out);
+    return l;
+}
+
+static double fd_coord(const LinearShape *s, const double *r, double *in, double *w, double *b, double *x, size_t i) {
+    double keep = x[i];
+    x[i] = keep + FD_H;
+    double lp = ref_loss(s, r, in, w, b);
+    x[i] = keep - FD_H;
+    double lm = ref_loss(s, r, in, w, b);
+    x[i] = keep;
+    return (lp - lm) / (2 * FD_H);
+}
+
+static void fd_check_backward(const LinearShape *s, uint64_t seed) {
+    size_t ni = n_in(s), no = n_out(s), nw = n_w(s);
+    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *b = rand_d(s->Out, seed + 2), *r = rand_d(no, seed + 3);
+    double *din = xmalloc(ni * 8), *dw = xmalloc(nw * 8), *db = xmalloc(s->Out * 8);
+    linear_backward_ref(s, din, dw, db, r, in, w);
+    double *fin = xmalloc(ni * 8), *fw = xmalloc(nw * 8), *fb = xmalloc(s->Out * 8);
+    for (size_t i = 0; i < ni; i++) fin[i] = fd_coord(s, r, in, w, b, in, i);
+    for (size_t i = 0; i < nw; i++) fw[i] = fd_coord(s, r, in, w, b, w, i);
+    for (int i = 0; i < s->Out; i++) fb[i] = fd_coord(s, r, in, w, b, b, i);
+    tu_check_close_d("ref backward din vs FD", din, fin, ni, 1e-6, 1e-7);
+    tu_check_close_d("ref backward dw vs FD", dw, fw, nw, 1e-6, 1e-7);
+    tu_check_close_d("ref backward db vs FD", db, fb, s->Out, 1e-6, 1e-7);
+    ck_assert_double_lt(tu_rel_err(din, fin, ni), 1e-8);
+    ck_assert_double_lt(tu_rel_err(dw, fw, nw), 1e-8);
+    free(in); free(w); free(b); free(r); free(din); free(dw); free(db); free(fin); free(fw); free(fb);
+}
+
+static void fd_check_tangent(const LinearShape *s, int with_in_t, uint64_t seed) {
+    size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
+    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *b = rand_d(nb, seed + 2);
+    double *in_t = with_in_t ? rand_d(ni, seed + 3) : NULL, *w_t = rand_d(nw, seed + 4), *b_t = rand_d(nb, seed + 5);
+    double *out_t = xmalloc(no * 8), *op = xmalloc(no * 8), *om = xmalloc(no * 8);
+    linear_tangent_ref(s, out_t, in, in_t, w, w_t, b_t);
+    double *ip = along(in, in_t, FD_H, ni), *wp = along(w, w_t, FD_H, nw), *bp = along(b, b_t, FD_H, nb);
+    double *im = along(in, in_t, -FD_H, ni), *wm = along(w, w_t, -FD_H, nw), *bm = along(b, b_t, -FD_H, nb);
+    linear_forward_ref(s, op, ip, wp, bp);
+    linear_forward_ref(s, om, im, wm, bm);
+    for (size_t i = 0; i < no; i++) op[i] = (op[i] - om[i]) / (2 * FD_H);
+    tu_check_close_d("ref tangent vs FD", out_t, op, no, 1e-6, 1e-7);
+    ck_assert_double_lt(tu_rel_err(out_t, op, no), 1e-8);
+    free(in); free(w); free(b); free(in_t); free(w_t); free(b_t); free(out_t); free(op); free(om);
+    free(ip); free(wp); free(bp); free(im); free(wm); free(bm);
+}
+
+static void fd_check_rbackward(const LinearShape *s, int with_in_t, uint64_t seed) {
+    size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
+    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *dout = rand_d(no, seed + 2);
+    double *in_t = with_in_t ? rand_d(ni, seed + 3) : NULL, *w_t = rand_d(nw, seed + 4), *rdout = rand_d(no, seed + 5);
+    double *rdin = xmalloc(ni * 8), *rdw = xmalloc(nw * 8), *rdb = xmalloc(nb * 8);
+    linear_rbackward_ref(s, rdin, rdw, rdb, dout, rdout, in, in_t, w, w_t);
+    /* The backward at (dout, in, w) +- h (rdout, in_t, w_t). */
+    double *dinp = xmalloc(ni * 8), *dwp = xmalloc(nw * 8), *dbp = xmalloc(nb * 8);
+    double *dinm = xmalloc(ni * 8), *dwm = xmalloc(nw * 8), *dbm = xmalloc(nb * 8);
+    double *ip = along(in, in_t, FD_H, ni), *wp = along(w, w_t, FD_H, nw), *gp = along(dout, rdout, FD_H, no);
+    double *im = along(in, in_t, -FD_H, ni), *wm = along(w, w_t, -FD_H, nw), *gm = along(dout, rdout, -FD_H, no);
+    linear_backward_ref(s, dinp, dwp, dbp, gp, ip, wp);
+    linear_backward_ref(s, dinm, dwm, dbm, gm, im, wm);
+    for (size_t i = 0; i < ni; i++) dinp[i] = (dinp[i] - dinm[i]) / (2 * FD_H);
+    for (size_t i = 0; i < nw; i++) dwp[i] = (dwp[i] - dwm[i]) / (2 * FD_H);
+    for (size_t i = 0; i < nb; i++) dbp[i] = (dbp[i] - dbm[i]) / (2 * FD_H);
+    tu_check_close_d("ref rbackward rdin vs FD", rdin, dinp, ni, 1e-6, 1e-7);
+    tu_check_close_d("ref rbackward rdw vs FD", rdw, dwp, nw, 1e-6, 1e-7);
+    tu_check_close_d("ref rbackward rdb vs FD", rdb, dbp, nb, 1e-6, 1e-7);
+    ck_assert_double_lt(tu_rel_err(rdin, dinp, ni), 1e-8);
+    ck_assert_double_lt(tu_rel_err(rdw, dwp, nw), 1e-8);
+    free(in); free(w); free(dout); free(in_t); free(w_t); free(rdout); free(rdin); free(rdw); free(rdb);
+    free(dinp); free(dwp); free(dbp); free(dinm); free(dwm); free(dbm);
+    free(ip); free(wp); free(gp); free(im); free(wm); free(gm);
+}
+
+static const LinearShape fd_shapes[] = {{3, 7, 5}, {1, 1, 1}, {4, 2, 9}, {2, 12, 3}};
+
+START_TEST(ref_fd) {
+    for (size_t k = 0; k < sizeof fd_shapes / sizeof fd_shapes[0]; k++) {
+        const LinearShape *s = &fd_shapes[k];
+        fd_check_backward(s, 100 + 10 * k);
+        fd_check_tangent(s, 1, 200 + 10 * k);
+        fd_check_tangent(s, 0, 300 + 10 * k);
+        fd_check_rbackward(s, 1, 400 + 10 * k);
+        fd_check_rbackward(s, 0, 500 + 10 * k);
+    }
+}
+END_TEST
+
+/* A hand-worked linear layer and flatten example, and flatten as an adjoint pair. */
+START_TEST(ref_known_values) {
+    /* in = [[1, 2], [3, 4]], w = [[1, 0], [1, -1], [2, 1]], b = [0.5, 0, -1] */
+    LinearShape s = {2, 2, 3};
+    const double in[] = {1, 2, 3, 4}, w[] = {1, 0, 1, -1, 2, 1}, b[] = {0.5, 0, -1};
+    const double want[] = {1.5, -1, 3, 3.5, -1, 9};
+    double out[6];
+    linear_forward_ref(&s, out, in, w, b);
+    tu_check_close_d("linear forward by hand", out, want, 6, 0, 0);
+
+    /* C=2, N=2, HW=3: CNHW in[c][n][s] = 100c + 10n + s. */
+    double x[12], y[12], back[12];
+    for (int c = 0; c < 2; c++)
+        for (int n = 0; n < 2; n++)
+            for (int p = 0; p < 3; p++) x[(c * 2 + n) * 3 + p] = 100 * c + 10 * n + p;
+    const double flat[] = {0, 1, 2, 100, 101, 102, 10, 11, 12, 110, 111, 112};
+    flatten_forward_ref(2, 2, 3, y, x);
+    tu_check_close_d("flatten by hand", y, flat, 12, 0, 0);
+    flatten_backward_ref(2, 2, 3, back, y);
+    tu_check_close_d("flatten round trip", back, x, 12, 0, 0);
+
+    /* <r, F x> = <F^T r, x> on random data of another shape. */
+    int C = 3, N = 4, HW = 5;
+    size_t n = (size_t)C * N * HW;
+    double *u = rand_d(n, 5), *r = rand_d(n, 6), *fu = xmalloc(n * 8), *fr = xmalloc(n * 8);
+    flatten_forward_ref(C, N, HW, fu, u);
+    flatten_backward_ref(C, N, HW, fr, r);
+    ck_assert_double_eq_tol(dotd(r, fu, n), dotd(fr, u, n), 1e-12);
+    free(u); free(r); free(fu); free(fr);
+}
+END_TEST
+
+/* ---------- (b) device vs reference ---------- */
+
+typedef struct {
+    LinearShape s;
+    int bias, has_din, has_in_t;
+    const char *name;
+} DevCase;
+
+static const DevCase dev_cases[] = {
+    {{3, 7, 5}, 1, 1, 1, "3x7 -> 5"},
+    {{3, 7, 5}, 0, 0, 0, "3x7 -> 5, no bias, no din, no in_t"},
+    {{1, 1, 1}, 1, 1, 1, "1x1 -> 1"},
+    {{64, 33, 65}, 1, 1, 0, "64x33 -> 65, no in_t"},
+    {{17, 2048, 10}, 1, 1, 1, "ConvNet head 17x2048 -> 10"},
+    {{300, 128, 10}, 0, 1, 1, "300x128 -> 10, no bias"},
+};
+
+static float *rand_f(size_t n, uint64_t seed) {
+    float *x = xmalloc(n * sizeof(float));
+    tu_rand(x, n, seed, -1, 1);
+    return x;
+}
+
+/* Elements of g outside [a, a+n) and [a2, a2+n2) must still be NaN (nothing wrote them). */
+static void check_untouched(const char *what, cl_mem g, size_t total, size_t a, size_t n, size_t a2, size_t n2) {
+    float *x = tu_download(g, 0, total);
+    for (size_t i = 0; i < total; i++) {
+        int inside = (i >= a && i < a + n) || (i >= a2 && i < a2 + n2);
+        if (!inside && !isnan(x[i])) ck_abort_msg("%s: element %zu outside the outputs was written", what, i);
+    }
+    free(x);
+}
+
+START_TEST(device_vs_ref) {
+    tu_init();
+    const DevCase *c = &dev_cases[_i];
+    const LinearShape *s = &c->s;
+    size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
+    uint64_t seed = 1000 + 17 * _i;
+    float *in = rand_f(ni, seed), *in_t = rand_f(ni, seed + 1), *w = rand_f(nw, seed + 2), *b = rand_f(nb, seed + 3);
+    float *w_t = rand_f(nw, seed + 4), *b_t = rand_f(nb, seed + 5), *dout = rand_f(no, seed + 6), *rdout = rand_f(no, seed + 7);
+
+    /* Parameters at odd offsets of one flat buffer; a wrong offset reads 1e30. */
+    size_t ow = 5, ob = ow + nw + 3, otw = ob + nb + 1, otb = otw + nw + 7, np = otb + nb + 2;
+    float *params = xmalloc(np * 4);
+    for (size_t i = 0; i < np; i++) params[i] = 1e30f;
+    memcpy(params + ow, w, nw * 4); memcpy(params + ob, b, nb * 4);
+    memcpy(params + otw, w_t, nw * 4); memcpy(params + otb, b_t, nb * 4);
+    cl_mem P = tu_upload(params, np);
+    DPtr pw = dptr(P, ow), pb = c->bias ? dptr(P, ob) : dptr(NULL, 0);
+    DPtr pwt = dptr(P, otw), pbt = c->bias ? dptr(P, otb) : dptr(NULL, 0);
+    cl_mem IN = tu_upload(in, ni), INT = c->has_in_t ? tu_upload(in_t, ni) : NULL;
+    cl_mem DOUT = tu_upload(dout, no), RDOUT = tu_upload(rdout, no);
+    size_t gw = 3, gb = gw + nw + 4, ng = gb + nb + 5;
+
+    cl_mem OUT = tu_poisoned(no), OUTT = tu_poisoned(no);
+    cl_mem DIN = c->has_din ? tu_poisoned(ni) : NULL, RDIN = c->has_din ? tu_poisoned(ni) : NULL;
+    cl_mem G = tu_poisoned(ng), RG = tu_poisoned(ng);
+    linear_forward(s, OUT, IN, pw, pb);
+    linear_backward(s, DIN, dptr(G, gw), c->bias ? dptr(G, gb) : dptr(NULL, 0), DOUT, IN, pw);
+    linear_tangent(s, OUTT, IN, INT, pw, pwt, pbt);
+    linear_rbackward(s, RDIN, dptr(RG, gw), c->bias ? dptr(RG, gb) : dptr(NULL, 0), DOUT, RDOUT, IN, INT, pw, pwt);
+    check_untouched("backward gradients", G, ng, gw, nw, gb, c->bias ? nb : 0);
+    check_untouched("rbackward gradients", RG, ng, gw, nw, gb, c->bias ? nb : 0);
+
+    double *din = tu_to_double(in, ni), *dint = tu_to_double(in_t, ni), *dwd = tu_to_double(w, nw);
+    double *dbd = tu_to_double(b, nb), *dwtd = tu_to_double(w_t, nw), *dbtd = tu_to_double(b_t, nb);
+    double *ddout = tu_to_double(dout, no), *drdout = tu_to_double(rdout, no);
+    double *x_t = c->has_in_t ? dint : NULL;
+    double *r_out = xmalloc(no * 8), *r_din = xmalloc(ni * 8), *r_dw = xmalloc(nw * 8), *r_db = xmalloc(nb * 8);
+    char what[160];
+    /* Tolerance: rtol 1e-4 plus 1e-5*sqrt(terms summed per element). */
+#define CMP(label, buf, off, want, n, fan) do { \
+        float *got_ = tu_download(buf, off, n); \
+        snprintf(what, sizeof what, "%s: %s", c->name, label); \
+        tu_check_close(what, got_, want, n, 1e-4, 1e-5 * sqrt((double)(fan))); \
+        free(got_); } while (0)
+
+    linear_forward_ref(s, r_out, din, dwd, c->bias ? dbd : NULL);
+    CMP("forward out", OUT, 0, r_out, no, s->In + 1);
+    linear_backward_ref(s, r_din, r_dw, r_db, ddout, din, dwd);
+    if (c->has_din) CMP("backward din", DIN, 0, r_din, ni, s->Out);
+    CMP("backward dw", G, gw, r_dw, nw, s->N);
+    if (c->bias) CMP("backward db", G, gb, r_db, nb, s->N);
+    linear_tangent_ref(s, r_out, din, x_t, dwd, dwtd, c->bias ? dbtd : NULL);
+    CMP("tangent out_t", OUTT, 0, r_out, no, 2 * s->In + 1);
+    linear_rbackward_ref(s, r_din, r_dw, r_db, ddout, drdout, din, x_t, dwd, dwtd);
+    if (c->has_din) CMP("rbackward rdin", RDIN, 0, r_din, ni, 2 * s->Out);
+    CMP("rbackward rdw", RG, gw, r_dw, nw, 2 * s->N);
+    if (c->bias) CMP("rbackward rdb", RG, gb, r_db, nb, s->N);
+#undef CMP
+
+    free(in); free(in_t); free(w); free(b); free(w_t); free(b_t); free(dout); free(rdout); free(params);
+    free(din); free(dint); free(dwd); free(dbd); free(dwtd); free(dbtd); free(ddout); free(drdout);
+    free(r_out); free(r_din); free(r_dw); free(r_db);
+    dev_free(P); dev_free(IN); dev_free(INT); dev_free(DOUT); dev_free(RDOUT); dev_free(OUT); dev_free(OUTT);
+    dev_free(DIN); dev_free(RDIN); dev_free(G); dev_free(RG);
+}
+END_TEST
+
+/* Flatten on the device: both directions equal the reference exactly (a permutation),
+ * and backward(forward(x)) == x. */
+START_TEST(flatten_device) {
+    tu_init();
+    const int shapes[][3] = {{2, 2, 3}, {128, 5, 16}, {3, 7, 1}, {1, 1, 1}, {5, 3, 49}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int C = shapes[k][0], N = shapes[k][1], HW = shapes[k][2];
+        size_t n = (size_t)C * N * HW;
+        float *x = rand_f(n, 60 + k);
+        cl_mem X = tu_upload(x, n), Y = tu_poisoned(n), Z = tu_poisoned(n);
+        flatten_forward(C, N, HW, Y, X);
+        flatten_backward(C, N, HW, Z, Y);
+        float *y = tu_download(Y, 0, n), *z = tu_download(Z, 0, n);
+        double *xd = tu_to_double(x, n), *yd = tu_to_double(y, n), *want = xmalloc(n * 8);
+        char what[96];
+        flatten_forward_ref(C, N, HW, want, xd);
+        snprintf(what, sizeof what, "flatten_forward C=%d N=%d HW=%d", C, N, HW);
+        tu_check_close(what, y, want, n, 0, 0);
+        flatten_backward_ref(C, N, HW, want, yd);
+        snprintf(what, sizeof what, "flatten_backward C=%d N=%d HW=%d", C, N, HW);
+        tu_check_close(what, z, want, n, 0, 0);
+        tu_check_close("flatten round trip", z, xd, n, 0, 0);
+        free(x); free(y); free(z); free(xd); free(yd); free(want);
+        dev_free(X); dev_free(Y); dev_free(Z);
+    }
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("linear");
+    TCase *tc = tcase_create("linear");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, ref_fd);
+    tcase_add_test(tc, ref_known_values);
+    tcase_add_loop_test(tc, device_vs_ref, 0, (int)(sizeof dev_cases / sizeof dev_cases[0]));
+    tcase_add_test(tc, flatten_device);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

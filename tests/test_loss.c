@@ -1,0 +1,216 @@
+/* Softmax cross-entropy: float64 references against finite differences and a direct
+ * formula, the float32 kernels against the references, argmax ties and bad labels. */
+#include "testutil.h"
+#include "layers/loss.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void rand_labels(int *y, int n, int K, uint64_t seed) {
+    Rng r;
+    rng_init(&r, seed, 7);
+    for (int i = 0; i < n; i++) y[i] = rng_int(&r, 0, K - 1);
+}
+
+static cl_mem upload_labels(const int *y, int n) {
+    cl_mem m = dev_alloc((size_t)n * sizeof(cl_int), "test labels");
+    cl_int *tmp = xmalloc((size_t)n * sizeof(cl_int));
+    for (int i = 0; i < n; i++) tmp[i] = y[i];
+    dev_write(m, 0, (size_t)n * sizeof(cl_int), tmp);
+    free(tmp);
+    return m;
+}
+
+/* The mean loss against log(sum exp o) - o[y] written out directly (moderate logits, so
+ * no max subtraction is needed), probabilities summing to one, and the accuracy flag. */
+START_TEST(ce_ref_forward_direct) {
+    CeShape s = {7, 6};
+    size_t nk = (size_t)s.N * s.K;
+    double *o = xmalloc(nk * 8), *p = xmalloc(nk * 8), rl[7], cor[7];
+    int y[7];
+    tu_rand_d(o, nk, 1, -3, 3);
+    rand_labels(y, s.N, s.K, 2);
+    double mean = ce_forward_ref(&s, p, rl, cor, o, y), want_mean = 0;
+    for (int n = 0; n < s.N; n++) {
+        double se = 0, ps = 0;
+        int am = 0;
+        for (int k = 0; k < s.K; k++) {
+            se += exp(o[n * s.K + k]);
+            ps += p[n * s.K + k];
+            if (o[n * s.K + k] > o[n * s.K + am]) am = k;
+        }
+        double l = log(se) - o[n * s.K + y[n]];
+        ck_assert_double_eq_tol(rl[n], l, 1e-12);
+        ck_assert_double_eq_tol(ps, 1.0, 1e-12);
+        ck_assert(cor[n] == (am == y[n] ? 1.0 : 0.0));
+        want_mean += l / s.N;
+    }
+    ck_assert_double_eq_tol(mean, want_mean, 1e-12);
+    free(o); free(p);
+}
+END_TEST
+
+/* ce_backward_ref = gradient of the mean loss; ce_rbackward_ref = directional derivative
+ * of ce_backward_ref (through the probabilities) along logits_t. */
+START_TEST(ce_ref_matches_finite_differences) {
+    const double h = 1e-6;
+    const int shapes[][2] = {{6, 5}, {3, 17}, {1, 2}};
+    for (int si = 0; si < 3; si++) {
+        CeShape s = {shapes[si][0], shapes[si][1]};
+        size_t nk = (size_t)s.N * s.K;
+        double *o = xmalloc(nk * 8), *t = xmalloc(nk * 8), *p = xmalloc(nk * 8), *g = xmalloc(nk * 8);
+        double *fd = xmalloc(nk * 8), *op = xmalloc(nk * 8), *om = xmalloc(nk * 8);
+        double *gp = xmalloc(nk * 8), *gm = xmalloc(nk * 8);
+        int *y = xmalloc((size_t)s.N * sizeof(int));
+        tu_rand_d(o, nk, 10 + si, -4, 4);
+        tu_rand_d(t, nk, 20 + si, -1, 1);
+        rand_labels(y, s.N, s.K, 30 + si);
+
+        ce_forward_ref(&s, p, NULL, NULL, o, y);
+        ce_backward_ref(&s, g, p, y);
+        for (size_t i = 0; i < nk; i++) {
+            for (size_t j = 0; j < nk; j++) op[j] = om[j] = o[j];
+            op[i] += h; om[i] -= h;
+            fd[i] = (ce_forward_ref(&s, gp, NULL, NULL, op, y) - ce_forward_ref(&s, gm, NULL, NULL, om, y)) / (2 * h);
+        }
+        ck_assert_msg(tu_rel_err(g, fd, nk) < 1e-6, "N=%d K=%d backward_ref vs FD: rel err %g", s.N, s.K,
+                      tu_rel_err(g, fd, nk));
+
+        for (size_t j = 0; j < nk; j++) { op[j] = o[j] + h * t[j]; om[j] = o[j] - h * t[j]; }
+        double *pp = xmalloc(nk * 8), *pm = xmalloc(nk * 8);
+        ce_forward_ref(&s, pp, NULL, NULL, op, y);
+        ce_forward_ref(&s, pm, NULL, NULL, om, y);
+        ce_backward_ref(&s, gp, pp, y);
+        ce_backward_ref(&s, gm, pm, y);
+        for (size_t j = 0; j < nk; j++) fd[j] = (gp[j] - gm[j]) / (2 * h);
+        ce_rbackward_ref(&s, g, p, t);
+        ck_assert_msg(tu_rel_err(g, fd, nk) < 1e-6, "N=%d K=%d rbackward_ref vs FD: rel err %g", s.N, s.K,
+                      tu_rel_err(g, fd, nk));
+        free(o); free(t); free(p); free(g); free(fd); free(op); free(om); free(gp); free(gm); free(y);
+        free(pp); free(pm);
+    }
+}
+END_TEST
+
+/* One shape on the device vs the reference: probs, rowloss, correct, backward and
+ * rbackward, every output poisoned; labels may be out of range. */
+static void device_vs_ref(int N, int K, float scale, const int *labels, uint64_t seed) {
+    CeShape s = {N, K};
+    size_t nk = (size_t)N * K;
+    float *o = xmalloc(nk * 4), *t = xmalloc(nk * 4);
+    tu_rand(o, nk, seed, -scale, scale);
+    tu_rand(t, nk, seed + 1, -1, 1);
+    double *od = tu_to_double(o, nk), *td = tu_to_double(t, nk);
+    double *p = xmalloc(nk * 8), *rl = xmalloc((size_t)N * 8), *cor = xmalloc((size_t)N * 8);
+    double *g = xmalloc(nk * 8), *rg = xmalloc(nk * 8);
+    ce_forward_ref(&s, p, rl, cor, od, labels);
+    ce_backward_ref(&s, g, p, labels);
+    ce_rbackward_ref(&s, rg, p, td);
+
+    cl_mem O = tu_upload(o, nk), T = tu_upload(t, nk), Y = upload_labels(labels, N);
+    cl_mem P = tu_poisoned(nk), RL = tu_poisoned(N), C = tu_poisoned(N), G = tu_poisoned(nk), RG = tu_poisoned(nk);
+    ce_forward(&s, P, RL, C, O, Y);
+    ce_backward(&s, G, P, Y);
+    ce_rbackward(&s, RG, P, T);
+    float *gp = tu_download(P, 0, nk), *grl = tu_download(RL, 0, N), *gc = tu_download(C, 0, N);
+    float *gg = tu_download(G, 0, nk), *grg = tu_download(RG, 0, nk);
+    char what[96];
+    snprintf(what, sizeof what, "probs N=%d K=%d", N, K);
+    tu_check_close(what, gp, p, nk, 2e-5, 1e-8);
+    for (int n = 0; n < N; n++) {
+        if (isnan(rl[n])) {
+            ck_assert_msg(isnan(grl[n]), "N=%d K=%d row %d (label %d): rowloss %g, want NaN", N, K, n, labels[n], grl[n]);
+            grl[n] = 0.0f;
+            rl[n] = 0.0;
+        }
+    }
+    snprintf(what, sizeof what, "rowloss N=%d K=%d", N, K);
+    tu_check_close(what, grl, rl, N, 1e-5, 1e-5 * (1 + scale));
+    snprintf(what, sizeof what, "correct N=%d K=%d", N, K);
+    tu_check_close(what, gc, cor, N, 0, 0);
+    snprintf(what, sizeof what, "backward N=%d K=%d", N, K);
+    tu_check_close(what, gg, g, nk, 2e-5, 1e-8 / N);
+    snprintf(what, sizeof what, "rbackward N=%d K=%d", N, K);
+    tu_check_close(what, grg, rg, nk, 1e-4, 1e-7 / N);
+
+    /* Without rowloss and correct the probabilities are the same. */
+    dev_fill(P, 0, nk, NAN);
+    ce_forward(&s, P, NULL, NULL, O, Y);
+    free(gp);
+    gp = tu_download(P, 0, nk);
+    snprintf(what, sizeof what, "probs (no rowloss/correct) N=%d K=%d", N, K);
+    tu_check_close(what, gp, p, nk, 2e-5, 1e-8);
+
+    free(o); free(t); free(od); free(td); free(p); free(rl); free(cor); free(g); free(rg);
+    free(gp); free(grl); free(gc); free(gg); free(grg);
+    dev_free(O); dev_free(T); dev_free(Y); dev_free(P); dev_free(RL); dev_free(C); dev_free(G); dev_free(RG);
+}
+
+START_TEST(ce_device_matches_ref) {
+    tu_init();
+    /* N, K, logit scale (large logits check the max subtraction). */
+    const int shapes[][3] = {{37, 10, 5}, {5, 200, 5}, {300, 100, 3}, {3, 1, 2}, {64, 10, 60}, {2000, 10, 4}};
+    for (int si = 0; si < 6; si++) {
+        int N = shapes[si][0], K = shapes[si][1];
+        int *y = xmalloc((size_t)N * sizeof(int));
+        rand_labels(y, N, K, 100 + si);
+        device_vs_ref(N, K, (float)shapes[si][2], y, 200 + si);
+        free(y);
+    }
+}
+END_TEST
+
+/* Labels outside [0, K) give a NaN row loss (so the host sees it), correct = 0, and no
+ * one-hot term in the backward pass; the other rows are unaffected. */
+START_TEST(ce_device_bad_labels) {
+    tu_init();
+    int y[6] = {3, -1, 10, 0, 1000000, -2147483647 - 1};
+    device_vs_ref(6, 10, 3.0f, y, 300);
+    double o[20], p[20], rl[2], cor[2];
+    int yr[2] = {1, 10};
+    CeShape s = {2, 10};
+    tu_rand_d(o, 20, 5, -1, 1);
+    ce_forward_ref(&s, p, rl, cor, o, yr);
+    ck_assert(isfinite(rl[0]) && isnan(rl[1]) && cor[1] == 0.0);
+}
+END_TEST
+
+/* The accuracy flag uses the first maximum: with the row maximum at positions 2 and 5,
+ * label 2 is correct and label 5 is not. */
+START_TEST(ce_argmax_tie_takes_first) {
+    tu_init();
+    const int N = 4, K = 7;
+    float o[4 * 7];
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) o[n * K + k] = 0.1f * (float)k - 2.0f;
+    for (int n = 0; n < N; n++) o[n * K + 2] = o[n * K + 5] = 3.0f;
+    o[3 * K + 6] = 3.5f;   /* row 3: a unique maximum at 6 */
+    const int y[4] = {2, 5, 0, 6};
+    const double want[4] = {1, 0, 0, 1};
+    CeShape s = {N, K};
+    cl_mem O = tu_upload(o, (size_t)N * K), Y = upload_labels(y, N), P = tu_poisoned((size_t)N * K), C = tu_poisoned(N);
+    ce_forward(&s, P, NULL, C, O, Y);
+    float *gc = tu_download(C, 0, N);
+    tu_check_close("correct with ties (device)", gc, want, N, 0, 0);
+    double od[4 * 7], p[4 * 7], cor[4];
+    for (int i = 0; i < N * K; i++) od[i] = o[i];
+    ce_forward_ref(&s, p, NULL, cor, od, y);
+    tu_check_close_d("correct with ties (reference)", cor, want, N, 0, 0);
+    free(gc);
+    dev_free(O); dev_free(Y); dev_free(P); dev_free(C);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("loss");
+    TCase *tc = tcase_create("loss");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, ce_ref_forward_direct);
+    tcase_add_test(tc, ce_ref_matches_finite_differences);
+    tcase_add_test(tc, ce_device_matches_ref);
+    tcase_add_test(tc, ce_device_bad_labels);
+    tcase_add_test(tc, ce_argmax_tie_takes_first);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -1,0 +1,260 @@
+/* ConvNet family: parameter counts and order (SPEC 4.4, 4.5), and whole-network
+ * gradients: the float64 reference against central finite differences (gradient,
+ * Hessian-vector product, mixed input derivative), and the device against the reference. */
+#include "exec.h"
+#include "net_ref.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(parameter_counts) {
+    struct { const char *model; int c, h, w, k; size_t p; } cases[] = {
+        {"ConvNet", 1, 28, 28, 10, 317706},   {"ConvNet", 3, 32, 32, 10, 320010},
+        {"ConvNet", 3, 32, 32, 100, 504420},  {"ConvNetD4", 3, 64, 64, 200, 857160},
+        {"ConvNetD5", 3, 128, 128, 10, 615690}, {"ConvNetD3", 3, 64, 64, 200, 1938120},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Net net;
+        net_build(&net, cases[i].model, cases[i].c, cases[i].h, cases[i].w, cases[i].k);
+        ck_assert_msg(net.nparams == cases[i].p, "%s %dx%dx%d: %zu parameters, want %zu", cases[i].model, cases[i].c,
+                      cases[i].h, cases[i].w, net.nparams, cases[i].p);
+    }
+}
+END_TEST
+
+/* SPEC 4.5 worked example B: ConvNet on Fashion-MNIST. */
+START_TEST(parameter_layout_fashion_mnist) {
+    Net net;
+    net_build(&net, "ConvNet", 1, 28, 28, 10);
+    const char *names[] = {"features.0.weight", "features.0.bias", "features.1.weight", "features.1.bias",
+                           "features.4.weight", "features.4.bias", "features.5.weight", "features.5.bias",
+                           "features.8.weight", "features.8.bias", "features.9.weight", "features.9.bias",
+                           "classifier.weight", "classifier.bias"};
+    const size_t offs[] = {0, 1152, 1280, 1408, 1536, 148992, 149120, 149248, 149376, 296832, 296960, 297088, 297216, 317696};
+    ck_assert_int_eq(net.ntensors, 14);
+    for (int i = 0; i < 14; i++) {
+        ck_assert_str_eq(net.tensors[i].name, names[i]);
+        ck_assert_uint_eq(net.tensors[i].offset, offs[i]);
+    }
+    ck_assert_int_eq(net.tensors[12].shape[0], 10);
+    ck_assert_int_eq(net.tensors[12].shape[1], 2048);
+    char *js = net_param_layout_json(&net);
+    ck_assert(strncmp(js, "[[\"features.0.weight\", [128, 1, 3, 3]], [\"features.0.bias\", [128]]", 62) == 0);
+    ck_assert(strstr(js, "[\"classifier.weight\", [10, 2048]], [\"classifier.bias\", [10]]]") != NULL);
+    free(js);
+    /* Names the original does not accept are refused by a clear error (tested via the CLI). */
+}
+END_TEST
+
+START_TEST(init_follows_pytorch_defaults) {
+    Net net;
+    net_build(&net, "ConvNet", 3, 32, 32, 10);
+    float *p = xmalloc(net.nparams * 4);
+    Rng r;
+    rng_init(&r, 5, 0);
+    net_init_params(&net, &r, p);
+    /* conv0 weight bound 1/sqrt(27); norm gamma 1, beta 0; classifier bound 1/sqrt(2048). */
+    double b0 = 1 / sqrt(27.0), bf = 1 / sqrt(2048.0), mx0 = 0, mxf = 0;
+    for (size_t i = 0; i < 3456; i++) mx0 = fmax(mx0, fabs(p[i]));
+    for (size_t i = 299520; i < 320000; i++) mxf = fmax(mxf, fabs(p[i]));
+    ck_assert(mx0 <= b0 && mx0 > 0.95 * b0);
+    ck_assert(mxf <= bf && mxf > 0.95 * bf);
+    ck_assert_float_eq(p[3584], 1.0f);
+    ck_assert_float_eq(p[3712], 0.0f);
+    free(p);
+}
+END_TEST
+
+typedef struct { const char *model; int c, h, w, k, n; } Small;
+static const Small smalls[] = {
+    {"ConvNetW32", 1, 6, 6, 4, 3},   /* padding-3 first conv, instance norm, ReLU, avg pool */
+    {"ConvNetAS", 3, 8, 8, 3, 2},    /* sigmoid */
+    {"ConvNetAL", 2, 8, 9, 3, 2},    /* leaky ReLU, odd width */
+    {"ConvNetLN", 3, 8, 8, 3, 2},    /* layer norm */
+    {"ConvNetGN", 3, 8, 8, 3, 2},    /* group norm */
+    {"ConvNetBN", 3, 8, 8, 3, 3},    /* batch norm (batch statistics) */
+    {"ConvNetMP", 3, 8, 8, 3, 2},    /* max pool */
+    {"ConvNetD1", 3, 5, 5, 3, 2},    /* depth 1, odd pool input */
+};
+
+typedef struct {
+    Net net;
+    int n;
+    double *p, *x, *lam;
+    int *y;
+} Problem;
+
+static void problem_make(Problem *pr, const Small *s, uint64_t seed) {
+    net_build(&pr->net, s->model, s->c, s->h, s->w, s->k);
+    pr->n = s->n;
+    size_t P = pr->net.nparams, X = (size_t)s->n * s->c * s->h * s->w;
+    float *pf = xmalloc(P * 4);
+    Rng r;
+    rng_init(&r, seed, 1);
+    net_init_params(&pr->net, &r, pf);
+    pr->p = tu_to_double(pf, P);
+    free(pf);
+    /* Norm affine parameters away from their init values exercise every term. */
+    double *noise = xmalloc(P * 8);
+    tu_rand_d(noise, P, seed + 1, -0.2, 0.2);
+    for (size_t i = 0; i < P; i++) pr->p[i] += noise[i] * 0.5;
+    free(noise);
+    pr->x = xmalloc(X * 8);
+    tu_rand_d(pr->x, X, seed + 2, -1.5, 1.5);
+    pr->lam = xmalloc(P * 8);
+    tu_rand_d(pr->lam, P, seed + 3, -1, 1);
+    pr->y = xmalloc((size_t)s->n * sizeof(int));
+    for (int i = 0; i < s->n; i++) pr->y[i] = (i * 7 + 1) % s->k;
+}
+
+static void problem_free(Problem *pr) { free(pr->p); free(pr->x); free(pr->lam); free(pr->y); }
+
+static double loss_at(Problem *pr, const double *p, const double *x) {
+    RefExec r;
+    ref_exec_init(&r, &pr->net, pr->n);
+    double l = ref_forward(&r, p, x, pr->y);
+    ref_exec_free(&r);
+    return l;
+}
+
+static void grad_at(Problem *pr, const double *p, const double *x, double *g, double *dx) {
+    RefExec r;
+    ref_exec_init(&r, &pr->net, pr->n);
+    ref_forward(&r, p, x, pr->y);
+    ref_backward(&r, p, pr->y, g, dx);
+    ref_exec_free(&r);
+}
+
+/* Indices spread over every parameter tensor, so each layer is probed. */
+static int probe_indices(const Net *net, size_t *idx, int per_tensor) {
+    int k = 0;
+    for (int t = 0; t < net->ntensors; t++)
+        for (int j = 0; j < per_tensor; j++)
+            idx[k++] = net->tensors[t].offset + (net->tensors[t].numel * (2 * j + 1)) / (2 * per_tensor);
+    return k;
+}
+
+START_TEST(reference_gradients_vs_finite_differences) {
+    for (size_t m = 0; m < sizeof smalls / sizeof smalls[0]; m++) {
+        Problem pr;
+        problem_make(&pr, &smalls[m], 100 + m);
+        size_t P = pr.net.nparams, X = (size_t)pr.n * smalls[m].c * smalls[m].h * smalls[m].w;
+        double *g = xcalloc(P, 8), *dx = xcalloc(X, 8), *hvp = xcalloc(P, 8), *u = xcalloc(X, 8), *g2 = xcalloc(P, 8);
+        grad_at(&pr, pr.p, pr.x, g, dx);
+        RefExec r;
+        ref_exec_init(&r, &pr.net, pr.n);
+        ref_grad_hvp(&r, pr.p, pr.lam, pr.x, pr.y, g2, hvp, u);
+        ref_exec_free(&r);
+        tu_check_close_d("grad from the R pass", g2, g, P, 1e-12, 1e-14);
+        const double h = 1e-5;
+        size_t idx[256];
+        int k = probe_indices(&pr.net, idx, 3);
+        double *pp = xmalloc(P * 8), *gp = xcalloc(P, 8), *gm = xcalloc(P, 8);
+        for (int j = 0; j < k; j++) {
+            memcpy(pp, pr.p, P * 8);
+            pp[idx[j]] += h;
+            double lp = loss_at(&pr, pp, pr.x);
+            pp[idx[j]] -= 2 * h;
+            double lm = loss_at(&pr, pp, pr.x);
+            double fd = (lp - lm) / (2 * h);
+            ck_assert_msg(fabs(fd - g[idx[j]]) <= 1e-6 + 1e-5 * fabs(fd), "%s: dL/dp[%zu] = %.10g, FD %.10g",
+                          smalls[m].model, idx[j], g[idx[j]], fd);
+        }
+        /* Hessian-vector product: directional difference of the gradient along lam. */
+        for (size_t i = 0; i < P; i++) pp[i] = pr.p[i] + h * pr.lam[i];
+        grad_at(&pr, pp, pr.x, gp, NULL);
+        for (size_t i = 0; i < P; i++) pp[i] = pr.p[i] - h * pr.lam[i];
+        grad_at(&pr, pp, pr.x, gm, NULL);
+        double *fdh = xmalloc(P * 8);
+        for (size_t i = 0; i < P; i++) fdh[i] = (gp[i] - gm[i]) / (2 * h);
+        double e = tu_rel_err(hvp, fdh, P);
+        ck_assert_msg(e < 1e-5, "%s: H lam vs finite differences: relative error %g", smalls[m].model, e);
+        /* Input gradient and mixed derivative u_j = d<lam, grad>/dx_j. */
+        double *xx = xmalloc(X * 8);
+        for (size_t j = 0; j < X; j += (X / 9 + 1)) {
+            memcpy(xx, pr.x, X * 8);
+            xx[j] += h;
+            double lp = loss_at(&pr, pr.p, xx);
+            grad_at(&pr, pr.p, xx, gp, NULL);
+            xx[j] -= 2 * h;
+            double lm = loss_at(&pr, pr.p, xx);
+            grad_at(&pr, pr.p, xx, gm, NULL);
+            double fdx = (lp - lm) / (2 * h), fdu = 0;
+            for (size_t i = 0; i < P; i++) fdu += pr.lam[i] * (gp[i] - gm[i]) / (2 * h);
+            ck_assert_msg(fabs(fdx - dx[j]) <= 1e-7 + 1e-5 * fabs(fdx), "%s: dL/dx[%zu] = %.10g, FD %.10g",
+                          smalls[m].model, j, dx[j], fdx);
+            ck_assert_msg(fabs(fdu - u[j]) <= 1e-6 + 1e-5 * fabs(fdu), "%s: u[%zu] = %.10g, FD %.10g",
+                          smalls[m].model, j, u[j], fdu);
+        }
+        free(xx); free(fdh); free(pp); free(gp); free(gm);
+        free(g); free(dx); free(hvp); free(u); free(g2);
+        problem_free(&pr);
+    }
+}
+END_TEST
+
+START_TEST(device_matches_reference) {
+    tu_init();
+    for (size_t m = 0; m < sizeof smalls / sizeof smalls[0]; m++) {
+        Problem pr;
+        problem_make(&pr, &smalls[m], 200 + m);
+        size_t P = pr.net.nparams, X = (size_t)pr.n * smalls[m].c * smalls[m].h * smalls[m].w;
+        double *g = xcalloc(P, 8), *hvp = xcalloc(P, 8), *u = xcalloc(X, 8), *dx = xcalloc(X, 8);
+        RefExec r;
+        ref_exec_init(&r, &pr.net, pr.n);
+        double loss = ref_forward(&r, pr.p, pr.x, pr.y);
+        ref_backward(&r, pr.p, pr.y, g, dx);
+        ref_grad_hvp(&r, pr.p, pr.lam, pr.x, pr.y, g, hvp, u);
+        float *pf = tu_to_float(pr.p, P), *xf = tu_to_float(pr.x, X), *lf = tu_to_float(pr.lam, P);
+        cl_mem dP = tu_upload(pf, P), dX = tu_upload(xf, X), dL = tu_upload(lf, P);
+        cl_mem dG = tu_poisoned(P), dH = tu_poisoned(P), dU = tu_poisoned(X), dDX = tu_poisoned(X), dG2 = tu_poisoned(P);
+        cl_mem dY = dev_alloc((size_t)pr.n * 4, "labels");
+        int32_t y32[16];
+        for (int i = 0; i < pr.n; i++) y32[i] = pr.y[i];
+        dev_write(dY, 0, (size_t)pr.n * 4, y32);
+        Exec e;
+        exec_init(&e, &pr.net, pr.n + 1, 1);
+        exec_forward(&e, dptr(dP, 0), dX, pr.n, 1);
+        exec_loss(&e, dY, pr.n);
+        double ls, hits, rows;
+        exec_take_sums(&e, &ls, &hits, &rows);
+        ck_assert_double_eq_tol(ls / rows, loss, 1e-4 * fabs(loss) + 1e-5);
+        ck_assert_double_eq(rows, pr.n);
+        exec_backward(&e, dptr(dP, 0), dptr(dG2, 0), dX, pr.n, dY, dDX);
+        exec_grad_hvp(&e, dptr(dP, 0), dptr(dL, 0), dX, pr.n, dY, dptr(dG, 0), dptr(dH, 0), dU);
+        float *gg = tu_download(dG, 0, P), *gh = tu_download(dH, 0, P), *gu = tu_download(dU, 0, X),
+              *gg2 = tu_download(dG2, 0, P), *gdx = tu_download(dDX, 0, X);
+        double *ggd = tu_to_double(gg, P), *ghd = tu_to_double(gh, P), *gud = tu_to_double(gu, X),
+               *gg2d = tu_to_double(gg2, P), *gdxd = tu_to_double(gdx, X);
+        double eg = tu_rel_err(ggd, g, P), eh = tu_rel_err(ghd, hvp, P), eu = tu_rel_err(gud, u, X),
+               eg2 = tu_rel_err(gg2d, g, P), edx = tu_rel_err(gdxd, dx, X);
+        ck_assert_msg(eg < 1e-4 && eg2 < 1e-4 && edx < 1e-4, "%s: gradient rel err %g / %g, input %g", smalls[m].model, eg, eg2, edx);
+        ck_assert_msg(eh < 1e-4, "%s: H lam rel err %g", smalls[m].model, eh);
+        ck_assert_msg(eu < 1e-4, "%s: u rel err %g", smalls[m].model, eu);
+        exec_free(&e);
+        dev_free(dP); dev_free(dX); dev_free(dL); dev_free(dG); dev_free(dH); dev_free(dU); dev_free(dDX);
+        dev_free(dG2); dev_free(dY);
+        free(gg); free(gh); free(gu); free(gg2); free(gdx); free(ggd); free(ghd); free(gud); free(gg2d); free(gdxd);
+        free(pf); free(xf); free(lf);
+        ref_exec_free(&r);
+        free(g); free(hvp); free(u); free(dx);
+        problem_free(&pr);
+    }
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, parameter_counts);
+    tcase_add_test(tc, parameter_layout_fashion_mnist);
+    tcase_add_test(tc, init_follows_pytorch_defaults);
+    tcase_add_test(tc, reference_gradients_vs_finite_differences);
+    tcase_add_test(tc, device_matches_reference);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
