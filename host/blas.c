@@ -56,8 +56,10 @@ void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
         else if (beta != 1.0f) for (size_t i = 0; i < m; i++) scal(n, beta, dptr_add(c, i * ldc));
         return;
     }
+    cl_event ev = NULL;
     BLAS_CHECK(CLBlastSgemm(CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha,
-                            a.mem, a.off, lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &RT.queue, NULL));
+                            a.mem, a.off, lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &RT.queue, RT.profile ? &ev : NULL));
+    rt_profile_event(ta ? (tb ? "gemm_TT" : "gemm_TN") : (tb ? "gemm_NT" : "gemm_NN"), ev);
 }
 
 void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, float alpha,

@@ -128,7 +128,9 @@ void rt_init(int index) {
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)RT.dev.platform, 0};
     RT.ctx = clCreateContext(props, 1, &RT.dev.device, NULL, NULL, &err);
     CL_CHECK_ERR(err, "clCreateContext");
-    RT.queue = clCreateCommandQueue(RT.ctx, RT.dev.device, 0, &err);
+    const char *prof = getenv("CLMTT_PROFILE");
+    RT.profile = prof && *prof && strcmp(prof, "0") != 0;
+    RT.queue = clCreateCommandQueue(RT.ctx, RT.dev.device, RT.profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     CL_CHECK_ERR(err, "clCreateCommandQueue");
     RT.ready = 1;
 }
@@ -141,9 +143,49 @@ typedef struct { char name[64]; cl_kernel k; } KernelEntry;
 static KernelEntry kernels[512];
 static int nkernels = 0;
 
+/* ---- profiling (CLMTT_PROFILE=1): device time per kernel name ---------------- */
+
+typedef struct { char name[64]; double seconds; long calls; } ProfEntry;
+static ProfEntry prof[256];
+static int nprof;
+
+void rt_profile_event(const char *name, cl_event ev) {
+    if (!ev) return;
+    CL_CHECK(clWaitForEvents(1, &ev));
+    cl_ulong t0 = 0, t1 = 0;
+    clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+    clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+    clReleaseEvent(ev);
+    int i = 0;
+    while (i < nprof && strcmp(prof[i].name, name) != 0) i++;
+    if (i == nprof) {
+        if (nprof == 256) return;
+        snprintf(prof[nprof++].name, sizeof prof[0].name, "%s", name);
+    }
+    prof[i].seconds += (double)(t1 - t0) * 1e-9;
+    prof[i].calls++;
+}
+
+static int prof_cmp(const void *a, const void *b) {
+    double x = ((const ProfEntry *)a)->seconds, y = ((const ProfEntry *)b)->seconds;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void rt_profile_report(void) {
+    if (!RT.profile || nprof == 0) return;
+    qsort(prof, (size_t)nprof, sizeof prof[0], prof_cmp);
+    double total = 0;
+    for (int i = 0; i < nprof; i++) total += prof[i].seconds;
+    fprintf(stderr, "device time by kernel (CLMTT_PROFILE), total %.3f s:\n", total);
+    for (int i = 0; i < nprof; i++)
+        fprintf(stderr, "  %-32s %9.3f s %5.1f%% %8ld calls\n", prof[i].name, prof[i].seconds,
+                100 * prof[i].seconds / (total > 0 ? total : 1), prof[i].calls);
+}
+
 void rt_shutdown(void) {
     if (!RT.ready) return;
     clFinish(RT.queue);
+    rt_profile_report();
     for (int i = 0; i < nkernels; i++) clReleaseKernel(kernels[i].k);
     nkernels = 0;
     if (RT.program) clReleaseProgram(RT.program);
@@ -302,7 +344,9 @@ void rt_launch(const char *name, size_t global, const KArg *args, int nargs) {
     set_args(k, name, args, nargs);
     size_t local = RT.dev.max_wg >= 64 ? 64 : RT.dev.max_wg;
     size_t g = (global + local - 1) / local * local;
-    CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, NULL));
+    cl_event ev = NULL;
+    CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, RT.profile ? &ev : NULL));
+    rt_profile_event(name, ev);
 }
 
 void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg *args, int nargs) {
@@ -310,7 +354,9 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
     cl_kernel k = rt_kernel(name);
     set_args(k, name, args, nargs);
     size_t g = groups * local;
-    CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, NULL));
+    cl_event ev = NULL;
+    CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, RT.profile ? &ev : NULL));
+    rt_profile_event(name, ev);
 }
 
 size_t rt_reduce_local(void) {

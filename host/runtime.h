@@ -32,6 +32,7 @@ typedef struct {
     cl_context ctx;
     cl_command_queue queue;
     cl_program program;          /* all kernels of cl/ */
+    int profile;                 /* CLMTT_PROFILE=1: time every kernel (serializes the queue) */
     int ready;
 } Runtime;
 
@@ -80,6 +81,10 @@ void rt_launch(const char *name, size_t global, const KArg *args, int nargs);
 void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg *args, int nargs);
 #define LAUNCH(name, global, ...) rt_launch((name), (global), KARGS_(__VA_ARGS__))
 #define LAUNCH_GROUPS(name, groups, local, ...) rt_launch_groups((name), (groups), (local), KARGS_(__VA_ARGS__))
+
+/* Profiling: waits for `ev`, adds its device time under `name`, releases it (NULL: no-op). */
+void rt_profile_event(const char *name, cl_event ev);
+void rt_profile_report(void);
 
 /* Local size for reduction kernels: a power of two <= max work-group size and <= 256. */
 size_t rt_reduce_local(void);

@@ -149,7 +149,7 @@ START_TEST(reference_gradients_vs_finite_differences) {
         ref_grad_hvp(&r, pr.p, pr.lam, pr.x, pr.y, g2, hvp, u);
         ref_exec_free(&r);
         tu_check_close_d("grad from the R pass", g2, g, P, 1e-12, 1e-14);
-        const double h = 1e-5;
+        const double h = 1e-8;   /* small: ReLU kinks must not fall inside the step */
         size_t idx[256];
         int k = probe_indices(&pr.net, idx, 3);
         double *pp = xmalloc(P * 8), *gp = xcalloc(P, 8), *gm = xcalloc(P, 8);
@@ -176,14 +176,16 @@ START_TEST(reference_gradients_vs_finite_differences) {
         double *xx = xmalloc(X * 8);
         for (size_t j = 0; j < X; j += (X / 9 + 1)) {
             memcpy(xx, pr.x, X * 8);
-            xx[j] += h;
+            /* u sums P rounded differences: a larger step keeps their rounding small. */
+            const double hx = 1e-7;
+            xx[j] += hx;
             double lp = loss_at(&pr, pr.p, xx);
             grad_at(&pr, pr.p, xx, gp, NULL);
-            xx[j] -= 2 * h;
+            xx[j] -= 2 * hx;
             double lm = loss_at(&pr, pr.p, xx);
             grad_at(&pr, pr.p, xx, gm, NULL);
-            double fdx = (lp - lm) / (2 * h), fdu = 0;
-            for (size_t i = 0; i < P; i++) fdu += pr.lam[i] * (gp[i] - gm[i]) / (2 * h);
+            double fdx = (lp - lm) / (2 * hx), fdu = 0;
+            for (size_t i = 0; i < P; i++) fdu += pr.lam[i] * (gp[i] - gm[i]) / (2 * hx);
             ck_assert_msg(fabs(fdx - dx[j]) <= 1e-7 + 1e-5 * fabs(fdx), "%s: dL/dx[%zu] = %.10g, FD %.10g",
                           smalls[m].model, j, dx[j], fdx);
             ck_assert_msg(fabs(fdu - u[j]) <= 1e-6 + 1e-5 * fabs(fdu), "%s: u[%zu] = %.10g, FD %.10g",
@@ -196,11 +198,36 @@ START_TEST(reference_gradients_vs_finite_differences) {
 }
 END_TEST
 
+/* float32 and float64 may disagree on the side of a ReLU kink for a pre-activation within
+ * rounding of 0; such inputs say nothing about the code, so the comparison uses inputs
+ * whose ReLU inputs are all at least 1e-5 away from it. */
+static int well_conditioned(const RefExec *r) {
+    for (int i = 0; i < r->net->nlayers; i++) {
+        const Layer *l = &r->net->layers[i];
+        if (l->kind != LAYER_ACT || l->act == ACT_SIGMOID) continue;
+        size_t n = (size_t)r->n * l->cin * l->h * l->w;
+        for (size_t j = 0; j < n; j++)
+            if (fabs(r->act[i][j]) < 1e-5) return 0;
+    }
+    return 1;
+}
+
 START_TEST(device_matches_reference) {
     tu_init();
     for (size_t m = 0; m < sizeof smalls / sizeof smalls[0]; m++) {
         Problem pr;
-        problem_make(&pr, &smalls[m], 200 + m);
+        int tries = 0;
+        for (;;) {
+            problem_make(&pr, &smalls[m], 200 + m + 1000 * (size_t)tries);
+            RefExec probe;
+            ref_exec_init(&probe, &pr.net, pr.n);
+            ref_forward(&probe, pr.p, pr.x, pr.y);
+            int ok = well_conditioned(&probe);
+            ref_exec_free(&probe);
+            if (ok) break;
+            problem_free(&pr);
+            ck_assert_msg(++tries < 20, "%s: no well-conditioned input in 20 draws", smalls[m].model);
+        }
         size_t P = pr.net.nparams, X = (size_t)pr.n * smalls[m].c * smalls[m].h * smalls[m].w;
         double *g = xcalloc(P, 8), *hvp = xcalloc(P, 8), *u = xcalloc(X, 8), *dx = xcalloc(X, 8);
         RefExec r;
