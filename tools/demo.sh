@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The main job on Fashion-MNIST, end to end, on the default OpenCL device:
+#   1. install dependencies, build;
+#   2. train a few small experts (clmtt buffer) on a training subset;
+#   3. distill one image per class (clmtt distill);
+#   4. evaluate the distilled set against a random real set of the same size (clmtt eval);
+#   5. print a summary: accuracies, time, peak device memory, where the files are.
+# Sized for about 15 minutes on 2 CPU cores (PoCL); on a GPU raise the knobs below.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/tools/install-deps.sh"
+"$root/tools/build.sh"
+clmtt=${CLMTT_BUILD_DIR:-$root/build}/clmtt
+
+out=${DEMO_DIR:-$root/runs/demo}
+model=${DEMO_MODEL:-ConvNetW32}
+train_images=${DEMO_TRAIN_IMAGES:-8000}     # 60000 = the whole training set
+experts=${DEMO_EXPERTS:-3}
+epochs=${DEMO_EPOCHS:-3}
+iterations=${DEMO_ITERATIONS:-100}
+eval_epochs=${DEMO_EVAL_EPOCHS:-300}
+num_eval=${DEMO_NUM_EVAL:-3}
+seed=${DEMO_SEED:-1}
+src=/usr/share/datasets/fashion-mnist
+mkdir -p "$out"
+
+# A training subset in the same IDX format (header with the new count, then the first
+# images); the test set stays whole.
+be32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+data="$out/data"
+mkdir -p "$data"
+if [ ! -f "$data/.n$train_images" ]; then
+  rm -f "$data"/*
+  { printf '\x00\x00\x08\x03'; be32 "$train_images"; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c';
+    zcat "$src/train-images-idx3-ubyte.gz" | tail -c +17 | head -c $((train_images * 784)); } > "$data/train-images-idx3-ubyte"
+  { printf '\x00\x00\x08\x01'; be32 "$train_images";
+    zcat "$src/train-labels-idx1-ubyte.gz" | tail -c +9 | head -c "$train_images"; } > "$data/train-labels-idx1-ubyte"
+  cp "$src/t10k-images-idx3-ubyte.gz" "$src/t10k-labels-idx1-ubyte.gz" "$data/"
+  touch "$data/.n$train_images"
+fi
+
+t0=$(date +%s)
+echo "== clmtt devices"
+"$clmtt" devices
+echo "== 1/3 experts: $experts x $model, $epochs epochs on $train_images Fashion-MNIST images"
+rm -rf "$out/buffers"
+"$clmtt" buffer --dataset=FashionMNIST --data_path="$data" --model="$model" --num_experts="$experts" \
+  --train_epochs="$epochs" --buffer_path="$out/buffers" --seed="$seed" 2>&1 | grep -v "^class c" | tee "$out/buffer.log"
+t1=$(date +%s)
+echo "== 2/3 distillation: ipc 1, $iterations iterations"
+rm -rf "$out/distill"
+"$clmtt" distill --dataset=FashionMNIST --data_path="$data" --model="$model" --ipc=1 --syn_steps=10 \
+  --expert_epochs=1 --max_start_epoch=$((epochs - 1 > 0 ? epochs - 1 : 1)) --lr_img=100 --lr_lr=1e-05 \
+  --lr_teacher=0.01 --Iteration="$iterations" --eval_it="$iterations" --num_eval=0 \
+  --buffer_path="$out/buffers" --save_path="$out/distill" --seed="$seed" 2>&1 | grep -v "^class c" | tee "$out/distill.log"
+t2=$(date +%s)
+echo "== 3/3 evaluation: $num_eval networks each, $eval_epochs epochs"
+"$clmtt" eval --dataset=FashionMNIST --data_path="$data" --model="$model" --syn="$out/distill/images_last.safetensors" \
+  --num_eval="$num_eval" --epoch_eval_train="$eval_epochs" --seed="$seed" 2>&1 | tee "$out/eval_distilled.log"
+"$clmtt" eval --dataset=FashionMNIST --data_path="$data" --model="$model" --random_real=1 \
+  --num_eval="$num_eval" --epoch_eval_train="$eval_epochs" --seed="$seed" 2>&1 | tee "$out/eval_random.log"
+t3=$(date +%s)
+
+acc() { grep -o "mean = [0-9.]* std = [0-9.]*" "$1" | tail -1; }
+peak() { grep -o "peak device memory [0-9.]* [KMG]*i*B" "$1" | tail -1; }
+echo
+echo "== summary"
+echo "device:           $("$clmtt" devices | sed -n 's/^\* [0-9]*: //p')"
+echo "experts:          $experts x $model, $epochs epochs, $((t1 - t0)) s, $(peak "$out/buffer.log")"
+echo "distillation:     $iterations iterations, $((t2 - t1)) s, $(grep -o '([0-9.]* s per iteration)' "$out/distill.log"), $(peak "$out/distill.log")"
+echo "distilled set:    $(acc "$out/eval_distilled.log")  (10 images, $num_eval x $model, $eval_epochs epochs)"
+echo "random real set:  $(acc "$out/eval_random.log")  (10 images, same protocol)"
+echo "evaluation time:  $((t3 - t2)) s; total $((t3 - t0)) s"
+echo "pictures:         $out/distill/images_last.png (and images_0.png: the real images it started from)"
+echo "synthetic set:    $out/distill/images_last.safetensors"
