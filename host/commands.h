@@ -6,5 +6,6 @@ int cmd_devices(int argc, char **argv);
 int cmd_buffer(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

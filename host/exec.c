@@ -7,24 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static size_t out_size(const Layer *l) { return (size_t)l->cout * l->ho * l->wo; }
-
-static Conv2dShape conv_shape(const Layer *l, int n, int first) {
-    Conv2dShape s = {n, l->cin, l->h, l->w, l->cout, l->k, l->pad, first};
-    return s;
-}
-static NormShape norm_shape(const Layer *l, int n) {
-    NormShape s = {l->norm, l->cout, n, l->ho * l->wo};
-    return s;
-}
-static PoolShape pool_shape(const Layer *l, int n) {
-    PoolShape s = {l->pool, l->cin * n, l->h, l->w};
-    return s;
-}
-static LinearShape linear_shape(const Layer *l, int n) {
-    LinearShape s = {n, l->cin, l->cout};
-    return s;
-}
 
 void exec_init(Exec *e, const Net *net, int max_n, int with_tangents) {
     memset(e, 0, sizeof *e);
@@ -35,13 +17,13 @@ void exec_init(Exec *e, const Net *net, int max_n, int with_tangents) {
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
         snprintf(what, sizeof what, "activations of layer %d (batch %d)", i, max_n);
-        e->act[i + 1] = dev_alloc((size_t)max_n * out_size(l) * 4, what);
+        e->act[i + 1] = dev_alloc((size_t)max_n * layer_out_size(l) * 4, what);
         if (with_tangents) {
             snprintf(what, sizeof what, "tangents of layer %d (batch %d)", i, max_n);
-            e->tan[i + 1] = dev_alloc((size_t)max_n * out_size(l) * 4, what);
+            e->tan[i + 1] = dev_alloc((size_t)max_n * layer_out_size(l) * 4, what);
         }
         if (l->kind == LAYER_NORM) {
-            NormShape s = norm_shape(l, max_n);
+            NormShape s = layer_norm_shape(l, max_n);
             e->stats[i] = dev_alloc((size_t)norm_nsets(&s) * 2 * 4, "normalization statistics");
         }
     }
@@ -50,14 +32,12 @@ void exec_init(Exec *e, const Net *net, int max_n, int with_tangents) {
         e->adj[k] = dev_alloc(amax * 4, "activation gradients");
         if (with_tangents) e->radj[k] = dev_alloc(amax * 4, "activation gradient tangents");
     }
-    if (net->nbatchnorm) {
-        size_t nrun = 0;
-        for (int i = 0; i < net->nlayers; i++)
-            if (net->layers[i].bn_index >= 0) nrun += (size_t)net->layers[i].cout;
-        e->run_mean = dev_alloc(nrun * 4, "batch norm running means");
-        e->run_var = dev_alloc(nrun * 4, "batch norm running variances");
-        exec_reset_running(e);
-    }
+    for (int i = 0; i < net->nlayers; i++)
+        if (net->layers[i].bn_index >= 0) {
+            e->run_mean[i] = dev_alloc((size_t)net->layers[i].cout * 4, "batch norm running means");
+            e->run_var[i] = dev_alloc((size_t)net->layers[i].cout * 4, "batch norm running variances");
+        }
+    exec_reset_running(e);
     size_t K = (size_t)net->num_classes;
     e->probs = dev_alloc((size_t)max_n * K * 4, "class probabilities");
     e->rowloss = dev_alloc((size_t)max_n * 4, "per-sample losses");
@@ -67,10 +47,12 @@ void exec_init(Exec *e, const Net *net, int max_n, int with_tangents) {
 
 void exec_free(Exec *e) {
     for (int i = 0; i <= NET_MAX_LAYERS; i++) { dev_free(e->act[i]); dev_free(e->tan[i]); }
-    for (int i = 0; i < NET_MAX_LAYERS; i++) dev_free(e->stats[i]);
+    for (int i = 0; i < NET_MAX_LAYERS; i++) {
+        dev_free(e->stats[i]);
+        dev_free(e->run_mean[i]);
+        dev_free(e->run_var[i]);
+    }
     for (int k = 0; k < 2; k++) { dev_free(e->adj[k]); dev_free(e->radj[k]); }
-    dev_free(e->run_mean);
-    dev_free(e->run_var);
     dev_free(e->probs);
     dev_free(e->rowloss);
     dev_free(e->correct);
@@ -78,60 +60,16 @@ void exec_free(Exec *e) {
     memset(e, 0, sizeof *e);
 }
 
-/* Offset of a batch norm layer's running statistics in the packed buffers. */
-static size_t running_offset(const Net *net, int layer) {
-    size_t off = 0;
-    for (int i = 0; i < layer; i++)
-        if (net->layers[i].bn_index >= 0) off += (size_t)net->layers[i].cout;
-    return off;
-}
-
 void exec_reset_running(Exec *e) {
-    if (!e->run_mean) return;
-    size_t n = running_offset(e->net, e->net->nlayers);
-    dev_fill(e->run_mean, 0, n, 0.0f);
-    dev_fill(e->run_var, 0, n, 1.0f);
+    for (int i = 0; i < e->net->nlayers; i++)
+        if (e->run_mean[i]) {
+            dev_fill(e->run_mean[i], 0, (size_t)e->net->layers[i].cout, 0.0f);
+            dev_fill(e->run_var[i], 0, (size_t)e->net->layers[i].cout, 1.0f);
+        }
 }
 
 static void check_batch(const Exec *e, int n) {
     if (n < 1 || n > e->max_n) die("internal: batch of %d rows for an executor sized for %d", n, e->max_n);
-}
-
-/* Batch norm in eval mode reads its running statistics through sub-buffers, so the
- * layer code sees plain per-channel arrays. Their offsets are multiples of the channel
- * count, not of the device's alignment, hence the copies into small scratch buffers. */
-static void batchnorm_eval(Exec *e, const Layer *l, int i, int n, DPtr params, cl_mem out, cl_mem in) {
-    static cl_mem m, v;
-    static size_t cap;
-    size_t C = (size_t)l->cout, off = running_offset(e->net, i);
-    if (cap < C) {
-        dev_free(m); dev_free(v);
-        m = dev_alloc(C * 4, "batch norm eval statistics");
-        v = dev_alloc(C * 4, "batch norm eval statistics");
-        cap = C;
-    }
-    dev_copy(m, 0, e->run_mean, off, C);
-    dev_copy(v, 0, e->run_var, off, C);
-    NormShape s = norm_shape(l, n);
-    batchnorm_eval_forward(&s, out, in, m, v, dptr_add(params, l->w_off), dptr_add(params, l->b_off));
-}
-
-static void batchnorm_running(Exec *e, const Layer *l, int i, int n) {
-    static cl_mem m, v;
-    static size_t cap;
-    size_t C = (size_t)l->cout, off = running_offset(e->net, i);
-    if (cap < C) {
-        dev_free(m); dev_free(v);
-        m = dev_alloc(C * 4, "batch norm running statistics");
-        v = dev_alloc(C * 4, "batch norm running statistics");
-        cap = C;
-    }
-    dev_copy(m, 0, e->run_mean, off, C);
-    dev_copy(v, 0, e->run_var, off, C);
-    NormShape s = norm_shape(l, n);
-    batchnorm_update_running(&s, m, v, e->stats[i]);
-    dev_copy(e->run_mean, off, m, 0, C);
-    dev_copy(e->run_var, off, v, 0, C);
 }
 
 void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
@@ -142,27 +80,31 @@ void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
         cl_mem in = i == 0 ? input : e->act[i], out = e->act[i + 1];
         switch (l->kind) {
         case LAYER_CONV: {
-            Conv2dShape s = conv_shape(l, n, i == 0);
+            Conv2dShape s = layer_conv_shape(l, n, i == 0);
             conv2d_forward(&s, out, in, dptr_add(params, l->w_off),
                            l->has_bias ? dptr_add(params, l->b_off) : dptr(NULL, 0));
             break;
         }
         case LAYER_NORM: {
-            if (l->norm == NORM_BATCH && !train) { batchnorm_eval(e, l, i, n, params, out, in); break; }
-            NormShape s = norm_shape(l, n);
-            norm_forward(&s, out, e->stats[i], in, dptr_add(params, l->w_off), dptr_add(params, l->b_off));
-            if (l->norm == NORM_BATCH) batchnorm_running(e, l, i, n);
+            NormShape s = layer_norm_shape(l, n);
+            DPtr gamma = dptr_add(params, l->w_off), beta = dptr_add(params, l->b_off);
+            if (l->norm == NORM_BATCH && !train) {
+                batchnorm_eval_forward(&s, out, in, e->run_mean[i], e->run_var[i], gamma, beta);
+                break;
+            }
+            norm_forward(&s, out, e->stats[i], in, gamma, beta);
+            if (l->norm == NORM_BATCH) batchnorm_update_running(&s, e->run_mean[i], e->run_var[i], e->stats[i]);
             break;
         }
-        case LAYER_ACT: act_forward(l->act, (size_t)n * out_size(l), out, in); break;
+        case LAYER_ACT: act_forward(l->act, (size_t)n * layer_out_size(l), out, in); break;
         case LAYER_POOL: {
-            PoolShape s = pool_shape(l, n);
+            PoolShape s = layer_pool_shape(l, n);
             pool_forward(&s, out, in);
             break;
         }
         case LAYER_FLATTEN: flatten_forward(l->cin, n, l->h * l->w, out, in); break;
         case LAYER_LINEAR: {
-            LinearShape s = linear_shape(l, n);
+            LinearShape s = layer_linear_shape(l, n);
             linear_forward(&s, out, in, dptr_add(params, l->w_off),
                            l->has_bias ? dptr_add(params, l->b_off) : dptr(NULL, 0));
             break;
@@ -194,26 +136,26 @@ static void layer_backward(Exec *e, int i, int n, DPtr params, DPtr grad, cl_mem
     const Layer *l = &e->net->layers[i];
     switch (l->kind) {
     case LAYER_CONV: {
-        Conv2dShape s = conv_shape(l, n, i == 0);
+        Conv2dShape s = layer_conv_shape(l, n, i == 0);
         conv2d_backward(&s, din, dptr_add(grad, l->w_off), l->has_bias ? dptr_add(grad, l->b_off) : dptr(NULL, 0),
                         dout, in, dptr_add(params, l->w_off));
         break;
     }
     case LAYER_NORM: {
-        NormShape s = norm_shape(l, n);
+        NormShape s = layer_norm_shape(l, n);
         norm_backward(&s, din, dptr_add(grad, l->w_off), dptr_add(grad, l->b_off), dout, in, e->stats[i],
                       dptr_add(params, l->w_off));
         break;
     }
-    case LAYER_ACT: if (din) act_backward(l->act, (size_t)n * out_size(l), din, dout, in); break;
+    case LAYER_ACT: if (din) act_backward(l->act, (size_t)n * layer_out_size(l), din, dout, in); break;
     case LAYER_POOL: {
-        PoolShape s = pool_shape(l, n);
+        PoolShape s = layer_pool_shape(l, n);
         if (din) pool_backward(&s, din, dout, in);
         break;
     }
     case LAYER_FLATTEN: if (din) flatten_backward(l->cin, n, l->h * l->w, din, dout); break;
     case LAYER_LINEAR: {
-        LinearShape s = linear_shape(l, n);
+        LinearShape s = layer_linear_shape(l, n);
         linear_backward(&s, din, dptr_add(grad, l->w_off), l->has_bias ? dptr_add(grad, l->b_off) : dptr(NULL, 0),
                         dout, in, dptr_add(params, l->w_off));
         break;
@@ -243,26 +185,26 @@ static void exec_tangent(Exec *e, DPtr params, DPtr lam, cl_mem input, int n) {
         cl_mem tin = i == 0 ? NULL : e->tan[i], tout = e->tan[i + 1];
         switch (l->kind) {
         case LAYER_CONV: {
-            Conv2dShape s = conv_shape(l, n, i == 0);
+            Conv2dShape s = layer_conv_shape(l, n, i == 0);
             conv2d_tangent(&s, tout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off),
                            l->has_bias ? dptr_add(lam, l->b_off) : dptr(NULL, 0));
             break;
         }
         case LAYER_NORM: {
-            NormShape s = norm_shape(l, n);
+            NormShape s = layer_norm_shape(l, n);
             norm_tangent(&s, tout, in, tin, e->stats[i], dptr_add(params, l->w_off), dptr_add(lam, l->w_off),
                          dptr_add(lam, l->b_off));
             break;
         }
-        case LAYER_ACT: act_tangent(l->act, (size_t)n * out_size(l), tout, in, tin); break;
+        case LAYER_ACT: act_tangent(l->act, (size_t)n * layer_out_size(l), tout, in, tin); break;
         case LAYER_POOL: {
-            PoolShape s = pool_shape(l, n);
+            PoolShape s = layer_pool_shape(l, n);
             pool_tangent(&s, tout, in, tin);
             break;
         }
         case LAYER_FLATTEN: flatten_forward(l->cin, n, l->h * l->w, tout, tin); break;
         case LAYER_LINEAR: {
-            LinearShape s = linear_shape(l, n);
+            LinearShape s = layer_linear_shape(l, n);
             linear_tangent(&s, tout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off),
                            l->has_bias ? dptr_add(lam, l->b_off) : dptr(NULL, 0));
             break;
@@ -277,26 +219,26 @@ static void layer_rbackward(Exec *e, int i, int n, DPtr params, DPtr lam, DPtr h
     const Layer *l = &e->net->layers[i];
     switch (l->kind) {
     case LAYER_CONV: {
-        Conv2dShape s = conv_shape(l, n, i == 0);
+        Conv2dShape s = layer_conv_shape(l, n, i == 0);
         conv2d_rbackward(&s, rdin, dptr_add(hvp, l->w_off), l->has_bias ? dptr_add(hvp, l->b_off) : dptr(NULL, 0),
                          dout, rdout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off));
         break;
     }
     case LAYER_NORM: {
-        NormShape s = norm_shape(l, n);
+        NormShape s = layer_norm_shape(l, n);
         norm_rbackward(&s, rdin, dptr_add(hvp, l->w_off), dptr_add(hvp, l->b_off), dout, rdout, in, tin,
                        e->stats[i], dptr_add(params, l->w_off), dptr_add(lam, l->w_off));
         break;
     }
-    case LAYER_ACT: if (rdin) act_rbackward(l->act, (size_t)n * out_size(l), rdin, dout, rdout, in, tin); break;
+    case LAYER_ACT: if (rdin) act_rbackward(l->act, (size_t)n * layer_out_size(l), rdin, dout, rdout, in, tin); break;
     case LAYER_POOL: {
-        PoolShape s = pool_shape(l, n);
+        PoolShape s = layer_pool_shape(l, n);
         if (rdin) pool_backward(&s, rdin, rdout, in);
         break;
     }
     case LAYER_FLATTEN: if (rdin) flatten_backward(l->cin, n, l->h * l->w, rdin, rdout); break;
     case LAYER_LINEAR: {
-        LinearShape s = linear_shape(l, n);
+        LinearShape s = layer_linear_shape(l, n);
         linear_rbackward(&s, rdin, dptr_add(hvp, l->w_off), l->has_bias ? dptr_add(hvp, l->b_off) : dptr(NULL, 0),
                          dout, rdout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off));
         break;

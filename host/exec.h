@@ -23,7 +23,8 @@ typedef struct {
     cl_mem tan[NET_MAX_LAYERS + 1];   /* tangents, same sizes (with_tangents only) */
     cl_mem stats[NET_MAX_LAYERS];     /* normalization statistics */
     cl_mem adj[2], radj[2];           /* adjoints and their tangents, ping-pong */
-    cl_mem run_mean, run_var;         /* batch norm running statistics, all layers packed */
+    cl_mem run_mean[NET_MAX_LAYERS];  /* batch norm running statistics, per layer */
+    cl_mem run_var[NET_MAX_LAYERS];
     cl_mem probs, rowloss, correct;
     cl_mem sums;                      /* [0] loss sum, [1] correct count, [2] rows */
 } Exec;

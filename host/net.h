@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "layers/act.h"
+#include "layers/conv2d.h"
+#include "layers/linear.h"
 #include "layers/norm.h"
 #include "layers/pool.h"
 #include "rng.h"
@@ -48,6 +50,26 @@ typedef struct {
     size_t nparams;
     int nbatchnorm;          /* layers with running statistics */
 } Net;
+
+/* A layer's shapes for a batch of n; `first` marks the network's first layer, whose
+ * input is the NCHW image batch. */
+static inline Conv2dShape layer_conv_shape(const Layer *l, int n, int first) {
+    Conv2dShape s = {n, l->cin, l->h, l->w, l->cout, l->k, l->pad, first};
+    return s;
+}
+static inline NormShape layer_norm_shape(const Layer *l, int n) {
+    NormShape s = {l->norm, l->cout, n, l->ho * l->wo};
+    return s;
+}
+static inline PoolShape layer_pool_shape(const Layer *l, int n) {
+    PoolShape s = {l->pool, l->cin * n, l->h, l->w};
+    return s;
+}
+static inline LinearShape layer_linear_shape(const Layer *l, int n) {
+    LinearShape s = {n, l->cin, l->cout};
+    return s;
+}
+static inline size_t layer_out_size(const Layer *l) { return (size_t)l->cout * l->ho * l->wo; }
 
 /* Builds `model` for inputs channels x height x width and num_classes outputs.
  * Dies with "--model: ..." for names clmtt does not know. */

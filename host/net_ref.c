@@ -7,24 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t out_size(const Layer *l) { return (size_t)l->cout * l->ho * l->wo; }
-
-static Conv2dShape conv_shape(const Layer *l, int n, int first) {
-    Conv2dShape s = {n, l->cin, l->h, l->w, l->cout, l->k, l->pad, first};
-    return s;
-}
-static NormShape norm_shape(const Layer *l, int n) {
-    NormShape s = {l->norm, l->cout, n, l->ho * l->wo};
-    return s;
-}
-static PoolShape pool_shape(const Layer *l, int n) {
-    PoolShape s = {l->pool, l->cin * n, l->h, l->w};
-    return s;
-}
-static LinearShape linear_shape(const Layer *l, int n) {
-    LinearShape s = {n, l->cin, l->cout};
-    return s;
-}
 static const double *bias(const double *p, const Layer *l) { return l->has_bias ? p + l->b_off : NULL; }
 static double *bias_mut(double *p, const Layer *l) { return l->has_bias ? p + l->b_off : NULL; }
 
@@ -34,10 +16,10 @@ void ref_exec_init(RefExec *r, const Net *net, int n) {
     r->n = n;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
-        r->act[i + 1] = xcalloc((size_t)n * out_size(l), sizeof(double));
-        r->tan[i + 1] = xcalloc((size_t)n * out_size(l), sizeof(double));
+        r->act[i + 1] = xcalloc((size_t)n * layer_out_size(l), sizeof(double));
+        r->tan[i + 1] = xcalloc((size_t)n * layer_out_size(l), sizeof(double));
         if (l->kind == LAYER_NORM) {
-            NormShape s = norm_shape(l, n);
+            NormShape s = layer_norm_shape(l, n);
             r->stats[i] = xcalloc((size_t)norm_nsets(&s) * 2, sizeof(double));
         }
     }
@@ -60,12 +42,12 @@ double ref_forward(RefExec *r, const double *p, const double *input, const int *
         const double *in = r->act[i];
         double *out = r->act[i + 1];
         switch (l->kind) {
-        case LAYER_CONV: { Conv2dShape s = conv_shape(l, n, i == 0); conv2d_forward_ref(&s, out, in, p + l->w_off, bias(p, l)); break; }
-        case LAYER_NORM: { NormShape s = norm_shape(l, n); norm_forward_ref(&s, out, r->stats[i], in, p + l->w_off, p + l->b_off); break; }
-        case LAYER_ACT: act_forward_ref(l->act, (size_t)n * out_size(l), out, in); break;
-        case LAYER_POOL: { PoolShape s = pool_shape(l, n); pool_forward_ref(&s, out, in); break; }
+        case LAYER_CONV: { Conv2dShape s = layer_conv_shape(l, n, i == 0); conv2d_forward_ref(&s, out, in, p + l->w_off, bias(p, l)); break; }
+        case LAYER_NORM: { NormShape s = layer_norm_shape(l, n); norm_forward_ref(&s, out, r->stats[i], in, p + l->w_off, p + l->b_off); break; }
+        case LAYER_ACT: act_forward_ref(l->act, (size_t)n * layer_out_size(l), out, in); break;
+        case LAYER_POOL: { PoolShape s = layer_pool_shape(l, n); pool_forward_ref(&s, out, in); break; }
         case LAYER_FLATTEN: flatten_forward_ref(l->cin, n, l->h * l->w, out, in); break;
-        case LAYER_LINEAR: { LinearShape s = linear_shape(l, n); linear_forward_ref(&s, out, in, p + l->w_off, bias(p, l)); break; }
+        case LAYER_LINEAR: { LinearShape s = layer_linear_shape(l, n); linear_forward_ref(&s, out, in, p + l->w_off, bias(p, l)); break; }
         }
     }
     CeShape cs = {n, net->num_classes};
@@ -77,12 +59,12 @@ static void layer_backward_ref(RefExec *r, int i, const double *p, double *g, do
     int n = r->n;
     const double *in = r->act[i];
     switch (l->kind) {
-    case LAYER_CONV: { Conv2dShape s = conv_shape(l, n, i == 0); conv2d_backward_ref(&s, din, g + l->w_off, bias_mut(g, l), dout, in, p + l->w_off); break; }
-    case LAYER_NORM: { NormShape s = norm_shape(l, n); norm_backward_ref(&s, din, g + l->w_off, g + l->b_off, dout, in, r->stats[i], p + l->w_off); break; }
-    case LAYER_ACT: if (din) act_backward_ref(l->act, (size_t)n * out_size(l), din, dout, in); break;
-    case LAYER_POOL: { PoolShape s = pool_shape(l, n); if (din) pool_backward_ref(&s, din, dout, in); break; }
+    case LAYER_CONV: { Conv2dShape s = layer_conv_shape(l, n, i == 0); conv2d_backward_ref(&s, din, g + l->w_off, bias_mut(g, l), dout, in, p + l->w_off); break; }
+    case LAYER_NORM: { NormShape s = layer_norm_shape(l, n); norm_backward_ref(&s, din, g + l->w_off, g + l->b_off, dout, in, r->stats[i], p + l->w_off); break; }
+    case LAYER_ACT: if (din) act_backward_ref(l->act, (size_t)n * layer_out_size(l), din, dout, in); break;
+    case LAYER_POOL: { PoolShape s = layer_pool_shape(l, n); if (din) pool_backward_ref(&s, din, dout, in); break; }
     case LAYER_FLATTEN: if (din) flatten_backward_ref(l->cin, n, l->h * l->w, din, dout); break;
-    case LAYER_LINEAR: { LinearShape s = linear_shape(l, n); linear_backward_ref(&s, din, g + l->w_off, bias_mut(g, l), dout, in, p + l->w_off); break; }
+    case LAYER_LINEAR: { LinearShape s = layer_linear_shape(l, n); linear_backward_ref(&s, din, g + l->w_off, bias_mut(g, l), dout, in, p + l->w_off); break; }
     }
 }
 
@@ -92,12 +74,12 @@ static void layer_rbackward_ref(RefExec *r, int i, const double *p, const double
     int n = r->n;
     const double *in = r->act[i], *tin = i == 0 ? NULL : r->tan[i];
     switch (l->kind) {
-    case LAYER_CONV: { Conv2dShape s = conv_shape(l, n, i == 0); conv2d_rbackward_ref(&s, rdin, h + l->w_off, bias_mut(h, l), dout, rdout, in, tin, p + l->w_off, lam + l->w_off); break; }
-    case LAYER_NORM: { NormShape s = norm_shape(l, n); norm_rbackward_ref(&s, rdin, h + l->w_off, h + l->b_off, dout, rdout, in, tin, r->stats[i], p + l->w_off, lam + l->w_off); break; }
-    case LAYER_ACT: if (rdin) act_rbackward_ref(l->act, (size_t)n * out_size(l), rdin, dout, rdout, in, tin); break;
-    case LAYER_POOL: { PoolShape s = pool_shape(l, n); if (rdin) pool_backward_ref(&s, rdin, rdout, in); break; }
+    case LAYER_CONV: { Conv2dShape s = layer_conv_shape(l, n, i == 0); conv2d_rbackward_ref(&s, rdin, h + l->w_off, bias_mut(h, l), dout, rdout, in, tin, p + l->w_off, lam + l->w_off); break; }
+    case LAYER_NORM: { NormShape s = layer_norm_shape(l, n); norm_rbackward_ref(&s, rdin, h + l->w_off, h + l->b_off, dout, rdout, in, tin, r->stats[i], p + l->w_off, lam + l->w_off); break; }
+    case LAYER_ACT: if (rdin) act_rbackward_ref(l->act, (size_t)n * layer_out_size(l), rdin, dout, rdout, in, tin); break;
+    case LAYER_POOL: { PoolShape s = layer_pool_shape(l, n); if (rdin) pool_backward_ref(&s, rdin, rdout, in); break; }
     case LAYER_FLATTEN: if (rdin) flatten_backward_ref(l->cin, n, l->h * l->w, rdin, rdout); break;
-    case LAYER_LINEAR: { LinearShape s = linear_shape(l, n); linear_rbackward_ref(&s, rdin, h + l->w_off, bias_mut(h, l), dout, rdout, in, tin, p + l->w_off, lam + l->w_off); break; }
+    case LAYER_LINEAR: { LinearShape s = layer_linear_shape(l, n); linear_rbackward_ref(&s, rdin, h + l->w_off, bias_mut(h, l), dout, rdout, in, tin, p + l->w_off, lam + l->w_off); break; }
     }
 }
 
@@ -128,12 +110,12 @@ void ref_grad_hvp(RefExec *r, const double *p, const double *lam, const double *
         const double *in = r->act[i], *tin = i == 0 ? NULL : r->tan[i];
         double *tout = r->tan[i + 1];
         switch (l->kind) {
-        case LAYER_CONV: { Conv2dShape s = conv_shape(l, n, i == 0); conv2d_tangent_ref(&s, tout, in, tin, p + l->w_off, lam + l->w_off, l->has_bias ? lam + l->b_off : NULL); break; }
-        case LAYER_NORM: { NormShape s = norm_shape(l, n); norm_tangent_ref(&s, tout, in, tin, r->stats[i], p + l->w_off, lam + l->w_off, lam + l->b_off); break; }
-        case LAYER_ACT: act_tangent_ref(l->act, (size_t)n * out_size(l), tout, in, tin); break;
-        case LAYER_POOL: { PoolShape s = pool_shape(l, n); pool_tangent_ref(&s, tout, in, tin); break; }
+        case LAYER_CONV: { Conv2dShape s = layer_conv_shape(l, n, i == 0); conv2d_tangent_ref(&s, tout, in, tin, p + l->w_off, lam + l->w_off, l->has_bias ? lam + l->b_off : NULL); break; }
+        case LAYER_NORM: { NormShape s = layer_norm_shape(l, n); norm_tangent_ref(&s, tout, in, tin, r->stats[i], p + l->w_off, lam + l->w_off, lam + l->b_off); break; }
+        case LAYER_ACT: act_tangent_ref(l->act, (size_t)n * layer_out_size(l), tout, in, tin); break;
+        case LAYER_POOL: { PoolShape s = layer_pool_shape(l, n); pool_tangent_ref(&s, tout, in, tin); break; }
         case LAYER_FLATTEN: flatten_forward_ref(l->cin, n, l->h * l->w, tout, tin); break;
-        case LAYER_LINEAR: { LinearShape s = linear_shape(l, n); linear_tangent_ref(&s, tout, in, tin, p + l->w_off, lam + l->w_off, l->has_bias ? lam + l->b_off : NULL); break; }
+        case LAYER_LINEAR: { LinearShape s = layer_linear_shape(l, n); linear_tangent_ref(&s, tout, in, tin, p + l->w_off, lam + l->w_off, l->has_bias ? lam + l->b_off : NULL); break; }
         }
     }
     CeShape cs = {n, net->num_classes};
