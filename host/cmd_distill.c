@@ -168,6 +168,11 @@ int cmd_distill(int argc, char **argv) {
         if (init.set.c != ds->channels || init.set.h != ds->height || init.set.w != ds->width)
             die("%s: images are %dx%dx%d, but %s needs %dx%dx%d", a.init_syn, init.set.c, init.set.h, init.set.w,
                 ds->name, ds->channels, ds->height, ds->width);
+        if (init.dataset[0] && strcmp(init.dataset, ds->name) != 0)
+            die("%s: the set was distilled from %s, but --dataset is %s", a.init_syn, init.dataset, ds->name);
+        for (int i = 0; i < init.set.n; i++)
+            if (init.set.labels[i] >= ds->num_classes)
+                die("%s: label %d of row %d is not a class of %s", a.init_syn, init.set.labels[i], i, ds->name);
         if (init.set.n % ds->num_classes)
             die("%s: %d images is not a whole number per class of %s", a.init_syn, init.set.n, ds->name);
         const Flag *ipc_flag = cli_flag(&fs, "ipc");
@@ -245,6 +250,16 @@ int cmd_distill(int argc, char **argv) {
 
     for (int it = 0; it <= a.Iteration; it++) {
         if (it % a.eval_it == 0 || it == a.Iteration) {
+            /* Evaluation cannot train with a negative step size (SPEC 10.1): stop as on
+             * divergence, so that the set learned so far is still saved. */
+            if (a.num_eval > 0 && !(run.lr >= 0)) {
+                progress_clear(&prog);
+                fprintf(stderr, "clmtt: iteration %d diverged: syn_lr = %g cannot train the evaluation networks "
+                        "(lower --lr_lr or --lr_img); the last set is in %s/images_last.safetensors\n", it, run.lr,
+                        run.dir);
+                status = 1;
+                break;
+            }
             distiller_get_images(&d, run.set.images);
             int improved = 0;
             for (int m = 0; m < npool && a.num_eval > 0; m++) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void open_index(ExpertSource *s, TrajFile *t, int i) {
     char path[4200];
@@ -39,11 +40,20 @@ void experts_open(ExpertSource *s, const char *dir, const Net *net, const char *
     s->max_experts = max_experts;
     s->load_all = load_all;
     s->cur_file = -1;
+    /* Files are replay_buffer_0, 1, ... up to the first missing index. An empty file is a
+     * name claimed by a buffer run still on (or killed during) its first expert there. */
     char path[4200];
-    for (;;) {
-        trajectory_path(path, sizeof path, dir, s->nfiles);
-        if (!file_exists(path)) break;
-        s->nfiles++;
+    int *ids = NULL;
+    for (int i = 0;; i++) {
+        trajectory_path(path, sizeof path, dir, i);
+        struct stat st;
+        if (stat(path, &st) != 0) break;
+        if (st.st_size == 0) {
+            warn("%s is empty (a 'clmtt buffer' run still working on it, or one that was interrupted): skipped", path);
+            continue;
+        }
+        ids = xrealloc(ids, (size_t)(s->nfiles + 1) * sizeof(int));
+        ids[s->nfiles++] = i;
     }
     if (s->nfiles == 0) {
         trajectory_path(path, sizeof path, dir, 0);
@@ -51,16 +61,28 @@ void experts_open(ExpertSource *s, const char *dir, const Net *net, const char *
             "--dataset, --model, --zca and --buffer_path)", path);
     }
     if (load_all) {
+        s->files = ids;
         s->all = xcalloc((size_t)s->nfiles, sizeof(TrajFile));
         for (int i = 0; i < s->nfiles; i++) {
-            open_index(s, &s->all[i], i);
+            open_index(s, &s->all[i], ids[i]);
             s->total_experts += s->all[i].experts;
         }
         return;
     }
+    int *perm = xmalloc((size_t)s->nfiles * sizeof(int));
+    rng_perm(rng, perm, s->nfiles);
     s->files = xmalloc((size_t)s->nfiles * sizeof(int));
-    rng_perm(rng, s->files, s->nfiles);
+    for (int i = 0; i < s->nfiles; i++) s->files[i] = ids[perm[i]];
+    free(perm);
+    free(ids);
     s->nlist = max_files > 0 && max_files < s->nfiles ? max_files : s->nfiles;
+    /* Every file in use is checked now, so that the snapshot count the caller validates
+     * against is the smallest of all of them, not only of the first file opened. */
+    for (int i = 0; i < s->nlist; i++) {
+        TrajFile t;
+        open_index(s, &t, s->files[i]);
+        traj_close(&t);
+    }
     s->file_pos = 0;
     load_current(s, rng);
 }
