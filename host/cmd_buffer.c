@@ -6,6 +6,7 @@
 #include "dsa.h"
 #include "net.h"
 #include "progress.h"
+#include "setup.h"
 #include "train.h"
 #include "trajectory.h"
 #include "util.h"
@@ -74,14 +75,9 @@ int cmd_buffer(int argc, char **argv) {
            "dsa=%s dsa_strategy=%s mom=%g l2=%g decay=%s zca=%s save_interval=%d seed=%" PRIu64 "\n",
            a.dataset, a.model, a.num_experts, a.train_epochs, a.lr_teacher, a.batch_train, a.dsa ? "True" : "False",
            a.dsa_strategy, a.mom, a.l2, a.decay ? "True" : "False", a.zca ? "True" : "False", a.save_interval, seed);
-    printf("Device: %s (%s)\n", RT.dev.name, RT.dev.platform_name);
-
     Dataset data;
-    dataset_load(ds, a.data_path, 1, &data);
-    dataset_print_summary(&data);
     Net net;
-    net_build(&net, a.model, ds->channels, ds->height, ds->width, ds->num_classes);
-    net_print(&net);
+    command_prepare(ds, a.data_path, a.model, &data, &net);
 
     char dir[4096];
     expert_dir(dir, sizeof dir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);

@@ -10,6 +10,7 @@
 #include "experts.h"
 #include "io/png.h"
 #include "progress.h"
+#include "setup.h"
 #include "synset.h"
 #include "trajectory.h"
 #include "util.h"
@@ -192,14 +193,9 @@ int cmd_distill(int argc, char **argv) {
            ds->name, a.model, a.ipc, a.syn_steps, a.expert_epochs, a.max_start_epoch, a.Iteration, a.lr_img, a.lr_lr,
            a.lr_teacher, batch_syn, a.pix_init, a.dsa ? "True" : "False", a.no_aug ? "True" : "False", a.eval_it,
            a.num_eval, a.epoch_eval_train, seed);
-    printf("Device: %s (%s)\n", RT.dev.name, RT.dev.platform_name);
-
     Dataset data;
-    dataset_load(ds, a.data_path, 1, &data);
-    dataset_print_summary(&data);
     Net net;
-    net_build(&net, a.model, ds->channels, ds->height, ds->width, ds->num_classes);
-    net_print(&net);
+    command_prepare(ds, a.data_path, a.model, &data, &net);
 
     char edir[4096];
     expert_dir(edir, sizeof edir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);

@@ -15,7 +15,7 @@
 #   CLMTT_BUILD_DIR      build folder (default build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/tools/build.sh"
+"$root/tools/build.sh" clmtt
 clmtt=${CLMTT_BUILD_DIR:-$root/build}/clmtt
 out=${BENCH_DIR:-$root/runs/bench}
 quick=${BENCH_QUICK:-0}

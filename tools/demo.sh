@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/install-deps.sh"
-"$root/tools/build.sh"
+"$root/tools/build.sh" clmtt
 clmtt=${CLMTT_BUILD_DIR:-$root/build}/clmtt
 
 out=${DEMO_DIR:-$root/runs/demo}
