@@ -7,6 +7,7 @@
 #   5. print a summary: accuracies, time, peak device memory, where the files are.
 # Sized for about 15 minutes on 2 CPU cores (PoCL); on a GPU raise the knobs below.
 set -euo pipefail
+trap 'echo "demo: failed at line $LINENO (exit $?)" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/install-deps.sh"
 "$root/tools/build.sh" clmtt
@@ -26,15 +27,18 @@ mkdir -p "$out"
 
 # A training subset in the same IDX format (header with the new count, then the first
 # images); the test set stays whole.
+# take FILE SKIP COUNT: COUNT bytes of the gunzipped FILE after SKIP bytes. head stops early on
+# purpose, so the broken pipe upstream is expected here and not an error.
+take() { ( set +o pipefail; zcat "$1" | tail -c +$(($2 + 1)) | head -c "$3" ); }
 be32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
 data="$out/data"
 mkdir -p "$data"
 if [ ! -f "$data/.n$train_images" ]; then
   rm -f "$data"/*
   { printf '\x00\x00\x08\x03'; be32 "$train_images"; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c';
-    zcat "$src/train-images-idx3-ubyte.gz" | tail -c +17 | head -c $((train_images * 784)); } > "$data/train-images-idx3-ubyte"
+    take "$src/train-images-idx3-ubyte.gz" 16 $((train_images * 784)); } > "$data/train-images-idx3-ubyte"
   { printf '\x00\x00\x08\x01'; be32 "$train_images";
-    zcat "$src/train-labels-idx1-ubyte.gz" | tail -c +9 | head -c "$train_images"; } > "$data/train-labels-idx1-ubyte"
+    take "$src/train-labels-idx1-ubyte.gz" 8 "$train_images"; } > "$data/train-labels-idx1-ubyte"
   cp "$src/t10k-images-idx3-ubyte.gz" "$src/t10k-labels-idx1-ubyte.gz" "$data/"
   touch "$data/.n$train_images"
 fi
