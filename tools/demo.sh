@@ -49,14 +49,14 @@ echo "== clmtt devices"
 echo "== 1/3 experts: $experts x $model, $epochs epochs on $train_images Fashion-MNIST images"
 rm -rf "$out/buffers"
 "$clmtt" buffer --dataset=FashionMNIST --data_path="$data" --model="$model" --num_experts="$experts" \
-  --train_epochs="$epochs" --buffer_path="$out/buffers" --seed="$seed" 2>&1 | grep -v "^class c" | tee "$out/buffer.log"
+  --train_epochs="$epochs" --buffer_path="$out/buffers" --seed="$seed" 2>&1 | grep --line-buffered -v "^class c" | tee "$out/buffer.log"
 t1=$(date +%s)
 echo "== 2/3 distillation: ipc 1, $iterations iterations"
 rm -rf "$out/distill"
 "$clmtt" distill --dataset=FashionMNIST --data_path="$data" --model="$model" --ipc=1 --syn_steps=10 \
   --expert_epochs=1 --max_start_epoch=$((epochs - 1 > 0 ? epochs - 1 : 1)) --lr_img=100 --lr_lr=1e-05 \
   --lr_teacher=0.01 --Iteration="$iterations" --eval_it="$iterations" --num_eval=0 \
-  --buffer_path="$out/buffers" --save_path="$out/distill" --seed="$seed" 2>&1 | grep -v "^class c" | tee "$out/distill.log"
+  --buffer_path="$out/buffers" --save_path="$out/distill" --seed="$seed" 2>&1 | grep --line-buffered -v "^class c" | tee "$out/distill.log"
 t2=$(date +%s)
 echo "== 3/3 evaluation: $num_eval networks each, $eval_epochs epochs"
 "$clmtt" eval --dataset=FashionMNIST --data_path="$data" --model="$model" --syn="$out/distill/images_last.safetensors" \
