@@ -263,3 +263,400 @@ __kernel void norm_bn_running(__global float *run_mean, __global float *run_var,
     run_mean[c] = 0.9f * run_mean[c] + 0.1f * stats[c];
     run_var[c] = 0.9f * run_var[c] + 0.1f * unbiased;
 }
+
+/* ---- Fused per-set passes ----
+ * The generic kernels above read a set once for its sums and again in a separate
+ * element-wise kernel, plus once more per channel for the parameter gradients. The
+ * kernels below do each pass in one kernel per set and leave per-(set, run) sums from
+ * which the per-channel parameter gradients follow by a short sum over samples
+ * (norm_collect_chan). They serve the kinds with one affine value per channel (every
+ * run of a set lies in one channel, so gamma is constant along a run): instance, group
+ * and batch norm. Partial sums for the run j of set s sit at index s*kch + j = n*C + c,
+ * gradient-of-gamma part in part[0 .. P), gradient-of-beta part in part[P .. 2P).
+ *
+ * Two families, picked by the host from the device type:
+ *   norm_grp_*  GPU: one work-group per set with tree reductions, for sets that are one
+ *               contiguous run (instance norm; small batch norm);
+ *   norm_cpu_*  CPU: one work-item per set, plain loops over its runs with 16-lane
+ *               vector sums in blocks (no barriers; bounded rounding growth). */
+
+#define NORM_BLOCK 1024
+
+inline float norm_hsum16(float16 v) {
+    const float8 h8 = v.lo + v.hi;
+    const float4 h4 = h8.lo + h8.hi;
+    const float2 h2 = h4.lo + h4.hi;
+    return h2.x + h2.y;
+}
+
+/* First element of set s and its first affine (channel) index. */
+inline int norm_set_base(norm_map_t m, int s, int *chan) {
+    const int k = s % m.spn, n = s / m.spn;
+    *chan = k * m.kch;
+    return k * m.kch * m.nhw + n * m.hw;
+}
+
+/* sum x[0..len) in 16 lanes, block by block. */
+inline float norm_run_sum(__global const float *x, int len) {
+    float tot = 0.0f;
+    for (int b = 0; b < len; b += NORM_BLOCK) {
+        const int e = min(len, b + NORM_BLOCK), e16 = b + ((e - b) & ~15);
+        float16 acc = (float16)(0.0f);
+        for (int p = b; p < e16; p += 16) acc += vload16(0, x + p);
+        float s = norm_hsum16(acc);
+        for (int p = e16; p < e; p++) s += x[p];
+        tot += s;
+    }
+    return tot;
+}
+
+/* sum (x - mean)^2 over x[0..len). */
+inline float norm_run_sqdev(__global const float *x, int len, float mean) {
+    float tot = 0.0f;
+    for (int b = 0; b < len; b += NORM_BLOCK) {
+        const int e = min(len, b + NORM_BLOCK), e16 = b + ((e - b) & ~15);
+        float16 acc = (float16)(0.0f);
+        for (int p = b; p < e16; p += 16) {
+            const float16 d = vload16(0, x + p) - mean;
+            acc = mad(d, d, acc);
+        }
+        float s = norm_hsum16(acc);
+        for (int p = e16; p < e; p++) { const float d = x[p] - mean; s = mad(d, d, s); }
+        tot += s;
+    }
+    return tot;
+}
+
+/* (sum v, sum v * zhat) over a run, zhat = (x - mean) * r. */
+inline float2 norm_run_dots(__global const float *x, __global const float *v, int len, float mean, float r) {
+    float2 tot = (float2)(0.0f);
+    for (int b = 0; b < len; b += NORM_BLOCK) {
+        const int e = min(len, b + NORM_BLOCK), e16 = b + ((e - b) & ~15);
+        float16 a1 = (float16)(0.0f), a2 = (float16)(0.0f);
+        for (int p = b; p < e16; p += 16) {
+            const float16 vv = vload16(0, v + p);
+            a1 += vv;
+            a2 = mad(vv, (vload16(0, x + p) - mean) * r, a2);
+        }
+        float s1 = norm_hsum16(a1), s2 = norm_hsum16(a2);
+        for (int p = e16; p < e; p++) { s1 += v[p]; s2 = mad(v[p], (x[p] - mean) * r, s2); }
+        tot += (float2)(s1, s2);
+    }
+    return tot;
+}
+
+/* The R-backward sums of one run: sum d, sum d zhat, sum rd, sum rd zhat, sum d zhat_t,
+ * zhat_t = r ((t - mt1) - zhat mt2); t == 0 (no input tangent): the last is 0. */
+inline void norm_run_rsums(__global const float *x, __global const float *d, __global const float *rd,
+                           __global const float *t, int len, float mean, float r, float mt1, float mt2,
+                           float *out5) {
+    float o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f, o4 = 0.0f;
+    for (int b = 0; b < len; b += NORM_BLOCK) {
+        const int e = min(len, b + NORM_BLOCK), e16 = b + ((e - b) & ~15);
+        float16 a0 = (float16)(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0;
+        for (int p = b; p < e16; p += 16) {
+            const float16 zh = (vload16(0, x + p) - mean) * r, dv = vload16(0, d + p), rv = vload16(0, rd + p);
+            a0 += dv;
+            a1 = mad(dv, zh, a1);
+            a2 += rv;
+            a3 = mad(rv, zh, a3);
+            if (t) a4 = mad(dv, r * ((vload16(0, t + p) - mt1) - zh * mt2), a4);
+        }
+        float s0 = norm_hsum16(a0), s1 = norm_hsum16(a1), s2 = norm_hsum16(a2), s3 = norm_hsum16(a3);
+        float s4 = norm_hsum16(a4);
+        for (int p = e16; p < e; p++) {
+            const float zh = (x[p] - mean) * r;
+            s0 += d[p];
+            s1 = mad(d[p], zh, s1);
+            s2 += rd[p];
+            s3 = mad(rd[p], zh, s3);
+            if (t) s4 = mad(d[p], r * ((t[p] - mt1) - zh * mt2), s4);
+        }
+        o0 += s0; o1 += s1; o2 += s2; o3 += s3; o4 += s4;
+    }
+    out5[0] = o0; out5[1] = o1; out5[2] = o2; out5[3] = o3; out5[4] = o4;
+}
+
+/* Forward, one item per set: statistics (two passes, as norm_set_stats) and the output. */
+__kernel void norm_cpu_fwd(__global float *out, __global const float *in, __global float *stats, int nsets,
+                           __global const float *gamma, long goff, __global const float *beta, long boff,
+                           NORM_MAP_ARGS) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_global_id(0);
+    if (s >= nsets) return;
+    int a0;
+    const int base = norm_set_base(m, s, &a0), runs = m.setsize / m.run;
+    float acc = 0.0f;
+    for (int j = 0; j < runs; j++) acc += norm_run_sum(in + base + j * m.nhw, m.run);
+    const float mean = acc / (float)m.setsize;
+    acc = 0.0f;
+    for (int j = 0; j < runs; j++) acc += norm_run_sqdev(in + base + j * m.nhw, m.run, mean);
+    const float r = 1.0f / sqrt(acc / (float)m.setsize + NORM_EPS);
+    stats[s] = mean;
+    stats[nsets + s] = r;
+    for (int j = 0; j < runs; j++) {
+        const int o = base + j * m.nhw, a = a0 + j * m.ajs;
+        const float g = gamma[goff + a], b = beta[boff + a];
+        for (int p = 0; p < m.run; p++) out[o + p] = mad(g, (in[o + p] - mean) * r, b);
+    }
+}
+
+/* Tangent, one item per set: mean(in_t), mean(zhat in_t) when has_t, then out_t. */
+__kernel void norm_cpu_tan(__global float *out_t, __global const float *in, __global const float *in_t,
+                           __global const float *stats, int nsets, __global const float *gamma, long goff,
+                           __global const float *gamma_t, long gtoff, __global const float *beta_t, long btoff,
+                           int has_t, int has_gt, int has_bt, NORM_MAP_ARGS) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_global_id(0);
+    if (s >= nsets) return;
+    int a0;
+    const int base = norm_set_base(m, s, &a0), runs = m.setsize / m.run;
+    const float mean = stats[s], r = stats[nsets + s];
+    float mt1 = 0.0f, mt2 = 0.0f;
+    if (has_t) {
+        float2 acc = (float2)(0.0f);
+        for (int j = 0; j < runs; j++) acc += norm_run_dots(in + base + j * m.nhw, in_t + base + j * m.nhw, m.run, mean, r);
+        mt1 = acc.x / (float)m.setsize;
+        mt2 = acc.y / (float)m.setsize;
+    }
+    for (int j = 0; j < runs; j++) {
+        const int o = base + j * m.nhw, a = a0 + j * m.ajs;
+        const float gr = has_t ? gamma[goff + a] * r : 0.0f, gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+        const float bt = has_bt ? beta_t[btoff + a] : 0.0f;
+        for (int p = 0; p < m.run; p++) {
+            const float zh = (in[o + p] - mean) * r;
+            float v = mad(gt, zh, bt);
+            if (has_t) v = mad(gr, (in_t[o + p] - mt1) - zh * mt2, v);
+            out_t[o + p] = v;
+        }
+    }
+}
+
+/* Backward, one item per set: per-run sums of dout and dout zhat give mean(dzhat) and
+ * mean(dzhat zhat) (dzhat = gamma dout) and the parameter-gradient partials (when
+ * want_part); then din (when has_din). */
+__kernel void norm_cpu_bwd(__global float *din, __global const float *dout, __global const float *in,
+                           __global const float *stats, int nsets, __global const float *gamma, long goff,
+                           __global float *part, int npart, int want_part, int has_din, NORM_MAP_ARGS) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_global_id(0);
+    if (s >= nsets) return;
+    int a0;
+    const int base = norm_set_base(m, s, &a0), runs = m.setsize / m.run;
+    const float mean = stats[s], r = stats[nsets + s];
+    float d1 = 0.0f, d2 = 0.0f;
+    for (int j = 0; j < runs; j++) {
+        const int o = base + j * m.nhw;
+        const float2 sd = norm_run_dots(in + o, dout + o, m.run, mean, r);
+        const float g = gamma[goff + a0 + j * m.ajs];
+        d1 = mad(g, sd.x, d1);
+        d2 = mad(g, sd.y, d2);
+        if (want_part) { part[s * m.kch + j] = sd.y; part[npart + s * m.kch + j] = sd.x; }
+    }
+    if (!has_din) return;
+    d1 /= (float)m.setsize;
+    d2 /= (float)m.setsize;
+    for (int j = 0; j < runs; j++) {
+        const int o = base + j * m.nhw;
+        const float g = gamma[goff + a0 + j * m.ajs];
+        for (int p = 0; p < m.run; p++) din[o + p] = r * (g * dout[o + p] - d1 - (in[o + p] - mean) * r * d2);
+    }
+}
+
+/* R-backward, one item per set: mean(in_t), mean(zhat in_t) (has_t), then the sums of
+ * norm_set_sums rows 2-5 and the parameter-gradient partials (sum rdout zhat + dout zhat_t,
+ * sum rdout), then rdin as norm_rbwd_apply (has_rdin). */
+__kernel void norm_cpu_rbwd(__global float *rdin, __global const float *dout, __global const float *rdout,
+                            __global const float *in, __global const float *in_t, __global const float *stats,
+                            int nsets, __global const float *gamma, long goff, __global const float *gamma_t,
+                            long gtoff, int has_t, int has_gt, __global float *part, int npart, int want_part,
+                            int has_rdin, NORM_MAP_ARGS) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_global_id(0);
+    if (s >= nsets) return;
+    int a0;
+    const int base = norm_set_base(m, s, &a0), runs = m.setsize / m.run;
+    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
+    float mt1 = 0.0f, mt2 = 0.0f;
+    if (has_t) {
+        float2 acc = (float2)(0.0f);
+        for (int j = 0; j < runs; j++) acc += norm_run_dots(in + base + j * m.nhw, in_t + base + j * m.nhw, m.run, mean, r);
+        mt1 = acc.x * inv_n;
+        mt2 = acc.y * inv_n;
+    }
+    float d1 = 0.0f, d2 = 0.0f, r1 = 0.0f, r2 = 0.0f;
+    for (int j = 0; j < runs; j++) {
+        const int o = base + j * m.nhw, a = a0 + j * m.ajs;
+        float q[5];
+        norm_run_rsums(in + o, dout + o, rdout + o, has_t ? in_t + o : 0, m.run, mean, r, mt1, mt2, q);
+        const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+        d1 = mad(g, q[0], d1);
+        d2 = mad(g, q[1], d2);
+        r1 += g * q[2] + gt * q[0];
+        r2 += g * (q[3] + q[4]) + gt * q[1];
+        if (want_part) { part[s * m.kch + j] = q[3] + q[4]; part[npart + s * m.kch + j] = q[2]; }
+    }
+    if (!has_rdin) return;
+    d1 *= inv_n; d2 *= inv_n; r1 *= inv_n; r2 *= inv_n;
+    for (int j = 0; j < runs; j++) {
+        const int o = base + j * m.nhw, a = a0 + j * m.ajs;
+        const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+        for (int p = 0; p < m.run; p++) {
+            const float zh = (in[o + p] - mean) * r, dz = g * dout[o + p];
+            const float rdz = g * rdout[o + p] + gt * dout[o + p];
+            const float q = dz - d1 - zh * d2;
+            float v = r * (rdz - r1 - zh * r2);
+            if (has_t) {
+                const float zht = r * ((in_t[o + p] - mt1) - zh * mt2);
+                v += r * (-zht * d2) - r * r * mt2 * q;
+            }
+            rdin[o + p] = v;
+        }
+    }
+}
+
+/* GPU forward for one-run sets (elements base .. base+setsize), one work-group per set. */
+__kernel void norm_grp_fwd(__global float *out, __global const float *in, __global float *stats, int nsets,
+                           __global const float *gamma, long goff, __global const float *beta, long boff,
+                           NORM_MAP_ARGS, __local float *tmp) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    int a;
+    const int base = norm_set_base(m, s, &a);
+    __global const float *x = in + base;
+    float acc = 0.0f;
+    for (int e = lid; e < m.setsize; e += ls) acc += x[e];
+    const float mean = group_sum(acc, tmp) / (float)m.setsize;
+    acc = 0.0f;
+    for (int e = lid; e < m.setsize; e += ls) { const float d = x[e] - mean; acc = mad(d, d, acc); }
+    const float r = 1.0f / sqrt(group_sum(acc, tmp) / (float)m.setsize + NORM_EPS);
+    if (lid == 0) { stats[s] = mean; stats[nsets + s] = r; }
+    const float g = gamma[goff + a], b = beta[boff + a];
+    for (int e = lid; e < m.setsize; e += ls) out[base + e] = mad(g, (x[e] - mean) * r, b);
+}
+
+/* GPU tangent for one-run sets, one work-group per set. */
+__kernel void norm_grp_tan(__global float *out_t, __global const float *in, __global const float *in_t,
+                           __global const float *stats, int nsets, __global const float *gamma, long goff,
+                           __global const float *gamma_t, long gtoff, __global const float *beta_t, long btoff,
+                           int has_t, int has_gt, int has_bt, NORM_MAP_ARGS, __local float *tmp) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    int a;
+    const int base = norm_set_base(m, s, &a);
+    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
+    float mt1 = 0.0f, mt2 = 0.0f;
+    if (has_t) {
+        float a1 = 0.0f, a2 = 0.0f;
+        for (int e = lid; e < m.setsize; e += ls) {
+            const float t = in_t[base + e];
+            a1 += t;
+            a2 = mad((in[base + e] - mean) * r, t, a2);
+        }
+        mt1 = group_sum(a1, tmp) * inv_n;
+        mt2 = group_sum(a2, tmp) * inv_n;
+    }
+    const float gr = has_t ? gamma[goff + a] * r : 0.0f, gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+    const float bt = has_bt ? beta_t[btoff + a] : 0.0f;
+    for (int e = lid; e < m.setsize; e += ls) {
+        const float zh = (in[base + e] - mean) * r;
+        float v = mad(gt, zh, bt);
+        if (has_t) v = mad(gr, (in_t[base + e] - mt1) - zh * mt2, v);
+        out_t[base + e] = v;
+    }
+}
+
+/* GPU backward for one-run sets, one work-group per set (see norm_cpu_bwd). */
+__kernel void norm_grp_bwd(__global float *din, __global const float *dout, __global const float *in,
+                           __global const float *stats, int nsets, __global const float *gamma, long goff,
+                           __global float *part, int npart, int want_part, int has_din, NORM_MAP_ARGS,
+                           __local float *tmp) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    int a;
+    const int base = norm_set_base(m, s, &a);
+    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
+    float sb = 0.0f, sg = 0.0f;
+    for (int e = lid; e < m.setsize; e += ls) {
+        const float d = dout[base + e];
+        sb += d;
+        sg = mad(d, (in[base + e] - mean) * r, sg);
+    }
+    sb = group_sum(sb, tmp);
+    sg = group_sum(sg, tmp);
+    if (want_part && lid == 0) { part[s] = sg; part[npart + s] = sb; }
+    if (!has_din) return;
+    const float g = gamma[goff + a], d1 = g * sb * inv_n, d2 = g * sg * inv_n;
+    for (int e = lid; e < m.setsize; e += ls)
+        din[base + e] = r * (g * dout[base + e] - d1 - (in[base + e] - mean) * r * d2);
+}
+
+/* GPU R-backward for one-run sets, one work-group per set (see norm_cpu_rbwd). */
+__kernel void norm_grp_rbwd(__global float *rdin, __global const float *dout, __global const float *rdout,
+                            __global const float *in, __global const float *in_t, __global const float *stats,
+                            int nsets, __global const float *gamma, long goff, __global const float *gamma_t,
+                            long gtoff, int has_t, int has_gt, __global float *part, int npart, int want_part,
+                            int has_rdin, NORM_MAP_ARGS, __local float *tmp) {
+    const norm_map_t m = NORM_MAP_MAKE;
+    const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
+    int a;
+    const int base = norm_set_base(m, s, &a);
+    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
+    float mt1 = 0.0f, mt2 = 0.0f;
+    if (has_t) {
+        float a1 = 0.0f, a2 = 0.0f;
+        for (int e = lid; e < m.setsize; e += ls) {
+            const float t = in_t[base + e];
+            a1 += t;
+            a2 = mad((in[base + e] - mean) * r, t, a2);
+        }
+        mt1 = group_sum(a1, tmp) * inv_n;
+        mt2 = group_sum(a2, tmp) * inv_n;
+    }
+    float q0 = 0.0f, q1 = 0.0f, q2 = 0.0f, q3 = 0.0f, q4 = 0.0f;
+    for (int e = lid; e < m.setsize; e += ls) {
+        const int i = base + e;
+        const float zh = (in[i] - mean) * r, d = dout[i], rd = rdout[i];
+        q0 += d;
+        q1 = mad(d, zh, q1);
+        q2 += rd;
+        q3 = mad(rd, zh, q3);
+        if (has_t) q4 = mad(d, r * ((in_t[i] - mt1) - zh * mt2), q4);
+    }
+    q0 = group_sum(q0, tmp);
+    q1 = group_sum(q1, tmp);
+    q2 = group_sum(q2, tmp);
+    q3 = group_sum(q3, tmp);
+    if (has_t) q4 = group_sum(q4, tmp);
+    if (want_part && lid == 0) { part[s] = q3 + q4; part[npart + s] = q2; }
+    if (!has_rdin) return;
+    const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+    const float d1 = g * q0 * inv_n, d2 = g * q1 * inv_n;
+    const float r1 = (g * q2 + gt * q0) * inv_n, r2 = (g * (q3 + q4) + gt * q1) * inv_n;
+    for (int e = lid; e < m.setsize; e += ls) {
+        const int i = base + e;
+        const float zh = (in[i] - mean) * r, dz = g * dout[i], rdz = g * rdout[i] + gt * dout[i];
+        const float q = dz - d1 - zh * d2;
+        float v = r * (rdz - r1 - zh * r2);
+        if (has_t) {
+            const float zht = r * ((in_t[i] - mt1) - zh * mt2);
+            v += r * (-zht * d2) - r * r * mt2 * q;
+        }
+        rdin[i] = v;
+    }
+}
+
+/* dgamma[c] = sum_n part[n*C + c], dbeta[c] = sum_n part[npart + n*C + c], one item per
+ * channel (nn = samples that hold partials: N, or 1 for batch norm). */
+__kernel void norm_collect_chan(__global const float *part, int npart, int C, int nn, __global float *dgamma,
+                                long dgoff, __global float *dbeta, long dboff) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    float g = 0.0f, b = 0.0f;
+    for (int n = 0; n < nn; n++) {
+        g += part[n * C + c];
+        b += part[npart + n * C + c];
+    }
+    dgamma[dgoff + c] = g;
+    dbeta[dboff + c] = b;
+}

@@ -1,5 +1,10 @@
 /* 2x2 stride-2 pooling with floor output size on contiguous H x W planes (host/layers/pool.c).
- * kind: 1 = average, 2 = max (first maximum in row-major window order). */
+ * kind: 1 = average, 2 = max (first maximum in row-major window order).
+ *
+ * Two kernel families, picked by the host from the device type:
+ *   pool_*_win     GPU: one work-item per output window (neighbouring items touch
+ *                  neighbouring pairs of columns);
+ *   pool_*_planes  CPU: one work-item per plane, plain loops (no index division). */
 
 /* Position 0..3 of the first maximum of the window whose top-left element is `w`:
  * order (0,0), (0,1), (1,0), (1,1); a later element wins only when strictly larger
@@ -16,48 +21,103 @@ int pool_argmax(__global const float *w, int W) {
 /* Offset of window position 0..3 from the window's top-left element. */
 int pool_pos_offset(int pos, int W) { return (pos >> 1) * W + (pos & 1); }
 
-/* Offset of the top-left input element of output element o (planes of Ho x Wo outputs). */
-long pool_window_base(long o, int H, int W) {
-    const int Ho = H / 2, Wo = W / 2;
-    const long p = o / ((long)Ho * Wo);
-    const int r = (int)(o - p * Ho * Wo);
-    return p * H * W + (long)(2 * (r / Wo)) * W + 2 * (r % Wo);
+/* Pooled value of the window at `w` (W: row stride); the max position comes from `sel`
+ * (the window of the forward input at the same place). */
+float pool_window(__global const float *w, __global const float *sel, int W, int kind) {
+    if (kind == 1) return 0.25f * ((w[0] + w[1]) + (w[W] + w[W + 1]));
+    return w[pool_pos_offset(pool_argmax(sel, W), W)];
 }
 
-/* out[p][oi][oj] = pool of in[p][2oi..2oi+1][2oj..2oj+1]; nout = planes*Ho*Wo */
-__kernel void pool_fwd(__global float *out, __global const float *in, long nout, int H, int W, int kind) {
+/* Writes the backward share of g into the 2x2 window at `d` (W: row stride). */
+void pool_window_bwd(__global float *d, __global const float *sel, int W, int kind, float g) {
+    if (kind == 1) {
+        const float q = 0.25f * g;
+        d[0] = q; d[1] = q; d[W] = q; d[W + 1] = q;
+        return;
+    }
+    const int pos = pool_argmax(sel, W);
+    d[0] = pos == 0 ? g : 0.0f;
+    d[1] = pos == 1 ? g : 0.0f;
+    d[W] = pos == 2 ? g : 0.0f;
+    d[W + 1] = pos == 3 ? g : 0.0f;
+}
+
+/* Output window o (planes of (H/2) x (W/2) windows): its plane p, row oy and column ox;
+ * returns the offset of its top-left input element. */
+inline long pool_window_at(long o, int H, int W, long *p, int *oy, int *ox) {
+    const int Ho = H / 2, Wo = W / 2;
+    *p = o / ((long)Ho * Wo);
+    const int r = (int)(o - *p * Ho * Wo);
+    *oy = r / Wo;
+    *ox = r - *oy * Wo;
+    return *p * H * W + (long)(2 * *oy) * W + 2 * *ox;
+}
+
+/* GPU: out[o] = pool of window o of `src` (in for forward, in_t for the tangent; the max
+ * position always from in); nout = planes*Ho*Wo. */
+__kernel void pool_fwd_win(__global float *out, __global const float *in, __global const float *src, long nout,
+                           int H, int W, int kind) {
     const long o = get_global_id(0);
     if (o >= nout) return;
-    __global const float *w = in + pool_window_base(o, H, W);
-    if (kind == 1) out[o] = 0.25f * ((w[0] + w[1]) + (w[W] + w[W + 1]));
-    else out[o] = w[pool_pos_offset(pool_argmax(w, W), W)];
+    long p;
+    int oy, ox;
+    const long base = pool_window_at(o, H, W, &p, &oy, &ox);
+    out[o] = pool_window(src + base, in + base, W, kind);
 }
 
-/* out_t = pool of in_t, with the max position taken from in. */
-__kernel void pool_tan(__global float *out_t, __global const float *in, __global const float *in_t,
-                       long nout, int H, int W, int kind) {
+/* GPU backward, one work-item per window: writes its 2x2 block of din; the items of the
+ * last window column / row also zero the odd last column / row (which no window covers),
+ * so din is fully overwritten and no two items write the same element. */
+__kernel void pool_bwd_win(__global float *din, __global const float *dout, __global const float *in, long nout,
+                           int H, int W, int kind) {
     const long o = get_global_id(0);
     if (o >= nout) return;
-    const long base = pool_window_base(o, H, W);
-    __global const float *t = in_t + base;
-    if (kind == 1) out_t[o] = 0.25f * ((t[0] + t[1]) + (t[W] + t[W + 1]));
-    else out_t[o] = t[pool_pos_offset(pool_argmax(in + base, W), W)];
+    long p;
+    int oy, ox;
+    const long base = pool_window_at(o, H, W, &p, &oy, &ox);
+    pool_window_bwd(din + base, in + base, W, kind, dout[o]);
+    const int last_x = (W & 1) && ox == W / 2 - 1, last_y = (H & 1) && oy == H / 2 - 1;
+    __global float *d = din + p * H * W;
+    if (last_x) { d[2 * oy * W + W - 1] = 0.0f; d[(2 * oy + 1) * W + W - 1] = 0.0f; }
+    if (last_y) {
+        d[(H - 1) * W + 2 * ox] = 0.0f;
+        d[(H - 1) * W + 2 * ox + 1] = 0.0f;
+        if (last_x) d[(H - 1) * W + W - 1] = 0.0f;
+    }
 }
 
-/* Gather form of the backward pass, one work-item per input element (nin = planes*H*W):
- * each element finds its window and takes its share of dout; elements of the odd last
- * row/column belong to no window and get 0. No two items write the same element. */
-__kernel void pool_bwd(__global float *din, __global const float *dout, __global const float *in,
-                       long nin, int H, int W, int kind) {
-    const long i = get_global_id(0);
-    if (i >= nin) return;
+/* CPU: out (one plane of Ho x Wo) = pool of `src` (max position from in); one item per plane. */
+__kernel void pool_fwd_planes(__global float *out, __global const float *in, __global const float *src, int planes,
+                              int H, int W, int kind) {
+    const int p = get_global_id(0);
+    if (p >= planes) return;
     const int Ho = H / 2, Wo = W / 2;
-    const long p = i / ((long)H * W);
-    const int r = (int)(i - p * H * W), y = r / W, x = r % W;
-    const int oy = y / 2, ox = x / 2;
-    if (oy >= Ho || ox >= Wo) { din[i] = 0.0f; return; }
-    const float g = dout[p * Ho * Wo + (long)oy * Wo + ox];
-    if (kind == 1) { din[i] = 0.25f * g; return; }
-    const int pos = pool_argmax(in + p * H * W + (long)(2 * oy) * W + 2 * ox, W);
-    din[i] = pos == ((y & 1) << 1 | (x & 1)) ? g : 0.0f;
+    const long ib = (long)p * H * W;
+    __global float *o = out + (long)p * Ho * Wo;
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            const long w = ib + (long)(2 * oy) * W + 2 * ox;
+            o[oy * Wo + ox] = pool_window(src + w, in + w, W, kind);
+        }
+}
+
+/* CPU backward, one item per plane: every window's 2x2 block, then zeros in the odd last
+ * column and row. */
+__kernel void pool_bwd_planes(__global float *din, __global const float *dout, __global const float *in, int planes,
+                              int H, int W, int kind) {
+    const int p = get_global_id(0);
+    if (p >= planes) return;
+    const int Ho = H / 2, Wo = W / 2;
+    const long ib = (long)p * H * W;
+    __global const float *g = dout + (long)p * Ho * Wo;
+    __global float *d = din + ib;
+    for (int oy = 0; oy < Ho; oy++) {
+        for (int ox = 0; ox < Wo; ox++) {
+            const int w = 2 * oy * W + 2 * ox;
+            pool_window_bwd(d + w, in + ib + w, W, kind, g[oy * Wo + ox]);
+        }
+        if (W & 1) { d[2 * oy * W + W - 1] = 0.0f; d[(2 * oy + 1) * W + W - 1] = 0.0f; }
+    }
+    if (H & 1)
+        for (int x = 0; x < W; x++) d[(H - 1) * W + x] = 0.0f;
 }

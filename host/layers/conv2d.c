@@ -1,33 +1,73 @@
-/* Device convolution: im2col + CLBlast GEMM over chunks of samples (see conv2d.h).
+/* Device convolution: im2col + matrix products over chunks of samples (see conv2d.h).
  *
  * For a chunk of nc samples starting at n0, with KK = K*K and P = Ho*Wo:
  *   col[Cin*KK][nc*P]                   = im2col(in samples n0..n0+nc-1)
  *   out[:, n0*P .. (n0+nc)*P)           = w[Cout][Cin*KK] x col         (ldc = N*P)
- *   dw[Cout][Cin*KK]                   += dout chunk x col^T             (beta 0 on the first chunk)
+ *   dw[Cout][Cin*KK]                   += dout chunk x col^T             (overwrite on the first chunk)
  *   dcol[Cin*KK][nc*P]                  = w^T x dout chunk, then col2im (a gather) into din
- * Chunks keep col below a cap (CONV_CHUNK_FLOATS_DEFAULT floats; the environment variable
- * CLMTT_CONV_CHUNK_FLOATS lowers or raises it, which tests use to force several chunks).
+ * Chunks keep col below a cap (CONV_CHUNK_FLOATS_DEFAULT floats, up to 4x that on GPUs with
+ * memory to spare; the environment variable CLMTT_CONV_CHUNK_FLOATS sets it, which tests use
+ * to force several chunks).
  * A chunk always holds at least one sample.
  *
  * A 1x1 convolution without padding on a CNHW input needs no im2col at all: the input
- * itself is col[Cin][N*P], so those layers run as single GEMMs on the activations. */
+ * itself is col[Cin][N*P], so those layers run as single products on the activations.
+ *
+ * Two kernel families (cl/conv.cl), picked from the device type: GPUs run element-wise
+ * im2col/col2im and CLBlast GEMMs; CPU devices run per-plane im2col/col2im and the
+ * register-tiled products of cl/conv.cl, which also fold the bias add into the forward
+ * product (CLBlast's defaults reach only a few GFLOPS on CPU OpenCL). The environment
+ * variable CLMTT_KERNEL_FAMILY=cpu|gpu forces one family on any device, so both are
+ * testable on one machine. */
 #include "layers/conv2d.h"
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "blas.h"
 #include "util.h"
 
 #define CONV_CHUNK_FLOATS_DEFAULT ((size_t)16 << 20) /* 64 MiB of float32 */
 
+/* 1 when the CPU kernel family runs (see the top of this file). */
+static int conv_cpu_family(void) {
+    const char *e = getenv("CLMTT_KERNEL_FAMILY");
+    if (e && *e) {
+        if (strcmp(e, "cpu") == 0) return 1;
+        if (strcmp(e, "gpu") == 0) return 0;
+        die("CLMTT_KERNEL_FAMILY must be 'cpu' or 'gpu', got '%s'", e);
+    }
+    return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
+/* Launches `items` work-items of a CPU-family kernel in groups small enough that every
+ * compute unit gets several (the kernels vectorize inside one item, not across items). */
+#define CPU_LAUNCH(name, items, ...) do { \
+        size_t n_ = (items), l_ = cpu_local(n_); \
+        LAUNCH_GROUPS((name), (n_ + l_ - 1) / l_, l_, __VA_ARGS__); } while (0)
+
+static size_t cpu_local(size_t items) {
+    size_t want = items / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
+    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
+    return l;
+}
+
 /* Grow-only im2col scratch shared by every convolution of the process. */
 static cl_mem col_buf;
 static size_t col_cap; /* floats */
 
+/* Default cap: CONV_CHUNK_FLOATS_DEFAULT; GPUs with memory to spare take up to 4x that,
+ * so the products of big batches come in fewer, larger pieces. */
 static size_t chunk_cap_floats(void) {
     const char *e = getenv("CLMTT_CONV_CHUNK_FLOATS");
-    if (!e || !*e) return CONV_CHUNK_FLOATS_DEFAULT;
+    if (!e || !*e) {
+        if (conv_cpu_family()) return CONV_CHUNK_FLOATS_DEFAULT;
+        size_t cap = (size_t)(RT.dev.global_mem / (64 * sizeof(float)));   /* 1/64 of the device memory */
+        if (cap > 4 * CONV_CHUNK_FLOATS_DEFAULT) cap = 4 * CONV_CHUNK_FLOATS_DEFAULT;
+        if (cap > RT.dev.max_alloc / sizeof(float)) cap = (size_t)(RT.dev.max_alloc / sizeof(float));
+        return cap > CONV_CHUNK_FLOATS_DEFAULT ? cap : CONV_CHUNK_FLOATS_DEFAULT;
+    }
     char *end;
     long long v = strtoll(e, &end, 10);
     if (*end || v <= 0) die("CLMTT_CONV_CHUNK_FLOATS must be a positive integer (floats), got '%s'", e);
@@ -82,14 +122,78 @@ static cl_mem col_scratch(size_t floats) {
 
 /* col[CKK][nc*P] = im2col of samples n0..n0+nc-1 of `in`. */
 static void im2col(const Conv2dShape *s, const ConvDims *d, cl_mem col, cl_mem in, int n0, int nc) {
-    LAUNCH("conv_im2col", (size_t)d->CKK * nc * d->P, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
-           KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+    if (conv_cpu_family())
+        CPU_LAUNCH("conv_im2col_planes", (size_t)d->CKK * nc, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
+                   KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+    else
+        LAUNCH("conv_im2col", (size_t)d->CKK * nc * d->P, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
+               KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
 }
 
 /* din samples n0..n0+nc-1 = col2im(col); overwrites. */
 static void col2im(const Conv2dShape *s, const ConvDims *d, cl_mem din, cl_mem col, int n0, int nc) {
-    LAUNCH("conv_col2im", (size_t)s->Cin * nc * s->H * s->W, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
-           KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+    if (conv_cpu_family())
+        CPU_LAUNCH("conv_col2im_planes", (size_t)s->Cin * nc, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
+                   KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+    else
+        LAUNCH("conv_col2im", (size_t)s->Cin * nc * s->H * s->W, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
+               KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+}
+
+/* Scratch for the K-slice products of gpu_weight_grad (grow-only). */
+static cl_mem slice_buf;
+static size_t slice_cap; /* floats */
+
+/* GPU family, C[M][N] (+)= A[M][K] x B[N][K]^T for the weight gradients: M x N is small
+ * (Cout x Cin*K*K) and K (pixels of the chunk) large, so one GEMM would give the device only
+ * a handful of work-groups. The K range is cut into S slices, computed as one strided batched
+ * GEMM into S partial products, which conv_sum_slices adds up (with the old C when acc). A
+ * remainder of K shorter than S goes to one more GEMM. S aims at about four 64 x 64 output
+ * tiles per compute unit with at least 256 of K per slice. */
+static void gpu_weight_grad(size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, int acc, DPtr c,
+                            size_t ldc) {
+    size_t tiles = (M + 63) / 64 * ((N + 63) / 64), cu = RT.dev.compute_units ? RT.dev.compute_units : 1;
+    size_t S = (4 * cu + tiles - 1) / tiles;
+    if (S > 16) S = 16;
+    if (S > K / 256) S = K / 256;
+    if (S < 2 || M * N > INT_MAX / S) {
+        gemm(0, 1, M, N, K, 1.0f, a, lda, b, ldb, acc ? 1.0f : 0.0f, c, ldc);
+        return;
+    }
+    size_t ks = K / S, rest = K - S * ks;
+    if (S * M * N > slice_cap) {
+        dev_free(slice_buf);
+        slice_buf = dev_alloc(S * M * N * sizeof(float), "conv2d weight-gradient slices");
+        slice_cap = S * M * N;
+    }
+    gemm_batched(0, 1, M, N, ks, 1.0f, a, lda, ks, b, ldb, ks, 0.0f, dptr(slice_buf, 0), N, M * N, S);
+    LAUNCH("conv_sum_slices", M * N, KM(c.mem), KL(c.off), KI(ldc), KM(slice_buf), KI(M), KI(N), KI(S), KI(acc));
+    if (rest) gemm(0, 1, M, N, rest, 1.0f, dptr_add(a, S * ks), lda, dptr_add(b, S * ks), ldb, 1.0f, c, ldc);
+}
+
+/* C[M][N] = op(A) x op(B) (+ bias[m] when bias.mem) (+ C when acc), row-major with leading
+ * dimensions; the layers use NN, TN and NT (NT: the weight gradients). The GPU family calls
+ * CLBlast and takes no bias (the callers add it after). */
+static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, DPtr bias,
+                    int acc, DPtr c, size_t ldc) {
+    if (!conv_cpu_family()) {
+        if (bias.mem) die("internal: conv_mm takes a bias only on the CPU family");
+        if (!ta && tb) gpu_weight_grad(M, N, K, a, lda, b, ldb, acc, c, ldc);
+        else gemm(ta, tb, M, N, K, 1.0f, a, lda, b, ldb, acc ? 1.0f : 0.0f, c, ldc);
+        return;
+    }
+    if (ta && tb) die("internal: conv_mm has no A^T B^T product");
+    if (M == 0 || N == 0) return;
+    if (!tb) {
+        size_t tiles = (M + 5) / 6 * ((N + 63) / 64);
+        CPU_LAUNCH("conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
+                   KM(b.mem), KL(b.off), KI(ldb), KM(bias.mem), KL(bias.off), KI(bias.mem != NULL), KI(acc),
+                   KM(c.mem), KL(c.off), KI(ldc));
+    } else {
+        size_t tiles = (M + 3) / 4 * ((N + 5) / 6);
+        CPU_LAUNCH("conv_gemm_abt", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(lda), KM(b.mem), KL(b.off),
+                   KI(ldb), KI(acc), KM(c.mem), KL(c.off), KI(ldc));
+    }
 }
 
 /* The GEMM operand col[CKK][nc*P] of `in` for the chunk at n0 (row stride in *ld).
@@ -127,6 +231,10 @@ static void bias_add(cl_mem out, DPtr b, int C, size_t len) {
 
 /* db[c] = sum_j dout[c][j], dout C x len */
 static void bias_grad(DPtr db, cl_mem dout, int C, size_t len) {
+    if (conv_cpu_family()) {
+        CPU_LAUNCH("conv_bias_grad_rows", (size_t)C, KM(db.mem), KL(db.off), KM(dout), KI(C), KI((int)len));
+        return;
+    }
     size_t local = rt_reduce_local();
     LAUNCH_GROUPS("conv_bias_grad", (size_t)C, local, KM(db.mem), KL(db.off), KM(dout), KI((int)len),
                   KLOCAL(local * sizeof(float)));
@@ -136,19 +244,22 @@ static void need(cl_mem m, const char *who, const char *name) {
     if (!m) die("%s: %s must not be NULL", who, name);
 }
 
+static const DPtr NO_BIAS = {NULL, 0};
+
 /* out[Cout][N*P] (CNHW) = w * in + b */
 void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b) {
     const char *who = "conv2d_forward";
     need(out, who, "out"); need(in, who, "in"); need(w.mem, who, "w");
     ConvDims d = conv_dims(s, who);
+    int fold = b.mem && conv_cpu_family();   /* bias inside the product */
     for (int n0 = 0; n0 < s->N; n0 += d.nc) {
         int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
         size_t ldb;
         DPtr col = col_of(s, &d, in, n0, nc, &ldb);
-        gemm(0, 0, s->Cout, (size_t)nc * d.P, d.CKK, 1.0f, w, d.CKK, col, ldb, 0.0f,
-             dptr(out, (size_t)n0 * d.P), d.NP);
+        conv_mm(0, 0, s->Cout, (size_t)nc * d.P, d.CKK, w, d.CKK, col, ldb, fold ? b : NO_BIAS, 0,
+                dptr(out, (size_t)n0 * d.P), d.NP);
     }
-    if (b.mem) bias_add(out, b, s->Cout, d.NP);
+    if (b.mem && !fold) bias_add(out, b, s->Cout, d.NP);
 }
 
 /* din = w^T * dout (if din); dw[Cout][CKK] = dout x col(in)^T; db = row sums of dout (if db) */
@@ -161,10 +272,10 @@ void conv2d_backward(const Conv2dShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem 
         size_t cols = (size_t)nc * d.P, ld;
         DPtr dout_c = dptr(dout, (size_t)n0 * d.P);
         DPtr col = col_of(s, &d, in, n0, nc, &ld);
-        gemm(0, 1, s->Cout, d.CKK, cols, 1.0f, dout_c, d.NP, col, ld, n0 == 0 ? 0.0f : 1.0f, dw, d.CKK);
+        conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col, ld, NO_BIAS, n0 > 0, dw, d.CKK);
         if (din) {
             DPtr dcol = dcol_of(&d, din, n0, nc, &ld);
-            gemm(1, 0, d.CKK, cols, s->Cout, 1.0f, w, d.CKK, dout_c, d.NP, 0.0f, dcol, ld);
+            conv_mm(1, 0, d.CKK, cols, s->Cout, w, d.CKK, dout_c, d.NP, NO_BIAS, 0, dcol, ld);
             finish_dcol(s, &d, din, n0, nc);
         }
     }
@@ -176,18 +287,20 @@ void conv2d_tangent(const Conv2dShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, 
     const char *who = "conv2d_tangent";
     need(out_t, who, "out_t"); need(in, who, "in"); need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
     ConvDims d = conv_dims(s, who);
+    int fold = b_t.mem && conv_cpu_family();   /* b_t inside the first product of each chunk */
     for (int n0 = 0; n0 < s->N; n0 += d.nc) {
         int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
         size_t cols = (size_t)nc * d.P, ld;
         DPtr out_c = dptr(out_t, (size_t)n0 * d.P);
         if (in_t) {
             DPtr col_t = col_of(s, &d, in_t, n0, nc, &ld);
-            gemm(0, 0, s->Cout, cols, d.CKK, 1.0f, w, d.CKK, col_t, ld, 0.0f, out_c, d.NP);
+            conv_mm(0, 0, s->Cout, cols, d.CKK, w, d.CKK, col_t, ld, fold ? b_t : NO_BIAS, 0, out_c, d.NP);
         }
         DPtr col = col_of(s, &d, in, n0, nc, &ld);
-        gemm(0, 0, s->Cout, cols, d.CKK, 1.0f, w_t, d.CKK, col, ld, in_t ? 1.0f : 0.0f, out_c, d.NP);
+        conv_mm(0, 0, s->Cout, cols, d.CKK, w_t, d.CKK, col, ld, fold && !in_t ? b_t : NO_BIAS, in_t != NULL, out_c,
+                d.NP);
     }
-    if (b_t.mem) bias_add(out_t, b_t, s->Cout, d.NP);
+    if (b_t.mem && !fold) bias_add(out_t, b_t, s->Cout, d.NP);
 }
 
 /* rdin = w^T * rdout + w_t^T * dout (if rdin); rdw = rdout x col(in)^T + dout x col(in_t)^T;
@@ -203,15 +316,15 @@ void conv2d_rbackward(const Conv2dShape *s, cl_mem rdin, DPtr rdw, DPtr rdb, cl_
         size_t cols = (size_t)nc * d.P, ld;
         DPtr dout_c = dptr(dout, (size_t)n0 * d.P), rdout_c = dptr(rdout, (size_t)n0 * d.P);
         DPtr col = col_of(s, &d, in, n0, nc, &ld);
-        gemm(0, 1, s->Cout, d.CKK, cols, 1.0f, rdout_c, d.NP, col, ld, n0 == 0 ? 0.0f : 1.0f, rdw, d.CKK);
+        conv_mm(0, 1, s->Cout, d.CKK, cols, rdout_c, d.NP, col, ld, NO_BIAS, n0 > 0, rdw, d.CKK);
         if (in_t) {
             DPtr col_t = col_of(s, &d, in_t, n0, nc, &ld);
-            gemm(0, 1, s->Cout, d.CKK, cols, 1.0f, dout_c, d.NP, col_t, ld, 1.0f, rdw, d.CKK);
+            conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col_t, ld, NO_BIAS, 1, rdw, d.CKK);
         }
         if (rdin) {
             DPtr dcol = dcol_of(&d, rdin, n0, nc, &ld);
-            gemm(1, 0, d.CKK, cols, s->Cout, 1.0f, w, d.CKK, rdout_c, d.NP, 0.0f, dcol, ld);
-            gemm(1, 0, d.CKK, cols, s->Cout, 1.0f, w_t, d.CKK, dout_c, d.NP, 1.0f, dcol, ld);
+            conv_mm(1, 0, d.CKK, cols, s->Cout, w, d.CKK, rdout_c, d.NP, NO_BIAS, 0, dcol, ld);
+            conv_mm(1, 0, d.CKK, cols, s->Cout, w_t, d.CKK, dout_c, d.NP, NO_BIAS, 1, dcol, ld);
             finish_dcol(s, &d, rdin, n0, nc);
         }
     }

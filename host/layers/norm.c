@@ -1,10 +1,23 @@
 /* Normalization layers on the device (kernels in cl/norm.cl; formulas in SPEC 7.7).
- * Each pass is one per-set reduction kernel (one work-group per set) followed by one
- * element-wise kernel, plus one kernel for the parameter gradients (a gather over the
- * positions sharing an affine index, no atomics). */
+ *
+ * Three kernel paths:
+ *   generic  each pass is one per-set reduction kernel (one work-group per set) followed by
+ *            one element-wise kernel, plus one kernel for the parameter gradients (a gather
+ *            over the positions sharing an affine index, no atomics). Serves every kind;
+ *            used for layer norm (per-element affine) and, on GPUs, for sets that are not
+ *            one contiguous run or are large (group norm, batch norm).
+ *   groups   GPU, one-run sets of at most NORM_FUSE_MAX elements (instance norm): each pass
+ *            is one kernel, a work-group per set doing its sums and its element-wise part.
+ *   items    CPU devices, all per-channel-affine kinds: each pass is one kernel, a work-item
+ *            per set looping over its runs (no barriers, which cost much on CPU OpenCL).
+ * The fused paths leave per-(set, run) sums of the parameter gradients; norm_collect_chan
+ * adds them up per channel, so the parameter gradients need no extra pass over the data.
+ * CLMTT_KERNEL_FAMILY=cpu|gpu forces the CPU or GPU choice on any device (for tests). */
 #include "layers/norm.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -75,14 +88,51 @@ static size_t local_for(int n) {
     return want;
 }
 
-/* Per-set sums scratch (6 rows of nsets floats), kept between calls so the hot path
- * allocates nothing; the in-order queue serializes its users. */
+#define NORM_FUSE_MAX 4096   /* largest one-run set the GPU "groups" path takes */
+
+typedef enum { PATH_GENERIC, PATH_GROUPS, PATH_ITEMS } NormPath;
+
+/* 1 for the CPU family (CPU devices, or CLMTT_KERNEL_FAMILY=cpu). */
+static int norm_cpu_family(void) {
+    const char *e = getenv("CLMTT_KERNEL_FAMILY");
+    if (e && *e) {
+        if (strcmp(e, "cpu") == 0) return 1;
+        if (strcmp(e, "gpu") == 0) return 0;
+        die("CLMTT_KERNEL_FAMILY must be 'cpu' or 'gpu', got '%s'", e);
+    }
+    return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
+static NormPath path_of(const NormShape *s, const NormMap *m) {
+    if (s->kind == NORM_LAYER) return PATH_GENERIC;
+    if (norm_cpu_family()) return PATH_ITEMS;
+    if (m->run == m->setsize && m->kch == 1 && m->setsize <= NORM_FUSE_MAX) return PATH_GROUPS;
+    return PATH_GENERIC;
+}
+
+/* Work-items of the "items" kernels (one per set), in groups small enough that every
+ * compute unit gets several. */
+#define ITEMS_LAUNCH(name, items, ...) do { \
+        size_t n_ = (items), l_ = items_local(n_); \
+        LAUNCH_GROUPS((name), (n_ + l_ - 1) / l_, l_, __VA_ARGS__); } while (0)
+
+static size_t items_local(size_t items) {
+    size_t want = items / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
+    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
+    return l;
+}
+
+/* Parameter-gradient partials of the fused paths: 2 rows of nsets*kch (= samples x C) floats. */
+static size_t npart_of(const NormMap *m) { return (size_t)m->nsets * m->kch; }
+
+/* Per-set sums scratch (6 rows of nsets floats for the generic path, the partials for the
+ * fused ones), kept between calls so the hot path allocates nothing; the in-order queue
+ * serializes its users. */
 static cl_mem scratch;
 static size_t scratch_floats;
 static cl_context scratch_ctx;
 
-static cl_mem sums_buffer(int nsets) {
-    size_t need = 6 * (size_t)nsets;
+static cl_mem sums_buffer(size_t need) {
     if (scratch && scratch_ctx != RT.ctx) { scratch = NULL; scratch_floats = 0; }   /* runtime re-opened */
     if (need > scratch_floats) {
         dev_free(scratch);
@@ -113,7 +163,18 @@ void norm_forward(const NormShape *s, cl_mem out, cl_mem stats, cl_mem in, DPtr 
         die("batchnorm: training needs more than one value per channel (N*HW = %d)", s->N * s->HW);
     need_buf(out, n, "out"); need_buf(stats, 2 * (size_t)m.nsets, "stats"); need_buf(in, n, "in");
     need_ptr(gamma, na, "gamma"); need_ptr(beta, na, "beta");
+    NormPath path = path_of(s, &m);
+    if (path == PATH_ITEMS) {
+        ITEMS_LAUNCH("norm_cpu_fwd", (size_t)m.nsets, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem),
+                     KL(gamma.off), KM(beta.mem), KL(beta.off), NORM_MAP_KARGS(m));
+        return;
+    }
     size_t l = local_for(m.setsize);
+    if (path == PATH_GROUPS) {
+        LAUNCH_GROUPS("norm_grp_fwd", (size_t)m.nsets, l, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem),
+                      KL(gamma.off), KM(beta.mem), KL(beta.off), NORM_MAP_KARGS(m), KLOCAL(l * sizeof(float)));
+        return;
+    }
     LAUNCH_GROUPS("norm_set_stats", (size_t)m.nsets, l, KM(in), KM(stats), KI(m.nsets), NORM_MAP_KARGS(m),
                   KLOCAL(l * sizeof(float)));
     LAUNCH("norm_fwd_apply", n, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem), KL(gamma.off),
@@ -130,12 +191,18 @@ static void set_sums(const NormMap *m, cl_mem sums, cl_mem in, cl_mem stats, DPt
                   KLOCAL(l * sizeof(float)));
 }
 
-/* dgamma = sum g1 zhat (+ g2 zhat_t when in_t), dbeta = sum g1, over positions sharing an
- * affine index. Both outputs NULL: nothing to do. */
+/* 1 when parameter gradients are wanted; dies when only one of the two is given. */
+static int want_param_grads(DPtr dgamma, DPtr dbeta) {
+    if (!dgamma.mem && !dbeta.mem) return 0;
+    if (!dgamma.mem || !dbeta.mem) die("norm: dgamma and dbeta must be both given or both NULL");
+    return 1;
+}
+
+/* Generic path: dgamma = sum g1 zhat (+ g2 zhat_t when in_t), dbeta = sum g1, over positions
+ * sharing an affine index. Both outputs NULL: nothing to do. */
 static void param_grads(const NormShape *s, const NormMap *m, DPtr dgamma, DPtr dbeta, cl_mem g1, cl_mem g2,
                         cl_mem in, cl_mem in_t, cl_mem stats, cl_mem sums) {
-    if (!dgamma.mem && !dbeta.mem) return;
-    if (!dgamma.mem || !dbeta.mem) die("norm: dgamma and dbeta must be both given or both NULL");
+    if (!want_param_grads(dgamma, dbeta)) return;
     if (s->kind == NORM_LAYER) {
         size_t asize = norm_affine_size(s);
         LAUNCH("norm_pgrad_elem", asize, KM(g1), KM(g2), KM(in), KM(in_t), KM(stats), KM(sums), KI(m->nsets),
@@ -149,13 +216,38 @@ static void param_grads(const NormShape *s, const NormMap *m, DPtr dgamma, DPtr 
     }
 }
 
+/* Fused paths: per-channel parameter gradients from the partials in `part`. */
+static void collect_param_grads(const NormShape *s, const NormMap *m, cl_mem part, DPtr dgamma, DPtr dbeta) {
+    size_t np = npart_of(m);
+    LAUNCH("norm_collect_chan", (size_t)s->C, KM(part), KI(np), KI(s->C), KI(np / s->C), KM(dgamma.mem),
+           KL(dgamma.off), KM(dbeta.mem), KL(dbeta.off));
+}
+
 void norm_backward(const NormShape *s, cl_mem din, DPtr dgamma, DPtr dbeta, cl_mem dout, cl_mem in, cl_mem stats,
                    DPtr gamma) {
     NormMap m = map_of(s);
     size_t n = total_of(s), na = norm_affine_size(s);
     need_buf(dout, n, "dout"); need_buf(in, n, "in"); need_buf(stats, 2 * (size_t)m.nsets, "stats");
     need_ptr(gamma, na, "gamma"); opt_buf(din, n, "din"); opt_ptr(dgamma, na, "dgamma"); opt_ptr(dbeta, na, "dbeta");
-    cl_mem sums = sums_buffer(m.nsets);
+    NormPath path = path_of(s, &m);
+    if (path != PATH_GENERIC) {
+        int want = want_param_grads(dgamma, dbeta);
+        if (!din && !want) return;
+        cl_mem part = sums_buffer(2 * npart_of(&m));
+        if (path == PATH_ITEMS) {
+            ITEMS_LAUNCH("norm_cpu_bwd", (size_t)m.nsets, KM(din), KM(dout), KM(in), KM(stats), KI(m.nsets),
+                         KM(gamma.mem), KL(gamma.off), KM(part), KI(npart_of(&m)), KI(want), KI(din != NULL),
+                         NORM_MAP_KARGS(m));
+        } else {
+            size_t l = local_for(m.setsize);
+            LAUNCH_GROUPS("norm_grp_bwd", (size_t)m.nsets, l, KM(din), KM(dout), KM(in), KM(stats), KI(m.nsets),
+                          KM(gamma.mem), KL(gamma.off), KM(part), KI(npart_of(&m)), KI(want), KI(din != NULL),
+                          NORM_MAP_KARGS(m), KLOCAL(l * sizeof(float)));
+        }
+        if (want) collect_param_grads(s, &m, part, dgamma, dbeta);
+        return;
+    }
+    cl_mem sums = sums_buffer(6 * (size_t)m.nsets);
     if (din) {
         DPtr none = {NULL, 0};
         set_sums(&m, sums, in, stats, gamma, dout, NULL, NULL, none, 1, 0);
@@ -172,7 +264,22 @@ void norm_tangent(const NormShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, cl_m
     need_buf(out_t, n, "out_t"); need_buf(in, n, "in"); need_buf(stats, 2 * (size_t)m.nsets, "stats");
     need_ptr(gamma, na, "gamma"); opt_buf(in_t, n, "in_t"); opt_ptr(gamma_t, na, "gamma_t");
     opt_ptr(beta_t, na, "beta_t");
-    cl_mem sums = sums_buffer(m.nsets);
+    NormPath path = path_of(s, &m);
+    if (path == PATH_ITEMS) {
+        ITEMS_LAUNCH("norm_cpu_tan", (size_t)m.nsets, KM(out_t), KM(in), KM(in_t), KM(stats), KI(m.nsets),
+                     KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem), KL(beta_t.off),
+                     KI(in_t != NULL), KI(gamma_t.mem != NULL), KI(beta_t.mem != NULL), NORM_MAP_KARGS(m));
+        return;
+    }
+    if (path == PATH_GROUPS) {
+        size_t l = local_for(m.setsize);
+        LAUNCH_GROUPS("norm_grp_tan", (size_t)m.nsets, l, KM(out_t), KM(in), KM(in_t), KM(stats), KI(m.nsets),
+                      KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem), KL(beta_t.off),
+                      KI(in_t != NULL), KI(gamma_t.mem != NULL), KI(beta_t.mem != NULL), NORM_MAP_KARGS(m),
+                      KLOCAL(l * sizeof(float)));
+        return;
+    }
+    cl_mem sums = sums_buffer(6 * (size_t)m.nsets);
     if (in_t) {
         DPtr none = {NULL, 0};
         set_sums(&m, sums, in, stats, gamma, NULL, NULL, in_t, none, 0, 0);
@@ -190,7 +297,27 @@ void norm_rbackward(const NormShape *s, cl_mem rdin, DPtr rdgamma, DPtr rdbeta, 
     need_buf(stats, 2 * (size_t)m.nsets, "stats"); need_ptr(gamma, na, "gamma"); opt_buf(rdin, n, "rdin");
     opt_buf(in_t, n, "in_t"); opt_ptr(gamma_t, na, "gamma_t"); opt_ptr(rdgamma, na, "rdgamma");
     opt_ptr(rdbeta, na, "rdbeta");
-    cl_mem sums = sums_buffer(m.nsets);
+    NormPath path = path_of(s, &m);
+    if (path != PATH_GENERIC) {
+        int want = want_param_grads(rdgamma, rdbeta);
+        if (!rdin && !want) return;
+        cl_mem part = sums_buffer(2 * npart_of(&m));
+        if (path == PATH_ITEMS) {
+            ITEMS_LAUNCH("norm_cpu_rbwd", (size_t)m.nsets, KM(rdin), KM(dout), KM(rdout), KM(in), KM(in_t), KM(stats),
+                         KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KI(in_t != NULL),
+                         KI(gamma_t.mem != NULL), KM(part), KI(npart_of(&m)), KI(want), KI(rdin != NULL),
+                         NORM_MAP_KARGS(m));
+        } else {
+            size_t l = local_for(m.setsize);
+            LAUNCH_GROUPS("norm_grp_rbwd", (size_t)m.nsets, l, KM(rdin), KM(dout), KM(rdout), KM(in), KM(in_t),
+                          KM(stats), KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off),
+                          KI(in_t != NULL), KI(gamma_t.mem != NULL), KM(part), KI(npart_of(&m)), KI(want),
+                          KI(rdin != NULL), NORM_MAP_KARGS(m), KLOCAL(l * sizeof(float)));
+        }
+        if (want) collect_param_grads(s, &m, part, rdgamma, rdbeta);
+        return;
+    }
+    cl_mem sums = sums_buffer(6 * (size_t)m.nsets);
     /* The input-gradient tangent needs every row; the parameter gradients only rows 0-1. */
     if (rdin || in_t) set_sums(&m, sums, in, stats, gamma, dout, rdout, in_t, gamma_t, rdin != NULL, rdin != NULL);
     if (rdin)

@@ -1,7 +1,33 @@
-/* 2x2 pooling on the device (cl/pool.cl): forward and tangent one work-item per output,
- * backward one work-item per input (a gather, so no atomics and every element is written). */
+/* 2x2 pooling on the device (cl/pool.cl). GPUs run one work-item per output window (the
+ * backward item writes its window's 2x2 block of din, so no atomics and no two items
+ * write one element); CPU devices run one work-item per plane with plain loops.
+ * CLMTT_KERNEL_FAMILY=cpu|gpu forces one family on any device (for tests). */
 #include "layers/pool.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int pool_cpu_family(void) {
+    const char *e = getenv("CLMTT_KERNEL_FAMILY");
+    if (e && *e) {
+        if (strcmp(e, "cpu") == 0) return 1;
+        if (strcmp(e, "gpu") == 0) return 0;
+        die("CLMTT_KERNEL_FAMILY must be 'cpu' or 'gpu', got '%s'", e);
+    }
+    return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
+/* Per-plane kernels of the CPU family, in groups small enough that every compute unit
+ * gets several. */
+static int planes_launch(const char *name, const PoolShape *s, cl_mem out, cl_mem a, cl_mem b) {
+    if (!pool_cpu_family()) return 0;
+    size_t want = (size_t)s->planes / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
+    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
+    LAUNCH_GROUPS(name, ((size_t)s->planes + l - 1) / l, l, KM(out), KM(a), KM(b), KI(s->planes), KI(s->H), KI(s->W),
+                  KI(s->kind));
+    return 1;
+}
 
 static void pool_need(cl_mem m, size_t n, const char *what) {
     size_t bytes = 0;
@@ -25,7 +51,8 @@ void pool_forward(const PoolShape *s, cl_mem out, cl_mem in) {
     size_t no = pool_nout(s);
     if (no == 0) return;
     pool_need(out, no, "out"); pool_need(in, pool_nin(s), "in");
-    LAUNCH("pool_fwd", no, KM(out), KM(in), KL(no), KI(s->H), KI(s->W), KI(s->kind));
+    if (planes_launch("pool_fwd_planes", s, out, in, in)) return;
+    LAUNCH("pool_fwd_win", no, KM(out), KM(in), KM(in), KL(no), KI(s->H), KI(s->W), KI(s->kind));
 }
 
 /* din [planes][H][W] (fully overwritten) from dout [planes][H/2][W/2]; in picks the max */
@@ -37,7 +64,8 @@ void pool_backward(const PoolShape *s, cl_mem din, cl_mem dout, cl_mem in) {
     if (no == 0) { dev_fill(din, 0, ni, 0.0f); return; }
     pool_need(dout, no, "dout");
     if (s->kind == POOL_MAX) pool_need(in, ni, "in");
-    LAUNCH("pool_bwd", ni, KM(din), KM(dout), KM(in), KL(ni), KI(s->H), KI(s->W), KI(s->kind));
+    if (planes_launch("pool_bwd_planes", s, din, dout, in)) return;
+    LAUNCH("pool_bwd_win", no, KM(din), KM(dout), KM(in), KL(no), KI(s->H), KI(s->W), KI(s->kind));
 }
 
 /* out_t [planes][H/2][W/2] = pool of in_t [planes][H][W], max position from in */
@@ -47,5 +75,6 @@ void pool_tangent(const PoolShape *s, cl_mem out_t, cl_mem in, cl_mem in_t) {
     if (no == 0) return;
     pool_need(out_t, no, "out_t"); pool_need(in_t, pool_nin(s), "in_t");
     if (s->kind == POOL_MAX) pool_need(in, pool_nin(s), "in");
-    LAUNCH("pool_tan", no, KM(out_t), KM(in), KM(in_t), KL(no), KI(s->H), KI(s->W), KI(s->kind));
+    if (planes_launch("pool_fwd_planes", s, out_t, in, in_t)) return;
+    LAUNCH("pool_fwd_win", no, KM(out_t), KM(in), KM(in_t), KL(no), KI(s->H), KI(s->W), KI(s->kind));
 }
