@@ -364,3 +364,19 @@ size_t rt_reduce_local(void) {
     while (l > RT.dev.max_wg) l >>= 1;
     return l;
 }
+
+int rt_cpu_family(void) {
+    const char *e = getenv("CLMTT_KERNEL_FAMILY");
+    if (e && *e) {
+        if (strcmp(e, "cpu") == 0) return 1;
+        if (strcmp(e, "gpu") == 0) return 0;
+        die("CLMTT_KERNEL_FAMILY must be 'cpu' or 'gpu', got '%s'", e);
+    }
+    return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
+size_t rt_items_local(size_t items) {
+    size_t want = items / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
+    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
+    return l;
+}

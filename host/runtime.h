@@ -86,6 +86,16 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
 void rt_profile_event(const char *name, cl_event ev);
 void rt_profile_report(void);
 
+/* Kernel family: 1 for CPU devices (kernels that loop and vectorize inside one work-item),
+ * 0 for GPUs (CLBlast GEMMs, work-group kernels). CLMTT_KERNEL_FAMILY=cpu|gpu forces one. */
+int rt_cpu_family(void);
+/* `items` work-items in groups small enough that every compute unit gets several (for
+ * CPU-family kernels, which vectorize inside one item, not across items). */
+size_t rt_items_local(size_t items);
+#define LAUNCH_ITEMS(name, items, ...) do { \
+        size_t n_ = (items), l_ = rt_items_local(n_); \
+        LAUNCH_GROUPS((name), (n_ + l_ - 1) / l_, l_, __VA_ARGS__); } while (0)
+
 /* Local size for reduction kernels: a power of two <= max work-group size and <= 256. */
 size_t rt_reduce_local(void);
 

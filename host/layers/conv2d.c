@@ -30,28 +30,7 @@
 
 #define CONV_CHUNK_FLOATS_DEFAULT ((size_t)16 << 20) /* 64 MiB of float32 */
 
-/* 1 when the CPU kernel family runs (see the top of this file). */
-static int conv_cpu_family(void) {
-    const char *e = getenv("CLMTT_KERNEL_FAMILY");
-    if (e && *e) {
-        if (strcmp(e, "cpu") == 0) return 1;
-        if (strcmp(e, "gpu") == 0) return 0;
-        die("CLMTT_KERNEL_FAMILY must be 'cpu' or 'gpu', got '%s'", e);
-    }
-    return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
-}
 
-/* Launches `items` work-items of a CPU-family kernel in groups small enough that every
- * compute unit gets several (the kernels vectorize inside one item, not across items). */
-#define CPU_LAUNCH(name, items, ...) do { \
-        size_t n_ = (items), l_ = cpu_local(n_); \
-        LAUNCH_GROUPS((name), (n_ + l_ - 1) / l_, l_, __VA_ARGS__); } while (0)
-
-static size_t cpu_local(size_t items) {
-    size_t want = items / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
-    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
-    return l;
-}
 
 /* Grow-only im2col scratch shared by every convolution of the process. */
 static cl_mem col_buf;
@@ -62,7 +41,7 @@ static size_t col_cap; /* floats */
 static size_t chunk_cap_floats(void) {
     const char *e = getenv("CLMTT_CONV_CHUNK_FLOATS");
     if (!e || !*e) {
-        if (conv_cpu_family()) return CONV_CHUNK_FLOATS_DEFAULT;
+        if (rt_cpu_family()) return CONV_CHUNK_FLOATS_DEFAULT;
         size_t cap = (size_t)(RT.dev.global_mem / (64 * sizeof(float)));   /* 1/64 of the device memory */
         if (cap > 4 * CONV_CHUNK_FLOATS_DEFAULT) cap = 4 * CONV_CHUNK_FLOATS_DEFAULT;
         if (cap > RT.dev.max_alloc / sizeof(float)) cap = (size_t)(RT.dev.max_alloc / sizeof(float));
@@ -122,8 +101,8 @@ static cl_mem col_scratch(size_t floats) {
 
 /* col[CKK][nc*P] = im2col of samples n0..n0+nc-1 of `in`. */
 static void im2col(const Conv2dShape *s, const ConvDims *d, cl_mem col, cl_mem in, int n0, int nc) {
-    if (conv_cpu_family())
-        CPU_LAUNCH("conv_im2col_planes", (size_t)d->CKK * nc, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
+    if (rt_cpu_family())
+        LAUNCH_ITEMS("conv_im2col_planes", (size_t)d->CKK * nc, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
                    KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
     else
         LAUNCH("conv_im2col", (size_t)d->CKK * nc * d->P, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
@@ -132,8 +111,8 @@ static void im2col(const Conv2dShape *s, const ConvDims *d, cl_mem col, cl_mem i
 
 /* din samples n0..n0+nc-1 = col2im(col); overwrites. */
 static void col2im(const Conv2dShape *s, const ConvDims *d, cl_mem din, cl_mem col, int n0, int nc) {
-    if (conv_cpu_family())
-        CPU_LAUNCH("conv_col2im_planes", (size_t)s->Cin * nc, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
+    if (rt_cpu_family())
+        LAUNCH_ITEMS("conv_col2im_planes", (size_t)s->Cin * nc, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
                    KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
     else
         LAUNCH("conv_col2im", (size_t)s->Cin * nc * s->H * s->W, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
@@ -176,7 +155,7 @@ static void gpu_weight_grad(size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
  * CLBlast and takes no bias (the callers add it after). */
 static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, DPtr bias,
                     int acc, DPtr c, size_t ldc) {
-    if (!conv_cpu_family()) {
+    if (!rt_cpu_family()) {
         if (bias.mem) die("internal: conv_mm takes a bias only on the CPU family");
         if (!ta && tb) gpu_weight_grad(M, N, K, a, lda, b, ldb, acc, c, ldc);
         else gemm(ta, tb, M, N, K, 1.0f, a, lda, b, ldb, acc ? 1.0f : 0.0f, c, ldc);
@@ -186,12 +165,12 @@ static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t
     if (M == 0 || N == 0) return;
     if (!tb) {
         size_t tiles = (M + 5) / 6 * ((N + 63) / 64);
-        CPU_LAUNCH("conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
+        LAUNCH_ITEMS("conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
                    KM(b.mem), KL(b.off), KI(ldb), KM(bias.mem), KL(bias.off), KI(bias.mem != NULL), KI(acc),
                    KM(c.mem), KL(c.off), KI(ldc));
     } else {
         size_t tiles = (M + 3) / 4 * ((N + 5) / 6);
-        CPU_LAUNCH("conv_gemm_abt", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(lda), KM(b.mem), KL(b.off),
+        LAUNCH_ITEMS("conv_gemm_abt", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(lda), KM(b.mem), KL(b.off),
                    KI(ldb), KI(acc), KM(c.mem), KL(c.off), KI(ldc));
     }
 }
@@ -231,8 +210,8 @@ static void bias_add(cl_mem out, DPtr b, int C, size_t len) {
 
 /* db[c] = sum_j dout[c][j], dout C x len */
 static void bias_grad(DPtr db, cl_mem dout, int C, size_t len) {
-    if (conv_cpu_family()) {
-        CPU_LAUNCH("conv_bias_grad_rows", (size_t)C, KM(db.mem), KL(db.off), KM(dout), KI(C), KI((int)len));
+    if (rt_cpu_family()) {
+        LAUNCH_ITEMS("conv_bias_grad_rows", (size_t)C, KM(db.mem), KL(db.off), KM(dout), KI(C), KI((int)len));
         return;
     }
     size_t local = rt_reduce_local();
@@ -251,7 +230,7 @@ void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b)
     const char *who = "conv2d_forward";
     need(out, who, "out"); need(in, who, "in"); need(w.mem, who, "w");
     ConvDims d = conv_dims(s, who);
-    int fold = b.mem && conv_cpu_family();   /* bias inside the product */
+    int fold = b.mem && rt_cpu_family();   /* bias inside the product */
     for (int n0 = 0; n0 < s->N; n0 += d.nc) {
         int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
         size_t ldb;
@@ -287,7 +266,7 @@ void conv2d_tangent(const Conv2dShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, 
     const char *who = "conv2d_tangent";
     need(out_t, who, "out_t"); need(in, who, "in"); need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
     ConvDims d = conv_dims(s, who);
-    int fold = b_t.mem && conv_cpu_family();   /* b_t inside the first product of each chunk */
+    int fold = b_t.mem && rt_cpu_family();   /* b_t inside the first product of each chunk */
     for (int n0 = 0; n0 < s->N; n0 += d.nc) {
         int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
         size_t cols = (size_t)nc * d.P, ld;

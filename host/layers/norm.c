@@ -92,35 +92,14 @@ static size_t local_for(int n) {
 
 typedef enum { PATH_GENERIC, PATH_GROUPS, PATH_ITEMS } NormPath;
 
-/* 1 for the CPU family (CPU devices, or CLMTT_KERNEL_FAMILY=cpu). */
-static int norm_cpu_family(void) {
-    const char *e = getenv("CLMTT_KERNEL_FAMILY");
-    if (e && *e) {
-        if (strcmp(e, "cpu") == 0) return 1;
-        if (strcmp(e, "gpu") == 0) return 0;
-        die("CLMTT_KERNEL_FAMILY must be 'cpu' or 'gpu', got '%s'", e);
-    }
-    return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
-}
 
 static NormPath path_of(const NormShape *s, const NormMap *m) {
     if (s->kind == NORM_LAYER) return PATH_GENERIC;
-    if (norm_cpu_family()) return PATH_ITEMS;
+    if (rt_cpu_family()) return PATH_ITEMS;
     if (m->run == m->setsize && m->kch == 1 && m->setsize <= NORM_FUSE_MAX) return PATH_GROUPS;
     return PATH_GENERIC;
 }
 
-/* Work-items of the "items" kernels (one per set), in groups small enough that every
- * compute unit gets several. */
-#define ITEMS_LAUNCH(name, items, ...) do { \
-        size_t n_ = (items), l_ = items_local(n_); \
-        LAUNCH_GROUPS((name), (n_ + l_ - 1) / l_, l_, __VA_ARGS__); } while (0)
-
-static size_t items_local(size_t items) {
-    size_t want = items / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
-    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
-    return l;
-}
 
 /* Parameter-gradient partials of the fused paths: 2 rows of nsets*kch (= samples x C) floats. */
 static size_t npart_of(const NormMap *m) { return (size_t)m->nsets * m->kch; }
@@ -165,7 +144,7 @@ void norm_forward(const NormShape *s, cl_mem out, cl_mem stats, cl_mem in, DPtr 
     need_ptr(gamma, na, "gamma"); need_ptr(beta, na, "beta");
     NormPath path = path_of(s, &m);
     if (path == PATH_ITEMS) {
-        ITEMS_LAUNCH("norm_cpu_fwd", (size_t)m.nsets, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem),
+        LAUNCH_ITEMS("norm_cpu_fwd", (size_t)m.nsets, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem),
                      KL(gamma.off), KM(beta.mem), KL(beta.off), NORM_MAP_KARGS(m));
         return;
     }
@@ -235,7 +214,7 @@ void norm_backward(const NormShape *s, cl_mem din, DPtr dgamma, DPtr dbeta, cl_m
         if (!din && !want) return;
         cl_mem part = sums_buffer(2 * npart_of(&m));
         if (path == PATH_ITEMS) {
-            ITEMS_LAUNCH("norm_cpu_bwd", (size_t)m.nsets, KM(din), KM(dout), KM(in), KM(stats), KI(m.nsets),
+            LAUNCH_ITEMS("norm_cpu_bwd", (size_t)m.nsets, KM(din), KM(dout), KM(in), KM(stats), KI(m.nsets),
                          KM(gamma.mem), KL(gamma.off), KM(part), KI(npart_of(&m)), KI(want), KI(din != NULL),
                          NORM_MAP_KARGS(m));
         } else {
@@ -266,7 +245,7 @@ void norm_tangent(const NormShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, cl_m
     opt_ptr(beta_t, na, "beta_t");
     NormPath path = path_of(s, &m);
     if (path == PATH_ITEMS) {
-        ITEMS_LAUNCH("norm_cpu_tan", (size_t)m.nsets, KM(out_t), KM(in), KM(in_t), KM(stats), KI(m.nsets),
+        LAUNCH_ITEMS("norm_cpu_tan", (size_t)m.nsets, KM(out_t), KM(in), KM(in_t), KM(stats), KI(m.nsets),
                      KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem), KL(beta_t.off),
                      KI(in_t != NULL), KI(gamma_t.mem != NULL), KI(beta_t.mem != NULL), NORM_MAP_KARGS(m));
         return;
@@ -303,7 +282,7 @@ void norm_rbackward(const NormShape *s, cl_mem rdin, DPtr rdgamma, DPtr rdbeta, 
         if (!rdin && !want) return;
         cl_mem part = sums_buffer(2 * npart_of(&m));
         if (path == PATH_ITEMS) {
-            ITEMS_LAUNCH("norm_cpu_rbwd", (size_t)m.nsets, KM(rdin), KM(dout), KM(rdout), KM(in), KM(in_t), KM(stats),
+            LAUNCH_ITEMS("norm_cpu_rbwd", (size_t)m.nsets, KM(rdin), KM(dout), KM(rdout), KM(in), KM(in_t), KM(stats),
                          KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KI(in_t != NULL),
                          KI(gamma_t.mem != NULL), KM(part), KI(npart_of(&m)), KI(want), KI(rdin != NULL),
                          NORM_MAP_KARGS(m));

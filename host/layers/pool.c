@@ -8,24 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int pool_cpu_family(void) {
-    const char *e = getenv("CLMTT_KERNEL_FAMILY");
-    if (e && *e) {
-        if (strcmp(e, "cpu") == 0) return 1;
-        if (strcmp(e, "gpu") == 0) return 0;
-        die("CLMTT_KERNEL_FAMILY must be 'cpu' or 'gpu', got '%s'", e);
-    }
-    return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
-}
 
 /* Per-plane kernels of the CPU family, in groups small enough that every compute unit
  * gets several. */
 static int planes_launch(const char *name, const PoolShape *s, cl_mem out, cl_mem a, cl_mem b) {
-    if (!pool_cpu_family()) return 0;
-    size_t want = (size_t)s->planes / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
-    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
-    LAUNCH_GROUPS(name, ((size_t)s->planes + l - 1) / l, l, KM(out), KM(a), KM(b), KI(s->planes), KI(s->H), KI(s->W),
-                  KI(s->kind));
+    if (!rt_cpu_family()) return 0;
+    LAUNCH_ITEMS(name, (size_t)s->planes, KM(out), KM(a), KM(b), KI(s->planes), KI(s->H), KI(s->W), KI(s->kind));
     return 1;
 }
 
