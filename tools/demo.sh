@@ -5,7 +5,7 @@
 #   3. distill one image per class (clmtt distill);
 #   4. evaluate the distilled set against a random real set of the same size (clmtt eval);
 #   5. print a summary: accuracies, time, peak device memory, where the files are.
-# Sized for about 15 minutes on 2 CPU cores (PoCL); on a GPU raise the knobs below.
+# About 2 minutes on 2 CPU cores (PoCL) after the build; raise the knobs below for a fuller run.
 set -euo pipefail
 trap 'echo "demo: failed at line $LINENO (exit $?)" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
