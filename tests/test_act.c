@@ -18,12 +18,6 @@ static void rand_off_kink(double *x, size_t n, uint64_t seed) {
         if (fabs(x[i]) < 2e-3) x[i] = x[i] < 0 ? x[i] - 2e-3 : x[i] + 2e-3;
 }
 
-static double dotd(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 /* backward_ref = gradient of L(x) = <r, f(x)>; tangent_ref = directional derivative of f;
  * rbackward_ref = directional derivative of backward_ref along (dout -> rdout, in -> in_t). */
 START_TEST(act_ref_matches_finite_differences) {
@@ -46,7 +40,7 @@ START_TEST(act_ref_matches_finite_differences) {
             xp[i] += h; xm[i] -= h;
             act_forward_ref(k, n, fp, xp);
             act_forward_ref(k, n, fm, xm);
-            fd[i] = (dotd(r, fp, n) - dotd(r, fm, n)) / (2 * h);
+            fd[i] = (tu_dot_d(r, fp, n) - tu_dot_d(r, fm, n)) / (2 * h);
         }
         snprintf(what, sizeof what, "%s backward_ref vs FD", KIND_NAMES[kk]);
         ck_assert_msg(tu_rel_err(g, fd, n) < 1e-6, "%s: rel err %g", what, tu_rel_err(g, fd, n));

@@ -16,18 +16,6 @@ static size_t n_in(const Conv2dShape *s) { return (size_t)s->N * s->Cin * s->H *
 static size_t n_out(const Conv2dShape *s) { return (size_t)s->Cout * s->N * conv2d_out_h(s) * conv2d_out_w(s); }
 static size_t n_w(const Conv2dShape *s) { return (size_t)s->Cout * s->Cin * s->K * s->K; }
 
-static double dotd(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-static double *rand_d(size_t n, uint64_t seed) {
-    double *x = xmalloc(n * sizeof(double));
-    tu_rand_d(x, n, seed, -1, 1);
-    return x;
-}
-
 /* ---------- (a) references vs finite differences (float64) ---------- */
 
 #define FD_H 1e-6
@@ -36,7 +24,7 @@ static double *rand_d(size_t n, uint64_t seed) {
 static double ref_loss(const Conv2dShape *s, const double *r, const double *in, const double *w, const double *b) {
     double *out = xmalloc(n_out(s) * sizeof(double));
     conv2d_forward_ref(s, out, in, w, b);
-    double l = dotd(r, out, n_out(s));
+    double l = tu_dot_d(r, out, n_out(s));
     free(out);
     return l;
 }
@@ -54,8 +42,8 @@ static double fd_coord(const Conv2dShape *s, const double *r, double *in, double
 
 static void fd_check_backward(const Conv2dShape *s, uint64_t seed) {
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s);
-    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *b = rand_d(s->Cout, seed + 2);
-    double *r = rand_d(no, seed + 3);
+    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *b = tu_new_rand_d(s->Cout, seed + 2);
+    double *r = tu_new_rand_d(no, seed + 3);
     double *din = xmalloc(ni * 8), *dw = xmalloc(nw * 8), *db = xmalloc(s->Cout * 8);
     conv2d_backward_ref(s, din, dw, db, r, in, w);
     double *fin = xmalloc(ni * 8), *fw = xmalloc(nw * 8), *fb = xmalloc(s->Cout * 8);
@@ -74,21 +62,14 @@ static void fd_check_backward(const Conv2dShape *s, uint64_t seed) {
     free(in); free(w); free(b); free(r); free(din); free(dw); free(db); free(fin); free(fw); free(fb); free(dw2);
 }
 
-/* x + t*v (v may be NULL: zero direction), into a fresh array */
-static double *along(const double *x, const double *v, double t, size_t n) {
-    double *y = xmalloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) y[i] = x[i] + (v ? t * v[i] : 0.0);
-    return y;
-}
-
 static void fd_check_tangent(const Conv2dShape *s, int with_in_t, uint64_t seed) {
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s);
-    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *b = rand_d(s->Cout, seed + 2);
-    double *in_t = with_in_t ? rand_d(ni, seed + 3) : NULL, *w_t = rand_d(nw, seed + 4), *b_t = rand_d(s->Cout, seed + 5);
+    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *b = tu_new_rand_d(s->Cout, seed + 2);
+    double *in_t = with_in_t ? tu_new_rand_d(ni, seed + 3) : NULL, *w_t = tu_new_rand_d(nw, seed + 4), *b_t = tu_new_rand_d(s->Cout, seed + 5);
     double *out_t = xmalloc(no * 8), *fd = xmalloc(no * 8), *op = xmalloc(no * 8), *om = xmalloc(no * 8);
     conv2d_tangent_ref(s, out_t, in, in_t, w, w_t, b_t);
-    double *ip = along(in, in_t, FD_H, ni), *wp = along(w, w_t, FD_H, nw), *bp = along(b, b_t, FD_H, s->Cout);
-    double *im = along(in, in_t, -FD_H, ni), *wm = along(w, w_t, -FD_H, nw), *bm = along(b, b_t, -FD_H, s->Cout);
+    double *ip = tu_along(in, in_t, FD_H, ni), *wp = tu_along(w, w_t, FD_H, nw), *bp = tu_along(b, b_t, FD_H, s->Cout);
+    double *im = tu_along(in, in_t, -FD_H, ni), *wm = tu_along(w, w_t, -FD_H, nw), *bm = tu_along(b, b_t, -FD_H, s->Cout);
     conv2d_forward_ref(s, op, ip, wp, bp);
     conv2d_forward_ref(s, om, im, wm, bm);
     for (size_t i = 0; i < no; i++) fd[i] = (op[i] - om[i]) / (2 * FD_H);
@@ -100,15 +81,15 @@ static void fd_check_tangent(const Conv2dShape *s, int with_in_t, uint64_t seed)
 
 static void fd_check_rbackward(const Conv2dShape *s, int with_in_t, uint64_t seed) {
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s);
-    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *dout = rand_d(no, seed + 2);
-    double *in_t = with_in_t ? rand_d(ni, seed + 3) : NULL, *w_t = rand_d(nw, seed + 4), *rdout = rand_d(no, seed + 5);
+    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *dout = tu_new_rand_d(no, seed + 2);
+    double *in_t = with_in_t ? tu_new_rand_d(ni, seed + 3) : NULL, *w_t = tu_new_rand_d(nw, seed + 4), *rdout = tu_new_rand_d(no, seed + 5);
     double *rdin = xmalloc(ni * 8), *rdw = xmalloc(nw * 8), *rdb = xmalloc(s->Cout * 8);
     conv2d_rbackward_ref(s, rdin, rdw, rdb, dout, rdout, in, in_t, w, w_t);
     /* The backward at (dout, in, w) +- h (rdout, in_t, w_t). */
     double *dinp = xmalloc(ni * 8), *dwp = xmalloc(nw * 8), *dbp = xmalloc(s->Cout * 8);
     double *dinm = xmalloc(ni * 8), *dwm = xmalloc(nw * 8), *dbm = xmalloc(s->Cout * 8);
-    double *ip = along(in, in_t, FD_H, ni), *wp = along(w, w_t, FD_H, nw), *gp = along(dout, rdout, FD_H, no);
-    double *im = along(in, in_t, -FD_H, ni), *wm = along(w, w_t, -FD_H, nw), *gm = along(dout, rdout, -FD_H, no);
+    double *ip = tu_along(in, in_t, FD_H, ni), *wp = tu_along(w, w_t, FD_H, nw), *gp = tu_along(dout, rdout, FD_H, no);
+    double *im = tu_along(in, in_t, -FD_H, ni), *wm = tu_along(w, w_t, -FD_H, nw), *gm = tu_along(dout, rdout, -FD_H, no);
     conv2d_backward_ref(s, dinp, dwp, dbp, gp, ip, wp);
     conv2d_backward_ref(s, dinm, dwm, dbm, gm, im, wm);
     for (size_t i = 0; i < ni; i++) dinp[i] = (dinp[i] - dinm[i]) / (2 * FD_H);
@@ -150,7 +131,7 @@ START_TEST(ref_known_values) {
     /* A kernel that is 1 at the centre tap for co == ci copies the input (plus bias). */
     Conv2dShape s = {2, 2, 4, 3, 2, 3, 1, 0};
     size_t ni = n_in(&s);
-    double *in = rand_d(ni, 7), *w = xcalloc(n_w(&s), 8), b[2] = {0.5, -2.0};
+    double *in = tu_new_rand_d(ni, 7), *w = xcalloc(n_w(&s), 8), b[2] = {0.5, -2.0};
     for (int c = 0; c < 2; c++) w[((c * 2 + c) * 3 + 1) * 3 + 1] = 1.0;
     double *out = xmalloc(n_out(&s) * 8);
     conv2d_forward_ref(&s, out, in, w, b);
@@ -158,7 +139,7 @@ START_TEST(ref_known_values) {
     /* The same input given as NCHW gives the same (CNHW) output. */
     Conv2dShape sn = s;
     sn.in_nchw = 1;
-    double *in_nchw = xmalloc(ni * 8), *out2 = xmalloc(n_out(&s) * 8), *w2 = rand_d(n_w(&s), 8);
+    double *in_nchw = xmalloc(ni * 8), *out2 = xmalloc(n_out(&s) * 8), *w2 = tu_new_rand_d(n_w(&s), 8);
     for (int c = 0; c < 2; c++)
         for (int n = 0; n < 2; n++)
             memcpy(in_nchw + (n * 2 + c) * 12, in + (c * 2 + n) * 12, 12 * sizeof(double));

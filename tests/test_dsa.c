@@ -55,12 +55,6 @@ static float *dev_bwd(const DsaDraw *d, int C, int H, int W, const float *g) {
     return x;
 }
 
-static double dotd(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 /* Sum of |a_i b_i|: the scale against which an inner product's rounding is judged. */
 static double dot_abs(const double *a, const double *b, size_t n) {
     double s = 0;
@@ -127,7 +121,7 @@ START_TEST(adjointness) {
                 dsa_forward_ref(&d, C, H, W, a0, zero);
                 for (size_t i = 0; i < n; i++) ax[i] -= a0[i];
                 dsa_backward_ref(&d, C, H, W, aty, y);
-                double lhs = dotd(ax, y, n), rhs = dotd(x, aty, n);
+                double lhs = tu_dot_d(ax, y, n), rhs = tu_dot_d(x, aty, n);
                 double scale = dot_abs(ax, y, n) + dot_abs(x, aty, n);
                 ck_assert_msg(fabs(lhs - rhs) <= 1e-10 * scale, "reference adjointness %s %dx%dx%dx%d: %.17g vs %.17g",
                               group_name(g), N, C, H, W, lhs, rhs);
@@ -138,8 +132,8 @@ START_TEST(adjointness) {
                 double *axd = xmalloc(n * 8), *atyd = tu_to_double(atyf, n), *xfd = tu_to_double(xf, n),
                        *yfd = tu_to_double(yf, n);
                 for (size_t i = 0; i < n; i++) axd[i] = (double)axf[i] - a0f[i];
-                lhs = dotd(axd, yfd, n);
-                rhs = dotd(xfd, atyd, n);
+                lhs = tu_dot_d(axd, yfd, n);
+                rhs = tu_dot_d(xfd, atyd, n);
                 scale = dot_abs(axd, yfd, n) + dot_abs(xfd, atyd, n);
                 ck_assert_msg(fabs(lhs - rhs) <= 1e-4 * scale, "device adjointness %s %dx%dx%dx%d: %.9g vs %.9g",
                               group_name(g), N, C, H, W, lhs, rhs);
@@ -169,10 +163,10 @@ START_TEST(reference_finite_differences) {
             double keep = x[k];
             x[k] = keep + h;
             dsa_forward_ref(&d, C, H, W, y, x);
-            double lp = dotd(r, y, n);
+            double lp = tu_dot_d(r, y, n);
             x[k] = keep - h;
             dsa_forward_ref(&d, C, H, W, y, x);
-            double lm = dotd(r, y, n);
+            double lm = tu_dot_d(r, y, n);
             x[k] = keep;
             fd[k] = (lp - lm) / (2 * h);
         }

@@ -16,25 +16,6 @@ static size_t n_in(const LinearShape *s) { return (size_t)s->N * s->In; }
 static size_t n_out(const LinearShape *s) { return (size_t)s->N * s->Out; }
 static size_t n_w(const LinearShape *s) { return (size_t)s->Out * s->In; }
 
-static double dotd(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-static double *rand_d(size_t n, uint64_t seed) {
-    double *x = xmalloc(n * sizeof(double));
-    tu_rand_d(x, n, seed, -1, 1);
-    return x;
-}
-
-/* x + t*v (v may be NULL: zero direction), into a fresh array */
-static double *along(const double *x, const double *v, double t, size_t n) {
-    double *y = xmalloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) y[i] = x[i] + (v ? t * v[i] : 0.0);
-    return y;
-}
-
 /* ---------- (a) references vs finite differences (float64) ---------- */
 
 #define FD_H 1e-6
@@ -43,7 +24,7 @@ static double *along(const double *x, const double *v, double t, size_t n) {
 static double ref_loss(const LinearShape *s, const double *r, const double *in, const double *w, const double *b) {
     double *out = xmalloc(n_out(s) * sizeof(double));
     linear_forward_ref(s, out, in, w, b);
-    double l = dotd(r, out, n_out(s));
+    double l = tu_dot_d(r, out, n_out(s));
     free(out);
     return l;
 }
@@ -60,7 +41,7 @@ static double fd_coord(const LinearShape *s, const double *r, double *in, double
 
 static void fd_check_backward(const LinearShape *s, uint64_t seed) {
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s);
-    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *b = rand_d(s->Out, seed + 2), *r = rand_d(no, seed + 3);
+    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *b = tu_new_rand_d(s->Out, seed + 2), *r = tu_new_rand_d(no, seed + 3);
     double *din = xmalloc(ni * 8), *dw = xmalloc(nw * 8), *db = xmalloc(s->Out * 8);
     linear_backward_ref(s, din, dw, db, r, in, w);
     double *fin = xmalloc(ni * 8), *fw = xmalloc(nw * 8), *fb = xmalloc(s->Out * 8);
@@ -77,12 +58,12 @@ static void fd_check_backward(const LinearShape *s, uint64_t seed) {
 
 static void fd_check_tangent(const LinearShape *s, int with_in_t, uint64_t seed) {
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
-    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *b = rand_d(nb, seed + 2);
-    double *in_t = with_in_t ? rand_d(ni, seed + 3) : NULL, *w_t = rand_d(nw, seed + 4), *b_t = rand_d(nb, seed + 5);
+    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *b = tu_new_rand_d(nb, seed + 2);
+    double *in_t = with_in_t ? tu_new_rand_d(ni, seed + 3) : NULL, *w_t = tu_new_rand_d(nw, seed + 4), *b_t = tu_new_rand_d(nb, seed + 5);
     double *out_t = xmalloc(no * 8), *op = xmalloc(no * 8), *om = xmalloc(no * 8);
     linear_tangent_ref(s, out_t, in, in_t, w, w_t, b_t);
-    double *ip = along(in, in_t, FD_H, ni), *wp = along(w, w_t, FD_H, nw), *bp = along(b, b_t, FD_H, nb);
-    double *im = along(in, in_t, -FD_H, ni), *wm = along(w, w_t, -FD_H, nw), *bm = along(b, b_t, -FD_H, nb);
+    double *ip = tu_along(in, in_t, FD_H, ni), *wp = tu_along(w, w_t, FD_H, nw), *bp = tu_along(b, b_t, FD_H, nb);
+    double *im = tu_along(in, in_t, -FD_H, ni), *wm = tu_along(w, w_t, -FD_H, nw), *bm = tu_along(b, b_t, -FD_H, nb);
     linear_forward_ref(s, op, ip, wp, bp);
     linear_forward_ref(s, om, im, wm, bm);
     for (size_t i = 0; i < no; i++) op[i] = (op[i] - om[i]) / (2 * FD_H);
@@ -94,15 +75,15 @@ static void fd_check_tangent(const LinearShape *s, int with_in_t, uint64_t seed)
 
 static void fd_check_rbackward(const LinearShape *s, int with_in_t, uint64_t seed) {
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
-    double *in = rand_d(ni, seed), *w = rand_d(nw, seed + 1), *dout = rand_d(no, seed + 2);
-    double *in_t = with_in_t ? rand_d(ni, seed + 3) : NULL, *w_t = rand_d(nw, seed + 4), *rdout = rand_d(no, seed + 5);
+    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *dout = tu_new_rand_d(no, seed + 2);
+    double *in_t = with_in_t ? tu_new_rand_d(ni, seed + 3) : NULL, *w_t = tu_new_rand_d(nw, seed + 4), *rdout = tu_new_rand_d(no, seed + 5);
     double *rdin = xmalloc(ni * 8), *rdw = xmalloc(nw * 8), *rdb = xmalloc(nb * 8);
     linear_rbackward_ref(s, rdin, rdw, rdb, dout, rdout, in, in_t, w, w_t);
     /* The backward at (dout, in, w) +- h (rdout, in_t, w_t). */
     double *dinp = xmalloc(ni * 8), *dwp = xmalloc(nw * 8), *dbp = xmalloc(nb * 8);
     double *dinm = xmalloc(ni * 8), *dwm = xmalloc(nw * 8), *dbm = xmalloc(nb * 8);
-    double *ip = along(in, in_t, FD_H, ni), *wp = along(w, w_t, FD_H, nw), *gp = along(dout, rdout, FD_H, no);
-    double *im = along(in, in_t, -FD_H, ni), *wm = along(w, w_t, -FD_H, nw), *gm = along(dout, rdout, -FD_H, no);
+    double *ip = tu_along(in, in_t, FD_H, ni), *wp = tu_along(w, w_t, FD_H, nw), *gp = tu_along(dout, rdout, FD_H, no);
+    double *im = tu_along(in, in_t, -FD_H, ni), *wm = tu_along(w, w_t, -FD_H, nw), *gm = tu_along(dout, rdout, -FD_H, no);
     linear_backward_ref(s, dinp, dwp, dbp, gp, ip, wp);
     linear_backward_ref(s, dinm, dwm, dbm, gm, im, wm);
     for (size_t i = 0; i < ni; i++) dinp[i] = (dinp[i] - dinm[i]) / (2 * FD_H);
@@ -156,10 +137,10 @@ START_TEST(ref_known_values) {
     /* <r, F x> = <F^T r, x> on random data of another shape. */
     int C = 3, N = 4, HW = 5;
     size_t n = (size_t)C * N * HW;
-    double *u = rand_d(n, 5), *r = rand_d(n, 6), *fu = xmalloc(n * 8), *fr = xmalloc(n * 8);
+    double *u = tu_new_rand_d(n, 5), *r = tu_new_rand_d(n, 6), *fu = xmalloc(n * 8), *fr = xmalloc(n * 8);
     flatten_forward_ref(C, N, HW, fu, u);
     flatten_backward_ref(C, N, HW, fr, r);
-    ck_assert_double_eq_tol(dotd(r, fu, n), dotd(fr, u, n), 1e-12);
+    ck_assert_double_eq_tol(tu_dot_d(r, fu, n), tu_dot_d(fr, u, n), 1e-12);
     free(u); free(r); free(fu); free(fr);
 }
 END_TEST

@@ -24,12 +24,6 @@ static void distinct_values(double *x, size_t n, uint64_t seed) {
     free(perm);
 }
 
-static double dotd(const double *a, const double *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 /* backward_ref = gradient of <r, pool(x)> (each input element perturbed);
  * tangent_ref = directional derivative of pool along in_t;
  * the directional derivative of backward_ref along (dout -> rdout, in -> in_t) is
@@ -56,7 +50,7 @@ START_TEST(pool_ref_matches_finite_differences) {
                 xp[i] += h; xm[i] -= h;
                 pool_forward_ref(&s, fp, xp);
                 pool_forward_ref(&s, fm, xm);
-                fd[i] = (dotd(r, fp, no) - dotd(r, fm, no)) / (2 * h);
+                fd[i] = (tu_dot_d(r, fp, no) - tu_dot_d(r, fm, no)) / (2 * h);
             }
             ck_assert_msg(tu_rel_err(g, fd, ni) < 1e-6, "%s %dx%dx%d backward_ref vs FD: rel err %g", kn, s.planes,
                           s.H, s.W, tu_rel_err(g, fd, ni));

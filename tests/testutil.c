@@ -99,3 +99,21 @@ char *tu_tempdir(const char *tag) {
     if (!mkdtemp(p)) die("cannot make a temporary folder");
     return p;
 }
+
+double tu_dot_d(const double *a, const double *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+double *tu_new_rand_d(size_t n, uint64_t seed) {
+    double *x = xmalloc(n * sizeof(double));
+    tu_rand_d(x, n, seed, -1, 1);
+    return x;
+}
+
+double *tu_along(const double *x, const double *v, double t, size_t n) {
+    double *y = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) y[i] = x[i] + (v ? t * v[i] : 0.0);
+    return y;
+}

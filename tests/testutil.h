@@ -29,6 +29,11 @@ float *tu_to_float(const double *x, size_t n);    /* malloc'd */
  * worst element through Check. */
 void tu_check_close(const char *what, const float *got, const double *want, size_t n, double rtol, double atol);
 void tu_check_close_d(const char *what, const double *got, const double *want, size_t n, double rtol, double atol);
+/* Float64 helpers for finite-difference checks: dot product, a fresh array of uniform
+ * values in [-1, 1), and x + t*v (v NULL: x itself) into a fresh array (all malloc'd). */
+double tu_dot_d(const double *a, const double *b, size_t n);
+double *tu_new_rand_d(size_t n, uint64_t seed);
+double *tu_along(const double *x, const double *v, double t, size_t n);
 /* Relative error of vectors: ||a-b|| / max(||b||, tiny). */
 double tu_rel_err(const double *a, const double *b, size_t n);
 /* Runs the suite without forking (OpenCL state does not survive fork); returns the exit status. */
