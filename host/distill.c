@@ -102,11 +102,10 @@ double distiller_meta_grad(Distiller *d, const float *theta0, const float *targe
         cl_mem in = step_input(d, k);
         int n = d->batch_n[k];
         exec_forward(&d->exec, dptr(d->thetas, (size_t)k * P), in, n, 1);
-        exec_loss(&d->exec, d->yb, n);
+        exec_softmax(&d->exec, d->yb, n);
         exec_backward(&d->exec, dptr(d->thetas, (size_t)k * P), dptr(d->g, 0), in, n, d->yb, NULL);
         LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * P), KL((size_t)k * P), KM(d->g), KF(alpha), KL(P));
     }
-    exec_take_sums(&d->exec, NULL, NULL, NULL);
     double loss = dev_sqdist(P, dptr(d->thetas, (size_t)K * P), dptr(d->target, 0)) / D;
 
     LAUNCH("distill_lambda_init", P, KM(d->lam), KM(d->thetas), KL((size_t)K * P), KM(d->target), KF(2.0 / D), KL(P));

@@ -122,6 +122,11 @@ void exec_loss(Exec *e, cl_mem labels, int n) {
                   KLOCAL(rt_reduce_local() * 4));
 }
 
+void exec_softmax(Exec *e, cl_mem labels, int n) {
+    CeShape s = {n, e->net->num_classes};
+    ce_forward(&s, e->probs, NULL, NULL, exec_logits(e), labels);
+}
+
 void exec_take_sums(Exec *e, double *loss_sum, double *correct, double *rows) {
     float s[3];
     dev_read_f32(e->sums, 0, 3, s);
@@ -251,8 +256,8 @@ void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem l
     if (!e->with_tangents) die("internal: executor built without tangents");
     exec_forward(e, params, input, n, 1);
     exec_tangent(e, params, lam, input, n);
+    exec_softmax(e, labels, n);
     CeShape cs = {n, e->net->num_classes};
-    ce_forward(&cs, e->probs, e->rowloss, e->correct, exec_logits(e), labels);
     int cur = 0;
     ce_backward(&cs, e->adj[cur], e->probs, labels);
     ce_rbackward(&cs, e->radj[cur], e->probs, e->tan[e->net->nlayers]);

@@ -37,6 +37,8 @@ void exec_reset_running(Exec *e);
 void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train);
 cl_mem exec_logits(const Exec *e);
 void exec_loss(Exec *e, cl_mem labels, int n);
+/* Only the class probabilities that exec_backward needs (no loss or accuracy sums). */
+void exec_softmax(Exec *e, cl_mem labels, int n);
 void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem labels, cl_mem din_input);
 void exec_grad_hvp(Exec *e, DPtr params, DPtr lambda, cl_mem input, int n, cl_mem labels, DPtr grad, DPtr hvp,
                    cl_mem u_input);
