@@ -3,6 +3,7 @@
  * flatten against a hand-written example and as an adjoint pair; (b) the device passes
  * (float32) against the references, with parameters at odd offsets of flat buffers and
  * NaN-poisoned outputs; flatten on the device against the reference and as a round trip. */
+#include "fdcheck.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -18,85 +19,25 @@ static size_t n_w(const LinearShape *s) { return (size_t)s->Out * s->In; }
 
 /* ---------- (a) references vs finite differences (float64) ---------- */
 
-#define FD_H 1e-6
-
-/* L = <r, forward_ref(in, w, b)> */
-static double ref_loss(const LinearShape *s, const double *r, const double *in, const double *w, const double *b) {
-    double *out = xmalloc(n_out(s) * sizeof(double));
+/* The reference layer seen through the shared finite-difference checks (fdcheck.h). */
+static void fd_fwd(const void *s, double *out, const double *in, const double *w, const double *b) {
     linear_forward_ref(s, out, in, w, b);
-    double l = tu_dot_d(r, out, n_out(s));
-    free(out);
-    return l;
 }
-
-static double fd_coord(const LinearShape *s, const double *r, double *in, double *w, double *b, double *x, size_t i) {
-    double keep = x[i];
-    x[i] = keep + FD_H;
-    double lp = ref_loss(s, r, in, w, b);
-    x[i] = keep - FD_H;
-    double lm = ref_loss(s, r, in, w, b);
-    x[i] = keep;
-    return (lp - lm) / (2 * FD_H);
+static void fd_bwd(const void *s, double *din, double *dw, double *db, const double *dout, const double *in,
+                   const double *w) {
+    linear_backward_ref(s, din, dw, db, dout, in, w);
 }
-
-static void fd_check_backward(const LinearShape *s, uint64_t seed) {
-    size_t ni = n_in(s), no = n_out(s), nw = n_w(s);
-    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *b = tu_new_rand_d(s->Out, seed + 2), *r = tu_new_rand_d(no, seed + 3);
-    double *din = xmalloc(ni * 8), *dw = xmalloc(nw * 8), *db = xmalloc(s->Out * 8);
-    linear_backward_ref(s, din, dw, db, r, in, w);
-    double *fin = xmalloc(ni * 8), *fw = xmalloc(nw * 8), *fb = xmalloc(s->Out * 8);
-    for (size_t i = 0; i < ni; i++) fin[i] = fd_coord(s, r, in, w, b, in, i);
-    for (size_t i = 0; i < nw; i++) fw[i] = fd_coord(s, r, in, w, b, w, i);
-    for (int i = 0; i < s->Out; i++) fb[i] = fd_coord(s, r, in, w, b, b, i);
-    tu_check_close_d("ref backward din vs FD", din, fin, ni, 1e-6, 1e-7);
-    tu_check_close_d("ref backward dw vs FD", dw, fw, nw, 1e-6, 1e-7);
-    tu_check_close_d("ref backward db vs FD", db, fb, s->Out, 1e-6, 1e-7);
-    ck_assert_double_lt(tu_rel_err(din, fin, ni), 1e-8);
-    ck_assert_double_lt(tu_rel_err(dw, fw, nw), 1e-8);
-    free(in); free(w); free(b); free(r); free(din); free(dw); free(db); free(fin); free(fw); free(fb);
-}
-
-static void fd_check_tangent(const LinearShape *s, int with_in_t, uint64_t seed) {
-    size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
-    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *b = tu_new_rand_d(nb, seed + 2);
-    double *in_t = with_in_t ? tu_new_rand_d(ni, seed + 3) : NULL, *w_t = tu_new_rand_d(nw, seed + 4), *b_t = tu_new_rand_d(nb, seed + 5);
-    double *out_t = xmalloc(no * 8), *op = xmalloc(no * 8), *om = xmalloc(no * 8);
+static void fd_tan(const void *s, double *out_t, const double *in, const double *in_t, const double *w,
+                   const double *w_t, const double *b_t) {
     linear_tangent_ref(s, out_t, in, in_t, w, w_t, b_t);
-    double *ip = tu_along(in, in_t, FD_H, ni), *wp = tu_along(w, w_t, FD_H, nw), *bp = tu_along(b, b_t, FD_H, nb);
-    double *im = tu_along(in, in_t, -FD_H, ni), *wm = tu_along(w, w_t, -FD_H, nw), *bm = tu_along(b, b_t, -FD_H, nb);
-    linear_forward_ref(s, op, ip, wp, bp);
-    linear_forward_ref(s, om, im, wm, bm);
-    for (size_t i = 0; i < no; i++) op[i] = (op[i] - om[i]) / (2 * FD_H);
-    tu_check_close_d("ref tangent vs FD", out_t, op, no, 1e-6, 1e-7);
-    ck_assert_double_lt(tu_rel_err(out_t, op, no), 1e-8);
-    free(in); free(w); free(b); free(in_t); free(w_t); free(b_t); free(out_t); free(op); free(om);
-    free(ip); free(wp); free(bp); free(im); free(wm); free(bm);
+}
+static void fd_rbwd(const void *s, double *rdin, double *rdw, double *rdb, const double *dout, const double *rdout,
+                    const double *in, const double *in_t, const double *w, const double *w_t) {
+    linear_rbackward_ref(s, rdin, rdw, rdb, dout, rdout, in, in_t, w, w_t);
 }
 
-static void fd_check_rbackward(const LinearShape *s, int with_in_t, uint64_t seed) {
-    size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
-    double *in = tu_new_rand_d(ni, seed), *w = tu_new_rand_d(nw, seed + 1), *dout = tu_new_rand_d(no, seed + 2);
-    double *in_t = with_in_t ? tu_new_rand_d(ni, seed + 3) : NULL, *w_t = tu_new_rand_d(nw, seed + 4), *rdout = tu_new_rand_d(no, seed + 5);
-    double *rdin = xmalloc(ni * 8), *rdw = xmalloc(nw * 8), *rdb = xmalloc(nb * 8);
-    linear_rbackward_ref(s, rdin, rdw, rdb, dout, rdout, in, in_t, w, w_t);
-    /* The backward at (dout, in, w) +- h (rdout, in_t, w_t). */
-    double *dinp = xmalloc(ni * 8), *dwp = xmalloc(nw * 8), *dbp = xmalloc(nb * 8);
-    double *dinm = xmalloc(ni * 8), *dwm = xmalloc(nw * 8), *dbm = xmalloc(nb * 8);
-    double *ip = tu_along(in, in_t, FD_H, ni), *wp = tu_along(w, w_t, FD_H, nw), *gp = tu_along(dout, rdout, FD_H, no);
-    double *im = tu_along(in, in_t, -FD_H, ni), *wm = tu_along(w, w_t, -FD_H, nw), *gm = tu_along(dout, rdout, -FD_H, no);
-    linear_backward_ref(s, dinp, dwp, dbp, gp, ip, wp);
-    linear_backward_ref(s, dinm, dwm, dbm, gm, im, wm);
-    for (size_t i = 0; i < ni; i++) dinp[i] = (dinp[i] - dinm[i]) / (2 * FD_H);
-    for (size_t i = 0; i < nw; i++) dwp[i] = (dwp[i] - dwm[i]) / (2 * FD_H);
-    for (size_t i = 0; i < nb; i++) dbp[i] = (dbp[i] - dbm[i]) / (2 * FD_H);
-    tu_check_close_d("ref rbackward rdin vs FD", rdin, dinp, ni, 1e-6, 1e-7);
-    tu_check_close_d("ref rbackward rdw vs FD", rdw, dwp, nw, 1e-6, 1e-7);
-    tu_check_close_d("ref rbackward rdb vs FD", rdb, dbp, nb, 1e-6, 1e-7);
-    ck_assert_double_lt(tu_rel_err(rdin, dinp, ni), 1e-8);
-    ck_assert_double_lt(tu_rel_err(rdw, dwp, nw), 1e-8);
-    free(in); free(w); free(dout); free(in_t); free(w_t); free(rdout); free(rdin); free(rdw); free(rdb);
-    free(dinp); free(dwp); free(dbp); free(dinm); free(dwm); free(dbm);
-    free(ip); free(wp); free(gp); free(im); free(wm); free(gm);
+static FdLayer fd_layer(const LinearShape *s) {
+    return (FdLayer){s, n_in(s), n_out(s), n_w(s), (size_t)s->Out, fd_fwd, fd_bwd, fd_tan, fd_rbwd};
 }
 
 static const LinearShape fd_shapes[] = {{3, 7, 5}, {1, 1, 1}, {4, 2, 9}, {2, 12, 3}};
@@ -104,11 +45,12 @@ static const LinearShape fd_shapes[] = {{3, 7, 5}, {1, 1, 1}, {4, 2, 9}, {2, 12,
 START_TEST(ref_fd) {
     for (size_t k = 0; k < sizeof fd_shapes / sizeof fd_shapes[0]; k++) {
         const LinearShape *s = &fd_shapes[k];
-        fd_check_backward(s, 100 + 10 * k);
-        fd_check_tangent(s, 1, 200 + 10 * k);
-        fd_check_tangent(s, 0, 300 + 10 * k);
-        fd_check_rbackward(s, 1, 400 + 10 * k);
-        fd_check_rbackward(s, 0, 500 + 10 * k);
+        FdLayer l = fd_layer(s);
+        fd_check_backward(&l, 100 + 10 * k);
+        fd_check_tangent(&l, 1, 200 + 10 * k);
+        fd_check_tangent(&l, 0, 300 + 10 * k);
+        fd_check_rbackward(&l, 1, 400 + 10 * k);
+        fd_check_rbackward(&l, 0, 500 + 10 * k);
     }
 }
 END_TEST
