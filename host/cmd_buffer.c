@@ -20,6 +20,7 @@ typedef struct {
     const char *dataset, *subset, *model, *dsa_strategy, *data_path, *buffer_path;
     int res, num_experts, batch_train, batch_real, dsa, train_epochs, zca, decay, save_interval, seed, device;
     double lr_teacher, mom, l2;
+    int skip_bad_images;
 } BufferArgs;
 
 typedef struct { Progress *p; size_t base; } EpochProgress;
@@ -31,9 +32,9 @@ static void on_batch(void *ctx, size_t done) {
 
 int cmd_buffer(int argc, char **argv) {
     BufferArgs a = {"CIFAR10", "imagenette", "ConvNet", "color_crop_cutout_flip_scale_rotate", NULL, "./buffers",
-                    128, 100, 256, 256, 1, 50, 0, 0, 10, -1, -1, 0.01, 0, 0};
+                    128, 100, 256, 256, 1, 50, 0, 0, 10, -1, -1, 0.01, 0, 0, 0};
     Flag flags[] = {
-        {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100", 0},
+        {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset (with --dataset ImageNet)", 0},
         {"model", FLAG_STR, &a.model, "network architecture", 0},
         {"res", FLAG_INT, &a.res, "ImageNet resolution", 0},
@@ -44,6 +45,7 @@ int cmd_buffer(int argc, char **argv) {
         {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation on every batch (True/False)", 0},
         {"dsa_strategy", FLAG_STR, &a.dsa_strategy, "augmentation groups, joined by _", 0},
         {"data_path", FLAG_STR, &a.data_path, "dataset folder (default: the dataset's usual place, or 'data')", 0},
+        {"skip_bad_images", FLAG_BOOL, &a.skip_bad_images, "report unreadable JPEG/PNG pictures on stderr and leave them out", 0},
         {"buffer_path", FLAG_STR, &a.buffer_path, "where expert trajectories are written", 0},
         {"train_epochs", FLAG_INT, &a.train_epochs, "epochs per expert", 0},
         {"zca", FLAG_BOOL, &a.zca, "ZCA whitening", 0},
@@ -64,8 +66,11 @@ int cmd_buffer(int argc, char **argv) {
     cli_require(a.lr_teacher > 0, "lr_teacher", "must be positive, got %g", a.lr_teacher);
     cli_require(a.mom >= 0 && a.mom < 1, "mom", "must be in [0, 1), got %g", a.mom);
     cli_require(a.l2 >= 0, "l2", "must be non-negative, got %g", a.l2);
-    const DatasetInfo *ds = dataset_require(a.dataset);
-    cli_require(!a.zca, "zca", "ZCA whitening is not available in this version of clmtt");
+    DatasetInfo dsinfo;
+    dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
+    dsinfo.skip_bad_images = a.skip_bad_images;
+    const DatasetInfo *ds = &dsinfo;
+    if (a.zca) zca_check_size(ds->name, ds->channels, ds->height, ds->width);
     DsaStrategy dsa = {0};
     if (a.dsa) dsa_strategy_parse(a.dsa_strategy, &dsa);
     uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : rng_fresh_seed();
@@ -77,7 +82,11 @@ int cmd_buffer(int argc, char **argv) {
            a.dsa_strategy, a.mom, a.l2, a.decay ? "True" : "False", a.zca ? "True" : "False", a.save_interval, seed);
     Dataset data;
     Net net;
-    command_prepare(ds, a.data_path, a.model, &data, &net);
+    /* The transform is shared by every model trained on this data: <buffer_path>/<dataset>. */
+    char zdir[4096];
+    zca_cache_dir(zdir, sizeof zdir, a.buffer_path, ds, a.subset, a.res);
+    ZcaSetup zs = {a.zca, zdir, 1, NULL};
+    command_prepare(ds, a.data_path, a.model, &zs, &data, &net);
 
     char dir[4096];
     expert_dir(dir, sizeof dir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);

@@ -12,6 +12,7 @@
 #include "progress.h"
 #include "setup.h"
 #include "synset.h"
+#include "texture.h"
 #include "trajectory.h"
 #include "util.h"
 
@@ -30,6 +31,7 @@ typedef struct {
     int expert_epochs, syn_steps, max_start_epoch, zca, load_all, no_aug, texture, canvas_size, canvas_samples;
     int max_files, max_experts, force_save, seed, device;
     double lr_img, lr_lr, lr_teacher, lr_init;
+    int skip_bad_images;
 } DistillArgs;
 
 static volatile sig_atomic_t interrupted = 0;
@@ -42,13 +44,21 @@ typedef struct {
     char dir[4096];
     ImageSet set;          /* host copy of the synthetic set (images refreshed before saving) */
     float lr;
+    const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
 } Run;
 
 static void save_set(Run *r, const char *stem, int it) {
     char path[4300], v[32];
     snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
     snprintf(v, sizeof v, "%d", it);
-    const char *extra[] = {"iteration", v, NULL};
+    const char *extra[] = {"iteration", v, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    char cs[16], cn[16];
+    if (r->a->texture) {
+        snprintf(cs, sizeof cs, "%d", r->a->canvas_size);
+        snprintf(cn, sizeof cn, "%d", r->a->canvas_samples);
+        const char *tex[] = {"texture", "true", "canvas_size", cs, "canvas_samples", cn};
+        memcpy(extra + 2, tex, sizeof tex);
+    }
     synset_save(path, &r->set, r->lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, extra);
 }
 
@@ -58,10 +68,31 @@ static void save_pictures(Run *r, const char *stem) {
     if (!(r->a->ipc < 50 || r->a->force_save)) return;
     char path[4300];
     int up = strcmp(r->ds->name, "ImageNet") == 0 ? 1 : 4;
+    const float *shown = r->set.images;
+    float *rec = NULL;
+    if (r->zca) {
+        /* SPEC 7.11 step 4: <stem>.png shows the inverse-ZCA images (normal colours);
+         * <stem>_whitened.png the whitened ones the networks see. */
+        snprintf(path, sizeof path, "%s/%s_whitened.png", r->dir, stem);
+        png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
+        snprintf(path, sizeof path, "%s/%s_whitened_clipped.png", r->dir, stem);
+        png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
+        rec = xmalloc((size_t)r->set.n * r->set.c * r->set.h * r->set.w * sizeof(float));
+        zca_inverse(r->zca, r->set.images, rec, r->set.n);
+        shown = rec;
+    }
     snprintf(path, sizeof path, "%s/%s.png", r->dir, stem);
-    png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
+    png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
     snprintf(path, sizeof path, "%s/%s_clipped.png", r->dir, stem);
-    png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
+    png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
+    free(rec);
+    if (r->a->texture) {
+        /* Each canvas repeated 2 x 2: seams would show where the texture does not tile. */
+        float *tiled = texture_tile(r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 2);
+        snprintf(path, sizeof path, "%s/%s_tiled.png", r->dir, stem);
+        png_write_grid(path, tiled, r->set.n, r->set.c, 2 * r->set.h, 2 * r->set.w, 10, up, 0);
+        free(tiled);
+    }
 }
 
 static void make_run_dir(Run *r, uint64_t seed) {
@@ -92,9 +123,9 @@ int cmd_distill(int argc, char **argv) {
                      128, 1, 5, 100, 1000, 5000, 256, -1, 256, 1,
                      3, 20, 25, 0, 0, 0, 0, 2, 1,
                      -1, -1, 0, -1, -1,
-                     1000, 1e-05, 0.01, 0.01};
+                     1000, 1e-05, 0.01, 0.01, 0};
     Flag flags[] = {
-        {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100", 0},
+        {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset", 0},
         {"model", FLAG_STR, &a.model, "student (and expert) architecture", 0},
         {"res", FLAG_INT, &a.res, "ImageNet resolution", 0},
@@ -115,6 +146,7 @@ int cmd_distill(int argc, char **argv) {
         {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation (True/False)", 0},
         {"dsa_strategy", FLAG_STR, &a.dsa_strategy, "augmentation groups, joined by _", 0},
         {"data_path", FLAG_STR, &a.data_path, "dataset folder (default: the dataset's usual place, or 'data')", 0},
+        {"skip_bad_images", FLAG_BOOL, &a.skip_bad_images, "report unreadable JPEG/PNG pictures on stderr and leave them out", 0},
         {"buffer_path", FLAG_STR, &a.buffer_path, "where the expert trajectories are", 0},
         {"expert_epochs", FLAG_INT, &a.expert_epochs, "target = start + expert_epochs", 0},
         {"syn_steps", FLAG_INT, &a.syn_steps, "student steps per iteration", 0},
@@ -137,8 +169,8 @@ int cmd_distill(int argc, char **argv) {
                   (int)(sizeof flags / sizeof flags[0])};
     cli_parse(&fs, argc, argv);
     cli_require(!(a.texture && a.zca), "texture", "texture mode cannot be combined with --zca (as in the original)");
-    cli_require(!a.texture, "texture", "texture distillation is not available in this version of clmtt");
-    cli_require(!a.zca, "zca", "ZCA whitening is not available in this version of clmtt");
+    cli_require(a.canvas_size >= 1, "canvas_size", "must be at least 1, got %d", a.canvas_size);
+    cli_require(a.canvas_samples >= 1, "canvas_samples", "must be at least 1, got %d", a.canvas_samples);
     cli_require(a.ipc >= 1, "ipc", "must be at least 1, got %d", a.ipc);
     cli_require(a.Iteration >= 0, "Iteration", "must be non-negative, got %d", a.Iteration);
     cli_require(a.eval_it >= 1, "eval_it", "must be at least 1, got %d", a.eval_it);
@@ -152,7 +184,11 @@ int cmd_distill(int argc, char **argv) {
     cli_require(strcmp(a.pix_init, "real") == 0 || strcmp(a.pix_init, "noise") == 0, "pix_init",
                 "must be 'real' or 'noise', got '%s'", a.pix_init);
     cli_require(isfinite(a.lr_teacher), "lr_teacher", "must be a number");
-    const DatasetInfo *ds = dataset_require(a.dataset);
+    DatasetInfo dsinfo;
+    dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
+    dsinfo.skip_bad_images = a.skip_bad_images;
+    const DatasetInfo *ds = &dsinfo;
+    if (a.zca) zca_check_size(ds->name, ds->channels, ds->height, ds->width);
     DsaStrategy dsa_eval = {0}, dsa_unroll = {0};
     if (a.dsa) dsa_strategy_parse(a.dsa_strategy, &dsa_eval);
     if (a.dsa && !a.no_aug) dsa_unroll = dsa_eval;
@@ -166,9 +202,15 @@ int cmd_distill(int argc, char **argv) {
     SynSet init = {0};
     if (a.init_syn) {
         synset_load(a.init_syn, &init);
-        if (init.set.c != ds->channels || init.set.h != ds->height || init.set.w != ds->width)
+        if (init.texture != a.texture)
+            die("%s: the file holds %s, but --texture is %s", a.init_syn, init.texture ? "texture canvases" : "images",
+                a.texture ? "True" : "False");
+        if (a.texture && !cli_flag(&fs, "canvas_size")->given) a.canvas_size = init.canvas_size;
+        if (a.texture && !cli_flag(&fs, "canvas_samples")->given) a.canvas_samples = init.canvas_samples;
+        int side = a.texture ? a.canvas_size : 1;
+        if (init.set.c != ds->channels || init.set.h != side * ds->height || init.set.w != side * ds->width)
             die("%s: images are %dx%dx%d, but %s needs %dx%dx%d", a.init_syn, init.set.c, init.set.h, init.set.w,
-                ds->name, ds->channels, ds->height, ds->width);
+                ds->name, ds->channels, side * ds->height, side * ds->width);
         if (init.dataset[0] && strcmp(init.dataset, ds->name) != 0)
             die("%s: the set was distilled from %s, but --dataset is %s", a.init_syn, init.dataset, ds->name);
         for (int i = 0; i < init.set.n; i++)
@@ -193,9 +235,22 @@ int cmd_distill(int argc, char **argv) {
            ds->name, a.model, a.ipc, a.syn_steps, a.expert_epochs, a.max_start_epoch, a.Iteration, a.lr_img, a.lr_lr,
            a.lr_teacher, batch_syn, a.pix_init, a.dsa ? "True" : "False", a.no_aug ? "True" : "False", a.eval_it,
            a.num_eval, a.epoch_eval_train, seed);
+    if (a.texture) {
+        printf("Texture: canvases of %d x %d images, %d crop round%s per step\n", a.canvas_size, a.canvas_size,
+               a.canvas_samples, a.canvas_samples == 1 ? "" : "s");
+        if (strcmp(a.pix_init, "real") == 0 && !a.init_syn)
+            printf("WARNING: Using texture with real initialization will take a very long time to smooth out the "
+                   "boundaries between images.\n");
+    }
     Dataset data;
     Net net;
-    command_prepare(ds, a.data_path, a.model, &data, &net);
+    /* The buffer command's cached transform (<buffer_path>/<dataset>/zca.safetensors) when
+     * present; otherwise fitted anew and not written (only clmtt buffer writes it). */
+    Zca zca = {0};
+    char zdir[4096];
+    zca_cache_dir(zdir, sizeof zdir, a.buffer_path, ds, a.subset, a.res);
+    ZcaSetup zs = {a.zca, zdir, 0, &zca};
+    command_prepare(ds, a.data_path, a.model, &zs, &data, &net);
 
     char edir[4096];
     expert_dir(edir, sizeof edir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);
@@ -208,15 +263,18 @@ int cmd_distill(int argc, char **argv) {
     printf("Experts: %s (%d file%s)\n", edir, experts.nfiles, experts.nfiles == 1 ? "" : "s");
 
     /* The synthetic set: labels class-major (SPEC 7.2), pixels real, noise or from a file. */
-    Run run = {&a, ds, "", {0}, (float)a.lr_teacher};
+    Run run = {&a, ds, "", {0}, (float)a.lr_teacher, a.zca ? &zca : NULL};
     make_run_dir(&run, seed);
+    int side = a.texture ? a.canvas_size : 1;
     if (a.init_syn) {
         run.set = init.set;
+    } else if (strcmp(a.pix_init, "real") == 0 && a.texture) {
+        texture_init_real(&data.train, ds->num_classes, a.ipc, a.canvas_size, &rng_init_set, &run.set);
     } else if (strcmp(a.pix_init, "real") == 0) {
         random_real_subset(&data.train, ds->num_classes, a.ipc, &rng_init_set, &run.set);
     } else {
-        run.set.n = nsyn; run.set.c = ds->channels; run.set.h = ds->height; run.set.w = ds->width;
-        size_t n = (size_t)nsyn * ds->channels * ds->height * ds->width;
+        run.set.n = nsyn; run.set.c = ds->channels; run.set.h = side * ds->height; run.set.w = side * ds->width;
+        size_t n = (size_t)nsyn * ds->channels * run.set.h * run.set.w;
         run.set.images = xmalloc(n * sizeof(float));
         run.set.labels = xmalloc((size_t)nsyn * sizeof(int32_t));
         for (size_t i = 0; i < n; i++) run.set.images[i] = (float)rng_normal(&rng_init_set);
@@ -228,12 +286,13 @@ int cmd_distill(int argc, char **argv) {
     FILE *metrics = metrics_open(mpath);
 
     Distiller d;
-    distiller_init(&d, &net, nsyn, run.set.labels, batch_syn, a.syn_steps, &dsa_unroll);
+    distiller_init_texture(&d, &net, nsyn, run.set.labels, batch_syn, a.syn_steps, &dsa_unroll,
+                           a.texture ? a.canvas_size : 0, a.texture ? a.canvas_samples : 1);
     distiller_set_images(&d, run.set.images);
     size_t setbytes = (size_t)nsyn * d.img;
     cl_mem backup = dev_alloc(setbytes * 4, "last good synthetic images");
 
-    EvalConfig ecfg = {a.epoch_eval_train, a.batch_train, 0, dsa_eval};
+    EvalConfig ecfg = {a.epoch_eval_train, a.batch_train, 0, dsa_eval, a.texture ? a.canvas_samples : 0};
     char pool[8][64];
     int npool = eval_pool(a.eval_mode, a.model, pool, 8);
     double best[8] = {0}, best_std[8] = {0};
@@ -354,6 +413,7 @@ int cmd_distill(int argc, char **argv) {
     distiller_free(&d);
     experts_close(&experts);
     imageset_free(&run.set);
+    zca_free(&zca);
     dataset_free(&data);
     rt_shutdown();
     return status;

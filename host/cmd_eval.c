@@ -5,6 +5,7 @@
 #include "data/dataset.h"
 #include "evaluate.h"
 #include "progress.h"
+#include "setup.h"
 #include "synset.h"
 #include "util.h"
 
@@ -17,14 +18,16 @@ int cmd_eval(int argc, char **argv) {
     const char *dataset = "CIFAR10", *subset = "imagenette", *model = "ConvNet", *eval_mode = "S";
     const char *data_path = NULL, *syn = NULL, *dsa_strategy = "color_crop_cutout_flip_scale_rotate";
     int res = 128, random_real = -1, num_eval = 5, epoch_eval_train = 1000, batch_train = 256, dsa = 1, zca = 0;
-    int seed = -1, device = -1;
+    int seed = -1, device = -1, skip_bad_images = 0;
     double lr = -1;
+    const char *buffer_path = "./buffers";
     Flag flags[] = {
-        {"dataset", FLAG_STR, &dataset, "dataset of the test set: MNIST, FashionMNIST, CIFAR10, CIFAR100", 0},
+        {"dataset", FLAG_STR, &dataset, "dataset of the test set: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &subset, "ImageNet subset", 0},
         {"model", FLAG_STR, &model, "network architecture (the pool's base with --eval_mode)", 0},
         {"res", FLAG_INT, &res, "ImageNet resolution", 0},
         {"data_path", FLAG_STR, &data_path, "dataset folder (default: the dataset's usual place, or 'data')", 0},
+        {"skip_bad_images", FLAG_BOOL, &skip_bad_images, "report unreadable JPEG/PNG pictures on stderr and leave them out", 0},
         {"syn", FLAG_STR, &syn, "synthetic set file (safetensors, format mtt-synset/1)", 0},
         {"random_real", FLAG_OPT_INT, &random_real, "instead of --syn: this many random real images per class", 0},
         {"num_eval", FLAG_INT, &num_eval, "networks trained per model", 0},
@@ -35,6 +38,7 @@ int cmd_eval(int argc, char **argv) {
         {"dsa", FLAG_BOOL, &dsa, "augmentation while training (True/False)", 0},
         {"dsa_strategy", FLAG_STR, &dsa_strategy, "augmentation groups, joined by _", 0},
         {"zca", FLAG_BOOL, &zca, "ZCA whitening (must match the set)", 0},
+        {"buffer_path", FLAG_STR, &buffer_path, "with --zca: where clmtt buffer cached the transform (<buffer_path>/<dataset>/zca.safetensors)", 0},
         {"seed", FLAG_OPT_INT, &seed, "random seed (None: a fresh one, printed)", 0},
         {"device", FLAG_OPT_INT, &device, "OpenCL device index (None: default)", 0},
     };
@@ -46,9 +50,12 @@ int cmd_eval(int argc, char **argv) {
     cli_require(num_eval >= 1, "num_eval", "must be at least 1, got %d", num_eval);
     cli_require(epoch_eval_train >= 0, "epoch_eval_train", "must be non-negative, got %d", epoch_eval_train);
     cli_require(batch_train >= 1, "batch_train", "must be at least 1, got %d", batch_train);
-    cli_require(!zca, "zca", "ZCA whitening is not available in this version of clmtt");
-    const DatasetInfo *ds = dataset_require(dataset);
-    EvalConfig cfg = {epoch_eval_train, batch_train, 0.01, {0}};
+    DatasetInfo dsinfo;
+    dataset_resolve(dataset, subset, res, &dsinfo);
+    dsinfo.skip_bad_images = skip_bad_images;
+    const DatasetInfo *ds = &dsinfo;
+    if (zca) zca_check_size(ds->name, ds->channels, ds->height, ds->width);
+    EvalConfig cfg = {epoch_eval_train, batch_train, 0.01, {0}, 0};
     if (dsa) dsa_strategy_parse(dsa_strategy, &cfg.dsa);
     uint64_t s = seed >= 0 ? (uint64_t)seed : rng_fresh_seed();
     Rng rng;
@@ -59,9 +66,13 @@ int cmd_eval(int argc, char **argv) {
         synset_load(syn, &set);
         if (set.dataset[0] && strcmp(set.dataset, ds->name) != 0)
             die("%s: the set was distilled from %s, but --dataset is %s", syn, set.dataset, ds->name);
-        if (set.set.c != ds->channels || set.set.h != ds->height || set.set.w != ds->width)
-            die("%s: images are %dx%dx%d, but %s needs %dx%dx%d", syn, set.set.c, set.set.h, set.set.w, ds->name,
-                ds->channels, ds->height, ds->width);
+        /* Texture sets (metadata texture = true) hold canvases of canvas_size x the images. */
+        int side = set.texture ? set.canvas_size : 1;
+        if (set.set.c != ds->channels || set.set.h != side * ds->height || set.set.w != side * ds->width)
+            die("%s: %s are %dx%dx%d, but %s needs %dx%dx%d%s", syn, set.texture ? "texture canvases" : "images",
+                set.set.c, set.set.h, set.set.w, ds->name, ds->channels, side * ds->height, side * ds->width,
+                set.texture ? " (canvas_size x its image size)" : "");
+        if (set.texture) cfg.canvas_samples = set.canvas_samples;
         for (int i = 0; i < set.set.n; i++)
             if (set.set.labels[i] >= ds->num_classes)
                 die("%s: label %d is not a class of %s", syn, set.set.labels[i], ds->name);
@@ -74,9 +85,16 @@ int cmd_eval(int argc, char **argv) {
            ds->name, eval_mode, num_eval, epoch_eval_train, batch_train, cfg.lr, dsa ? "True" : "False", s);
     printf("Device: %s (%s)\n", RT.dev.name, RT.dev.platform_name);
     Dataset data;
-    dataset_load(ds, data_path, 1, &data);
+    /* --zca: the buffer command's cached transform when present, else fitted anew (not written). */
+    char zdir[4096];
+    zca_cache_dir(zdir, sizeof zdir, buffer_path, ds, subset, res);
+    ZcaSetup zs = {zca, zdir, 0, NULL};
+    command_load_data(ds, data_path, &zs, &data);
     if (!syn) random_real_subset(&data.train, ds->num_classes, random_real, &rng, &set.set);
     printf("Training set: %d images (%s)\n", set.set.n, syn ? syn : "random real");
+    if (set.texture)
+        printf("Texture set: %dx%d canvases (canvas_size %d); every batch is cropped %d time%s at random offsets\n",
+               set.set.h, set.set.w, set.canvas_size, set.canvas_samples, set.canvas_samples == 1 ? "" : "s");
 
     char pool[8][64];
     int np = eval_pool(eval_mode, model, pool, 8);

@@ -14,13 +14,17 @@ typedef struct {
     int batch;           /* --batch_train */
     double lr;           /* the learned syn_lr (or a given lr) */
     DsaStrategy dsa;     /* ngroups 0: no augmentation */
+    int canvas_samples;  /* texture sets: crop rounds per batch of canvases; 0: ordinary images */
 } EvalConfig;
 
 typedef struct {
     double test_acc, train_acc, seconds;
 } EvalResult;
 
-/* One network of `model`; dies with a clear message for a negative or NaN lr. */
+/* One network of `model`; dies with a clear message for a negative or NaN lr. With
+ * cfg->canvas_samples > 0 the training rows are texture canvases (whole multiples of the
+ * test images' size): the network takes the test images' size and every training batch
+ * is cropped (SPEC 8). */
 EvalResult evaluate_set(const char *model, const ImageSet *train, const ImageSet *test, int num_classes,
                         const EvalConfig *cfg, Rng *rng);
 

@@ -63,6 +63,17 @@ void synset_load(const char *path, SynSet *out) {
     snprintf(out->model, sizeof out->model, "%s", (v = st_meta(&f, "model")) ? v : "");
     out->ipc = (v = st_meta(&f, "ipc")) ? atoi(v) : 0;
     out->zca = (v = st_meta(&f, "zca")) && strcmp(v, "true") == 0;
+    out->texture = (v = st_meta(&f, "texture")) && strcmp(v, "true") == 0;
+    if (out->texture) {
+        v = st_meta(&f, "canvas_size");
+        out->canvas_size = v ? atoi(v) : 0;
+        if (out->canvas_size < 1 || s->h % out->canvas_size || s->w % out->canvas_size)
+            die("%s: texture set with canvas_size '%s' that does not divide its %dx%d canvases", path, v ? v : "missing",
+                s->h, s->w);
+        v = st_meta(&f, "canvas_samples");
+        out->canvas_samples = v ? atoi(v) : 1;
+        if (out->canvas_samples < 1) die("%s: texture set with canvas_samples '%s' (must be at least 1)", path, v);
+    }
     st_close(&f);
 }
 

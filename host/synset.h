@@ -1,6 +1,8 @@
 /* Synthetic set files (mtt-synset/1): tensors images F32 [N, C, H, W] in the normalized
  * (or whitened) space the networks see, labels I64 [N], lr F32 [1] (the learned step size);
- * metadata format, dataset, model, ipc, zca, plus clmtt's own keys. */
+ * metadata format, dataset, model, ipc, zca, plus clmtt's own keys.
+ * Texture sets hold canvases (H, W = canvas_size x the network input) and the metadata
+ * texture = "true", canvas_size and canvas_samples (crop rounds per batch). */
 #ifndef CLMTT_SYNSET_H
 #define CLMTT_SYNSET_H
 
@@ -13,12 +15,13 @@ typedef struct {
     double lr;
     char dataset[64], model[64];
     int ipc, zca;
+    int texture, canvas_size, canvas_samples;   /* texture 0: ordinary images */
 } SynSet;
 
 /* Extra metadata: NULL-terminated key, value pairs (may be NULL). Written atomically. */
 void synset_save(const char *path, const ImageSet *s, double lr, const char *dataset, const char *model, int ipc,
                  int zca, const char *const *extra);
-/* Loads and validates (format, dtypes, shapes, label range when num_classes > 0). */
+/* Loads and validates (format, dtypes, shapes, labels, texture metadata). */
 void synset_load(const char *path, SynSet *out);
 void synset_free(SynSet *s);
 

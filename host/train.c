@@ -1,4 +1,5 @@
 #include "train.h"
+#include "texture.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -20,7 +21,35 @@ void trainer_init(Trainer *t, const Net *net, int max_n) {
     t->host_y = xmalloc((size_t)max_n * sizeof(int32_t));
 }
 
+void trainer_set_texture(Trainer *t, int canvas_h, int canvas_w, int rounds) {
+    const Net *net = t->net;
+    if (rounds < 1 || canvas_h < net->height || canvas_w < net->width)
+        die("internal: texture canvases %dx%d with %d crop rounds for %dx%d inputs", canvas_h, canvas_w, rounds,
+            net->height, net->width);
+    int canvases = t->max_n / rounds;
+    if (canvases < 1) die("internal: the trainer's %d rows hold no batch of %d crop rounds", t->max_n, rounds);
+    t->tex_rounds = rounds;
+    t->tex_h = canvas_h;
+    t->tex_w = canvas_w;
+    size_t canvas = (size_t)net->channels * canvas_h * canvas_w;
+    t->tex_canvas = dev_alloc((size_t)canvases * canvas * 4, "texture canvas batch");
+    t->tex_rows = dev_alloc((size_t)canvases * sizeof(int32_t), "texture canvas rows");
+    t->tex_offs = dev_alloc((size_t)canvases * rounds * 2 * sizeof(int32_t), "texture crop offsets");
+    t->host_canvas = xmalloc((size_t)canvases * canvas * sizeof(float));
+    t->host_offs = xmalloc((size_t)canvases * rounds * 2 * sizeof(int32_t));
+    /* The batch's canvases are uploaded in batch order: crop i of a round reads canvas i. */
+    int32_t *rows = xmalloc((size_t)canvases * sizeof(int32_t));
+    for (int i = 0; i < canvases; i++) rows[i] = i;
+    dev_write(t->tex_rows, 0, (size_t)canvases * sizeof(int32_t), rows);
+    free(rows);
+}
+
 void trainer_free(Trainer *t) {
+    if (t->tex_rounds > 0) {
+        dev_free(t->tex_canvas); dev_free(t->tex_rows); dev_free(t->tex_offs);
+        free(t->host_canvas);
+        free(t->host_offs);
+    }
     exec_free(&t->exec);
     dev_free(t->params); dev_free(t->grad); dev_free(t->vel);
     dev_free(t->x); dev_free(t->x_aug); dev_free(t->labels);
@@ -54,28 +83,51 @@ static void load_batch(Trainer *t, const ImageSet *set, const int *idx, int n) {
     dev_write(t->labels, 0, (size_t)n * sizeof(int32_t), t->host_y);
 }
 
+/* Texture: uploads canvases idx[0..n-1], draws crop offsets and crops them into t->x
+ * (rounds x n rows, labels repeated). Returns the number of rows. */
+static int load_texture_batch(Trainer *t, const ImageSet *set, const int *idx, int n, Rng *rng) {
+    size_t canvas = (size_t)set->c * set->h * set->w;
+    int R = t->tex_rounds;
+    for (int i = 0; i < n; i++) {
+        memcpy(t->host_canvas + (size_t)i * canvas, set->images + (size_t)idx[i] * canvas, canvas * sizeof(float));
+        for (int r = 0; r < R; r++) t->host_y[r * n + i] = set->labels[idx[i]];
+    }
+    texture_draw_offsets(rng, n, R, set->h, set->w, t->host_offs);
+    dev_write_f32(t->tex_canvas, 0, (size_t)n * canvas, t->host_canvas);
+    dev_write(t->tex_offs, 0, (size_t)n * R * 2 * sizeof(int32_t), t->host_offs);
+    dev_write(t->labels, 0, (size_t)n * R * sizeof(int32_t), t->host_y);
+    TexShape s = {set->c, t->net->height, t->net->width, set->h, set->w};
+    texture_crop_forward(&s, t->x, t->tex_canvas, t->tex_rows, 0, t->tex_offs, 0, n, R);
+    return n * R;
+}
+
 void train_epoch(Trainer *t, const ImageSet *set, int batch, const DsaStrategy *dsa, Rng *rng, Sgd *sgd,
                  double *loss, double *acc, BatchCallback on_batch, void *ctx) {
-    if (batch > t->max_n) die("internal: batch %d above the trainer's %d", batch, t->max_n);
+    int R = t->tex_rounds > 0 ? t->tex_rounds : 1, most = batch < set->n ? batch : set->n;
+    if ((size_t)most * R > (size_t)t->max_n) die("internal: batch %d x %d crops above the trainer's %d", most, R, t->max_n);
+    if (t->tex_rounds > 0 && (set->h != t->tex_h || set->w != t->tex_w))
+        die("internal: texture trainer for %dx%d canvases got %dx%d images", t->tex_h, t->tex_w, set->h, set->w);
+    int H = t->net->height, W = t->net->width;
     int *perm = xmalloc((size_t)set->n * sizeof(int));
     rng_perm(rng, perm, set->n);
     exec_take_sums(&t->exec, NULL, NULL, NULL);
     DsaDraw draw = {0};
     for (int b0 = 0; b0 < set->n; b0 += batch) {
-        int n = set->n - b0 < batch ? set->n - b0 : batch;
-        load_batch(t, set, perm + b0, n);
+        int nb = set->n - b0 < batch ? set->n - b0 : batch, n = nb;
+        if (t->tex_rounds > 0) n = load_texture_batch(t, set, perm + b0, nb, rng);
+        else load_batch(t, set, perm + b0, nb);
         cl_mem input = t->x;
         if (dsa && dsa->ngroups > 0) {
             dsa_draw_free(&draw);
-            dsa_draw(dsa, rng, n, set->h, set->w, &draw);
-            dsa_forward(&draw, set->c, set->h, set->w, t->x_aug, t->x);
+            dsa_draw(dsa, rng, n, H, W, &draw);
+            dsa_forward(&draw, set->c, H, W, t->x_aug, t->x);
             input = t->x_aug;
         }
         exec_forward(&t->exec, dptr(t->params, 0), input, n, 1);
         exec_loss(&t->exec, t->labels, n);
         exec_backward(&t->exec, dptr(t->params, 0), dptr(t->grad, 0), input, n, t->labels, NULL);
         sgd_step(sgd, t->params, t->grad, t->vel, t->net->nparams);
-        if (on_batch) on_batch(ctx, (size_t)(b0 + n));
+        if (on_batch) on_batch(ctx, (size_t)(b0 + nb));
     }
     dsa_draw_free(&draw);
     double ls, hits, rows;

@@ -22,10 +22,19 @@ typedef struct {
     cl_mem x, x_aug, labels, idx;   /* one batch on the device */
     float *host_x;
     int32_t *host_y;
+    /* Texture sets (trainer_set_texture): rows of the set are canvases; each batch of them
+     * is cropped tex_rounds times (random circular crops, SPEC 8) before augmentation. */
+    int tex_rounds, tex_h, tex_w;     /* tex_rounds 0: ordinary images */
+    cl_mem tex_canvas, tex_rows, tex_offs;
+    float *host_canvas;
+    int32_t *host_offs;
 } Trainer;
 
 void trainer_init(Trainer *t, const Net *net, int max_n);
 void trainer_free(Trainer *t);
+/* Trains on canvases of canvas_h x canvas_w (multiples of the network input): every batch
+ * of b canvases becomes rounds x b random crops (b * rounds <= max_n). */
+void trainer_set_texture(Trainer *t, int canvas_h, int canvas_w, int rounds);
 /* Fresh PyTorch-default initialization from rng (and batch norm statistics reset). */
 void trainer_init_params(Trainer *t, Rng *rng);
 
@@ -33,9 +42,9 @@ void trainer_init_params(Trainer *t, Rng *rng);
 void sgd_step(Sgd *s, cl_mem theta, cl_mem grad, cl_mem vel, size_t n);
 
 /* One epoch over all rows of `set`: a fresh permutation, batches of `batch` (last one
- * short), DSA per batch when dsa has groups. Returns mean loss and accuracy of the
- * training batches (measured before each update). on_batch (may be NULL) is called after
- * every step with the number of images done. */
+ * short; texture: batches of canvases, cropped first), DSA per batch when dsa has groups.
+ * Returns mean loss and accuracy of the training batches (measured before each update).
+ * on_batch (may be NULL) is called after every step with the number of images done. */
 typedef void (*BatchCallback)(void *ctx, size_t images_done);
 void train_epoch(Trainer *t, const ImageSet *set, int batch, const DsaStrategy *dsa, Rng *rng, Sgd *sgd,
                  double *loss, double *acc, BatchCallback on_batch, void *ctx);

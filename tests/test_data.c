@@ -210,12 +210,13 @@ START_TEST(catalog_entries) {
     ck_assert_ptr_eq(dataset_find("CIFAR100xyz"), c100);
     ck_assert_ptr_null(dataset_find("CIFAR1"));
     ck_assert_ptr_null(dataset_find("cifar10"));
-    ck_assert_ptr_null(dataset_find("Tiny"));
+    ck_assert_ptr_null(dataset_find("tiny"));
+    ck_assert_ptr_null(dataset_find("Imagenet"));
     ck_assert_ptr_null(dataset_find(""));
     ck_assert_ptr_null(dataset_find(NULL));
     int n = 0;
     while (dataset_catalog[n]) n++;
-    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(n, 6);
 
     ck_assert_int_eq(m->channels, 1); ck_assert_int_eq(m->height, 28); ck_assert_int_eq(m->width, 28);
     ck_assert_int_eq(m->train_count, 60000); ck_assert_int_eq(m->test_count, 10000);
@@ -230,9 +231,25 @@ START_TEST(catalog_entries) {
     }
     ck_assert_int_eq(c10->channels, 3); ck_assert_int_eq(c10->height, 32); ck_assert_int_eq(c10->train_count, 50000);
     ck_assert_int_eq(c100->num_classes, 100); ck_assert_int_eq(c100->test_count, 10000);
+    /* The first four get "_NO_ZCA" without ZCA; Tiny and ImageNet do not (SPEC 6.4). Tiny's names
+     * come from its folders, ImageNet's from the subset (dataset_resolve; tests/test_images.c). */
     for (int i = 0; dataset_catalog[i]; i++) {
-        ck_assert_int_eq(dataset_catalog[i]->no_zca_suffix, 1);
-        for (int k = 0; k < dataset_catalog[i]->num_classes; k++) ck_assert_ptr_nonnull(dataset_catalog[i]->class_names[k]);
+        ck_assert_int_eq(dataset_catalog[i]->no_zca_suffix, i < 4);
+        if (i < 4)
+            for (int k = 0; k < dataset_catalog[i]->num_classes; k++) ck_assert_ptr_nonnull(dataset_catalog[i]->class_names[k]);
+        else
+            ck_assert_ptr_null(dataset_catalog[i]->class_names);
+    }
+    const DatasetInfo *tiny = dataset_find("Tiny"), *inet = dataset_find("ImageNet");
+    ck_assert_ptr_nonnull(tiny); ck_assert_ptr_nonnull(inet);
+    ck_assert_int_eq(tiny->channels, 3); ck_assert_int_eq(tiny->height, 64); ck_assert_int_eq(tiny->width, 64);
+    ck_assert_int_eq(tiny->num_classes, 200);
+    ck_assert_int_eq(tiny->train_count, 100000); ck_assert_int_eq(tiny->test_count, 10000);
+    ck_assert_int_eq(inet->channels, 3); ck_assert_int_eq(inet->height, 128); ck_assert_int_eq(inet->num_classes, 10);
+    const float im[3] = {0.485f, 0.456f, 0.406f}, is[3] = {0.229f, 0.224f, 0.225f};
+    for (int c = 0; c < 3; c++) {
+        ck_assert_float_eq(tiny->mean[c], im[c]); ck_assert_float_eq(tiny->std[c], is[c]);
+        ck_assert_float_eq(inet->mean[c], im[c]); ck_assert_float_eq(inet->std[c], is[c]);
     }
     ck_assert_str_eq(m->class_names[7], "7");
     ck_assert_str_eq(f->class_names[0], "T-shirt/top");
@@ -252,7 +269,7 @@ START_TEST(catalog_require_unknown) {
     ck_assert_ptr_eq(dataset_require("FashionMNIST"), dataset_find("FashionMNIST"));
     char msg[4096];
     ck_assert_int_eq(run_dying(require_in_child, "ImageNette", msg, sizeof msg), 1);
-    check_contains(msg, "--dataset: unknown dataset 'ImageNette' (known: MNIST, FashionMNIST, CIFAR10, CIFAR100)");
+    check_contains(msg, "--dataset: unknown dataset 'ImageNette' (known: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet)");
 }
 END_TEST
 

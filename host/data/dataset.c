@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/folder.h"
 #include "util.h"
 
 /* A growing text buffer for the list of places looked in. */
@@ -165,7 +166,7 @@ static void ds_check_split(const DatasetInfo *info, const ImageSet *s, const cha
         if (s->labels[i] < 0 || s->labels[i] >= info->num_classes)
             die("%s: %s label %d at index %d is out of range 0..%d", info->name, split, s->labels[i], i,
                 info->num_classes - 1);
-    if (s->n != want_n) warn("%s: the %s split has %d images (the full dataset has %d)", info->name, split, s->n, want_n);
+    if (!info->counts_vary && s->n != want_n) warn("%s: the %s split has %d images (the full dataset has %d)", info->name, split, s->n, want_n);
 }
 
 void dataset_load(const DatasetInfo *info, const char *data_path, int normalize, Dataset *out) {
@@ -176,6 +177,10 @@ void dataset_load(const DatasetInfo *info, const char *data_path, int normalize,
         ds_load_idx(info, root, out);
     else if (strcmp(info->name, "CIFAR10") == 0 || strcmp(info->name, "CIFAR100") == 0)
         ds_load_cifar(info, root, out);
+    else if (strcmp(info->name, "Tiny") == 0)
+        folder_load_tiny(info, root, out);
+    else if (strcmp(info->name, "ImageNet") == 0)
+        folder_load_imagenet(info, root, out);
     else
         die("%s: no reader for this dataset", info->name);
     ds_check_split(info, &out->train, "training", info->train_count);
@@ -195,6 +200,10 @@ void imageset_free(ImageSet *s) {
 void dataset_free(Dataset *d) {
     imageset_free(&d->train);
     imageset_free(&d->test);
+    if (d->class_names && d->info)
+        for (int c = 0; c < d->info->num_classes; c++) free(d->class_names[c]);
+    free(d->class_names);
+    d->class_names = NULL;
     d->info = NULL;
 }
 
@@ -252,8 +261,9 @@ void dataset_print_summary(const Dataset *d) {
     int *count = xcalloc((size_t)info->num_classes, sizeof(int));
     for (int i = 0; i < s->n; i++)
         if (s->labels[i] >= 0 && s->labels[i] < info->num_classes) count[s->labels[i]]++;
+    const char *const *names = d->class_names ? (const char *const *)d->class_names : info->class_names;
     for (int c = 0; c < info->num_classes; c++)
-        printf("class c = %d: %d real images (%s)\n", c, count[c], info->class_names[c]);
+        printf("class c = %d: %d real images (%s)\n", c, count[c], names && names[c] ? names[c] : "no folder");
     free(count);
     for (int c = 0; c < s->c; c++) {
         double m, sd;

@@ -1,7 +1,8 @@
 /* Datasets: the catalog (data/catalog.c: shapes, classes, mean/std, default paths)
- * and the readers (IDX for MNIST/Fashion-MNIST, gzipped or not; CIFAR-10/100 binary).
- * Loading follows SPEC 2.2: pixels p/255, then (unless raw) (x - mean_c) / std_c,
- * NCHW float32 in host memory. */
+ * and the readers (IDX for MNIST/Fashion-MNIST, gzipped or not; CIFAR-10/100 binary;
+ * JPEG/PNG folders for Tiny ImageNet and ImageNet subsets, host/data/folder.c).
+ * Loading follows SPEC 2.2: pixels p/255 (ImageNet: resized, see folder.c), then
+ * (unless raw) (x - mean_c) / std_c, NCHW float32 in host memory. */
 #ifndef CLMTT_DATASET_H
 #define CLMTT_DATASET_H
 
@@ -9,13 +10,22 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *name;           /* --dataset spelling: MNIST, FashionMNIST, CIFAR10, CIFAR100 */
+    const char *name;           /* --dataset spelling: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet */
     int channels, height, width, num_classes;
     int train_count, test_count;
     float mean[3], std[3];
-    const char *const *class_names;   /* num_classes names */
+    const char *const *class_names;   /* num_classes names; NULL for Tiny (the folder names, known once loaded) */
     const char *default_path;   /* used when --data_path is not given */
     int no_zca_suffix;          /* buffers folder gets "_NO_ZCA" without --zca (SPEC 6.4) */
+    int counts_vary;            /* 1: train_count/test_count are only typical (ImageNet subsets): no warning */
+    /* ImageNet only, filled by dataset_resolve from the subset list (SPEC 2.3): */
+    const char *subset;         /* the subset's name */
+    const char *const *wnids;   /* num_classes class folder names; an entry is NULL when the list gave
+                                   only an ImageNet index (resolved when loading) */
+    const int *imagenet_index;  /* num_classes ImageNet-1k indices, -1 where the list gave none */
+    /* Loader option (--skip_bad_images) for the picture datasets: an unreadable picture is
+     * reported on stderr and left out instead of stopping the run. */
+    int skip_bad_images;
 } DatasetInfo;
 
 /* NULL when unknown. */
@@ -24,6 +34,12 @@ const DatasetInfo *dataset_find(const char *name);
 const DatasetInfo *dataset_require(const char *name);
 /* The catalog, NULL-terminated. */
 extern const DatasetInfo *const dataset_catalog[];
+/* Copies the catalog entry of `name` (dies when unknown) into *out and, for ImageNet, makes
+ * it res x res with the classes of the subset list `subset` (host/data/subset.h). Dies
+ * naming the known subsets when there is none of that name, and for res outside 8..1024.
+ * subset and res are ignored for the other datasets. The lists stay allocated for the
+ * rest of the run (one resolution per command). */
+void dataset_resolve(const char *name, const char *subset, int res, DatasetInfo *out);
 
 typedef struct {
     int n, c, h, w;
@@ -34,6 +50,12 @@ typedef struct {
 typedef struct {
     const DatasetInfo *info;
     ImageSet train, test;
+    /* Picture datasets: class names found while loading (Tiny: the sorted train/ folders,
+     * NULL where a class has no folder), NULL otherwise; then info->class_names apply. */
+    char **class_names;
+    /* Picture datasets: pictures decoded in this load (0 when the decoded cache served
+     * them), whether the cache served them, and pictures left out by skip_bad_images. */
+    int decoded, from_cache, skipped;
 } Dataset;
 
 /* Loads both splits from data_path (NULL: the catalog's default). With normalize = 0
