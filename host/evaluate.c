@@ -9,21 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows of one device batch: every training batch must fit, and testing goes 256 rows at a
- * time, fewer where 256 rows of activations would take more than a quarter of the device
- * memory or one layer's output would pass 2^31 elements (the kernels index with int), as
- * with deep networks at large resolutions. Test accuracy does not depend on this size. */
-static int eval_batch_rows(const Net *net, int train_rows) {
-    size_t per = 2 * net_max_activation(net);   /* the two adjoint buffers */
-    for (int i = 0; i < net->nlayers; i++) per += layer_out_size(&net->layers[i]);
-    size_t test = 256, by_memory = (size_t)(RT.dev.global_mem / 4 / (per * sizeof(float)));
-    size_t by_index = INT_MAX / net_max_activation(net);
-    if (test > by_memory) test = by_memory;
-    if (test > by_index) test = by_index;
-    if (test < 1) test = 1;
-    return (size_t)train_rows > test ? train_rows : (int)test;
-}
-
 EvalResult evaluate_set(const char *model, const ImageSet *train, const ImageSet *test, int num_classes,
                         const EvalConfig *cfg, Rng *rng) {
     if (!(cfg->lr >= 0) || !isfinite(cfg->lr))
@@ -41,7 +26,9 @@ EvalResult evaluate_set(const char *model, const ImageSet *train, const ImageSet
     /* A training batch holds min(batch, rows) images; texture: canvas_samples crops of each. */
     size_t train_rows = (size_t)(cfg->batch < train->n ? cfg->batch : train->n) * (texture ? cfg->canvas_samples : 1);
     if (train_rows > INT_MAX / 2) die("evaluation: %zu rows per training batch is too many", train_rows);
-    trainer_init(&t, &net, eval_batch_rows(&net, (int)train_rows));
+    /* Testing goes up to 256 rows at a time (fewer where they do not fit); accuracy does not
+     * depend on it. */
+    trainer_init(&t, &net, train_rows > 256 ? (int)train_rows : 256);
     if (texture) trainer_set_texture(&t, train->h, train->w, cfg->canvas_samples);
     trainer_init_params(&t, rng);
     Sgd sgd = {cfg->lr, 0.9, 0.0005, 1};

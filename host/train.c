@@ -1,16 +1,35 @@
 #include "train.h"
+#include "blas.h"
+#include "runtime.h"
 #include "texture.h"
 #include "util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-void trainer_init(Trainer *t, const Net *net, int max_n) {
+int net_rows_that_fit(const Net *net) {
+    size_t per = 2 * net_max_activation(net);   /* the two adjoint buffers */
+    for (int i = 0; i < net->nlayers; i++) per += layer_out_size(&net->layers[i]);
+    size_t by_memory = (size_t)(RT.dev.global_mem / 4 / (per * sizeof(float)));
+    size_t by_index = INT_MAX / net_max_activation(net), rows = by_memory < by_index ? by_memory : by_index;
+    return rows < 1 ? 1 : rows > INT_MAX ? INT_MAX : (int)rows;
+}
+
+void trainer_init(Trainer *t, const Net *net, int max_n) { trainer_init_chunked(t, net, max_n, net_rows_that_fit(net)); }
+
+void trainer_init_chunked(Trainer *t, const Net *net, int max_n, int chunk) {
     memset(t, 0, sizeof *t);
     t->net = net;
     t->max_n = max_n;
-    exec_init(&t->exec, net, max_n, 0);
+    t->chunk = max_n < chunk ? max_n : chunk < 1 ? 1 : chunk;
+    exec_init(&t->exec, net, t->chunk, 0);
     size_t P = net->nparams, img = (size_t)net->channels * net->height * net->width;
+    if (t->chunk < max_n) {
+        t->xc = dev_alloc((size_t)t->chunk * img * 4, "image chunk");
+        t->yc = dev_alloc((size_t)t->chunk * 4, "label chunk");
+        t->gc = dev_alloc(P * 4, "chunk gradient");
+    }
     t->params = dev_alloc(P * 4, "network parameters");
     t->grad = dev_alloc(P * 4, "parameter gradients");
     t->vel = dev_alloc(P * 4, "SGD momentum");
@@ -51,6 +70,7 @@ void trainer_free(Trainer *t) {
         free(t->host_offs);
     }
     exec_free(&t->exec);
+    if (t->chunk < t->max_n) { dev_free(t->xc); dev_free(t->yc); dev_free(t->gc); }
     dev_free(t->params); dev_free(t->grad); dev_free(t->vel);
     dev_free(t->x); dev_free(t->x_aug); dev_free(t->labels);
     free(t->host_x);
@@ -101,6 +121,35 @@ static int load_texture_batch(Trainer *t, const ImageSet *set, const int *idx, i
     return n * R;
 }
 
+/* Loss sums and the mean gradient over the n rows of `input`, in chunks of t->chunk rows:
+ * grad = sum over chunks of (rows of the chunk / n) x the chunk's mean gradient. */
+static void batch_gradient(Trainer *t, cl_mem input, int n) {
+    if (n <= t->chunk) {
+        exec_forward(&t->exec, dptr(t->params, 0), input, n, 1);
+        exec_loss(&t->exec, t->labels, n);
+        exec_backward(&t->exec, dptr(t->params, 0), dptr(t->grad, 0), input, n, t->labels, NULL);
+        return;
+    }
+    if (t->net->nbatchnorm > 0)
+        die("%s with batch norm: a batch of %d rows does not fit the device in one pass (at most %d); batch "
+            "statistics would change if it were split, so lower --batch_train", t->net->model, n, t->chunk);
+    size_t img = (size_t)t->net->channels * t->net->height * t->net->width, P = t->net->nparams;
+    for (int c0 = 0; c0 < n; c0 += t->chunk) {
+        int nc = n - c0 < t->chunk ? n - c0 : t->chunk;
+        dev_copy(t->xc, 0, input, (size_t)c0 * img, (size_t)nc * img);
+        dev_copy(t->yc, 0, t->labels, (size_t)c0, (size_t)nc);
+        exec_forward(&t->exec, dptr(t->params, 0), t->xc, nc, 1);
+        exec_loss(&t->exec, t->yc, nc);
+        if (c0 == 0) {
+            exec_backward(&t->exec, dptr(t->params, 0), dptr(t->grad, 0), t->xc, nc, t->yc, NULL);
+            scal(P, (float)nc / n, dptr(t->grad, 0));
+        } else {
+            exec_backward(&t->exec, dptr(t->params, 0), dptr(t->gc, 0), t->xc, nc, t->yc, NULL);
+            axpy(P, (float)nc / n, dptr(t->gc, 0), dptr(t->grad, 0));
+        }
+    }
+}
+
 void train_epoch(Trainer *t, const ImageSet *set, int batch, const DsaStrategy *dsa, Rng *rng, Sgd *sgd,
                  double *loss, double *acc, BatchCallback on_batch, void *ctx) {
     int R = t->tex_rounds > 0 ? t->tex_rounds : 1, most = batch < set->n ? batch : set->n;
@@ -123,9 +172,7 @@ void train_epoch(Trainer *t, const ImageSet *set, int batch, const DsaStrategy *
             dsa_forward(&draw, set->c, H, W, t->x_aug, t->x);
             input = t->x_aug;
         }
-        exec_forward(&t->exec, dptr(t->params, 0), input, n, 1);
-        exec_loss(&t->exec, t->labels, n);
-        exec_backward(&t->exec, dptr(t->params, 0), dptr(t->grad, 0), input, n, t->labels, NULL);
+        batch_gradient(t, input, n);
         sgd_step(sgd, t->params, t->grad, t->vel, t->net->nparams);
         if (on_batch) on_batch(ctx, (size_t)(b0 + nb));
     }
@@ -138,10 +185,10 @@ void train_epoch(Trainer *t, const ImageSet *set, int batch, const DsaStrategy *
 }
 
 double test_accuracy(Trainer *t, const ImageSet *set) {
-    int *idx = xmalloc((size_t)t->max_n * sizeof(int));
+    int *idx = xmalloc((size_t)t->chunk * sizeof(int));
     exec_take_sums(&t->exec, NULL, NULL, NULL);
-    for (int b0 = 0; b0 < set->n; b0 += t->max_n) {
-        int n = set->n - b0 < t->max_n ? set->n - b0 : t->max_n;
+    for (int b0 = 0; b0 < set->n; b0 += t->chunk) {
+        int n = set->n - b0 < t->chunk ? set->n - b0 : t->chunk;
         for (int i = 0; i < n; i++) idx[i] = b0 + i;
         load_batch(t, set, idx, n);
         exec_forward(&t->exec, dptr(t->params, 0), t->x, n, 0);

@@ -17,7 +17,12 @@ typedef struct {
 typedef struct {
     const Net *net;
     Exec exec;
-    int max_n;
+    int max_n;           /* rows of one batch */
+    /* Rows of one forward/backward pass. A batch of more rows (deep networks at large
+     * resolutions) runs in chunks whose gradients are averaged: the same step, in the
+     * memory of one chunk. */
+    int chunk;
+    cl_mem xc, yc, gc;   /* one chunk's input and labels, its gradient (chunk < max_n only) */
     cl_mem params, grad, vel;
     cl_mem x, x_aug, labels, idx;   /* one batch on the device */
     float *host_x;
@@ -30,7 +35,12 @@ typedef struct {
     int32_t *host_offs;
 } Trainer;
 
+/* Rows of one pass of `net` that fit: a quarter of the device memory for its activations,
+ * and fewer than 2^31 elements per layer (the kernels index with int). At least 1. */
+int net_rows_that_fit(const Net *net);
 void trainer_init(Trainer *t, const Net *net, int max_n);
+/* The same with passes of at most `chunk` rows (tests force small chunks with it). */
+void trainer_init_chunked(Trainer *t, const Net *net, int max_n, int chunk);
 void trainer_free(Trainer *t);
 /* Trains on canvases of canvas_h x canvas_w (multiples of the network input): every batch
  * of b canvases becomes rounds x b random crops (b * rounds <= max_n). */

@@ -74,11 +74,47 @@ START_TEST(sgd_matches_pytorch_rule) {
 }
 END_TEST
 
+/* A batch run in chunks (as deep networks at large resolutions do) takes the same step as
+ * one pass: same draws, gradients averaged by rows. Batches of 8 in chunks of 3 (3+3+2),
+ * and a short last batch of 4 (3+1). */
+START_TEST(chunked_step_equals_one_pass) {
+    tu_init();
+    Dataset d;
+    dataset_load(dataset_require("FashionMNIST"), NULL, 1, &d);
+    ImageSet train = head(&d.train, 20);
+    Net net;
+    net_build(&net, "ConvNetW32", 1, 28, 28, 10);
+    DsaStrategy dsa;
+    dsa_strategy_parse("color_crop_cutout_flip_scale_rotate", &dsa);
+    float *params[2];
+    double loss[2], acc[2];
+    for (int k = 0; k < 2; k++) {
+        Trainer t;
+        trainer_init_chunked(&t, &net, 8, k == 0 ? 8 : 3);
+        ck_assert_int_eq(t.chunk, k == 0 ? 8 : 3);
+        Rng rng;
+        rng_init(&rng, 5, 0);
+        trainer_init_params(&t, &rng);
+        Sgd sgd = {0.05, 0.9, 5e-4, 1};
+        for (int ep = 0; ep < 2; ep++) train_epoch(&t, &train, 8, &dsa, &rng, &sgd, &loss[k], &acc[k], NULL, NULL);
+        params[k] = tu_download(t.params, 0, net.nparams);
+        trainer_free(&t);
+    }
+    double *ref = tu_to_double(params[0], net.nparams);
+    tu_check_close("chunked parameters", params[1], ref, net.nparams, 1e-4, 1e-6);
+    ck_assert_double_eq_tol(loss[1], loss[0], 1e-5 * fabs(loss[0]));
+    ck_assert_double_eq(acc[1], acc[0]);
+    free(ref); free(params[0]); free(params[1]);
+    dataset_free(&d);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, sgd_matches_pytorch_rule);
+    tcase_add_test(tc, chunked_step_equals_one_pass);
     tcase_add_test(tc, fashion_mnist_subset_learns);
     suite_add_tcase(s, tc);
     return tu_run(s);
