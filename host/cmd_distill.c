@@ -51,13 +51,22 @@ static void save_set(Run *r, const char *stem, int it) {
     char path[4300], v[32];
     snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
     snprintf(v, sizeof v, "%d", it);
-    const char *extra[] = {"iteration", v, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const char *extra[13] = {"iteration", v};
+    int n = 2;
     char cs[16], cn[16];
     if (r->a->texture) {
         snprintf(cs, sizeof cs, "%d", r->a->canvas_size);
         snprintf(cn, sizeof cn, "%d", r->a->canvas_samples);
         const char *tex[] = {"texture", "true", "canvas_size", cs, "canvas_samples", cn};
-        memcpy(extra + 2, tex, sizeof tex);
+        memcpy(extra + n, tex, sizeof tex);
+        n += 6;
+    }
+    /* ImageNet sets record which classes (and size) they stand for, so eval can check. */
+    char res[16];
+    if (r->ds->subset) {
+        snprintf(res, sizeof res, "%d", r->ds->height);
+        const char *sub[] = {"subset", r->ds->subset, "res", res};
+        memcpy(extra + n, sub, sizeof sub);
     }
     synset_save(path, &r->set, r->lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, extra);
 }
@@ -213,6 +222,12 @@ int cmd_distill(int argc, char **argv) {
                 ds->name, ds->channels, side * ds->height, side * ds->width);
         if (init.dataset[0] && strcmp(init.dataset, ds->name) != 0)
             die("%s: the set was distilled from %s, but --dataset is %s", a.init_syn, init.dataset, ds->name);
+        if (init.subset[0] && ds->subset && strcmp(init.subset, ds->subset) != 0)
+            die("%s: the set was distilled from ImageNet subset %s, but --subset is %s", a.init_syn, init.subset,
+                ds->subset);
+        if (init.zca != a.zca)
+            die("%s: the set was made %s ZCA; pass --zca=%s", a.init_syn, init.zca ? "with" : "without",
+                init.zca ? "True" : "False");
         for (int i = 0; i < init.set.n; i++)
             if (init.set.labels[i] >= ds->num_classes)
                 die("%s: label %d of row %d is not a class of %s", a.init_syn, init.set.labels[i], i, ds->name);

@@ -66,6 +66,8 @@ int cmd_eval(int argc, char **argv) {
         synset_load(syn, &set);
         if (set.dataset[0] && strcmp(set.dataset, ds->name) != 0)
             die("%s: the set was distilled from %s, but --dataset is %s", syn, set.dataset, ds->name);
+        if (set.subset[0] && ds->subset && strcmp(set.subset, ds->subset) != 0)
+            die("%s: the set was distilled from ImageNet subset %s, but --subset is %s", syn, set.subset, ds->subset);
         /* Texture sets (metadata texture = true) hold canvases of canvas_size x the images. */
         int side = set.texture ? set.canvas_size : 1;
         if (set.set.c != ds->channels || set.set.h != side * ds->height || set.set.w != side * ds->width)
@@ -91,7 +93,8 @@ int cmd_eval(int argc, char **argv) {
     ZcaSetup zs = {zca, zdir, 0, NULL};
     command_load_data(ds, data_path, &zs, &data);
     if (!syn) random_real_subset(&data.train, ds->num_classes, random_real, &rng, &set.set);
-    printf("Training set: %d images (%s)\n", set.set.n, syn ? syn : "random real");
+    printf("Training set: %d images (%s)\n", set.set.n,
+           syn ? syn : "random real; every network gets its own random subset");
     if (set.texture)
         printf("Texture set: %dx%d canvases (canvas_size %d); every batch is cropped %d time%s at random offsets\n",
                set.set.h, set.set.w, set.canvas_size, set.canvas_samples, set.canvas_samples == 1 ? "" : "s");
@@ -101,6 +104,12 @@ int cmd_eval(int argc, char **argv) {
     for (int m = 0; m < np; m++) {
         double sum = 0, sq = 0;
         for (int k = 0; k < num_eval; k++) {
+            /* Random real: a fresh subset per network, so the mean and std are over subsets
+             * as well as initializations (one subset's luck moves its accuracy by points). */
+            if (!syn && (m > 0 || k > 0)) {
+                imageset_free(&set.set);
+                random_real_subset(&data.train, ds->num_classes, random_real, &rng, &set.set);
+            }
             EvalResult r = evaluate_set(pool[m], &set.set, &data.test, ds->num_classes, &cfg, &rng);
             printf("%s #%d: test accuracy %.4f (train %.4f, %.1f s)\n", pool[m], k, r.test_acc, r.train_acc, r.seconds);
             sum += r.test_acc;

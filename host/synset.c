@@ -61,6 +61,7 @@ void synset_load(const char *path, SynSet *out) {
     const char *v;
     snprintf(out->dataset, sizeof out->dataset, "%s", (v = st_meta(&f, "dataset")) ? v : "");
     snprintf(out->model, sizeof out->model, "%s", (v = st_meta(&f, "model")) ? v : "");
+    snprintf(out->subset, sizeof out->subset, "%s", (v = st_meta(&f, "subset")) ? v : "");
     out->ipc = (v = st_meta(&f, "ipc")) ? atoi(v) : 0;
     out->zca = (v = st_meta(&f, "zca")) && strcmp(v, "true") == 0;
     out->texture = (v = st_meta(&f, "texture")) && strcmp(v, "true") == 0;

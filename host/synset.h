@@ -14,6 +14,7 @@ typedef struct {
     ImageSet set;
     double lr;
     char dataset[64], model[64];
+    char subset[64];    /* ImageNet: the subset the set was distilled from ("" when not recorded) */
     int ipc, zca;
     int texture, canvas_size, canvas_samples;   /* texture 0: ordinary images */
 } SynSet;
