@@ -95,7 +95,10 @@ int cmd_buffer(int argc, char **argv) {
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", dir);
     FILE *metrics = metrics_open(mpath);
 
-    int max_n = a.batch_train < 256 ? 256 : a.batch_train;
+    /* Rows of one pass: a training batch, or up to 256 test images. */
+    int train_rows = a.batch_train < data.train.n ? a.batch_train : data.train.n;
+    int test_rows = data.test.n < 256 ? data.test.n : 256;
+    int max_n = train_rows > test_rows ? train_rows : test_rows;
     Trainer tr;
     trainer_init(&tr, &net, max_n);
     int S = a.train_epochs + 1;

@@ -28,7 +28,8 @@ EvalResult evaluate_set(const char *model, const ImageSet *train, const ImageSet
     if (train_rows > INT_MAX / 2) die("evaluation: %zu rows per training batch is too many", train_rows);
     /* Testing goes up to 256 rows at a time (fewer where they do not fit); accuracy does not
      * depend on it. */
-    trainer_init(&t, &net, train_rows > 256 ? (int)train_rows : 256);
+    size_t test_rows = test->n < 256 ? (size_t)test->n : 256;
+    trainer_init(&t, &net, (int)(train_rows > test_rows ? train_rows : test_rows));
     if (texture) trainer_set_texture(&t, train->h, train->w, cfg->canvas_samples);
     trainer_init_params(&t, rng);
     Sgd sgd = {cfg->lr, 0.9, 0.0005, 1};

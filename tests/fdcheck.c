@@ -1,7 +1,12 @@
 #include "fdcheck.h"
+#include "net_ref.h"
 #include "testutil.h"
+#include "texture.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* In float64 with h = 1e-6 the central differences carry about 1e-9 relative error. */
 #define FD_RTOL 1e-6
@@ -89,4 +94,154 @@ void fd_check_rbackward(const FdLayer *l, int with_in_t, uint64_t seed) {
     free(in); free(w); free(dout); free(in_t); free(w_t); free(rdout); free(rdin); free(rdw); free(rdb);
     free(dinp); free(dwp); free(dbp); free(dinm); free(dwm); free(dbm);
     free(ip); free(wp); free(gp); free(im); free(wm); free(gm);
+}
+
+void fd_check_layer(const FdLayer *l, uint64_t seed) {
+    fd_check_backward(l, seed);
+    fd_check_tangent(l, 1, seed + 100);
+    fd_check_tangent(l, 0, seed + 200);
+    fd_check_rbackward(l, 1, seed + 300);
+    fd_check_rbackward(l, 0, seed + 400);
+}
+
+/* ---- the distiller's meta-gradient ---- */
+
+/* Floats per row of X: an image, or a canvas in texture mode. */
+static size_t fd_meta_row(const FdMetaShape *s) {
+    int c = s->canvas_size ? s->canvas_size : 1;
+    return (size_t)c * s->side * c * s->side;
+}
+
+void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K, uint64_t seed) {
+    m->shape = *shape;
+    net_build(&m->net, model, 1, shape->side, shape->side, FD_META_CLASSES);
+    m->K = K;
+    m->batch = 4;
+    for (int i = 0; i < FD_META_NSYN; i++) m->labels[i] = i / 2;
+    size_t P = m->net.nparams, nx = FD_META_NSYN * fd_meta_row(shape);
+    m->X = xmalloc(nx * 4);
+    tu_rand(m->X, nx, seed, -1.5f, 1.5f);
+    m->theta0 = xmalloc(P * 4);
+    m->target = xmalloc(P * 4);
+    Rng r;
+    rng_init(&r, seed, 7);
+    net_init_params(&m->net, &r, m->theta0);
+    float *noise = xmalloc(P * 4);
+    tu_rand(noise, P, seed + 1, -0.02f, 0.02f);
+    float scale = m->net.layers[1].kind == LAYER_NORM ? shape->norm_noise : 1.0f;
+    for (size_t i = 0; i < P; i++) {
+        m->theta0[i] += noise[i] * scale;
+        m->target[i] = m->theta0[i] - noise[i] * 0.5f + 0.01f * (float)((i * 2654435761u % 1000) / 1000.0 - 0.5);
+    }
+    free(noise);
+    m->alpha = 0.05;
+}
+
+void fd_meta_free(FdMeta *m) { free(m->X); free(m->theta0); free(m->target); }
+
+void fd_meta_distiller(const FdMeta *m, const char *strategy, Distiller *d) {
+    DsaStrategy st;
+    dsa_strategy_parse(strategy, &st);
+    distiller_init_texture(d, &m->net, FD_META_NSYN, m->labels, m->batch, m->K, &st, m->shape.canvas_size,
+                           m->shape.canvas_samples);
+    ck_assert_uint_eq(d->img, fd_meta_row(&m->shape));
+    distiller_set_images(d, m->X);
+}
+
+/* Step k's network inputs into xb: the rows of the batch, or canvas_samples rounds of their
+ * crops; their labels into y. Returns how many. */
+static int fd_meta_batch(const FdMeta *m, const Distiller *d, const double *X, int k, double *xb, int *y) {
+    int n = d->batch_n[k], S = d->canvas_samples, side = m->shape.side;
+    const int *rows = d->batch_idx + (size_t)k * d->batch_syn;
+    if (d->canvas_size) {
+        TexShape s = {1, side, side, d->canvas_size * side, d->canvas_size * side};
+        texture_crop_forward_ref(&s, xb, X, rows, d->crop_offs + (size_t)k * d->batch_syn * S * 2, n, S);
+    } else {
+        for (int r = 0; r < n; r++) memcpy(xb + r * d->in_img, X + rows[r] * d->img, d->in_img * 8);
+    }
+    for (int b = 0; b < n * S; b++) y[b] = m->labels[rows[b % n]];
+    return n * S;
+}
+
+double fd_meta_ref_loss(const FdMeta *m, const Distiller *d, const double *X, double alpha) {
+    size_t P = m->net.nparams, in_img = d->in_img;
+    int rows_max = m->batch * d->canvas_samples, side = m->shape.side;
+    double *theta = xmalloc(P * 8), *g = xmalloc(P * 8), *xb = xmalloc(rows_max * in_img * 8),
+           *xa = xmalloc(rows_max * in_img * 8);
+    int *y = xmalloc(rows_max * sizeof(int));
+    for (size_t i = 0; i < P; i++) theta[i] = m->theta0[i];
+    for (int k = 0; k < m->K; k++) {
+        int n = fd_meta_batch(m, d, X, k, xb, y);
+        const double *in = xb;
+        if (d->draws[k].group >= 0) {
+            dsa_forward_ref(&d->draws[k], 1, side, side, xa, xb);
+            in = xa;
+        }
+        RefExec re;
+        ref_exec_init(&re, &m->net, n);
+        ref_forward(&re, theta, in, y);
+        ref_backward(&re, theta, y, g, NULL);
+        ref_exec_free(&re);
+        for (size_t i = 0; i < P; i++) theta[i] -= alpha * g[i];
+    }
+    double num = 0, den = 0;
+    for (size_t i = 0; i < P; i++) {
+        num += (theta[i] - m->target[i]) * (theta[i] - m->target[i]);
+        den += ((double)m->theta0[i] - m->target[i]) * ((double)m->theta0[i] - m->target[i]);
+    }
+    free(theta); free(g); free(xb); free(xa); free(y);
+    return num / den;
+}
+
+int fd_check_meta_gradient(const FdMeta *m, Distiller *d, const char *what, double h, uint64_t seed, size_t first,
+                           size_t stride, int npix, double tol, int *sampled) {
+    Rng r;
+    rng_init(&r, seed, 11);
+    double dalpha;
+    double loss = distiller_meta_grad(d, m->theta0, m->target, (float)m->alpha, &r, &dalpha);
+    size_t nx = FD_META_NSYN * d->img;
+    float *dx = tu_download(d->dX, 0, nx);
+    double *X = tu_to_double(m->X, nx);
+    double ref = fd_meta_ref_loss(m, d, X, m->alpha);
+    ck_assert_msg(fabs(loss - ref) <= 1e-4 * fabs(ref), "%s: loss %.8g, float64 reference %.8g", what, loss, ref);
+    double fa = (fd_meta_ref_loss(m, d, X, m->alpha + h) - fd_meta_ref_loss(m, d, X, m->alpha - h)) / (2 * h);
+    ck_assert_msg(fabs(fa - dalpha) <= 2e-3 * fabs(fa) + 1e-6, "%s: dL/dlr %.8g, finite differences %.8g", what, dalpha,
+                  fa);
+    double *fd = xmalloc(npix * sizeof(double)), *got = xmalloc(npix * sizeof(double));
+    int k = 0, reached = 0;
+    for (size_t j = first; j < nx && k < npix; j += stride, k++) {
+        double keep = X[j];
+        X[j] = keep + h;
+        double lp = fd_meta_ref_loss(m, d, X, m->alpha);
+        X[j] = keep - h;
+        double lm = fd_meta_ref_loss(m, d, X, m->alpha);
+        X[j] = keep;
+        fd[k] = (lp - lm) / (2 * h);
+        got[k] = dx[j];
+        reached += fd[k] != 0;
+    }
+    double e = tu_rel_err(got, fd, (size_t)k);
+    printf("meta-gradient %s: loss %.6g (float64 %.6g), dL/dlr %.6g (fd %.6g), dL/dX relative error %.2e, %d of %d "
+           "pixels reached\n", what, loss, ref, dalpha, fa, e, reached, k);
+    ck_assert_msg(e < tol, "%s: dL/dX relative error %g over %d pixels", what, e, k);
+    free(dx); free(X); free(fd); free(got);
+    if (sampled) *sampled = k;
+    return reached;
+}
+
+size_t fd_meta_peak(const FdMetaShape *shape, int K) {
+    FdMeta m;
+    fd_meta_make(&m, shape, "ConvNetW32", K, 40);
+    size_t before = dev_mem_current();
+    dev_mem_reset_peak();
+    Distiller d;
+    fd_meta_distiller(&m, "color_crop_cutout_flip_scale_rotate", &d);
+    Rng r;
+    rng_init(&r, 1, 1);
+    double da;
+    distiller_meta_grad(&d, m.theta0, m.target, 0.01f, &r, &da);
+    size_t peak = dev_mem_peak() - before;
+    distiller_free(&d);
+    fd_meta_free(&m);
+    return peak;
 }

@@ -9,11 +9,8 @@
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +29,6 @@ static char g_edir[640];                       /* <g_buf>/MNIST_NO_ZCA/ConvNetW3
 static char g_run1[512];                       /* --save_path of the shared distill run */
 static unsigned char g_train_pix[NTRAIN * PIX];
 static unsigned char g_train_lab[NTRAIN];
-static int g_nlog;                             /* numbers the log files of the runs */
 static int g_have_experts, g_have_run1;
 
 /* The common flags of every distill run: the shared data and experts, a 2-step student
@@ -40,27 +36,6 @@ static int g_have_experts, g_have_run1;
 #define DISTILL_COMMON                                                                                   \
     "distill --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --expert_epochs 1 "    \
     "--max_start_epoch 1 --ipc 1 --num_eval 0 --seed 5"
-
-static const char *bin_path(void) {
-    static char path[4096];
-    if (path[0]) return path;
-    const char *env = getenv("CLMTT_BIN");
-    if (env && *env) {
-        snprintf(path, sizeof path, "%s", env);
-        return path;
-    }
-    /* Run by hand: the binary is built beside the test executables. */
-    char self[4000];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) die("set CLMTT_BIN to the clmtt binary");
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(path, sizeof path, "%s/clmtt", self);
-    return path;
-}
-
-static int has(const char *text, const char *needle) { return text && strstr(text, needle) != NULL; }
 
 /* Whether the decimal number n appears in text as a whole number (not inside a longer one). */
 static int has_number(const char *text, long n) {
@@ -72,12 +47,6 @@ static int has_number(const char *text, long n) {
         p = end - 1;
     }
     return 0;
-}
-
-static char *slurp(const char *path) {
-    size_t len;
-    char *t = (char *)read_file(path, &len);
-    return t ? t : xstrdup("");
 }
 
 static int count_lines_with(const char *text, const char *needle) {
@@ -129,8 +98,8 @@ static void write_idx(const char *dir, const char *name, int images, int n, cons
     free(b);
 }
 
-static void ensure_root(void) {
-    if (g_root) return;
+/* The temporary folder and the dataset, made once before the tests run. */
+static void make_root(void) {
     g_root = tu_tempdir("cli");
     snprintf(g_data, sizeof g_data, "%s/data", g_root);
     snprintf(g_buf, sizeof g_buf, "%s/buffers", g_root);
@@ -146,52 +115,6 @@ static void ensure_root(void) {
     write_idx(g_data, "t10k-labels-idx1-ubyte", 0, NTEST, test_lab);
     free(test_pix);
 }
-
-/* ---- running the binary ---- */
-
-typedef struct {
-    int status;        /* exit code, or 128 + signal */
-    char *out, *err;
-    char log[600];     /* <root>/logNN: .out and .err hold the streams */
-} Run;
-
-/* Runs `clmtt <args>` (args are shell words; the paths used here hold no spaces). */
-static Run clmtt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static Run clmtt(const char *fmt, ...) {
-    ensure_root();
-    Run r = {0};
-    char args[8192], cmd[10000], path[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(r.log, sizeof r.log, "%s/log%02d", g_root, g_nlog++);
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s.out 2>%s.err </dev/null", bin_path(), args, r.log, r.log);
-    int st = system(cmd);
-    ck_assert_msg(st != -1, "cannot run %s", cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
-    snprintf(path, sizeof path, "%s.out", r.log);
-    r.out = slurp(path);
-    snprintf(path, sizeof path, "%s.err", r.log);
-    r.err = slurp(path);
-    return r;
-}
-
-static void run_free(Run *r) {
-    free(r->out);
-    free(r->err);
-}
-
-#define EXPECT_OK(r) \
-    ck_assert_msg((r).status == 0, "%s: exit status %d, expected 0\nstderr: %.3000s", (r).log, (r).status, (r).err)
-
-/* A refusal: a normal non-zero exit (not a crash) whose stderr holds `needle`. */
-#define EXPECT_FAIL_WITH(r, needle)                                                                        \
-    do {                                                                                                   \
-        ck_assert_msg((r).status >= 1 && (r).status < 128, "%s: exit status %d, expected an error exit", \
-                      (r).log, (r).status);                                                                \
-        ck_assert_msg(has((r).err, needle), "%s: stderr lacks '%s':\n%.3000s", (r).log, needle, (r).err); \
-    } while (0)
 
 /* ---- reading safetensors ---- */
 
@@ -397,24 +320,24 @@ static void check_png(const char *dir, const char *name, int want_w, int want_h)
 /* ---- the shared runs ---- */
 
 /* 3 experts of 2 epochs, 2 per file: replay_buffer_0 (2 experts) and replay_buffer_1 (1). */
-static Run g_buffer_run;
+static TuRun g_buffer_run;
 static void ensure_experts(void) {
     if (g_have_experts) return;
-    ensure_root();
-    g_buffer_run = clmtt("buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --num_experts 3 "
-                         "--save_interval 2 --train_epochs 2 --batch_train 32 --seed 1",
-                         g_data, g_buf);
-    EXPECT_OK(g_buffer_run);
+    g_buffer_run = tu_clmtt(g_root, "buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 "
+                            "--num_experts 3 --save_interval 2 --train_epochs 2 --batch_train 32 --seed 1",
+                            g_data, g_buf);
+    TU_EXPECT_OK(g_buffer_run);
     g_have_experts = 1;
 }
 
 /* Two meta-updates with evaluation-time saving at every iteration; the flag spelled --name=value. */
-static Run g_distill_run;
+static TuRun g_distill_run;
 static void ensure_run1(void) {
     if (g_have_run1) return;
     ensure_experts();
-    g_distill_run = clmtt(DISTILL_COMMON " --syn_steps=2 --Iteration 2 --eval_it 1 --save_path %s", g_data, g_buf, g_run1);
-    EXPECT_OK(g_distill_run);
+    g_distill_run = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps=2 --Iteration 2 --eval_it 1 --save_path %s",
+                             g_data, g_buf, g_run1);
+    TU_EXPECT_OK(g_distill_run);
     g_have_run1 = 1;
 }
 
@@ -432,33 +355,33 @@ static const char *const distill_flags[] = {
     "save_path", "init_syn", NULL};
 
 static void expect_flags_listed(const char *cmd, const char *const *names) {
-    Run r = clmtt("%s --help", cmd);
-    EXPECT_OK(r);
+    TuRun r = tu_clmtt(g_root, "%s --help", cmd);
+    TU_EXPECT_OK(r);
     for (int i = 0; names[i]; i++) {
         char want[80];
         snprintf(want, sizeof want, "  --%s ", names[i]);
-        ck_assert_msg(has(r.out, want), "'clmtt %s --help' does not list --%s:\n%.4000s", cmd, names[i], r.out);
+        ck_assert_msg(tu_has(r.out, want), "'clmtt %s --help' does not list --%s:\n%.4000s", cmd, names[i], r.out);
     }
-    run_free(&r);
+    tu_run_free(&r);
 }
 
 START_TEST(help_and_version) {
-    Run r = clmtt("--help");
-    EXPECT_OK(r);
+    TuRun r = tu_clmtt(g_root, "--help");
+    TU_EXPECT_OK(r);
     const char *cmds[] = {"buffer", "distill", "eval", "devices"};
     for (int i = 0; i < 4; i++) {
         char want[32];
         snprintf(want, sizeof want, "  %s ", cmds[i]);
-        ck_assert_msg(has(r.out, want), "'clmtt --help' does not list %s:\n%s", cmds[i], r.out);
+        ck_assert_msg(tu_has(r.out, want), "'clmtt --help' does not list %s:\n%s", cmds[i], r.out);
     }
-    run_free(&r);
-    r = clmtt("--version");
-    EXPECT_OK(r);
+    tu_run_free(&r);
+    r = tu_clmtt(g_root, "--version");
+    TU_EXPECT_OK(r);
     ck_assert_msg(strncmp(r.out, "clmtt " CLMTT_VERSION, strlen("clmtt " CLMTT_VERSION)) == 0, "version: %s", r.out);
-    run_free(&r);
-    r = clmtt("no_such_command");
-    EXPECT_FAIL_WITH(r, "no_such_command");
-    run_free(&r);
+    tu_run_free(&r);
+    r = tu_clmtt(g_root, "no_such_command");
+    TU_EXPECT_FAIL_WITH(r, "no_such_command");
+    tu_run_free(&r);
     expect_flags_listed("buffer", buffer_flags);
     expect_flags_listed("distill", distill_flags);
     const char *eval_flags[] = {"syn", "random_real", "num_eval", "epoch_eval_train", "eval_mode", "lr", "seed",
@@ -478,17 +401,16 @@ START_TEST(flag_errors_name_the_flag) {
         {"eval --num_eval 0 --random_real 1", "--num_eval"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        Run r = clmtt("%s", cases[i][0]);
-        EXPECT_FAIL_WITH(r, cases[i][1]);
-        run_free(&r);
+        TuRun r = tu_clmtt(g_root, "%s", cases[i][0]);
+        TU_EXPECT_FAIL_WITH(r, cases[i][1]);
+        tu_run_free(&r);
     }
 }
 END_TEST
 
 START_TEST(devices_listed_and_bad_index_refused) {
-    ensure_root();
-    Run r = clmtt("devices");
-    EXPECT_OK(r);
+    TuRun r = tu_clmtt(g_root, "devices");
+    TU_EXPECT_OK(r);
     /* Device lines look like "* 0: name" (the default) or "  1: name". */
     int ndev = 0, ndefault = 0;
     for (const char *p = r.out; p && *p;) {
@@ -506,11 +428,11 @@ START_TEST(devices_listed_and_bad_index_refused) {
     }
     ck_assert_msg(ndev >= 1, "'clmtt devices' lists no device:\n%s", r.out);
     ck_assert_int_eq(ndefault, 1);
-    run_free(&r);
-    r = clmtt("buffer --device 99 --dataset MNIST --data_path %s --buffer_path %s/unused", g_data, g_root);
-    EXPECT_FAIL_WITH(r, "99");
+    tu_run_free(&r);
+    r = tu_clmtt(g_root, "buffer --device 99 --dataset MNIST --data_path %s --buffer_path %s/unused", g_data, g_root);
+    TU_EXPECT_FAIL_WITH(r, "99");
     ck_assert_msg(has_number(r.err, ndev), "the --device 99 error does not name the device count %d: %s", ndev, r.err);
-    run_free(&r);
+    tu_run_free(&r);
     char unused[700];
     snprintf(unused, sizeof unused, "%s/unused", g_root);
     ck_assert_msg(!dir_exists(unused), "a refused run created %s", unused);
@@ -519,7 +441,7 @@ END_TEST
 
 START_TEST(buffer_writes_trajectory_files) {
     ensure_experts();
-    ck_assert_msg(has(g_buffer_run.out, "seed=1"), "the seed is not reported:\n%.2000s", g_buffer_run.out);
+    ck_assert_msg(tu_has(g_buffer_run.out, "seed=1"), "the seed is not reported:\n%.2000s", g_buffer_run.out);
     char p0[800], p1[800];
     snprintf(p0, sizeof p0, "%s/replay_buffer_0.safetensors", g_edir);
     snprintf(p1, sizeof p1, "%s/replay_buffer_1.safetensors", g_edir);
@@ -537,7 +459,7 @@ START_TEST(buffer_writes_trajectory_files) {
     /* metrics.jsonl: one JSON object per (expert, epoch), in order. */
     char mp[800];
     snprintf(mp, sizeof mp, "%s/metrics.jsonl", g_edir);
-    char *m = slurp(mp);
+    char *m = tu_read_text(mp);
     size_t mlen = strlen(m);
     ck_assert_msg(mlen > 0 && m[mlen - 1] == '\n', "%s is empty or its last line is not terminated", mp);
     int line = 0;
@@ -569,11 +491,11 @@ START_TEST(buffer_appends_and_seed_reproduces) {
     size_t l0, l1;
     unsigned char *b0 = read_file(p0, &l0), *b1 = read_file(p1, &l1);
     ck_assert(b0 && b1);
-    Run r = clmtt("buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --num_experts 1 "
-                  "--train_epochs 2 --batch_train 32 --seed 1",
-                  g_data, g_buf);
-    EXPECT_OK(r);
-    run_free(&r);
+    TuRun r = tu_clmtt(g_root, "buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 "
+                       "--num_experts 1 --train_epochs 2 --batch_train 32 --seed 1",
+                       g_data, g_buf);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
     size_t l0b, l1b;
     unsigned char *b0b = read_file(p0, &l0b), *b1b = read_file(p1, &l1b);
     ck_assert_msg(b0b && l0b == l0 && memcmp(b0, b0b, l0) == 0, "replay_buffer_0 changed");
@@ -587,11 +509,11 @@ START_TEST(buffer_appends_and_seed_reproduces) {
 
     char other[700], po[900];
     snprintf(other, sizeof other, "%s/buffers_seed2", g_root);
-    r = clmtt("buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --num_experts 1 "
-              "--train_epochs 2 --batch_train 32 --seed 2",
-              g_data, other);
-    EXPECT_OK(r);
-    run_free(&r);
+    r = tu_clmtt(g_root, "buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --num_experts 1 "
+                 "--train_epochs 2 --batch_train 32 --seed 2",
+                 g_data, other);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
     snprintf(po, sizeof po, "%s/MNIST_NO_ZCA/ConvNetW32/replay_buffer_0.safetensors", other);
     float *ts = check_trajectory_file(po, 1, "2");
     ck_assert_msg(!same_floats(t0, ts, P), "--seed 2 starts from the same initialization as --seed 1");
@@ -599,7 +521,7 @@ START_TEST(buffer_appends_and_seed_reproduces) {
 
     char mp[800];
     snprintf(mp, sizeof mp, "%s/metrics.jsonl", g_edir);
-    char *m = slurp(mp);
+    char *m = tu_read_text(mp);
     ck_assert_int_eq(count_lines_with(m, "\"epoch\""), 8);   /* appended: 6 + 2 */
     free(m);
     free(t0); free(t2); free(ts);
@@ -609,11 +531,10 @@ END_TEST
 
 /* Two networks on 1 random real image per class: two per-model lines and their mean/std. */
 START_TEST(eval_random_real) {
-    ensure_root();
-    Run r = clmtt("eval --dataset MNIST --data_path %s --model ConvNetW32 --random_real 1 --num_eval 2 "
-                  "--epoch_eval_train 2 --seed 3",
-                  g_data);
-    EXPECT_OK(r);
+    TuRun r = tu_clmtt(g_root, "eval --dataset MNIST --data_path %s --model ConvNetW32 --random_real 1 --num_eval 2 "
+                       "--epoch_eval_train 2 --seed 3",
+                       g_data);
+    TU_EXPECT_OK(r);
     double acc[2];
     for (int k = 0; k < 2; k++) {
         char key[64];
@@ -625,7 +546,7 @@ START_TEST(eval_random_real) {
         ck_assert_msg(acc[k] >= 0 && acc[k] <= 1 && fabs(acc[k] * NTEST - round(acc[k] * NTEST)) < 3e-3,
                       "accuracy %g is not k/30", acc[k]);
     }
-    ck_assert_msg(!has(r.out, "ConvNetW32 #2:"), "a third network was trained:\n%s", r.out);
+    ck_assert_msg(!tu_has(r.out, "ConvNetW32 #2:"), "a third network was trained:\n%s", r.out);
     ck_assert_int_eq(count_lines_with(r.out, "test accuracy"), 2);
     const char *p = strstr(r.out, "mean = ");
     ck_assert_msg(p != NULL, "no 'mean = ' line:\n%s", r.out);
@@ -635,7 +556,7 @@ START_TEST(eval_random_real) {
     double sd = strtod(q + 6, NULL);
     ck_assert_msg(fabs(mean - (acc[0] + acc[1]) / 2) <= 1.5e-4, "mean %g of %g and %g", mean, acc[0], acc[1]);
     ck_assert_msg(fabs(sd - fabs(acc[0] - acc[1]) / 2) <= 1.5e-4, "population std %g of %g and %g", sd, acc[0], acc[1]);
-    run_free(&r);
+    tu_run_free(&r);
 }
 END_TEST
 
@@ -653,18 +574,19 @@ START_TEST(eval_rejects_bad_syn_files) {
     imageset_free(&s);
     const char *files[3] = {text, traj, wrong};
     for (int i = 0; i < 3; i++) {
-        Run r = clmtt("eval --dataset MNIST --data_path %s --model ConvNetW32 --num_eval 1 --epoch_eval_train 1 --syn %s",
-                      g_data, files[i]);
-        EXPECT_FAIL_WITH(r, files[i]);
-        if (i == 2) ck_assert_msg(has(r.err, "28"), "the shape error does not name the expected size: %s", r.err);
-        run_free(&r);
+        TuRun r = tu_clmtt(g_root, "eval --dataset MNIST --data_path %s --model ConvNetW32 --num_eval 1 "
+                           "--epoch_eval_train 1 --syn %s",
+                           g_data, files[i]);
+        TU_EXPECT_FAIL_WITH(r, files[i]);
+        if (i == 2) ck_assert_msg(tu_has(r.err, "28"), "the shape error does not name the expected size: %s", r.err);
+        tu_run_free(&r);
     }
 }
 END_TEST
 
 START_TEST(distill_writes_sets_pictures_and_metrics) {
     ensure_run1();
-    ck_assert_msg(has(g_distill_run.out, " syn_steps=2 ") && has(g_distill_run.out, " Iteration=2 "),
+    ck_assert_msg(tu_has(g_distill_run.out, " syn_steps=2 ") && tu_has(g_distill_run.out, " Iteration=2 "),
                   "--syn_steps=2 / --Iteration 2 not in effect:\n%.2000s", g_distill_run.out);
     const char *stems[] = {"images_0", "images_1", "images_2", "images_last"};
     Syn sets[4];
@@ -702,9 +624,9 @@ START_TEST(distill_writes_sets_pictures_and_metrics) {
     /* --Iteration 2 = exactly 2 meta-updates, logged as iterations 0 and 1. */
     char mp[700];
     snprintf(mp, sizeof mp, "%s/metrics.jsonl", g_run1);
-    char *m = slurp(mp);
+    char *m = tu_read_text(mp);
     ck_assert_msg(count_lines_with(m, "\"loss\"") == 2, "%s: expected 2 loss lines:\n%s", mp, m);
-    ck_assert_msg(has(m, "{\"iteration\": 0, \"loss\"") && has(m, "{\"iteration\": 1, \"loss\""), "%s:\n%s", mp, m);
+    ck_assert_msg(tu_has(m, "{\"iteration\": 0, \"loss\"") && tu_has(m, "{\"iteration\": 1, \"loss\""), "%s:\n%s", mp, m);
     free(m);
 }
 END_TEST
@@ -716,11 +638,14 @@ START_TEST(distill_first_step_is_linear_in_lr_img) {
     char ra[700], rb[700];
     snprintf(ra, sizeof ra, "%s/lr1000", g_root);
     snprintf(rb, sizeof rb, "%s/lr2000", g_root);
-    Run a = clmtt(DISTILL_COMMON " --syn-steps 2 --Iteration 1 --lr_img 1000 --lr_lr 0 --save_path %s", g_data, g_buf, ra);
-    EXPECT_OK(a);
-    Run b = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 1 --lr_img 2000 --lr_lr 0 --save_path %s", g_data, g_buf, rb);
-    EXPECT_OK(b);
-    ck_assert_msg(has(a.out, " syn_steps=2 ") && has(b.out, " syn_steps=2 "), "--syn-steps 2 / --syn_steps 2 not in effect");
+    TuRun a = tu_clmtt(g_root, DISTILL_COMMON " --syn-steps 2 --Iteration 1 --lr_img 1000 --lr_lr 0 --save_path %s",
+                       g_data, g_buf, ra);
+    TU_EXPECT_OK(a);
+    TuRun b = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 1 --lr_img 2000 --lr_lr 0 --save_path %s",
+                       g_data, g_buf, rb);
+    TU_EXPECT_OK(b);
+    ck_assert_msg(tu_has(a.out, " syn_steps=2 ") && tu_has(b.out, " syn_steps=2 "),
+                  "--syn-steps 2 / --syn_steps 2 not in effect");
     Syn a0 = load_synset(ra, "images_0"), a1 = load_synset(ra, "images_last");
     Syn b0 = load_synset(rb, "images_0"), b1 = load_synset(rb, "images_last");
     size_t n = (size_t)NCLASS * PIX;
@@ -743,19 +668,20 @@ START_TEST(distill_first_step_is_linear_in_lr_img) {
                   (double)a1.images[worst] - a0.images[worst], (double)b1.images[worst] - b0.images[worst]);
     ck_assert_msg(a1.lr == a0.lr && b1.lr == b0.lr, "lr moved with --lr_lr 0: %.9g -> %.9g", a0.lr, a1.lr);
     syn_free(&a0); syn_free(&a1); syn_free(&b0); syn_free(&b1);
-    run_free(&a);
-    run_free(&b);
+    tu_run_free(&a);
+    tu_run_free(&b);
 }
 END_TEST
 
 START_TEST(distill_refusals_say_why) {
     ensure_experts();
     /* No experts where it looks: the message names the path it tried. */
-    Run r = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 1 --save_path %s/r_none", g_data, g_root, g_root);
+    TuRun r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 1 --save_path %s/r_none",
+                       g_data, g_root, g_root);
     char want[900];
     snprintf(want, sizeof want, "%s/MNIST_NO_ZCA/ConvNetW32/replay_buffer_0", g_root);
-    EXPECT_FAIL_WITH(r, want);
-    run_free(&r);
+    TU_EXPECT_FAIL_WITH(r, want);
+    tu_run_free(&r);
 
     /* A ConvNetW32 file in the ConvNetW64 folder: named, with both models. */
     char wdir[700], src[800], dst[800];
@@ -768,25 +694,26 @@ START_TEST(distill_refusals_say_why) {
     ck_assert(bytes != NULL);
     write_file_atomic(dst, bytes, len);
     free(bytes);
-    r = clmtt("distill --dataset MNIST --data_path %s --buffer_path %s/w64 --model ConvNetW64 --expert_epochs 1 "
-              "--max_start_epoch 1 --num_eval 0 --syn_steps 2 --Iteration 1 --seed 5 --save_path %s/r_w64",
-              g_data, g_root, g_root);
-    EXPECT_FAIL_WITH(r, dst);
-    ck_assert_msg(has(r.err, "ConvNetW32") && has(r.err, "ConvNetW64") && has(r.err, "model"),
+    r = tu_clmtt(g_root, "distill --dataset MNIST --data_path %s --buffer_path %s/w64 --model ConvNetW64 "
+                 "--expert_epochs 1 --max_start_epoch 1 --num_eval 0 --syn_steps 2 --Iteration 1 --seed 5 "
+                 "--save_path %s/r_w64",
+                 g_data, g_root, g_root);
+    TU_EXPECT_FAIL_WITH(r, dst);
+    ck_assert_msg(tu_has(r.err, "ConvNetW32") && tu_has(r.err, "ConvNetW64") && tu_has(r.err, "model"),
                   "the mismatch message does not name both models: %s", r.err);
-    run_free(&r);
+    tu_run_free(&r);
 
     /* Start epoch 4 + 1 is beyond the 2 stored epochs. */
-    r = clmtt("distill --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --expert_epochs 1 "
-              "--max_start_epoch 5 --num_eval 0 --syn_steps 2 --Iteration 1 --seed 5 --save_path %s/r_mse",
-              g_data, g_buf, g_root);
-    EXPECT_FAIL_WITH(r, "max_start_epoch");
-    run_free(&r);
+    r = tu_clmtt(g_root, "distill --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --expert_epochs 1 "
+                 "--max_start_epoch 5 --num_eval 0 --syn_steps 2 --Iteration 1 --seed 5 --save_path %s/r_mse",
+                 g_data, g_buf, g_root);
+    TU_EXPECT_FAIL_WITH(r, "max_start_epoch");
+    tu_run_free(&r);
 
-    r = clmtt("distill --texture --zca");
-    EXPECT_FAIL_WITH(r, "texture");
-    ck_assert_msg(has(r.err, "zca"), "the texture/zca refusal does not mention zca: %s", r.err);
-    run_free(&r);
+    r = tu_clmtt(g_root, "distill --texture --zca");
+    TU_EXPECT_FAIL_WITH(r, "texture");
+    ck_assert_msg(tu_has(r.err, "zca"), "the texture/zca refusal does not mention zca: %s", r.err);
+    tu_run_free(&r);
 }
 END_TEST
 
@@ -796,18 +723,20 @@ START_TEST(distill_init_syn_continues) {
     char r3[700], init[800];
     snprintf(r3, sizeof r3, "%s/run_init", g_root);
     snprintf(init, sizeof init, "%s/images_last.safetensors", g_run1);
-    Run r = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 0 --init_syn %s --save_path %s", g_data, g_buf, init, r3);
-    EXPECT_OK(r);
-    run_free(&r);
+    TuRun r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 0 --init_syn %s --save_path %s",
+                       g_data, g_buf, init, r3);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
     Syn old = load_synset(g_run1, "images_last"), now = load_synset(r3, "images_0");
     ck_assert_msg(same_floats(old.images, now.images, (size_t)NCLASS * PIX), "images_0 differs from the --init_syn file");
     ck_assert_msg(old.lr == now.lr, "lr %.9g, the file's is %.9g", now.lr, old.lr);
     syn_free(&old);
     syn_free(&now);
     /* An --ipc that contradicts the file is refused. */
-    r = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 0 --ipc 2 --init_syn %s --save_path %s_ipc", g_data, g_buf, init, r3);
-    EXPECT_FAIL_WITH(r, "ipc");
-    run_free(&r);
+    r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 0 --ipc 2 --init_syn %s --save_path %s_ipc",
+                 g_data, g_buf, init, r3);
+    TU_EXPECT_FAIL_WITH(r, "ipc");
+    tu_run_free(&r);
 
     /* A set of another dataset, or with a label that is no class of MNIST, is refused. */
     char other[700], badlab[700];
@@ -819,14 +748,16 @@ START_TEST(distill_init_syn_continues) {
     s.labels[NCLASS - 1] = 12;
     synset_save(badlab, &s, 0.01, "MNIST", "ConvNetW32", 1, 0, NULL);
     imageset_free(&s);
-    r = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 0 --init_syn %s --save_path %s_other", g_data, g_buf, other, r3);
-    EXPECT_FAIL_WITH(r, other);
-    ck_assert_msg(has(r.err, "FashionMNIST"), "the dataset mismatch is not named: %s", r.err);
-    run_free(&r);
-    r = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 0 --init_syn %s --save_path %s_label", g_data, g_buf, badlab, r3);
-    EXPECT_FAIL_WITH(r, badlab);
-    ck_assert_msg(has(r.err, "label 12"), "the bad label is not named: %s", r.err);
-    run_free(&r);
+    r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 0 --init_syn %s --save_path %s_other",
+                 g_data, g_buf, other, r3);
+    TU_EXPECT_FAIL_WITH(r, other);
+    ck_assert_msg(tu_has(r.err, "FashionMNIST"), "the dataset mismatch is not named: %s", r.err);
+    tu_run_free(&r);
+    r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 0 --init_syn %s --save_path %s_label",
+                 g_data, g_buf, badlab, r3);
+    TU_EXPECT_FAIL_WITH(r, badlab);
+    ck_assert_msg(tu_has(r.err, "label 12"), "the bad label is not named: %s", r.err);
+    tu_run_free(&r);
 }
 END_TEST
 
@@ -840,15 +771,15 @@ START_TEST(distill_divergence_keeps_last_good_set) {
     for (int k = 0; k < 2; k++) {
         char dir[700];
         snprintf(dir, sizeof dir, "%s/diverge%d", g_root, k);
-        Run r = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 5 --eval_it 1 %s --save_path %s", g_data, g_buf,
-                      flags[k], dir);
-        EXPECT_FAIL_WITH(r, "diverged");
-        ck_assert_msg(has(r.err, "images_last"), "the message does not point at images_last: %s", r.err);
+        TuRun r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 5 --eval_it 1 %s --save_path %s",
+                           g_data, g_buf, flags[k], dir);
+        TU_EXPECT_FAIL_WITH(r, "diverged");
+        ck_assert_msg(tu_has(r.err, "images_last"), "the message does not point at images_last: %s", r.err);
         const char *p = strstr(r.err, "iteration ");
         ck_assert_msg(p != NULL, "the message does not name the iteration: %s", r.err);
         int it = atoi(p + 10);
         ck_assert_msg(it >= 0 && it < 5, "diverged at iteration %d", it);
-        run_free(&r);
+        tu_run_free(&r);
         Syn last = load_synset(dir, "images_last");   /* checks every value is finite */
         if (k == 0) {
             char stem[32];
@@ -871,11 +802,11 @@ START_TEST(distill_negative_syn_lr_stops_at_evaluation) {
     char dir[700];
     snprintf(dir, sizeof dir, "%s/negative_lr", g_root);
     /* dL/dsyn_lr is positive at the start here, so lr_lr 1e-2 drives syn_lr below 0 at once. */
-    Run r = clmtt(DISTILL_COMMON " --syn_steps 2 --Iteration 3 --num_eval 1 --eval_it 1 --epoch_eval_train 0 "
-                  "--lr_lr 1e-2 --save_path %s", g_data, g_buf, dir);
-    EXPECT_FAIL_WITH(r, "diverged");
-    ck_assert_msg(has(r.err, "syn_lr") && has(r.err, "images_last"), "unclear message: %s", r.err);
-    run_free(&r);
+    TuRun r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 3 --num_eval 1 --eval_it 1 "
+                       "--epoch_eval_train 0 --lr_lr 1e-2 --save_path %s", g_data, g_buf, dir);
+    TU_EXPECT_FAIL_WITH(r, "diverged");
+    ck_assert_msg(tu_has(r.err, "syn_lr") && tu_has(r.err, "images_last"), "unclear message: %s", r.err);
+    tu_run_free(&r);
     Syn first = load_synset(dir, "images_0"), last = load_synset(dir, "images_last");
     ck_assert_msg(!same_floats(first.images, last.images, (size_t)NCLASS * PIX), "the learned update was not saved");
     ck_assert_msg(last.lr < 0, "images_last lr %g: expected the negative syn_lr that stopped the run", last.lr);
@@ -911,24 +842,16 @@ START_TEST(distill_checks_all_expert_files) {
     ck_assert(bytes != NULL);
     write_file_atomic(dst, bytes, len);
     free(bytes);
-    Run r = clmtt("buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --num_experts 1 "
-                  "--train_epochs 1 --batch_train 32 --seed 4", g_data, bp);
-    EXPECT_OK(r);
-    run_free(&r);
+    TuRun r = tu_clmtt(g_root, "buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 "
+                       "--num_experts 1 --train_epochs 1 --batch_train 32 --seed 4", g_data, bp);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
 
     /* A long buffer run, killed while it trains the first expert of replay_buffer_2. */
     snprintf(empty, sizeof empty, "%s/replay_buffer_2.safetensors", dir);
-    char *argv[] = {(char *)bin_path(), "buffer", "--dataset", "MNIST", "--data_path", g_data, "--buffer_path", bp,
-                    "--model", "ConvNetW32", "--num_experts", "1", "--train_epochs", "500", "--seed", "4", NULL};
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
+    char *args[] = {"buffer", "--dataset", "MNIST", "--data_path", g_data, "--buffer_path", bp, "--model", "ConvNetW32",
+                    "--num_experts", "1", "--train_epochs", "500", "--seed", "4", NULL};
+    pid_t pid = tu_clmtt_start(args, NULL, NULL);
     int claimed = wait_for_file(empty, pid, 120);
     kill(pid, SIGKILL);
     int st;
@@ -939,24 +862,25 @@ START_TEST(distill_checks_all_expert_files) {
 
     /* The 1-epoch file cannot serve max_start_epoch 2, whichever file is drawn first. */
     for (int seed = 1; seed <= 3; seed++) {
-        r = clmtt("distill --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --expert_epochs 1 "
-                  "--max_start_epoch 2 --num_eval 0 --syn_steps 2 --Iteration 2 --seed %d --save_path %s/r_mixed%d",
-                  g_data, bp, seed, g_root, seed);
-        EXPECT_FAIL_WITH(r, "max_start_epoch");
-        run_free(&r);
+        r = tu_clmtt(g_root, "distill --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 "
+                     "--expert_epochs 1 --max_start_epoch 2 --num_eval 0 --syn_steps 2 --Iteration 2 --seed %d "
+                     "--save_path %s/r_mixed%d",
+                     g_data, bp, seed, g_root, seed);
+        TU_EXPECT_FAIL_WITH(r, "max_start_epoch");
+        tu_run_free(&r);
     }
-    r = clmtt("distill --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --expert_epochs 1 "
-              "--max_start_epoch 1 --num_eval 0 --syn_steps 2 --Iteration 1 --seed 1 --save_path %s/r_mixed_ok",
-              g_data, bp, g_root);
-    EXPECT_OK(r);
-    ck_assert_msg(has(r.err, empty), "no warning names the skipped empty file: %s", r.err);
-    ck_assert_msg(has(r.out, "(2 files)"), "expected 2 usable files:\n%.2000s", r.out);
-    run_free(&r);
+    r = tu_clmtt(g_root, "distill --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 --expert_epochs 1 "
+                 "--max_start_epoch 1 --num_eval 0 --syn_steps 2 --Iteration 1 --seed 1 --save_path %s/r_mixed_ok",
+                 g_data, bp, g_root);
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.err, empty), "no warning names the skipped empty file: %s", r.err);
+    ck_assert_msg(tu_has(r.out, "(2 files)"), "expected 2 usable files:\n%.2000s", r.out);
+    tu_run_free(&r);
 }
 END_TEST
 
 static int loss_lines(const char *metrics_path) {
-    char *m = slurp(metrics_path);
+    char *m = tu_read_text(metrics_path);
     int n = count_lines_with(m, "\"loss\"");
     free(m);
     return n;
@@ -971,22 +895,10 @@ START_TEST(distill_sigint_saves_and_exits_130) {
     snprintf(out, sizeof out, "%s/sigint.out", g_root);
     snprintf(err, sizeof err, "%s/sigint.err", g_root);
     snprintf(mp, sizeof mp, "%s/metrics.jsonl", dir);
-    char *argv[] = {(char *)bin_path(), "distill", "--dataset", "MNIST", "--data_path", g_data, "--buffer_path", g_buf,
-                    "--model", "ConvNetW32", "--expert_epochs", "1", "--max_start_epoch", "1", "--ipc", "1",
-                    "--num_eval", "0", "--seed", "5", "--syn_steps", "2", "--Iteration", "100000", "--save_path", dir,
-                    NULL};
-    int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert(fo >= 0 && fe >= 0);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fo);
-    close(fe);
+    char *args[] = {"distill", "--dataset", "MNIST", "--data_path", g_data, "--buffer_path", g_buf, "--model",
+                    "ConvNetW32", "--expert_epochs", "1", "--max_start_epoch", "1", "--ipc", "1", "--num_eval", "0",
+                    "--seed", "5", "--syn_steps", "2", "--Iteration", "100000", "--save_path", dir, NULL};
+    pid_t pid = tu_clmtt_start(args, out, err);
     int status = 0, exited = 0;
     double t0 = now_seconds();
     while (loss_lines(mp) < 1) {
@@ -1010,22 +922,17 @@ START_TEST(distill_sigint_saves_and_exits_130) {
         }
         usleep(50000);
     }
-    char *e = slurp(err);
+    char *e = tu_read_text(err);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status after SIGINT: %s %d; stderr: %.2000s",
                   WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), e);
     char hint[900];
     snprintf(hint, sizeof hint, "--init_syn %s/images_last.safetensors", dir);
-    ck_assert_msg(has(e, hint), "stderr does not suggest '%s': %s", hint, e);
+    ck_assert_msg(tu_has(e, hint), "stderr does not suggest '%s': %s", hint, e);
     free(e);
     Syn last = load_synset(dir, "images_last");
     syn_free(&last);
 }
 END_TEST
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 int main(void) {
     Suite *s = suite_create("cli");
@@ -1047,8 +954,9 @@ int main(void) {
     tcase_add_test(tc, distill_checks_all_expert_files);
     tcase_add_test(tc, distill_sigint_saves_and_exits_130);
     suite_add_tcase(s, tc);
+    make_root();
     int rc = tu_run(s);
     /* The folder stays for inspection when something failed. */
-    if (rc == 0 && g_root) nftw(g_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc == 0) tu_rm_tree(g_root);
     return rc;
 }

@@ -20,21 +20,7 @@ static size_t n_w(const Conv2dShape *s) { return (size_t)s->Cout * s->Cin * s->K
 /* ---------- (a) references vs finite differences (float64) ---------- */
 
 /* The reference layer seen through the shared finite-difference checks (fdcheck.h). */
-static void fd_fwd(const void *s, double *out, const double *in, const double *w, const double *b) {
-    conv2d_forward_ref(s, out, in, w, b);
-}
-static void fd_bwd(const void *s, double *din, double *dw, double *db, const double *dout, const double *in,
-                   const double *w) {
-    conv2d_backward_ref(s, din, dw, db, dout, in, w);
-}
-static void fd_tan(const void *s, double *out_t, const double *in, const double *in_t, const double *w,
-                   const double *w_t, const double *b_t) {
-    conv2d_tangent_ref(s, out_t, in, in_t, w, w_t, b_t);
-}
-static void fd_rbwd(const void *s, double *rdin, double *rdw, double *rdb, const double *dout, const double *rdout,
-                    const double *in, const double *in_t, const double *w, const double *w_t) {
-    conv2d_rbackward_ref(s, rdin, rdw, rdb, dout, rdout, in, in_t, w, w_t);
-}
+FD_LAYER_CALLBACKS(conv2d)
 
 static FdLayer fd_layer(const Conv2dShape *s) {
     return (FdLayer){s, n_in(s), n_out(s), n_w(s), (size_t)s->Cout, fd_fwd, fd_bwd, fd_tan, fd_rbwd};
@@ -64,12 +50,8 @@ START_TEST(ref_fd) {
     for (size_t k = 0; k < sizeof fd_shapes / sizeof fd_shapes[0]; k++) {
         const Conv2dShape *s = &fd_shapes[k];
         FdLayer l = fd_layer(s);
-        fd_check_backward(&l, 100 + 10 * k);
+        fd_check_layer(&l, 100 + 10 * k);
         check_backward_null_outputs(s, 100 + 10 * k);
-        fd_check_tangent(&l, 1, 200 + 10 * k);
-        fd_check_tangent(&l, 0, 300 + 10 * k);
-        fd_check_rbackward(&l, 1, 400 + 10 * k);
-        fd_check_rbackward(&l, 0, 500 + 10 * k);
     }
 }
 END_TEST
@@ -131,22 +113,16 @@ typedef struct {
     float *out, *din, *dw, *db, *out_t, *rdin, *rdw, *rdb;
 } DevResult;
 
-static float *rand_f(size_t n, uint64_t seed) {
-    float *x = xmalloc(n * sizeof(float));
-    tu_rand(x, n, seed, -1, 1);
-    return x;
-}
-
 static HostData host_data(const Conv2dShape *s, uint64_t seed) {
     HostData h;
-    h.in = rand_f(n_in(s), seed);
-    h.in_t = rand_f(n_in(s), seed + 1);
-    h.w = rand_f(n_w(s), seed + 2);
-    h.b = rand_f(s->Cout, seed + 3);
-    h.w_t = rand_f(n_w(s), seed + 4);
-    h.b_t = rand_f(s->Cout, seed + 5);
-    h.dout = rand_f(n_out(s), seed + 6);
-    h.rdout = rand_f(n_out(s), seed + 7);
+    h.in = tu_new_rand(n_in(s), seed);
+    h.in_t = tu_new_rand(n_in(s), seed + 1);
+    h.w = tu_new_rand(n_w(s), seed + 2);
+    h.b = tu_new_rand(s->Cout, seed + 3);
+    h.w_t = tu_new_rand(n_w(s), seed + 4);
+    h.b_t = tu_new_rand(s->Cout, seed + 5);
+    h.dout = tu_new_rand(n_out(s), seed + 6);
+    h.rdout = tu_new_rand(n_out(s), seed + 7);
     return h;
 }
 
@@ -156,16 +132,6 @@ static void host_data_free(HostData *h) {
 
 static void result_free(DevResult *r) {
     free(r->out); free(r->din); free(r->dw); free(r->db); free(r->out_t); free(r->rdin); free(r->rdw); free(r->rdb);
-}
-
-/* Elements of g outside [a, a+n) over [0, total) must still be NaN (nothing wrote them). */
-static void check_untouched(const char *what, cl_mem g, size_t total, size_t a, size_t n, size_t a2, size_t n2) {
-    float *x = tu_download(g, 0, total);
-    for (size_t i = 0; i < total; i++) {
-        int inside = (i >= a && i < a + n) || (i >= a2 && i < a2 + n2);
-        if (!inside && !isnan(x[i])) ck_abort_msg("%s: element %zu outside the outputs was written", what, i);
-    }
-    free(x);
 }
 
 /* Runs the four passes on the device. Parameters sit at odd offsets of one flat buffer
@@ -197,7 +163,7 @@ static DevResult device_run(const DevCase *c, const HostData *h) {
     if (din) r.din = tu_download(din, 0, ni);
     r.dw = tu_download(G, gw, nw);
     if (c->bias) r.db = tu_download(G, gb, nb);
-    check_untouched("backward gradients", G, ng, gw, nw, gb, c->bias ? nb : 0);
+    tu_check_untouched("backward gradients", G, ng, gw, nw, gb, c->bias ? nb : 0);
 
     cl_mem out_t = tu_poisoned(no);
     conv2d_tangent(s, out_t, in, in_t, w, w_t, b_t);
@@ -208,7 +174,7 @@ static DevResult device_run(const DevCase *c, const HostData *h) {
     if (rdin) r.rdin = tu_download(rdin, 0, ni);
     r.rdw = tu_download(RG, gw, nw);
     if (c->bias) r.rdb = tu_download(RG, gb, nb);
-    check_untouched("rbackward gradients", RG, ng, gw, nw, gb, c->bias ? nb : 0);
+    tu_check_untouched("rbackward gradients", RG, ng, gw, nw, gb, c->bias ? nb : 0);
 
     dev_free(P); dev_free(in); dev_free(in_t); dev_free(dout); dev_free(rdout); dev_free(out);
     dev_free(din); dev_free(G); dev_free(out_t); dev_free(rdin); dev_free(RG);

@@ -4,15 +4,10 @@
  * real Fashion-MNIST (Debian package dataset-fashion-mnist). No device is needed. */
 #include "testutil.h"
 
-#include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "data/dataset.h"
@@ -21,32 +16,14 @@
 
 /* ---- file helpers ---- */
 
-static char *path_of(const char *dir, const char *name) {
-    char *p = xmalloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    return remove(path);
-}
-
-/* Removes a test folder and everything in it. */
-static void rm_tree(const char *dir) {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void put_file(const char *dir, const char *name, const void *data, size_t len) {
-    char *p = path_of(dir, name);
-    FILE *f = fopen(p, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", p);
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
+    char *p = tu_path(dir, name);
+    tu_write_file(p, data, len);
     free(p);
 }
 
 static void put_gz(const char *dir, const char *name, const void *data, size_t len) {
-    char *p = path_of(dir, name);
+    char *p = tu_path(dir, name);
     gzFile f = gzopen(p, "wb");
     ck_assert_msg(f != NULL, "cannot write %s", p);
     ck_assert_int_eq(gzwrite(f, data, (unsigned)len), (int)len);
@@ -55,7 +32,7 @@ static void put_gz(const char *dir, const char *name, const void *data, size_t l
 }
 
 static char *make_subdir(const char *dir, const char *name) {
-    char *p = path_of(dir, name);
+    char *p = tu_path(dir, name);
     mkdir_p(p);
     return p;
 }
@@ -158,36 +135,7 @@ static void check_image(const ImageSet *s, int i, uint32_t tag, int src_i, const
     }
 }
 
-static void check_contains(const char *text, const char *part) {
-    ck_assert_msg(text && strstr(text, part) != NULL, "message \"%s\" lacks \"%s\"", text ? text : "(null)", part);
-}
-
-/* Runs fn(arg) in a child whose stderr is captured; returns the exit status and the text.
- * Used for the paths that die(). */
-static int run_dying(void (*fn)(void *), void *arg, char *msg, size_t msglen) {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fds[0], msg + n, msglen - 1 - n)) > 0 && n < msglen - 1) n += (size_t)r;
-    msg[n] = 0;
-    close(fds[0]);
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
+/* Children for tu_in_child: the paths that die(). */
 typedef struct { const DatasetInfo *info; const char *path; } LoadArgs;
 
 static void load_in_child(void *p) {
@@ -268,8 +216,8 @@ END_TEST
 START_TEST(catalog_require_unknown) {
     ck_assert_ptr_eq(dataset_require("FashionMNIST"), dataset_find("FashionMNIST"));
     char msg[4096];
-    ck_assert_int_eq(run_dying(require_in_child, "ImageNette", msg, sizeof msg), 1);
-    check_contains(msg, "--dataset: unknown dataset 'ImageNette' (known: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet)");
+    ck_assert_int_eq(tu_in_child(require_in_child, "ImageNette", msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "--dataset: unknown dataset 'ImageNette' (known: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet)");
 }
 END_TEST
 
@@ -282,7 +230,7 @@ START_TEST(idx_plain_and_gzip) {
         unsigned char *img = idx_images(0x803, 7, 28, 28, 5, &li), *lab = idx_labels(0x801, 7, 5, &ll);
         if (gz) { put_gz(dir, "i.gz", img, li); put_gz(dir, "l.gz", lab, ll); }
         else { put_file(dir, "i", img, li); put_file(dir, "l", lab, ll); }
-        char *pi = path_of(dir, gz ? "i.gz" : "i"), *pl = path_of(dir, gz ? "l.gz" : "l");
+        char *pi = tu_path(dir, gz ? "i.gz" : "i"), *pl = tu_path(dir, gz ? "l.gz" : "l");
         ImageSet s = {0};
         char err[1024] = "";
         ck_assert_msg(idx_read(pi, 1, &s, err, sizeof err) == 0, "%s", err);
@@ -299,7 +247,7 @@ START_TEST(idx_plain_and_gzip) {
         ck_assert_ptr_null(s.images);
         free(img); free(lab); free(pi); free(pl);
     }
-    rm_tree(dir);
+    tu_rm_tree(dir);
     free(dir);
 }
 END_TEST
@@ -308,11 +256,11 @@ END_TEST
 static void expect_idx_error(const char *dir, const char *name, const void *data, size_t len, int gz, int images,
                              ImageSet *s, const char *const *parts) {
     if (gz) put_gz(dir, name, data, len); else put_file(dir, name, data, len);
-    char *p = path_of(dir, name);
+    char *p = tu_path(dir, name);
     char err[1024] = "";
     ck_assert_int_eq(idx_read(p, images, s, err, sizeof err), -1);
-    check_contains(err, p);
-    for (int i = 0; parts[i]; i++) check_contains(err, parts[i]);
+    TU_ASSERT_HAS(err, p);
+    for (int i = 0; parts[i]; i++) TU_ASSERT_HAS(err, parts[i]);
     free(p);
 }
 
@@ -343,7 +291,7 @@ START_TEST(idx_faults) {
     b = idx_images(0x803, 7, 28, 28, 1, &len);
     put_gz(dir, "whole.gz", b, len);
     size_t glen;
-    char *gp = path_of(dir, "whole.gz");
+    char *gp = tu_path(dir, "whole.gz");
     unsigned char *g = read_file(gp, &glen);
     ck_assert_ptr_nonnull(g);
     expect_idx_error(dir, "half.gz", g, glen / 2, 0, 1, &s, (const char *[]){"gzip stream ends early", NULL});
@@ -361,10 +309,10 @@ START_TEST(idx_faults) {
     expect_idx_error(dir, "tiny", "\0\0", 2, 0, 1, &s, (const char *[]){"too short", NULL});
     /* Missing file. */
     char err[1024];
-    char *missing = path_of(dir, "nope");
+    char *missing = tu_path(dir, "nope");
     ck_assert_int_eq(idx_read(missing, 1, &s, err, sizeof err), -1);
-    check_contains(err, missing);
-    check_contains(err, "No such file");
+    TU_ASSERT_HAS(err, missing);
+    TU_ASSERT_HAS(err, "No such file");
     free(missing);
     /* Nothing was stored by the failures. */
     ck_assert_ptr_null(s.images); ck_assert_ptr_null(s.labels); ck_assert_int_eq(s.n, 0);
@@ -373,19 +321,19 @@ START_TEST(idx_faults) {
     put_file(dir, "img7", b, len);
     free(b);
     l = idx_labels(0x801, 6, 1, &len);
-    char *pi = path_of(dir, "img7");
+    char *pi = tu_path(dir, "img7");
     ck_assert_int_eq(idx_read(pi, 1, &s, err, sizeof err), 0);
     expect_idx_error(dir, "lab6", l, len, 0, 0, &s,
                      (const char *[]){"count mismatch", "6 labels", "image file holds 7", NULL});
     imageset_free(&s);
-    char *pl = path_of(dir, "lab6");
+    char *pl = tu_path(dir, "lab6");
     ck_assert_int_eq(idx_read(pl, 0, &s, err, sizeof err), 0);
     ck_assert_int_eq(idx_read(pi, 1, &s, err, sizeof err), -1);
-    check_contains(err, "count mismatch");
-    check_contains(err, "7 images but the label file holds 6");
+    TU_ASSERT_HAS(err, "count mismatch");
+    TU_ASSERT_HAS(err, "7 images but the label file holds 6");
     imageset_free(&s);
     free(l); free(pi); free(pl);
-    rm_tree(dir);
+    tu_rm_tree(dir);
     free(dir);
 }
 END_TEST
@@ -425,7 +373,7 @@ START_TEST(idx_dataset_load_layouts) {
     ck_assert_int_eq(d.train.n, 2);
     check_image(&d.train, 1, 1, 1, NULL);
     dataset_free(&d);
-    rm_tree(root); rm_tree(root2); rm_tree(root3);
+    tu_rm_tree(root); tu_rm_tree(root2); tu_rm_tree(root3);
     free(root); free(raw); free(root2); free(sub); free(root3);
 }
 END_TEST
@@ -434,16 +382,16 @@ START_TEST(idx_missing_lists_places) {
     char *root = tu_tempdir("data-missing");
     char msg[8192];
     LoadArgs a = {dataset_find("MNIST"), root};
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
-    check_contains(msg, "MNIST: cannot find train-images-idx3-ubyte[.gz]");
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "MNIST: cannot find train-images-idx3-ubyte[.gz]");
     const char *places[] = {"", "/MNIST/raw", "/MNIST"};
     for (int i = 0; i < 3; i++)
         for (int gz = 0; gz < 2; gz++) {
             char want[512];
             snprintf(want, sizeof want, "%s%s/train-images-idx3-ubyte%s\n", root, places[i], gz ? ".gz" : "");
-            check_contains(msg, want);
+            TU_ASSERT_HAS(msg, want);
         }
-    check_contains(msg, "--data_path");
+    TU_ASSERT_HAS(msg, "--data_path");
     /* Later files are searched too: with only the training files present, the test images are named. */
     size_t len;
     unsigned char *b = idx_images(0x803, 2, 28, 28, 1, &len);
@@ -453,21 +401,21 @@ START_TEST(idx_missing_lists_places) {
     put_file(root, "train-labels-idx1-ubyte", b, len);
     free(b);
     a.info = dataset_find("FashionMNIST");
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
-    check_contains(msg, "FashionMNIST: cannot find t10k-images-idx3-ubyte[.gz]");
-    check_contains(msg, "/FashionMNIST/raw/t10k-images-idx3-ubyte.gz");
-    check_contains(msg, "dataset-fashion-mnist");
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "FashionMNIST: cannot find t10k-images-idx3-ubyte[.gz]");
+    TU_ASSERT_HAS(msg, "/FashionMNIST/raw/t10k-images-idx3-ubyte.gz");
+    TU_ASSERT_HAS(msg, "dataset-fashion-mnist");
     /* A reader fault through dataset_load names the dataset and the file. */
     put_file(root, "t10k-images-idx3-ubyte", "\0\0\x08\x01\0\0\0\0", 8);
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
-    check_contains(msg, "FashionMNIST: ");
-    check_contains(msg, "t10k-images-idx3-ubyte: bad magic number 0x00000801");
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "FashionMNIST: ");
+    TU_ASSERT_HAS(msg, "t10k-images-idx3-ubyte: bad magic number 0x00000801");
     /* A data folder that does not exist is called out. */
-    char *gone = path_of(root, "absent");
+    char *gone = tu_path(root, "absent");
     a.path = gone;
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
-    check_contains(msg, "the data folder does not exist");
-    rm_tree(root);
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "the data folder does not exist");
+    tu_rm_tree(root);
     free(gone); free(root);
 }
 END_TEST
@@ -487,7 +435,7 @@ START_TEST(cifar10_records_and_load) {
     /* The reader appends. */
     ImageSet s = {0};
     char err[1024] = "";
-    char *p1 = path_of(bin, "data_batch_1.bin"), *p2 = path_of(bin, "data_batch_2.bin");
+    char *p1 = tu_path(bin, "data_batch_1.bin"), *p2 = tu_path(bin, "data_batch_2.bin");
     ck_assert_msg(cifar_read(p1, 0, &s, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(cifar_read(p2, 0, &s, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(s.n, 6); ck_assert_int_eq(s.c, 3); ck_assert_int_eq(s.h, 32); ck_assert_int_eq(s.w, 32);
@@ -510,7 +458,7 @@ START_TEST(cifar10_records_and_load) {
     }
     for (int i = 0; i < 2; i++) check_image(&d.test, i, 20, i, info);
     dataset_free(&d);
-    rm_tree(root);
+    tu_rm_tree(root);
     free(bin); free(root);
 }
 END_TEST
@@ -532,7 +480,7 @@ START_TEST(cifar100_fine_labels) {
         ck_assert_int_eq(d.test.labels[i], (7 * i + 31) % 100);
     }
     dataset_free(&d);
-    rm_tree(root);
+    tu_rm_tree(root);
     free(root);
 }
 END_TEST
@@ -545,26 +493,26 @@ START_TEST(cifar_faults) {
     size_t len;
     unsigned char *b = cifar_records(0, 3, 1, &len);
     put_file(dir, "partial.bin", b, 2 * 3073 + 100);
-    char *p = path_of(dir, "partial.bin");
+    char *p = tu_path(dir, "partial.bin");
     ck_assert_int_eq(cifar_read(p, 0, &s, err, sizeof err), -1);
-    check_contains(err, p);
-    check_contains(err, "file size 6246 is not a whole number of 3073-byte records");
-    check_contains(err, "2 records and 100 bytes left over");
+    TU_ASSERT_HAS(err, p);
+    TU_ASSERT_HAS(err, "file size 6246 is not a whole number of 3073-byte records");
+    TU_ASSERT_HAS(err, "2 records and 100 bytes left over");
     free(p);
     /* A CIFAR-10 file read as CIFAR-100. */
     put_file(dir, "ten.bin", b, len);
-    p = path_of(dir, "ten.bin");
+    p = tu_path(dir, "ten.bin");
     ck_assert_int_eq(cifar_read(p, 1, &s, err, sizeof err), -1);
-    check_contains(err, "3074-byte records");
+    TU_ASSERT_HAS(err, "3074-byte records");
     free(p); free(b);
     /* Labels out of range: CIFAR-10 label 10, CIFAR-100 fine 100 and coarse 20. */
     b = cifar_records(0, 3, 1, &len);
     b[3073 * 2] = 10;
     put_file(dir, "lab.bin", b, len);
     free(b);
-    p = path_of(dir, "lab.bin");
+    p = tu_path(dir, "lab.bin");
     ck_assert_int_eq(cifar_read(p, 0, &s, err, sizeof err), -1);
-    check_contains(err, "record 2 has label 10, out of range 0..9");
+    TU_ASSERT_HAS(err, "record 2 has label 10, out of range 0..9");
     free(p);
     b = cifar_records(1, 2, 1, &len);
     b[3074 + 1] = 100;
@@ -573,27 +521,27 @@ START_TEST(cifar_faults) {
     b[0] = 20;
     put_file(dir, "coarse.bin", b, len);
     free(b);
-    p = path_of(dir, "fine.bin");
+    p = tu_path(dir, "fine.bin");
     ck_assert_int_eq(cifar_read(p, 1, &s, err, sizeof err), -1);
-    check_contains(err, "record 1 has fine label 100, out of range 0..99");
+    TU_ASSERT_HAS(err, "record 1 has fine label 100, out of range 0..99");
     free(p);
-    p = path_of(dir, "coarse.bin");
+    p = tu_path(dir, "coarse.bin");
     ck_assert_int_eq(cifar_read(p, 1, &s, err, sizeof err), -1);
-    check_contains(err, "record 0 has coarse label 20, out of range 0..19");
+    TU_ASSERT_HAS(err, "record 0 has coarse label 20, out of range 0..19");
     free(p);
     /* Empty and missing files. */
     put_file(dir, "empty.bin", "", 0);
-    p = path_of(dir, "empty.bin");
+    p = tu_path(dir, "empty.bin");
     ck_assert_int_eq(cifar_read(p, 0, &s, err, sizeof err), -1);
-    check_contains(err, "empty file");
+    TU_ASSERT_HAS(err, "empty file");
     free(p);
-    p = path_of(dir, "none.bin");
+    p = tu_path(dir, "none.bin");
     ck_assert_int_eq(cifar_read(p, 0, &s, err, sizeof err), -1);
-    check_contains(err, "cannot read");
-    check_contains(err, p);
+    TU_ASSERT_HAS(err, "cannot read");
+    TU_ASSERT_HAS(err, p);
     free(p);
     ck_assert_int_eq(s.n, 0); ck_assert_ptr_null(s.images);
-    rm_tree(dir);
+    tu_rm_tree(dir);
     free(dir);
 }
 END_TEST
@@ -603,42 +551,42 @@ START_TEST(cifar_missing_and_python_version) {
     char msg[8192], want[1024];
     LoadArgs a = {dataset_find("CIFAR10"), root};
     /* Nothing there: both places are listed. */
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
-    check_contains(msg, "CIFAR10: cannot find data_batch_1.bin");
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "CIFAR10: cannot find data_batch_1.bin");
     snprintf(want, sizeof want, "  %s/data_batch_1.bin\n", root);
-    check_contains(msg, want);
+    TU_ASSERT_HAS(msg, want);
     snprintf(want, sizeof want, "  %s/cifar-10-batches-bin/data_batch_1.bin\n", root);
-    check_contains(msg, want);
+    TU_ASSERT_HAS(msg, want);
     /* The Python version in its usual folder. */
     char *py = make_subdir(root, "cifar-10-batches-py");
     put_file(py, "data_batch_1", "x", 1);
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
     snprintf(want, sizeof want, "python3 tools/cifar_py_to_bin.py %s %s/cifar-10-batches-bin", py, root);
-    check_contains(msg, want);
-    check_contains(msg, "Python (pickled) version of CIFAR-10");
+    TU_ASSERT_HAS(msg, want);
+    TU_ASSERT_HAS(msg, "Python (pickled) version of CIFAR-10");
     /* The Python files directly in the data folder. */
     char *root2 = tu_tempdir("data-cifarpy2");
     put_file(root2, "data_batch_1", "x", 1);
     a.path = root2;
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
     snprintf(want, sizeof want, "python3 tools/cifar_py_to_bin.py %s %s/cifar-10-batches-bin", root2, root2);
-    check_contains(msg, want);
+    TU_ASSERT_HAS(msg, want);
     /* CIFAR-100's Python folder. */
     char *py100 = make_subdir(root, "cifar-100-python");
     a.info = dataset_find("CIFAR100");
     a.path = root;
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
     snprintf(want, sizeof want, "python3 tools/cifar_py_to_bin.py %s %s/cifar-100-binary", py100, root);
-    check_contains(msg, want);
+    TU_ASSERT_HAS(msg, want);
     /* A partial record through dataset_load. */
     char *root3 = tu_tempdir("data-cifarpart");
     put_cifar(root3, "train.bin", 1, 2, 1);
     put_file(root3, "test.bin", "abc", 3);
     a.path = root3;
-    ck_assert_int_eq(run_dying(load_in_child, &a, msg, sizeof msg), 1);
-    check_contains(msg, "CIFAR100: ");
-    check_contains(msg, "test.bin: file size 3 is not a whole number of 3074-byte records");
-    rm_tree(root); rm_tree(root2); rm_tree(root3);
+    ck_assert_int_eq(tu_in_child(load_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "CIFAR100: ");
+    TU_ASSERT_HAS(msg, "test.bin: file size 3 is not a whole number of 3074-byte records");
+    tu_rm_tree(root); tu_rm_tree(root2); tu_rm_tree(root3);
     free(py); free(py100); free(root); free(root2); free(root3);
 }
 END_TEST
@@ -693,28 +641,23 @@ START_TEST(cifar_python_converter) {
         "    with open(os.path.join(d100, name), 'wb') as f:\n"
         "        pickle.dump({b'fine_labels': [(7 * i + 90 + b) % 100 for i in range(n)],\n"
         "                     b'coarse_labels': [i + b for i in range(n)], b'data': px(n, 10 + b)}, f, protocol=2)\n";
-    char *script_path = path_of(root, "make.py");
-    FILE *f = fopen(script_path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(script, f);
-    fclose(f);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s %s", py, script_path, root);
-    ck_assert_int_eq(system(cmd), 0);
+    char *script_path = tu_path(root, "make.py"), *logs = make_subdir(root, "logs");
+    tu_write_file(script_path, script, strlen(script));
+    TuRun r = tu_shell(logs, "%s %s %s", py, script_path, root);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
     /* Convert both into the folders the default search looks in. */
-    snprintf(cmd, sizeof cmd, "%s %s/tools/cifar_py_to_bin.py %s/cifar-10-batches-py %s/cifar-10-batches-bin >/dev/null",
-             py, src, root, root);
-    ck_assert_int_eq(system(cmd), 0);
+    r = tu_shell(logs, "%s %s/tools/cifar_py_to_bin.py %s/cifar-10-batches-py %s/cifar-10-batches-bin", py, src, root,
+                 root);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
     /* Given the parent folder holding both versions, it asks which one. */
-    snprintf(cmd, sizeof cmd, "%s %s/tools/cifar_py_to_bin.py %s %s/out 2>%s/both.txt", py, src, root, root, root);
-    ck_assert_int_ne(system(cmd), 0);
-    char *bothp = path_of(root, "both.txt");
-    char *both = (char *)read_file(bothp, NULL);
-    check_contains(both, "holds both");
-    free(both); free(bothp);
-    snprintf(cmd, sizeof cmd, "%s %s/tools/cifar_py_to_bin.py %s/cifar-100-python %s/cifar-100-binary >/dev/null", py,
-             src, root, root);
-    ck_assert_int_eq(system(cmd), 0);
+    r = tu_shell(logs, "%s %s/tools/cifar_py_to_bin.py %s %s/out", py, src, root, root);
+    TU_EXPECT_FAIL_WITH(r, "holds both");
+    tu_run_free(&r);
+    r = tu_shell(logs, "%s %s/tools/cifar_py_to_bin.py %s/cifar-100-python %s/cifar-100-binary", py, src, root, root);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
     Dataset d;
     dataset_load(dataset_find("CIFAR10"), root, 0, &d);
     ck_assert_int_eq(d.train.n, 10); ck_assert_int_eq(d.test.n, 2);
@@ -738,7 +681,7 @@ START_TEST(cifar_python_converter) {
     }
     dataset_free(&d);
     /* The coarse label byte precedes the fine one. */
-    char *tb = path_of(root, "cifar-100-binary/train.bin");
+    char *tb = tu_path(root, "cifar-100-binary/train.bin");
     size_t len;
     unsigned char *raw = read_file(tb, &len);
     ck_assert_ptr_nonnull(raw);
@@ -747,20 +690,16 @@ START_TEST(cifar_python_converter) {
     ck_assert_int_eq(raw[3074 + 1], 97);
     free(raw); free(tb);
     /* The class names come along; a folder without either version is refused with a message. */
-    char *meta = path_of(root, "cifar-10-batches-bin/batches.meta.txt");
+    char *meta = tu_path(root, "cifar-10-batches-bin/batches.meta.txt");
     raw = read_file(meta, &len);
     ck_assert_ptr_nonnull(raw);
     ck_assert_str_eq((char *)raw, "airplane\nautomobile\n");
     free(raw); free(meta);
-    snprintf(cmd, sizeof cmd, "%s %s/tools/cifar_py_to_bin.py %s/cifar-10-batches-bin %s/out 2>%s/err.txt", py, src, root,
-             root, root);
-    ck_assert_int_ne(system(cmd), 0);
-    char *errp = path_of(root, "err.txt");
-    raw = read_file(errp, &len);
-    check_contains((char *)raw, "holds neither cifar-10-batches-py");
-    free(raw); free(errp);
-    rm_tree(root);
-    free(script_path); free(src); free(root);
+    r = tu_shell(logs, "%s %s/tools/cifar_py_to_bin.py %s/cifar-10-batches-bin %s/out", py, src, root, root);
+    TU_EXPECT_FAIL_WITH(r, "holds neither cifar-10-batches-py");
+    tu_run_free(&r);
+    tu_rm_tree(root);
+    free(script_path); free(logs); free(src); free(root);
 }
 END_TEST
 
@@ -783,27 +722,8 @@ START_TEST(class_index_order) {
 }
 END_TEST
 
-/* Runs dataset_print_summary with stdout sent to a file; returns the text (malloc'd). */
-static char *capture_summary(const Dataset *d) {
-    char *dir = tu_tempdir("data-summary");
-    char *p = path_of(dir, "out.txt");
-    fflush(stdout);
-    int saved = dup(1);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_ge(fd, 0);
-    dup2(fd, 1);
-    close(fd);
-    dataset_print_summary(d);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    size_t len;
-    char *text = (char *)read_file(p, &len);
-    ck_assert_ptr_nonnull(text);
-    rm_tree(dir);
-    free(p); free(dir);
-    return text;
-}
+/* For tu_stdout_of. */
+static void print_summary(void *d) { dataset_print_summary(d); }
 
 START_TEST(summary_counts_and_stats) {
     /* 5 CIFAR-10-shaped images with random values; channel statistics computed here in double. */
@@ -815,12 +735,12 @@ START_TEST(summary_counts_and_stats) {
     int32_t labels[5] = {3, 9, 3, 0, 3};
     d.train.labels = labels;
     d.test.n = 2;
-    char *text = capture_summary(&d);
-    check_contains(text, "CIFAR10: 5 training and 2 test images of 3x32x32, 10 classes\n");
-    check_contains(text, "class c = 0: 1 real images (airplane)\n");
-    check_contains(text, "class c = 3: 3 real images (cat)\n");
-    check_contains(text, "class c = 9: 1 real images (truck)\n");
-    check_contains(text, "class c = 5: 0 real images (dog)\n");
+    char *text = tu_stdout_of(print_summary, &d);
+    TU_ASSERT_HAS(text, "CIFAR10: 5 training and 2 test images of 3x32x32, 10 classes\n");
+    TU_ASSERT_HAS(text, "class c = 0: 1 real images (airplane)\n");
+    TU_ASSERT_HAS(text, "class c = 3: 3 real images (cat)\n");
+    TU_ASSERT_HAS(text, "class c = 9: 1 real images (truck)\n");
+    TU_ASSERT_HAS(text, "class c = 5: 0 real images (dog)\n");
     for (int c = 0; c < 3; c++) {
         double sum = 0, ss = 0;
         for (int i = 0; i < 5; i++)
@@ -833,7 +753,7 @@ START_TEST(summary_counts_and_stats) {
             }
         char want[128];
         snprintf(want, sizeof want, "real images channel %d, mean = %.4f, std = %.4f\n", c, m, sqrt(ss / 5119));
-        check_contains(text, want);
+        TU_ASSERT_HAS(text, want);
     }
     free(text);
     free(d.train.images);
@@ -875,11 +795,11 @@ START_TEST(real_fashion_mnist) {
         double p = ((double)d.train.images[i] * info->std[0] + info->mean[0]) * 255.0;
         ck_assert_msg(fabs(p - round(p)) < 1e-3 && p > -0.5 && p < 255.5, "value %zu maps to byte %g", i, p);
     }
-    char *text = capture_summary(&d);
-    check_contains(text, "class c = 9: 6000 real images (Ankle boot)\n");
+    char *text = tu_stdout_of(print_summary, &d);
+    TU_ASSERT_HAS(text, "class c = 9: 6000 real images (Ankle boot)\n");
     char want[128];
     snprintf(want, sizeof want, "real images channel 0, mean = %.4f, std = %.4f\n", m, sd);
-    check_contains(text, want);
+    TU_ASSERT_HAS(text, want);
     free(text);
     dataset_free(&d);
 }

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "dsa.h"
 
@@ -452,30 +450,10 @@ START_TEST(strategy_parse_valid) {
 }
 END_TEST
 
-/* Parses `text` in a child process; returns its exit status and its stderr in msg. */
-static int parse_in_child(const char *text, char *msg, size_t cap) {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        DsaStrategy st;
-        dsa_strategy_parse(text, &st);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t got = 0;
-    ssize_t k;
-    while (got + 1 < cap && (k = read(fds[0], msg + got, cap - 1 - got)) > 0) got += (size_t)k;
-    msg[got] = 0;
-    close(fds[0]);
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+/* For tu_in_child: parses the strategy text. */
+static void parse_strategy(void *text) {
+    DsaStrategy st;
+    dsa_strategy_parse(text, &st);
 }
 
 /* (e) unknown names are fatal and named; this runs before any OpenCL set-up so the
@@ -488,11 +466,11 @@ START_TEST(strategy_parse_invalid) {
                             {"color__crop", "empty augmentation name"},
                             {"NONE", "unknown augmentation 'NONE'"}};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        int rc = parse_in_child(bad[k][0], msg, sizeof msg);
+        int rc = tu_in_child(parse_strategy, (void *)bad[k][0], msg, sizeof msg);
         ck_assert_msg(rc != 0, "'%s' was accepted", bad[k][0]);
         ck_assert_msg(strstr(msg, bad[k][1]) != NULL, "'%s': message '%s'", bad[k][0], msg);
     }
-    ck_assert_int_eq(parse_in_child("color_flip", msg, sizeof msg), 0);
+    ck_assert_int_eq(tu_in_child(parse_strategy, "color_flip", msg, sizeof msg), 0);
 }
 END_TEST
 

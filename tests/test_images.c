@@ -8,7 +8,6 @@
 #include "testutil.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <math.h>
 #include <png.h>
@@ -17,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <turbojpeg.h>
 #include <unistd.h>
@@ -39,12 +37,6 @@ static char g_cache[600];      /* $CLMTT_CACHE_DIR of most tests */
 
 /* ---- files ---- */
 
-static char *pjoin(const char *a, const char *b) {
-    char *p = xmalloc(strlen(a) + strlen(b) + 2);
-    sprintf(p, "%s/%s", a, b);
-    return p;
-}
-
 static char *pfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *pfmt(const char *fmt, ...) {
     char buf[4096];
@@ -55,25 +47,7 @@ static char *pfmt(const char *fmt, ...) {
     return xstrdup(buf);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) { return remove(path); }
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-static void make_parent(const char *path) {
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    if (slash) { *slash = 0; mkdir_p(dir); }
-    free(dir);
-}
-
-static void put_bytes(const char *path, const void *data, size_t len) {
-    make_parent(path);
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-}
-
-static void put_text(const char *path, const char *text) { put_bytes(path, text, strlen(text)); }
+static void put_text(const char *path, const char *text) { tu_write_file(path, text, strlen(text)); }
 
 /* Rewrites the JPEG at path cut halfway through its entropy-coded data (after the SOS
  * marker), so that the headers are whole and the pixels end early. */
@@ -85,14 +59,14 @@ static void cut_jpeg(const char *path) {
     for (size_t i = 2; i + 1 < len && !sos; i++)
         if (b[i] == 0xff && b[i + 1] == 0xda) sos = i;
     ck_assert_msg(sos > 0, "%s has no SOS marker", path);
-    put_bytes(path, b, sos + (len - sos) / 2);
+    tu_write_file(path, b, sos + (len - sos) / 2);
     free(b);
 }
 
 /* A PNG of any colour type and depth; rows are packed as PNG stores them (16-bit big-endian). */
 static void put_png(const char *path, int w, int h, int color_type, int depth, int interlace, const uint8_t *data,
                     const png_color *pal, int npal) {
-    make_parent(path);
+    tu_make_parent(path);
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -112,19 +86,6 @@ static void put_png(const char *path, int w, int h, int color_type, int depth, i
     png_destroy_write_struct(&png, &info);
     free(rows);
     fclose(f);
-}
-
-/* A JPEG through libturbojpeg: pf TJPF_RGB, TJPF_GRAY or TJPF_CMYK. */
-static void put_jpeg(const char *path, const uint8_t *pix, int w, int h, int pf, int quality) {
-    tjhandle t = tjInitCompress();
-    unsigned char *buf = NULL;
-    unsigned long len = 0;
-    int subsamp = pf == TJPF_GRAY ? TJSAMP_GRAY : TJSAMP_444;
-    ck_assert_msg(tjCompress2(t, pix, w, 0, h, pf, &buf, &len, subsamp, quality, TJFLAG_ACCURATEDCT) == 0, "%s",
-                  tjGetErrorStr2(t));
-    put_bytes(path, buf, len);
-    tjFree(buf);
-    tjDestroy(t);
 }
 
 /* ---- pictures with known content ---- */
@@ -156,12 +117,12 @@ static uint8_t *make_pic(const char *path, int kind, int w, int h, uint32_t tag,
             }
             gray[k] = rgb[3 * k];
         }
-    make_parent(path);
+    tu_make_parent(path);
     switch (kind) {
     case PK_PNG: png_write_rgb8(path, rgb, w, h, 3); break;
     case PK_PNG_GRAY: png_write_rgb8(path, gray, w, h, 1); break;
-    case PK_JPEG: put_jpeg(path, rgb, w, h, TJPF_RGB, 100); break;
-    default: put_jpeg(path, gray, w, h, TJPF_GRAY, 100); break;
+    case PK_JPEG: tu_write_jpeg(path, rgb, w, h, TJPF_RGB, 100); break;
+    default: tu_write_jpeg(path, gray, w, h, TJPF_GRAY, 100); break;
     }
     free(gray);
     *tol = kind <= PK_PNG_GRAY ? 0 : 3;
@@ -214,40 +175,6 @@ static void check_pic(const ImageSet *s, int i, const uint8_t *rgb, int sw, int 
 
 /* ---- running code that dies ---- */
 
-/* Runs fn(arg) in a child with stderr (and stdout, when out is given) captured; returns
- * its exit status (the child's fn may _exit with a code of its own). */
-static int in_child(void (*fn)(void *), void *arg, char *err, size_t errlen) {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n < errlen - 1 && (r = read(fds[0], err + n, errlen - 1 - n)) > 0) n += (size_t)r;
-    err[n] = 0;
-    char sink[4096];
-    while (read(fds[0], sink, sizeof sink) > 0) {}
-    close(fds[0]);
-    int st = 0;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static void has(const char *text, const char *part) {
-    ck_assert_msg(text && strstr(text, part), "message \"%s\" lacks \"%s\"", text ? text : "(null)", part);
-}
-
 typedef struct {
     const char *dataset, *subset, *root;
     int res, skip;
@@ -266,27 +193,11 @@ static void load_in_child(void *p) {
 
 static int load_dies(const char *dataset, const char *subset, const char *root, int res, int skip, char *err, size_t n) {
     LoadArgs a = {dataset, subset, root, res, skip};
-    return in_child(load_in_child, &a, err, n);
+    return tu_in_child(load_in_child, &a, err, n);
 }
 
-/* stdout of dataset_print_summary (malloc'd). */
-static char *summary_text(const Dataset *d) {
-    char *p = pjoin(g_root, "summary.txt");
-    fflush(stdout);
-    int saved = dup(1), fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_ge(fd, 0);
-    dup2(fd, 1);
-    close(fd);
-    dataset_print_summary(d);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    size_t len;
-    char *t = (char *)read_file(p, &len);
-    ck_assert_ptr_nonnull(t);
-    free(p);
-    return t;
-}
+/* For tu_stdout_of. */
+static void print_summary(void *d) { dataset_print_summary(d); }
 
 /* Writes $CLMTT_DATA_DIR/subsets/<name>.txt. */
 static void put_subset(const char *name, const char *text) {
@@ -296,7 +207,7 @@ static void put_subset(const char *name, const char *text) {
 }
 
 static int count_cache_files(const char *dir) {
-    char *pat = pjoin(dir, "*.pixels");
+    char *pat = tu_path(dir, "*.pixels");
     glob_t g;
     int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
     if (n) globfree(&g);
@@ -365,16 +276,16 @@ static uint8_t *decode_ok(const char *path, int w, int h) {
 }
 
 START_TEST(decode_png_kinds) {
-    char *dir = pjoin(g_root, "png");
+    char *dir = tu_path(g_root, "png");
     enum { W = 5, H = 3 };
     /* 8-bit RGB and gray through the library's writer; the RGB one named .JPEG (content decides). */
     int tol;
-    char *p = pjoin(dir, "rgb.JPEG");
+    char *p = tu_path(dir, "rgb.JPEG");
     uint8_t *want = make_pic(p, PK_PNG, W, H, 1, &tol);
     uint8_t *got = decode_ok(p, W, H);
     ck_assert(memcmp(got, want, W * H * 3) == 0);
     free(got); free(want); free(p);
-    p = pjoin(dir, "gray.png");
+    p = tu_path(dir, "gray.png");
     want = make_pic(p, PK_PNG_GRAY, W, H, 2, &tol);
     got = decode_ok(p, W, H);
     ck_assert(memcmp(got, want, W * H * 3) == 0);
@@ -397,7 +308,7 @@ START_TEST(decode_png_kinds) {
         }
     }
     for (int y = 0; y < H; y++) bits[y] = (uint8_t)(y == 1 ? 0xA8 : 0x50);   /* 5 pixels MSB first */
-    p = pjoin(dir, "pal.png");
+    p = tu_path(dir, "pal.png");
     put_png(p, W, H, PNG_COLOR_TYPE_PALETTE, 8, 0, idx, pal, 4);
     got = decode_ok(p, W, H);
     for (int k = 0; k < W * H; k++) {
@@ -406,19 +317,19 @@ START_TEST(decode_png_kinds) {
         ck_assert_int_eq(got[3 * k + 2], pal[k % 4].blue);
     }
     free(got); free(p);
-    p = pjoin(dir, "rgba.png");
+    p = tu_path(dir, "rgba.png");
     put_png(p, W, H, PNG_COLOR_TYPE_RGBA, 8, 0, rgba, NULL, 0);
     got = decode_ok(p, W, H);
     for (int k = 0; k < W * H; k++)
         for (int c = 0; c < 3; c++) ck_assert_int_eq(got[3 * k + c], rgba[4 * k + c]);
     free(got); free(p);
-    p = pjoin(dir, "ga.png");
+    p = tu_path(dir, "ga.png");
     put_png(p, W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 8, 0, ga, NULL, 0);
     got = decode_ok(p, W, H);
     for (int k = 0; k < W * H; k++)
         for (int c = 0; c < 3; c++) ck_assert_int_eq(got[3 * k + c], ga[2 * k]);
     free(got); free(p);
-    p = pjoin(dir, "rgb16.png");
+    p = tu_path(dir, "rgb16.png");
     put_png(p, W, H, PNG_COLOR_TYPE_RGB, 16, 0, rgb16, NULL, 0);
     got = decode_ok(p, W, H);
     for (int k = 0; k < W * H; k++)
@@ -428,7 +339,7 @@ START_TEST(decode_png_kinds) {
                           "16-bit %u -> %u", v16, got[3 * k + c]);
         }
     free(got); free(p);
-    p = pjoin(dir, "bits.png");
+    p = tu_path(dir, "bits.png");
     put_png(p, W, H, PNG_COLOR_TYPE_GRAY, 1, 0, bits, NULL, 0);
     got = decode_ok(p, W, H);
     for (int y = 0; y < H; y++)
@@ -437,7 +348,7 @@ START_TEST(decode_png_kinds) {
             for (int c = 0; c < 3; c++) ck_assert_int_eq(got[3 * (y * W + x) + c], on ? 255 : 0);
         }
     free(got); free(p);
-    p = pjoin(dir, "interlaced.png");
+    p = tu_path(dir, "interlaced.png");
     put_png(p, W, H, PNG_COLOR_TYPE_RGB, 8, 1, rgbi, NULL, 0);
     got = decode_ok(p, W, H);
     ck_assert(memcmp(got, rgbi, sizeof rgbi) == 0);
@@ -451,17 +362,17 @@ END_TEST
 static int cmyk_red(int c, int k) { return k - (int)lround((255 - c) * k / 255.0); }
 
 START_TEST(decode_jpeg_kinds) {
-    char *dir = pjoin(g_root, "jpeg");
+    char *dir = tu_path(g_root, "jpeg");
     int tol;
     /* Colour, 4:4:4 at quality 100, w != h so a transposition would show; named .png. */
-    char *p = pjoin(dir, "colour.png");
+    char *p = tu_path(dir, "colour.png");
     uint8_t *want = make_pic(p, PK_JPEG, 24, 16, 7, &tol);
     uint8_t *got = decode_ok(p, 24, 16);
     for (int k = 0; k < 24 * 16 * 3; k++)
         ck_assert_msg(abs(got[k] - want[k]) <= tol, "colour JPEG byte %d: %d vs %d", k, got[k], want[k]);
     free(got); free(want); free(p);
     /* Grayscale: three equal channels. */
-    p = pjoin(dir, "gray.JPEG");
+    p = tu_path(dir, "gray.JPEG");
     want = make_pic(p, PK_JPEG_GRAY, 20, 12, 8, &tol);
     got = decode_ok(p, 20, 12);
     for (int k = 0; k < 20 * 12; k++) {
@@ -476,8 +387,8 @@ START_TEST(decode_jpeg_kinds) {
     for (int y = 0; y < 16; y++)
         for (int x = 0; x < 16; x++)
             memcpy(cmyk + 4 * (y * 16 + x), blocks[(y / 8) * 2 + x / 8], 4);
-    p = pjoin(dir, "cmyk.jpg");
-    put_jpeg(p, cmyk, 16, 16, TJPF_CMYK, 100);
+    p = tu_path(dir, "cmyk.jpg");
+    tu_write_jpeg(p, cmyk, 16, 16, TJPF_CMYK, 100);
     got = decode_ok(p, 16, 16);
     for (int y = 0; y < 16; y++)
         for (int x = 0; x < 16; x++) {
@@ -499,50 +410,50 @@ static void expect_decode_error(const char *path, const char *part) {
     char err[1024] = "";
     ck_assert_int_eq(image_read_rgb8(path, &pix, &w, &h, err, sizeof err), -1);
     ck_assert_ptr_null(pix);
-    has(err, path);
-    has(err, part);
+    TU_ASSERT_HAS(err, path);
+    TU_ASSERT_HAS(err, part);
 }
 
 START_TEST(decode_errors) {
-    char *dir = pjoin(g_root, "bad");
+    char *dir = tu_path(g_root, "bad");
     int tol;
-    char *good = pjoin(dir, "good.JPEG");
+    char *good = tu_path(dir, "good.JPEG");
     free(make_pic(good, PK_JPEG, 32, 32, 9, &tol));
     size_t len;
     unsigned char *b = read_file(good, &len);
-    char *p = pjoin(dir, "cut.JPEG");
-    put_bytes(p, b, len);
+    char *p = tu_path(dir, "cut.JPEG");
+    tu_write_file(p, b, len);
     cut_jpeg(p);
     expect_decode_error(p, "Premature end");
     free(p);
     /* A JPEG header followed by junk. */
     memset(b + 20, 0x5a, len - 20);
-    p = pjoin(dir, "junk.JPEG");
-    put_bytes(p, b, len);
+    p = tu_path(dir, "junk.JPEG");
+    tu_write_file(p, b, len);
     expect_decode_error(p, "JPEG");
     free(p);
     free(b);
-    p = pjoin(dir, "empty.JPEG");
-    put_bytes(p, "", 0);
+    p = tu_path(dir, "empty.JPEG");
+    tu_write_file(p, "", 0);
     expect_decode_error(p, "empty file");
     free(p);
-    p = pjoin(dir, "anim.JPEG");
+    p = tu_path(dir, "anim.JPEG");
     put_text(p, "GIF89a\x01\x00\x01\x00");
     expect_decode_error(p, "GIF pictures are not supported");
     free(p);
-    p = pjoin(dir, "text.png");
+    p = tu_path(dir, "text.png");
     put_text(p, "hello there");
     expect_decode_error(p, "not a JPEG or PNG file");
     free(p);
     /* A PNG cut short. */
-    char *gp = pjoin(dir, "good.png");
+    char *gp = tu_path(dir, "good.png");
     free(make_pic(gp, PK_PNG, 16, 16, 10, &tol));
     b = read_file(gp, &len);
-    p = pjoin(dir, "cut.png");
-    put_bytes(p, b, len - 30);
+    p = tu_path(dir, "cut.png");
+    tu_write_file(p, b, len - 30);
     expect_decode_error(p, "cannot read PNG");
     free(p); free(b); free(gp);
-    p = pjoin(dir, "absent.JPEG");
+    p = tu_path(dir, "absent.JPEG");
     expect_decode_error(p, "cannot open");
     free(p);
     free(good);
@@ -630,10 +541,10 @@ START_TEST(subset_lists) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(subset_parse(bad[i].text, "t.txt", "t", &s, err, sizeof err), -1);
-        has(err, bad[i].msg);
+        TU_ASSERT_HAS(err, bad[i].msg);
     }
     ck_assert_int_eq(subset_find("../etc", &s, err, sizeof err), -1);
-    has(err, "not a subset name");
+    TU_ASSERT_HAS(err, "not a subset name");
     ck_assert_int_eq(subset_find("no_such_subset", &s, err, sizeof err), 1);
 
     /* $CLMTT_DATA_DIR/subsets comes first: it may even replace a built-in. */
@@ -667,23 +578,23 @@ START_TEST(subset_faults) {
     char msg[8192];
     put_subset("listed", "n01\nn02\n");
     ResolveArgs a = {"nosuch", 128};
-    ck_assert_int_eq(in_child(resolve_in_child, &a, msg, sizeof msg), 1);
-    has(msg, "--subset: unknown ImageNet subset 'nosuch' (known: ");
-    has(msg, "imagenette");
-    has(msg, "imageyellow");
-    has(msg, "listed");
-    has(msg, "subsets/nosuch.txt");
+    ck_assert_int_eq(tu_in_child(resolve_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "--subset: unknown ImageNet subset 'nosuch' (known: ");
+    TU_ASSERT_HAS(msg, "imagenette");
+    TU_ASSERT_HAS(msg, "imageyellow");
+    TU_ASSERT_HAS(msg, "listed");
+    TU_ASSERT_HAS(msg, "subsets/nosuch.txt");
     a = (ResolveArgs){"imagenette", 4};
-    ck_assert_int_eq(in_child(resolve_in_child, &a, msg, sizeof msg), 1);
-    has(msg, "--res: must be between 8 and 1024 pixels, got 4");
+    ck_assert_int_eq(tu_in_child(resolve_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "--res: must be between 8 and 1024 pixels, got 4");
     a = (ResolveArgs){"imagenette", 2048};
-    ck_assert_int_eq(in_child(resolve_in_child, &a, msg, sizeof msg), 1);
-    has(msg, "got 2048");
+    ck_assert_int_eq(tu_in_child(resolve_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "got 2048");
     put_subset("dup", "n01\nn01\n");
     a = (ResolveArgs){"dup", 32};
-    ck_assert_int_eq(in_child(resolve_in_child, &a, msg, sizeof msg), 1);
-    has(msg, "--subset: ");
-    has(msg, "subsets/dup.txt:2: class n01 is listed twice");
+    ck_assert_int_eq(tu_in_child(resolve_in_child, &a, msg, sizeof msg), 1);
+    TU_ASSERT_HAS(msg, "--subset: ");
+    TU_ASSERT_HAS(msg, "subsets/dup.txt:2: class n01 is listed twice");
 }
 END_TEST
 
@@ -755,7 +666,7 @@ START_TEST(tiny_both_layouts) {
     const DatasetInfo *tiny = dataset_find("Tiny");
     for (int per_class = 0; per_class < 2; per_class++) {
         char *root = pfmt("%s/tiny%d", g_root, per_class);
-        char *base = pjoin(root, "tiny-imagenet-200");
+        char *base = tu_path(root, "tiny-imagenet-200");
         Made tr[6], te[4];
         make_tiny(base, per_class, tr, te);
         Dataset d;
@@ -767,10 +678,10 @@ START_TEST(tiny_both_layouts) {
         ck_assert_str_eq(d.class_names[0], "n0100");
         ck_assert_str_eq(d.class_names[2], "n0300");
         ck_assert_ptr_null(d.class_names[3]);
-        char *text = summary_text(&d);
-        has(text, "Tiny: 6 training and 4 test images of 3x64x64, 200 classes\n");
-        has(text, "class c = 1: 2 real images (n0200)\n");
-        has(text, "class c = 199: 0 real images (no folder)\n");
+        char *text = tu_stdout_of(print_summary, &d);
+        TU_ASSERT_HAS(text, "Tiny: 6 training and 4 test images of 3x64x64, 200 classes\n");
+        TU_ASSERT_HAS(text, "class c = 1: 2 real images (n0200)\n");
+        TU_ASSERT_HAS(text, "class c = 199: 0 real images (no folder)\n");
         free(text);
         dataset_free(&d);
         /* Standardized with Tiny's statistics (SPEC 2.1), float32 subtract then divide. */
@@ -792,15 +703,15 @@ END_TEST
 START_TEST(tiny_faults) {
     char msg[8192];
     /* A picture that is not 64 x 64. */
-    char *root = pjoin(g_root, "tiny_size");
+    char *root = tu_path(g_root, "tiny_size");
     Made tr[6], te[4];
     make_tiny(root, 0, tr, te);
     int tol;
     char *odd = pfmt("%s/train/n0200/images/odd.JPEG", root);
     free(make_pic(odd, PK_PNG, 32, 48, 3, &tol));
     ck_assert_int_eq(load_dies("Tiny", NULL, root, 0, 0, msg, sizeof msg), 1);
-    has(msg, odd);
-    has(msg, "the picture is 32 x 48 pixels (width x height), expected 64 x 64");
+    TU_ASSERT_HAS(msg, odd);
+    TU_ASSERT_HAS(msg, "the picture is 32 x 48 pixels (width x height), expected 64 x 64");
     free(odd);
     free_made(tr, 6);
     free_made(te, 4);
@@ -812,19 +723,19 @@ START_TEST(tiny_faults) {
     unlink(odd2);
     free(odd2);
     ck_assert_int_eq(load_dies("Tiny", NULL, root, 0, 0, msg, sizeof msg), 1);
-    has(msg, "val_annotations.txt is missing");
+    TU_ASSERT_HAS(msg, "val_annotations.txt is missing");
     rename(keep, ann);
     char *extra = pfmt("%s/val/images/val_9.JPEG", root);
     free(make_pic(extra, PK_PNG, 64, 64, 3, &tol));
     ck_assert_int_eq(load_dies("Tiny", NULL, root, 0, 0, msg, sizeof msg), 1);
-    has(msg, "val_9.JPEG has no line in");
+    TU_ASSERT_HAS(msg, "val_9.JPEG has no line in");
     unlink(extra);
     ck_assert_int_eq(load_dies("Tiny", NULL, root, 0, 0, msg, sizeof msg), 6);
-    char *none = pjoin(g_root, "tiny_none");
+    char *none = tu_path(g_root, "tiny_none");
     mkdir_p(none);
     ck_assert_int_eq(load_dies("Tiny", NULL, none, 0, 0, msg, sizeof msg), 1);
-    has(msg, "cannot find Tiny ImageNet");
-    has(msg, "tiny-imagenet-200/train");
+    TU_ASSERT_HAS(msg, "cannot find Tiny ImageNet");
+    TU_ASSERT_HAS(msg, "tiny-imagenet-200/train");
     free(none); free(extra); free(keep); free(ann); free(root);
 }
 END_TEST
@@ -867,7 +778,7 @@ static void make_trio(const char *root, Made tr[5], Made te[3]) {
 }
 
 START_TEST(imagenet_subset_load) {
-    char *root = pjoin(g_root, "inet");
+    char *root = tu_path(g_root, "inet");
     Made tr[5], te[3];
     make_trio(root, tr, te);
     DatasetInfo info;
@@ -884,10 +795,10 @@ START_TEST(imagenet_subset_load) {
     dataset_load(&info, root, 0, &d);
     check_split(&d.train, tr, 5, "ImageNet train");
     check_split(&d.test, te, 3, "ImageNet val");
-    char *text = summary_text(&d);
-    has(text, "ImageNet: 5 training and 3 test images of 3x16x16, 3 classes\n");
-    has(text, "class c = 0: 2 real images (third class)\n");
-    has(text, "class c = 2: 1 real images (cat)\n");
+    char *text = tu_stdout_of(print_summary, &d);
+    TU_ASSERT_HAS(text, "ImageNet: 5 training and 3 test images of 3x16x16, 3 classes\n");
+    TU_ASSERT_HAS(text, "class c = 0: 2 real images (third class)\n");
+    TU_ASSERT_HAS(text, "class c = 2: 1 real images (cat)\n");
     free(text);
     dataset_free(&d);
 
@@ -895,24 +806,24 @@ START_TEST(imagenet_subset_load) {
     char msg[8192];
     put_subset("gone", "n0001\nn0004 four\n");
     ck_assert_int_eq(load_dies("ImageNet", "gone", root, 16, 0, msg, sizeof msg), 1);
-    has(msg, "the class folder ");
-    has(msg, "/train/n0004 is missing (class 1, four, of subset 'gone')");
+    TU_ASSERT_HAS(msg, "the class folder ");
+    TU_ASSERT_HAS(msg, "/train/n0004 is missing (class 1, four, of subset 'gone')");
     char *vgone = pfmt("%s/val/n0002", root);
     char *vaway = pfmt("%s/val/away", root);
     rename(vgone, vaway);
     ck_assert_int_eq(load_dies("ImageNet", "trio", root, 16, 0, msg, sizeof msg), 1);
-    has(msg, "/val/n0002 is missing");
+    TU_ASSERT_HAS(msg, "/val/n0002 is missing");
     rename(vaway, vgone);
     free(vgone); free(vaway);
     /* Index-only lines need all 1000 class folders. */
     put_subset("byindex", "0\n5 five\n");
     ck_assert_int_eq(load_dies("ImageNet", "byindex", root, 16, 0, msg, sizeof msg), 1);
-    has(msg, "needs all 1000 ImageNet classes there, but it holds 4");
-    char *empty = pjoin(g_root, "inet_none");
+    TU_ASSERT_HAS(msg, "needs all 1000 ImageNet classes there, but it holds 4");
+    char *empty = tu_path(g_root, "inet_none");
     mkdir_p(empty);
     ck_assert_int_eq(load_dies("ImageNet", "trio", empty, 16, 0, msg, sizeof msg), 1);
-    has(msg, "clmtt expects");
-    has(msg, "/train/<wnid>/");
+    TU_ASSERT_HAS(msg, "clmtt expects");
+    TU_ASSERT_HAS(msg, "/train/<wnid>/");
     free(empty);
     free_made(tr, 5);
     free_made(te, 3);
@@ -922,7 +833,7 @@ END_TEST
 
 START_TEST(imagenet_index_only_lines) {
     /* 1000 class folders c000..c999 (sorted = numeric order); index k names folder c<k>. */
-    char *root = pjoin(g_root, "inet1000");
+    char *root = tu_path(g_root, "inet1000");
     for (int k = 0; k < 1000; k++) {
         char *p = pfmt("%s/train/c%03d", root, k);
         mkdir_p(p);
@@ -955,7 +866,7 @@ START_TEST(imagenet_index_only_lines) {
 END_TEST
 
 START_TEST(unreadable_pictures) {
-    char *root = pjoin(g_root, "inet_bad");
+    char *root = tu_path(g_root, "inet_bad");
     Made tr[5], te[3];
     make_trio(root, tr, te);
     int tol;
@@ -967,16 +878,16 @@ START_TEST(unreadable_pictures) {
     put_text(fake, "<html>not found</html>");
     char msg[16384];
     ck_assert_int_eq(load_dies("ImageNet", "trio", root, 16, 0, msg, sizeof msg), 1);
-    has(msg, whole);
-    has(msg, "Premature end of JPEG file");
-    has(msg, "--skip_bad_images");
+    TU_ASSERT_HAS(msg, whole);
+    TU_ASSERT_HAS(msg, "Premature end of JPEG file");
+    TU_ASSERT_HAS(msg, "--skip_bad_images");
     /* With skip: both reported on stderr, left out, and counted (exit = 16 * 2 + 5). */
     ck_assert_int_eq(load_dies("ImageNet", "trio", root, 16, 1, msg, sizeof msg), 16 * 2 + 5);
-    has(msg, whole);
-    has(msg, fake);
-    has(msg, "not a JPEG or PNG file");
-    has(msg, "1 of 6 pictures could not be read and were left out");
-    has(msg, "1 of 4 pictures could not be read and were left out");
+    TU_ASSERT_HAS(msg, whole);
+    TU_ASSERT_HAS(msg, fake);
+    TU_ASSERT_HAS(msg, "not a JPEG or PNG file");
+    TU_ASSERT_HAS(msg, "1 of 6 pictures could not be read and were left out");
+    TU_ASSERT_HAS(msg, "1 of 4 pictures could not be read and were left out");
     /* The readable pictures load as before. */
     DatasetInfo info;
     dataset_resolve("ImageNet", "trio", 16, &info);
@@ -989,10 +900,10 @@ START_TEST(unreadable_pictures) {
     dataset_free(&d);
     /* Loaded again from the cache, the skip is still reported. */
     ck_assert_int_eq(load_dies("ImageNet", "trio", root, 16, 1, msg, sizeof msg), 16 * 2 + 5);
-    has(msg, "2 unreadable pictures were left out when the cache was built");
+    TU_ASSERT_HAS(msg, "2 unreadable pictures were left out when the cache was built");
     /* And without the flag the bad picture still stops the run (the key holds the flag). */
     ck_assert_int_eq(load_dies("ImageNet", "trio", root, 16, 0, msg, sizeof msg), 1);
-    has(msg, whole);
+    TU_ASSERT_HAS(msg, whole);
     free(whole); free(fake);
     free_made(tr, 5);
     free_made(te, 3);
@@ -1020,9 +931,9 @@ static void same_sets(const Dataset *a, const Dataset *b) {
 }
 
 START_TEST(decoded_cache) {
-    char *cache = pjoin(g_root, "cache_own");
+    char *cache = tu_path(g_root, "cache_own");
     setenv("CLMTT_CACHE_DIR", cache, 1);
-    char *root = pjoin(g_root, "inet_cache");
+    char *root = tu_path(g_root, "inet_cache");
     Made tr[5], te[3];
     make_trio(root, tr, te);
     DatasetInfo info;
@@ -1062,7 +973,7 @@ START_TEST(decoded_cache) {
     dataset_free(&d2);
     /* A damaged cache file is rebuilt, not trusted. */
     glob_t g;
-    char *pat = pjoin(cache, "ImageNet-trio-16-*.pixels");
+    char *pat = tu_path(cache, "ImageNet-trio-16-*.pixels");
     ck_assert_int_eq(glob(pat, 0, NULL, &g), 0);
     ck_assert_int_eq(truncate(g.gl_pathv[0], 100), 0);
     globfree(&g);
@@ -1072,7 +983,7 @@ START_TEST(decoded_cache) {
     load_expect(&info, root, 1, 0, &d2);
     dataset_free(&d2);
     /* Tiny is cached too, and its pictures come back bit for bit. */
-    char *troot = pjoin(g_root, "tiny_cache");
+    char *troot = tu_path(g_root, "tiny_cache");
     Made ttr[6], tte[4];
     make_tiny(troot, 0, ttr, tte);
     const DatasetInfo *tiny = dataset_find("Tiny");
@@ -1121,88 +1032,38 @@ END_TEST
 
 /* ================================================================ the clmtt binary */
 
-static const char *bin_path(void) {
-    static char path[4096];
-    const char *env = getenv("CLMTT_BIN");
-    if (env && *env) return env;
-    char self[4000];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    ck_assert(n > 0);
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(path, sizeof path, "%s/clmtt", self);
-    return path;
-}
-
-/* Runs clmtt with the given arguments (no shell); stdout and stderr into *out, *err. */
-static int run_clmtt(char *const *args, char **out, char **err) {
-    char *po = pjoin(g_root, "run.out"), *pe = pjoin(g_root, "run.err");
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin_path();
-    for (; args[n - 1] && n < 63; n++) argv[n] = args[n - 1];
-    argv[n] = NULL;
-    fflush(stdout);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    size_t len;
-    *out = (char *)read_file(po, &len);
-    *err = (char *)read_file(pe, &len);
-    if (!*out) *out = xstrdup("");
-    if (!*err) *err = xstrdup("");
-    free(po);
-    free(pe);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 START_TEST(cli_buffer_on_a_custom_subset) {
-    char *root = pjoin(g_root, "inet_cli"), *buf = pjoin(g_root, "buffers");
+    char *root = tu_path(g_root, "inet_cli"), *buf = tu_path(g_root, "buffers");
     Made tr[5], te[3];
     make_trio(root, tr, te);
-    char *dp = pfmt("--data_path=%s", root), *bp = pfmt("--buffer_path=%s", buf);
-    char *out, *err;
-    char *args[] = {"buffer", "--dataset=ImageNet", "--subset=trio", "--res=32", "--model=ConvNetW32", "--num_experts=1",
-                    "--train_epochs=1", dp, bp, "--seed=3", "--batch_train=4", NULL};
-    int rc = run_clmtt(args, &out, &err);
-    ck_assert_msg(rc == 0, "clmtt buffer exited %d\nstdout: %.3000s\nstderr: %.3000s", rc, out, err);
+    TuRun r = tu_clmtt(g_root, "buffer --dataset=ImageNet --subset=trio --res=32 --model=ConvNetW32 --num_experts=1 "
+                       "--train_epochs=1 --data_path=%s --buffer_path=%s --seed=3 --batch_train=4", root, buf);
+    TU_EXPECT_OK(r);
     char *traj = pfmt("%s/ImageNet/trio/32/ConvNetW32/replay_buffer_0.safetensors", buf);
-    ck_assert_msg(file_exists(traj), "no %s\nstdout: %.3000s", traj, out);
-    has(out, "ImageNet: 5 training and 3 test images of 3x32x32, 3 classes");
-    has(out, "class c = 0: 2 real images (third class)");
-    free(out); free(err);
+    ck_assert_msg(file_exists(traj), "no %s\nstdout: %.3000s", traj, r.out);
+    TU_ASSERT_HAS(r.out, "ImageNet: 5 training and 3 test images of 3x32x32, 3 classes");
+    TU_ASSERT_HAS(r.out, "class c = 0: 2 real images (third class)");
+    tu_run_free(&r);
     /* Unknown subsets and bad sizes are refused before any work, naming the choices. */
-    char *bad[] = {"buffer", "--dataset=ImageNet", "--subset=nosuch", dp, bp, NULL};
-    rc = run_clmtt(bad, &out, &err);
-    ck_assert_int_eq(rc, 1);
-    has(err, "unknown ImageNet subset 'nosuch'");
-    has(err, "trio");
-    free(out); free(err);
-    char *badres[] = {"eval", "--dataset=ImageNet", "--subset=trio", "--res=7", "--random_real=1", dp, NULL};
-    rc = run_clmtt(badres, &out, &err);
-    ck_assert_int_eq(rc, 1);
-    has(err, "--res: must be between 8 and 1024");
-    free(out); free(err);
+    r = tu_clmtt(g_root, "buffer --dataset=ImageNet --subset=nosuch --data_path=%s --buffer_path=%s", root, buf);
+    ck_assert_int_eq(r.status, 1);
+    TU_ASSERT_HAS(r.err, "unknown ImageNet subset 'nosuch'");
+    TU_ASSERT_HAS(r.err, "trio");
+    tu_run_free(&r);
+    r = tu_clmtt(g_root, "eval --dataset=ImageNet --subset=trio --res=7 --random_real=1 --data_path=%s", root);
+    ck_assert_int_eq(r.status, 1);
+    TU_ASSERT_HAS(r.err, "--res: must be between 8 and 1024");
+    tu_run_free(&r);
     const char *cmds[3] = {"buffer", "distill", "eval"};
     for (int i = 0; i < 3; i++) {
-        char *help[] = {(char *)cmds[i], "--help", NULL};
-        rc = run_clmtt(help, &out, &err);
-        ck_assert_int_eq(rc, 0);
-        has(out, "skip_bad_images");
-        has(out, "subset");
-        has(out, "Tiny, ImageNet");
-        free(out); free(err);
+        r = tu_clmtt(g_root, "%s --help", cmds[i]);
+        TU_EXPECT_OK(r);
+        TU_ASSERT_HAS(r.out, "skip_bad_images");
+        TU_ASSERT_HAS(r.out, "subset");
+        TU_ASSERT_HAS(r.out, "Tiny, ImageNet");
+        tu_run_free(&r);
     }
-    free(traj); free(dp); free(bp);
+    free(traj);
     free_made(tr, 5);
     free_made(te, 3);
     free(root); free(buf);
@@ -1234,6 +1095,6 @@ int main(void) {
     tcase_add_test(tc, cli_buffer_on_a_custom_subset);
     suite_add_tcase(s, tc);
     int rc = tu_run(s);
-    if (rc == 0) rm_tree(g_root);
+    if (rc == 0) tu_rm_tree(g_root);
     return rc;
 }

@@ -20,21 +20,7 @@ static size_t n_w(const LinearShape *s) { return (size_t)s->Out * s->In; }
 /* ---------- (a) references vs finite differences (float64) ---------- */
 
 /* The reference layer seen through the shared finite-difference checks (fdcheck.h). */
-static void fd_fwd(const void *s, double *out, const double *in, const double *w, const double *b) {
-    linear_forward_ref(s, out, in, w, b);
-}
-static void fd_bwd(const void *s, double *din, double *dw, double *db, const double *dout, const double *in,
-                   const double *w) {
-    linear_backward_ref(s, din, dw, db, dout, in, w);
-}
-static void fd_tan(const void *s, double *out_t, const double *in, const double *in_t, const double *w,
-                   const double *w_t, const double *b_t) {
-    linear_tangent_ref(s, out_t, in, in_t, w, w_t, b_t);
-}
-static void fd_rbwd(const void *s, double *rdin, double *rdw, double *rdb, const double *dout, const double *rdout,
-                    const double *in, const double *in_t, const double *w, const double *w_t) {
-    linear_rbackward_ref(s, rdin, rdw, rdb, dout, rdout, in, in_t, w, w_t);
-}
+FD_LAYER_CALLBACKS(linear)
 
 static FdLayer fd_layer(const LinearShape *s) {
     return (FdLayer){s, n_in(s), n_out(s), n_w(s), (size_t)s->Out, fd_fwd, fd_bwd, fd_tan, fd_rbwd};
@@ -46,11 +32,7 @@ START_TEST(ref_fd) {
     for (size_t k = 0; k < sizeof fd_shapes / sizeof fd_shapes[0]; k++) {
         const LinearShape *s = &fd_shapes[k];
         FdLayer l = fd_layer(s);
-        fd_check_backward(&l, 100 + 10 * k);
-        fd_check_tangent(&l, 1, 200 + 10 * k);
-        fd_check_tangent(&l, 0, 300 + 10 * k);
-        fd_check_rbackward(&l, 1, 400 + 10 * k);
-        fd_check_rbackward(&l, 0, 500 + 10 * k);
+        fd_check_layer(&l, 100 + 10 * k);
     }
 }
 END_TEST
@@ -104,30 +86,14 @@ static const DevCase dev_cases[] = {
     {{300, 128, 10}, 0, 1, 1, "300x128 -> 10, no bias"},
 };
 
-static float *rand_f(size_t n, uint64_t seed) {
-    float *x = xmalloc(n * sizeof(float));
-    tu_rand(x, n, seed, -1, 1);
-    return x;
-}
-
-/* Elements of g outside [a, a+n) and [a2, a2+n2) must still be NaN (nothing wrote them). */
-static void check_untouched(const char *what, cl_mem g, size_t total, size_t a, size_t n, size_t a2, size_t n2) {
-    float *x = tu_download(g, 0, total);
-    for (size_t i = 0; i < total; i++) {
-        int inside = (i >= a && i < a + n) || (i >= a2 && i < a2 + n2);
-        if (!inside && !isnan(x[i])) ck_abort_msg("%s: element %zu outside the outputs was written", what, i);
-    }
-    free(x);
-}
-
 START_TEST(device_vs_ref) {
     tu_init();
     const DevCase *c = &dev_cases[_i];
     const LinearShape *s = &c->s;
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
     uint64_t seed = 1000 + 17 * _i;
-    float *in = rand_f(ni, seed), *in_t = rand_f(ni, seed + 1), *w = rand_f(nw, seed + 2), *b = rand_f(nb, seed + 3);
-    float *w_t = rand_f(nw, seed + 4), *b_t = rand_f(nb, seed + 5), *dout = rand_f(no, seed + 6), *rdout = rand_f(no, seed + 7);
+    float *in = tu_new_rand(ni, seed), *in_t = tu_new_rand(ni, seed + 1), *w = tu_new_rand(nw, seed + 2), *b = tu_new_rand(nb, seed + 3);
+    float *w_t = tu_new_rand(nw, seed + 4), *b_t = tu_new_rand(nb, seed + 5), *dout = tu_new_rand(no, seed + 6), *rdout = tu_new_rand(no, seed + 7);
 
     /* Parameters at odd offsets of one flat buffer; a wrong offset reads 1e30. */
     size_t ow = 5, ob = ow + nw + 3, otw = ob + nb + 1, otb = otw + nw + 7, np = otb + nb + 2;
@@ -149,8 +115,8 @@ START_TEST(device_vs_ref) {
     linear_backward(s, DIN, dptr(G, gw), c->bias ? dptr(G, gb) : dptr(NULL, 0), DOUT, IN, pw);
     linear_tangent(s, OUTT, IN, INT, pw, pwt, pbt);
     linear_rbackward(s, RDIN, dptr(RG, gw), c->bias ? dptr(RG, gb) : dptr(NULL, 0), DOUT, RDOUT, IN, INT, pw, pwt);
-    check_untouched("backward gradients", G, ng, gw, nw, gb, c->bias ? nb : 0);
-    check_untouched("rbackward gradients", RG, ng, gw, nw, gb, c->bias ? nb : 0);
+    tu_check_untouched("backward gradients", G, ng, gw, nw, gb, c->bias ? nb : 0);
+    tu_check_untouched("rbackward gradients", RG, ng, gw, nw, gb, c->bias ? nb : 0);
 
     double *din = tu_to_double(in, ni), *dint = tu_to_double(in_t, ni), *dwd = tu_to_double(w, nw);
     double *dbd = tu_to_double(b, nb), *dwtd = tu_to_double(w_t, nw), *dbtd = tu_to_double(b_t, nb);
@@ -195,7 +161,7 @@ START_TEST(flatten_device) {
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         int C = shapes[k][0], N = shapes[k][1], HW = shapes[k][2];
         size_t n = (size_t)C * N * HW;
-        float *x = rand_f(n, 60 + k);
+        float *x = tu_new_rand(n, 60 + k);
         cl_mem X = tu_upload(x, n), Y = tu_poisoned(n), Z = tu_poisoned(n);
         flatten_forward(C, N, HW, Y, X);
         flatten_backward(C, N, HW, Z, Y);

@@ -11,16 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io/png.h"
-
-static char *tmp_path(const char *dir, const char *name) {
-    char *p = xmalloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
 
 static uint8_t *read_or_fail(const char *path, int *w, int *h) {
     uint8_t *px;
@@ -118,8 +111,7 @@ static int px_at(const uint8_t *px, int w, int y, int x, int c) { return px[((si
 /* N = 3 tiles, 2 per row, upsampled x2: a 2 x 2 grid with an empty last slot. */
 static void check_grid_3(int C) {
     const int N = 3, H = 3, W = 4, up = 2, hu = 6, wu = 8;
-    char *dir = tu_tempdir("png");
-    char *path = tmp_path(dir, C == 1 ? "grid1.png" : "grid3.png");
+    char *path = tu_temp_file("png", C == 1 ? "grid1.png" : "grid3.png");
     float *img = ramp_images(N, C, H, W);
     int gh = 2 * (hu + 2) + 2, gw = 2 * (wu + 2) + 2;   /* 18 x 22 */
     uint8_t *px = grid_vs_ref(path, img, N, C, H, W, 2, up, 0, gw, gh, 0);
@@ -168,10 +160,7 @@ static void check_grid_3(int C) {
     ck_assert_int_eq(px_at(px, gw, 2, 2 + 2, 0), C == 3 ? 7 : 23);
     free(px);
     free(img);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 
 START_TEST(grid_rgb_tiles) { check_grid_3(3); }
@@ -181,8 +170,7 @@ START_TEST(grid_gray_tiles) { check_grid_3(1); }
 END_TEST
 
 START_TEST(grid_single_and_short_row) {
-    char *dir = tu_tempdir("png");
-    char *path = tmp_path(dir, "one.png");
+    char *path = tu_temp_file("png", "one.png");
     /* One image: no padding at all, 5 x 3 upsampled x3 to 15 x 9. */
     float *img = ramp_images(4, 3, 5, 3);
     uint8_t *px = grid_vs_ref(path, img, 1, 3, 5, 3, 10, 3, 0, 9, 15, 0);
@@ -199,10 +187,7 @@ START_TEST(grid_single_and_short_row) {
     px = grid_vs_ref(path, img, 3, 1, 5, 3, 2, 1, 0, 2 * 5 + 2, 2 * 7 + 2, 0);
     free(px);
     free(img);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
@@ -210,8 +195,7 @@ END_TEST
  * the other values back up. */
 START_TEST(grid_clip_outlier) {
     const int N = 2, H = 8, W = 8, m = H * W;
-    char *dir = tu_tempdir("png");
-    char *path = tmp_path(dir, "clip.png");
+    char *path = tu_temp_file("png", "clip.png");
     float *img = xmalloc((size_t)N * m * sizeof *img);
     for (int k = 0; k < N; k++)
         for (int i = 0; i < m; i++) img[k * m + i] = (float)i;
@@ -237,10 +221,7 @@ START_TEST(grid_clip_outlier) {
     free(plain);
     free(clipped);
     free(img);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
@@ -248,8 +229,7 @@ END_TEST
  * image (range below 1e-5) maps to 0. */
 START_TEST(grid_nan_and_constant) {
     const int H = 2, W = 3;
-    char *dir = tu_tempdir("png");
-    char *path = tmp_path(dir, "nan.png");
+    char *path = tu_temp_file("png", "nan.png");
     float img[2 * 6] = {1, NAN, 3, 4, 5, 6, 7, 7, 7, 7, 7, 7};
     int gw = 2 * (W + 2) + 2, gh = H + 4;
     uint8_t *px = grid_vs_ref(path, img, 2, 1, H, W, 4, 1, 0, gw, gh, 0);
@@ -259,10 +239,7 @@ START_TEST(grid_nan_and_constant) {
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) ck_assert_int_eq(px_at(px, gw, 2 + y, 2 + W + 2 + x, 0), 0);
     free(px);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
@@ -270,7 +247,7 @@ END_TEST
 
 START_TEST(write_rgb8_roundtrip) {
     char *dir = tu_tempdir("png");
-    char *path = tmp_path(dir, "raw.png");
+    char *path = tu_path(dir, "raw.png");
     const int w = 7, h = 5;
     uint8_t rgb[7 * 5 * 3], gray[7 * 5];
     for (int i = 0; i < w * h * 3; i++) rgb[i] = (uint8_t)(i * 37 + 11);
@@ -341,8 +318,7 @@ static void expect_rgb(const char *path, int w, int h, const uint8_t *want) {
 
 START_TEST(read_all_formats) {
     enum { W = 5, H = 3, P = W * H };
-    char *dir = tu_tempdir("png");
-    char *path = tmp_path(dir, "fmt.png");
+    char *path = tu_temp_file("png", "fmt.png");
     uint8_t want[P * 3], buf[P * 8];
 
     /* 8-bit gray, also interlaced. */
@@ -417,10 +393,7 @@ START_TEST(read_all_formats) {
     }
     write_png_raw(path, W, H, PNG_COLOR_TYPE_PALETTE, 8, 0, buf, W, pal, 4);
     expect_rgb(path, W, H, want);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
@@ -437,7 +410,7 @@ static void expect_read_fail(const char *path, const char *phrase) {
 
 START_TEST(read_corrupt) {
     char *dir = tu_tempdir("png");
-    char *good = tmp_path(dir, "good.png"), *bad = tmp_path(dir, "bad.png");
+    char *good = tu_path(dir, "good.png"), *bad = tu_path(dir, "bad.png");
     const int w = 40, h = 30;
     uint8_t *rgb = xmalloc((size_t)w * h * 3);
     for (int i = 0; i < w * h * 3; i++) rgb[i] = (uint8_t)((i * 2654435761u) >> 13);   /* poorly compressible */
@@ -458,7 +431,7 @@ START_TEST(read_corrupt) {
     expect_read_fail(bad, "not a PNG file");
     write_file_atomic(bad, "", 0);
     expect_read_fail(bad, "not a PNG file");
-    char *missing = tmp_path(dir, "missing.png");
+    char *missing = tu_path(dir, "missing.png");
     expect_read_fail(missing, "cannot open: No such file or directory");
 
     free(missing);
@@ -473,39 +446,25 @@ START_TEST(read_corrupt) {
 }
 END_TEST
 
-/* Bad arguments end the program with a message naming the file. */
-static void grid_bad_channels(const char *path) {
+/* Bad arguments end the program with a message naming the file (run by tu_in_child):
+ * a grid into a missing folder, or one with 2 channels. */
+static void grid_into_missing_folder(void *path) {
+    float x[4] = {1, 2, 3, 4};
+    png_write_grid(path, x, 1, 1, 2, 2, 10, 1, 0);
+}
+static void grid_bad_channels(void *path) {
     float x[2 * 4] = {0};
     png_write_grid(path, x, 1, 2, 2, 2, 10, 1, 0);
 }
 
 START_TEST(write_errors_name_path) {
     char *dir = tu_tempdir("png");
-    char *nodir = tmp_path(dir, "missing/grid.png"), *bad = tmp_path(dir, "c2.png");
-    const char *paths[2] = {nodir, bad};
+    char *nodir = tu_path(dir, "missing/grid.png"), *bad = tu_path(dir, "c2.png");
+    char *paths[2] = {nodir, bad};
+    void (*writers[2])(void *) = {grid_into_missing_folder, grid_bad_channels};
     for (int t = 0; t < 2; t++) {
-        int fds[2];
-        ck_assert_int_eq(pipe(fds), 0);
-        fflush(NULL);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            close(fds[0]);
-            dup2(fds[1], 2);
-            float x[4] = {1, 2, 3, 4};
-            if (t == 0) png_write_grid(paths[t], x, 1, 1, 2, 2, 10, 1, 0);
-            else grid_bad_channels(paths[t]);
-            _exit(0);
-        }
-        close(fds[1]);
-        char msg[1024] = {0};
-        size_t got = 0;
-        ssize_t k;
-        while (got < sizeof msg - 1 && (k = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)k;
-        close(fds[0]);
-        int ws;
-        waitpid(pid, &ws, 0);
-        ck_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 1);
+        char msg[1024];
+        ck_assert_int_eq(tu_in_child(writers[t], paths[t], msg, sizeof msg), 1);
         ck_assert_msg(strstr(msg, paths[t]) != NULL, "message lacks the path: %s", msg);
     }
     ck_assert(!file_exists(bad));

@@ -75,30 +75,31 @@ START_TEST(program_cache) {
     ck_assert_int_eq(rt_last_build_from_cache, 0);
     clReleaseProgram(p5);
     unsetenv("XDG_CACHE_HOME");
+    tu_rm_tree(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(devices_command) {
-    const char *bin = getenv("CLMTT_BIN");
-    ck_assert_ptr_nonnull(bin);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s devices", bin);
-    FILE *p = popen(cmd, "r");
-    char line[512];
-    int found_star = 0, found_mem = 0;
-    while (fgets(line, sizeof line, p)) {
-        if (line[0] == '*') found_star = 1;
-        if (strstr(line, "global memory:")) found_mem = 1;
-    }
-    ck_assert_int_eq(pclose(p), 0);
-    ck_assert(found_star && found_mem);
-    snprintf(cmd, sizeof cmd, "CLMTT_DEVICE=99 %s devices >/dev/null 2>&1", bin);
-    ck_assert_int_eq(system(cmd), 0); /* listing ignores the choice */
-    snprintf(cmd, sizeof cmd, "%s devices --bogus 2>&1 | grep -q \"unknown flag '--bogus'\"", bin);
-    ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s nosuchcommand >/dev/null 2>&1", bin);
-    ck_assert_int_ne(system(cmd), 0);
+    char *logs = tu_tempdir("runtime");
+    TuRun r = tu_clmtt(logs, "devices");
+    TU_EXPECT_OK(r);
+    int found_star = r.out[0] == '*' || tu_has(r.out, "\n*");   /* a line "* <index>: <name>" */
+    ck_assert_msg(found_star && tu_has(r.out, "global memory:"), "no default device with its memory:\n%s", r.out);
+    tu_run_free(&r);
+    setenv("CLMTT_DEVICE", "99", 1);
+    r = tu_clmtt(logs, "devices");
+    unsetenv("CLMTT_DEVICE");
+    TU_EXPECT_OK(r);   /* listing ignores the choice */
+    tu_run_free(&r);
+    r = tu_clmtt(logs, "devices --bogus");
+    TU_EXPECT_FAIL_WITH(r, "unknown flag '--bogus'");
+    tu_run_free(&r);
+    r = tu_clmtt(logs, "nosuchcommand");
+    ck_assert_msg(r.status != 0, "%s: an unknown command exited 0", r.log);
+    tu_run_free(&r);
+    tu_rm_tree(logs);
+    free(logs);
 }
 END_TEST
 

@@ -9,16 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io/safetensors.h"
-
-static char *tmp_path(const char *dir, const char *name) {
-    char *p = xmalloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
 
 /* Number of entries in dir other than . and .. ; names them in `names` (space separated). */
 static int dir_entries(const char *dir, char *names, size_t n) {
@@ -92,8 +85,7 @@ static void check_tensor(const StFile *f, int idx, const char *name, DType dt, i
 }
 
 START_TEST(roundtrip_all_dtypes) {
-    char *dir = tu_tempdir("st");
-    char *path = tmp_path(dir, "sample.safetensors");
+    char *path = tu_temp_file("st", "sample.safetensors");
     Sample s;
     fill_sample(&s);
     save_sample(&s, path);
@@ -127,17 +119,13 @@ START_TEST(roundtrip_all_dtypes) {
     for (int i = 0; i < 8; i++) ck_assert_str_eq(st_find(&f, order[i])->name, order[i]);
     st_close(&f);
     ck_assert_ptr_null(f.map);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
 /* A larger tensor written in one stream, and a file with no metadata and no tensors. */
 START_TEST(roundtrip_large_and_empty_file) {
-    char *dir = tu_tempdir("st");
-    char *path = tmp_path(dir, "large.safetensors");
+    char *path = tu_temp_file("st", "large.safetensors");
     size_t n = 300007;
     float *x = xmalloc(n * sizeof *x);
     tu_rand(x, n, 7, -5, 5);
@@ -163,10 +151,7 @@ START_TEST(roundtrip_large_and_empty_file) {
     ck_assert_uint_eq(f.size, 16);   /* 8 + "{}" padded to 8 */
     st_close(&f);
     free(x);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
@@ -184,7 +169,7 @@ static const unsigned char layout_data[20] = {
 
 START_TEST(byte_layout) {
     char *dir = tu_tempdir("st");
-    char *path = tmp_path(dir, "tiny.safetensors");
+    char *path = tu_path(dir, "tiny.safetensors");
     float a[2] = {1.0f, -2.0f};
     int32_t b = -7;
     int64_t c = 0x0102030405060708LL, sa = 2, sb = 1;
@@ -209,7 +194,7 @@ START_TEST(byte_layout) {
     free(bytes);
 
     /* The same layout built by hand (pretty-printed JSON, newline padding) reads back. */
-    char *hand = tmp_path(dir, "hand.safetensors");
+    char *hand = tu_path(dir, "hand.safetensors");
     const char pretty[] =
         "{\n  \"c\": {\"dtype\": \"I64\", \"shape\": [], \"data_offsets\": [12, 20]},\n"
         "  \"a\": {\"data_offsets\": [0, 8], \"shape\": [2], \"dtype\": \"F32\"},\n"
@@ -276,14 +261,10 @@ static void expect_reject(const char *path, const char *phrase) {
 
 /* One corrupt header per fault; `phrase` is the part of the message that names that fault. */
 static void expect_header_reject(const char *json, size_t datalen, const char *phrase) {
-    char *dir = tu_tempdir("stbad");
-    char *path = tmp_path(dir, "bad.safetensors");
+    char *path = tu_temp_file("stbad", "bad.safetensors");
     write_st_raw(path, json, datalen);
     expect_reject(path, phrase);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 
 #define OK_A "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}"
@@ -294,22 +275,17 @@ START_TEST(reject_missing_file) {
 END_TEST
 
 START_TEST(reject_short_file) {
-    char *dir = tu_tempdir("stbad");
-    char *path = tmp_path(dir, "short.safetensors");
+    char *path = tu_temp_file("stbad", "short.safetensors");
     write_file_atomic(path, "\x02\0\0\0\0", 5);
     expect_reject(path, "file is shorter than 8 bytes");
     write_file_atomic(path, "", 0);
     expect_reject(path, "file is shorter than 8 bytes");
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
 START_TEST(reject_header_beyond_file) {
-    char *dir = tu_tempdir("stbad");
-    char *path = tmp_path(dir, "long.safetensors");
+    char *path = tu_temp_file("stbad", "long.safetensors");
     unsigned char buf[8 + 10] = {11, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
     write_file_atomic(path, buf, sizeof buf);
     expect_reject(path, "is beyond the file size");
@@ -324,10 +300,7 @@ START_TEST(reject_header_beyond_file) {
     st_open_or_die(path, &f);
     ck_assert_int_eq(f.ntensors, 0);
     st_close(&f);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
@@ -413,8 +386,7 @@ START_TEST(reject_overlap) {
                          "\"a\":{\"dtype\":\"F32\",\"shape\":[5],\"data_offsets\":[0,20]}}",
                          20, "have overlapping data");
     /* Empty tensors may share an offset with anything; adjacent spans do not overlap. */
-    char *dir = tu_tempdir("stok");
-    char *path = tmp_path(dir, "ok.safetensors");
+    char *path = tu_temp_file("stok", "ok.safetensors");
     write_st_raw(path,
                  "{" OK_A ",\"e\":{\"dtype\":\"I64\",\"shape\":[0],\"data_offsets\":[4,4]},"
                  "\"b\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
@@ -424,10 +396,7 @@ START_TEST(reject_overlap) {
     ck_assert_msg(st_open(path, &f, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(f.ntensors, 3);
     st_close(&f);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    tu_temp_file_free(path);
 }
 END_TEST
 
@@ -447,39 +416,14 @@ END_TEST
 
 /* ---------------------------------------------------------------- atomic writing */
 
-/* Runs fn(arg) in a child process that is expected to die; returns its stderr (malloc'd)
- * and its exit status in *status. */
-static char *run_dying(void (*fn)(const void *), const void *arg, int *status) {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    char *out = xcalloc(4096, 1);
-    size_t got = 0;
-    ssize_t k;
-    while (got < 4095 && (k = read(fds[0], out + got, 4095 - got)) > 0) got += (size_t)k;
-    close(fds[0]);
-    int ws;
-    ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
-    *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-    return out;
-}
-
-static void save_to(const void *path) {
+/* Writers that die, for tu_in_child. */
+static void save_to(void *path) {
     Sample s;
     fill_sample(&s);
     save_sample(&s, path);
 }
 
-static void save_duplicate(const void *path) {
+static void save_duplicate(void *path) {
     float v[2] = {1, 2};
     int64_t n = 2;
     StWriter *w = st_writer_new();
@@ -491,7 +435,7 @@ static void save_duplicate(const void *path) {
 
 START_TEST(atomic_write) {
     char *dir = tu_tempdir("statomic");
-    char *path = tmp_path(dir, "traj.safetensors");
+    char *path = tu_path(dir, "traj.safetensors");
     Sample s;
     fill_sample(&s);
     save_sample(&s, path);
@@ -501,30 +445,24 @@ START_TEST(atomic_write) {
     ck_assert_str_eq(names, "traj.safetensors ");
 
     /* Renaming onto a folder fails: the writer dies naming the path and leaves no temp file. */
-    char *target = tmp_path(dir, "taken");
+    char *target = tu_path(dir, "taken");
     ck_assert_int_eq(mkdir(target, 0755), 0);
-    int status;
-    char *msg = run_dying(save_to, target, &status);
-    ck_assert_int_eq(status, 1);
+    char msg[4096];
+    ck_assert_int_eq(tu_in_child(save_to, target, msg, sizeof msg), 1);
     ck_assert_msg(strstr(msg, target) != NULL && strstr(msg, "cannot write") != NULL, "message: %s", msg);
     ck_assert_int_eq(dir_entries(dir, names, sizeof names), 2);
     ck_assert_msg(strstr(names, ".tmp.") == NULL, "left behind: %s", names);
-    free(msg);
 
     /* A missing folder. */
-    char *nodir = tmp_path(dir, "missing/x.safetensors");
-    msg = run_dying(save_to, nodir, &status);
-    ck_assert_int_eq(status, 1);
+    char *nodir = tu_path(dir, "missing/x.safetensors");
+    ck_assert_int_eq(tu_in_child(save_to, nodir, msg, sizeof msg), 1);
     ck_assert_msg(strstr(msg, nodir) != NULL, "message: %s", msg);
-    free(msg);
 
     /* Two tensors of one name: refused before anything is written. */
-    char *dup = tmp_path(dir, "dup.safetensors");
-    msg = run_dying(save_duplicate, dup, &status);
-    ck_assert_int_eq(status, 1);
+    char *dup = tu_path(dir, "dup.safetensors");
+    ck_assert_int_eq(tu_in_child(save_duplicate, dup, msg, sizeof msg), 1);
     ck_assert_msg(strstr(msg, dup) != NULL && strstr(msg, "duplicate tensor name 'x'") != NULL, "message: %s", msg);
     ck_assert(!file_exists(dup));
-    free(msg);
     free(dup);
 
     rmdir(target);
@@ -609,8 +547,8 @@ START_TEST(python_reader_agrees) {
     int have_numpy = system("python3 -c 'import numpy' >/dev/null 2>&1") == 0;
     printf("python_reader_agrees: decoding with %s\n", have_numpy ? "numpy.frombuffer" : "struct (numpy missing)");
     char *dir = tu_tempdir("stpy");
-    char *path = tmp_path(dir, "sample.safetensors"), *script = tmp_path(dir, "reader.py"),
-         *txt = tmp_path(dir, "out.txt");
+    char *path = tu_path(dir, "sample.safetensors"), *script = tu_path(dir, "reader.py"),
+         *txt = tu_path(dir, "out.txt");
     Sample s;
     fill_sample(&s);
     save_sample(&s, path);

@@ -10,20 +10,17 @@
 #include "distill.h"
 #include "dsa.h"
 #include "evaluate.h"
+#include "fdcheck.h"
 #include "io/safetensors.h"
-#include "net_ref.h"
 #include "synset.h"
 #include "testutil.h"
 #include "texture.h"
 #include "train.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
 /* ---- the crop kernels ---- */
@@ -304,127 +301,28 @@ END_TEST
 
 /* ---- the distiller with texture crops ---- */
 
-enum { TM_NSYN = 6, TM_C = 1, TM_H = 8, TM_W = 8, TM_CS = 2, TM_S = 2, TM_CLASSES = 3 };
-
-typedef struct {
-    Net net;
-    int K, batch;
-    int32_t labels[TM_NSYN];
-    float *X, *theta0, *target;
-    double alpha;
-} TexMeta;
-
-static size_t tm_canvas(void) { return (size_t)TM_C * TM_CS * TM_H * TM_CS * TM_W; }
-
-static void tm_make(TexMeta *m, const char *model, int K, uint64_t seed) {
-    net_build(&m->net, model, TM_C, TM_H, TM_W, TM_CLASSES);
-    m->K = K;
-    m->batch = 4;
-    for (int i = 0; i < TM_NSYN; i++) m->labels[i] = i / 2;
-    size_t P = m->net.nparams;
-    m->X = xmalloc(TM_NSYN * tm_canvas() * 4);
-    tu_rand(m->X, TM_NSYN * tm_canvas(), seed, -1.5f, 1.5f);
-    m->theta0 = xmalloc(P * 4);
-    m->target = xmalloc(P * 4);
-    Rng r;
-    rng_init(&r, seed, 7);
-    net_init_params(&m->net, &r, m->theta0);
-    float *noise = xmalloc(P * 4);
-    tu_rand(noise, P, seed + 1, -0.02f, 0.02f);
-    for (size_t i = 0; i < P; i++) {
-        m->theta0[i] += noise[i];
-        m->target[i] = m->theta0[i] - noise[i] * 0.5f + 0.01f * (float)((i * 2654435761u % 1000) / 1000.0 - 0.5);
-    }
-    free(noise);
-    m->alpha = 0.05;
-}
-
-static void tm_free(TexMeta *m) { free(m->X); free(m->theta0); free(m->target); }
-
-/* The unrolled loss in float64, replaying the distiller's batches, crop offsets and draws. */
-static double tm_ref_loss(const TexMeta *m, const Distiller *d, const double *X, double alpha) {
-    size_t P = m->net.nparams, img = (size_t)TM_C * TM_H * TM_W;
-    int rows_max = m->batch * TM_S;
-    TexShape s = {TM_C, TM_H, TM_W, TM_CS * TM_H, TM_CS * TM_W};
-    double *theta = xmalloc(P * 8), *g = xmalloc(P * 8), *xb = xmalloc(rows_max * img * 8), *xa = xmalloc(rows_max * img * 8);
-    for (size_t i = 0; i < P; i++) theta[i] = m->theta0[i];
-    int y[64];
-    for (int k = 0; k < m->K; k++) {
-        int n = d->batch_n[k];
-        const int *rows = d->batch_idx + (size_t)k * d->batch_syn;
-        const int32_t *offs = d->crop_offs + (size_t)k * d->batch_syn * TM_S * 2;
-        texture_crop_forward_ref(&s, xb, X, rows, offs, n, TM_S);
-        for (int b = 0; b < n * TM_S; b++) y[b] = m->labels[rows[b % n]];
-        const double *in = xb;
-        if (d->draws[k].group >= 0) {
-            dsa_forward_ref(&d->draws[k], TM_C, TM_H, TM_W, xa, xb);
-            in = xa;
-        }
-        RefExec re;
-        ref_exec_init(&re, &m->net, n * TM_S);
-        ref_forward(&re, theta, in, y);
-        ref_backward(&re, theta, y, g, NULL);
-        ref_exec_free(&re);
-        for (size_t i = 0; i < P; i++) theta[i] -= alpha * g[i];
-    }
-    double num = 0, den = 0;
-    for (size_t i = 0; i < P; i++) {
-        num += (theta[i] - m->target[i]) * (theta[i] - m->target[i]);
-        den += ((double)m->theta0[i] - m->target[i]) * ((double)m->theta0[i] - m->target[i]);
-    }
-    free(theta); free(g); free(xb); free(xa);
-    return num / den;
-}
+/* Canvases of 2 x 2 crops of 1 x 8 x 8, two crop rounds per step. */
+static const FdMetaShape tex = {8, 2, 2, 1.0f};
 
 static void check_texture_meta_gradient(const char *model, const char *strategy, double h, uint64_t seed) {
     tu_init();
-    TexMeta m;
-    tm_make(&m, model, 3, seed);
-    DsaStrategy st;
-    dsa_strategy_parse(strategy, &st);
+    FdMeta m;
+    fd_meta_make(&m, &tex, model, 3, seed);
     Distiller d;
-    distiller_init_texture(&d, &m.net, TM_NSYN, m.labels, m.batch, m.K, &st, TM_CS, TM_S);
-    ck_assert_int_eq((int)d.img, (int)tm_canvas());
-    distiller_set_images(&d, m.X);
-    Rng r;
-    rng_init(&r, seed, 11);
-    double dalpha;
-    double loss = distiller_meta_grad(&d, m.theta0, m.target, (float)m.alpha, &r, &dalpha);
-    /* Rows of a step are distinct canvases (the transpose's gather relies on it). */
-    for (int k = 0; k < m.K; k++)
-        for (int i = 0; i < d.batch_n[k]; i++)
-            for (int j = 0; j < i; j++) ck_assert_int_ne(d.batch_idx[k * d.batch_syn + i], d.batch_idx[k * d.batch_syn + j]);
-    size_t nx = TM_NSYN * tm_canvas();
-    float *dx = tu_download(d.dX, 0, nx);
-    double *X = tu_to_double(m.X, nx);
-    double ref = tm_ref_loss(&m, &d, X, m.alpha);
-    ck_assert_msg(fabs(loss - ref) <= 1e-4 * fabs(ref), "%s/%s: loss %.8g, float64 reference %.8g", model, strategy, loss, ref);
-    double fa = (tm_ref_loss(&m, &d, X, m.alpha + h) - tm_ref_loss(&m, &d, X, m.alpha - h)) / (2 * h);
-    ck_assert_msg(fabs(fa - dalpha) <= 2e-3 * fabs(fa) + 1e-6, "%s/%s: dL/dlr %.8g, finite differences %.8g", model,
-                  strategy, dalpha, fa);
+    fd_meta_distiller(&m, strategy, &d);
+    char what[128];
+    snprintf(what, sizeof what, "texture %s/%s", model, strategy);
     /* dL/dX at pixels spread over every canvas (pixels no crop reached have gradient 0). */
     enum { NPIX = 40 };
-    double fd[NPIX], got[NPIX];
-    int k = 0, reached = 0;
-    for (size_t j = 5; j < nx && k < NPIX; j += nx / NPIX + 1, k++) {
-        double keep = X[j];
-        X[j] = keep + h;
-        double lp = tm_ref_loss(&m, &d, X, m.alpha);
-        X[j] = keep - h;
-        double lm = tm_ref_loss(&m, &d, X, m.alpha);
-        X[j] = keep;
-        fd[k] = (lp - lm) / (2 * h);
-        got[k] = dx[j];
-        reached += fd[k] != 0;
-    }
-    double e = tu_rel_err(got, fd, (size_t)k);
-    printf("texture meta-gradient %s/%s: loss %.6g (float64 %.6g), dL/dlr %.6g (fd %.6g), dL/dX relative error %.2e, %d of %d pixels reached\n",
-           model, strategy, loss, ref, dalpha, fa, e, reached, k);
-    ck_assert_msg(e < 1e-4, "%s/%s: dL/dX relative error %g over %d pixels", model, strategy, e, k);
-    ck_assert_msg(reached >= k / 4, "%s/%s: only %d of %d sampled pixels reach the loss", model, strategy, reached, k);
-    free(dx); free(X);
+    size_t nx = FD_META_NSYN * d.img;
+    int k, reached = fd_check_meta_gradient(&m, &d, what, h, seed, 5, nx / NPIX + 1, NPIX, 1e-4, &k);
+    ck_assert_msg(reached >= k / 4, "%s: only %d of %d sampled pixels reach the loss", what, reached, k);
+    /* Rows of a step are distinct canvases (the transpose's gather relies on it). */
+    for (int s = 0; s < m.K; s++)
+        for (int i = 0; i < d.batch_n[s]; i++)
+            for (int j = 0; j < i; j++) ck_assert_int_ne(d.batch_idx[s * d.batch_syn + i], d.batch_idx[s * d.batch_syn + j]);
     distiller_free(&d);
-    tm_free(&m);
+    fd_meta_free(&m);
 }
 
 /* A narrow ReLU network keeps the float64 unrolled loss cheap; it is piecewise smooth, so
@@ -442,92 +340,20 @@ START_TEST(meta_gradient_texture_with_dsa_other_groups) {
 }
 END_TEST
 
-static size_t texture_peak_for_steps(int K) {
-    TexMeta m;
-    tm_make(&m, "ConvNetW32", K, 40);
-    DsaStrategy st;
-    dsa_strategy_parse("color_crop_cutout_flip_scale_rotate", &st);
-    size_t before = dev_mem_current();
-    dev_mem_reset_peak();
-    Distiller d;
-    distiller_init_texture(&d, &m.net, TM_NSYN, m.labels, m.batch, K, &st, TM_CS, TM_S);
-    distiller_set_images(&d, m.X);
-    Rng r;
-    rng_init(&r, 1, 1);
-    double da;
-    distiller_meta_grad(&d, m.theta0, m.target, 0.01f, &r, &da);
-    size_t peak = dev_mem_peak() - before;
-    distiller_free(&d);
-    tm_free(&m);
-    return peak;
-}
-
 /* Per extra step: one parameter vector, the step's indices and its crop offsets; nothing
  * that scales with activations or crops. */
 START_TEST(texture_memory_grows_by_parameters_and_offsets) {
     tu_init();
-    texture_peak_for_steps(8);   /* grow-only scratch buffers reach their size first */
-    size_t p2 = texture_peak_for_steps(2), p8 = texture_peak_for_steps(8);
+    fd_meta_peak(&tex, 8);   /* grow-only scratch buffers reach their size first */
+    size_t p2 = fd_meta_peak(&tex, 2), p8 = fd_meta_peak(&tex, 8);
     Net net;
-    net_build(&net, "ConvNetW32", TM_C, TM_H, TM_W, TM_CLASSES);
-    size_t per_step = net.nparams * 4 + 4 * 4 /* indices */ + 4 * TM_S * 2 * 4 /* offsets */;
+    net_build(&net, "ConvNetW32", 1, tex.side, tex.side, FD_META_CLASSES);
+    size_t per_step = net.nparams * 4 + 4 * 4 /* indices */ + 4 * tex.canvas_samples * 2 * 4 /* offsets */;
     ck_assert_msg(p8 - p2 == 6 * per_step, "peak grows by %zu bytes from 2 to 8 steps, want 6 x %zu", p8 - p2, per_step);
 }
 END_TEST
 
 /* ---- the commands end to end ---- */
-
-static char *g_root;
-static int g_nlog;
-
-static const char *clmtt_bin(void) {
-    static char path[4096];
-    if (path[0]) return path;
-    const char *env = getenv("CLMTT_BIN");
-    if (env && *env) {
-        snprintf(path, sizeof path, "%s", env);
-        return path;
-    }
-    char self[4000];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) die("set CLMTT_BIN to the clmtt binary");
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(path, sizeof path, "%s/clmtt", self);
-    return path;
-}
-
-typedef struct { int status; char *out, *err; char log[600]; } CmdRun;
-
-static CmdRun run_clmtt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static CmdRun run_clmtt(const char *fmt, ...) {
-    CmdRun r = {0};
-    char args[8192], cmd[16384], path[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(r.log, sizeof r.log, "%s/log%02d", g_root, g_nlog++);
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s.out 2>%s.err </dev/null", clmtt_bin(), args, r.log, r.log);
-    int st = system(cmd);
-    ck_assert_msg(st != -1, "cannot run %s", cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
-    size_t len;
-    snprintf(path, sizeof path, "%s.out", r.log);
-    r.out = (char *)read_file(path, &len);
-    snprintf(path, sizeof path, "%s.err", r.log);
-    r.err = (char *)read_file(path, &len);
-    if (!r.out) r.out = xstrdup("");
-    if (!r.err) r.err = xstrdup("");
-    return r;
-}
-
-static void cmd_free(CmdRun *r) { free(r->out); free(r->err); }
-
-#define EXPECT_OK(r) \
-    ck_assert_msg((r).status == 0, "%s: exit status %d\nstdout tail: %.2000s\nstderr: %.3000s", (r).log, (r).status, \
-                  strlen((r).out) > 2000 ? (r).out + strlen((r).out) - 2000 : (r).out, (r).err)
 
 /* The first `count` records of a gzipped IDX file, written as a plain IDX file with that count. */
 static void idx_subset(const char *src, const char *dst, int images, int count) {
@@ -554,11 +380,11 @@ static void png_size(const char *path, int *w, int *h) {
 }
 
 START_TEST(distill_texture_end_to_end) {
-    g_root = tu_tempdir("texture");
+    char *root = tu_tempdir("texture");
     char data[700], buf[700], run[700], file[800], path[900];
-    snprintf(data, sizeof data, "%s/data", g_root);
-    snprintf(buf, sizeof buf, "%s/buffers", g_root);
-    snprintf(run, sizeof run, "%s/run", g_root);
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(buf, sizeof buf, "%s/buffers", root);
+    snprintf(run, sizeof run, "%s/run", root);
     mkdir_p(data);
     const char *src = "/usr/share/datasets/fashion-mnist";
     const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
@@ -569,18 +395,18 @@ START_TEST(distill_texture_end_to_end) {
         snprintf(d, sizeof d, "%s/%s", data, names[i]);
         idx_subset(s, d, i % 2 == 0, i < 2 ? 500 : 200);
     }
-    CmdRun r = run_clmtt("buffer --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 "
-                         "--num_experts 1 --train_epochs 3 --batch_train 64 --seed 1", data, buf);
-    EXPECT_OK(r);
-    cmd_free(&r);
+    TuRun r = tu_clmtt(root, "buffer --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 "
+                       "--num_experts 1 --train_epochs 3 --batch_train 64 --seed 1", data, buf);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
 
-    r = run_clmtt("distill --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 --texture "
-                  "--pix_init=real --Iteration=2 --syn_steps=3 --expert_epochs=1 --max_start_epoch=2 --eval_it=2 "
-                  "--num_eval=1 --epoch_eval_train=2 --canvas_samples=2 --seed 3 --save_path %s", data, buf, run);
-    EXPECT_OK(r);
+    r = tu_clmtt(root, "distill --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 --texture "
+                 "--pix_init=real --Iteration=2 --syn_steps=3 --expert_epochs=1 --max_start_epoch=2 --eval_it=2 "
+                 "--num_eval=1 --epoch_eval_train=2 --canvas_samples=2 --seed 3 --save_path %s", data, buf, run);
+    TU_EXPECT_OK(r);
     ck_assert_msg(strstr(r.out, "WARNING: Using texture with real initialization"), "no texture + real warning:\n%.2000s", r.out);
     ck_assert_msg(strstr(r.out, "Evaluate 1 random ConvNetW32"), "no evaluation line:\n%.3000s", r.out);
-    cmd_free(&r);
+    tu_run_free(&r);
 
     /* The saved set: canvases of 2 x 28 on each side, texture metadata, finite values. */
     snprintf(file, sizeof file, "%s/images_last.safetensors", run);
@@ -591,12 +417,9 @@ START_TEST(distill_texture_end_to_end) {
     ck_assert_msg(im->shape[0] == 10 && im->shape[1] == 1 && im->shape[2] == 56 && im->shape[3] == 56,
                   "%s: images are [%lld, %lld, %lld, %lld], want [10, 1, 56, 56]", file, (long long)im->shape[0],
                   (long long)im->shape[1], (long long)im->shape[2], (long long)im->shape[3]);
-    const char *v = st_meta(&f, "texture");
-    ck_assert_msg(v && strcmp(v, "true") == 0, "%s: texture metadata '%s'", file, v ? v : "(missing)");
-    v = st_meta(&f, "canvas_size");
-    ck_assert_msg(v && strcmp(v, "2") == 0, "%s: canvas_size metadata '%s'", file, v ? v : "(missing)");
-    v = st_meta(&f, "canvas_samples");
-    ck_assert_msg(v && strcmp(v, "2") == 0, "%s: canvas_samples metadata '%s'", file, v ? v : "(missing)");
+    tu_expect_meta(&f, "texture", "true");
+    tu_expect_meta(&f, "canvas_size", "2");
+    tu_expect_meta(&f, "canvas_samples", "2");
     for (size_t i = 0; i < im->numel; i++) {
         float x;
         memcpy(&x, (const char *)im->data + 4 * i, 4);
@@ -639,22 +462,22 @@ START_TEST(distill_texture_end_to_end) {
 
     /* clmtt eval recognizes the texture set from its metadata. */
     snprintf(file, sizeof file, "%s/images_last.safetensors", run);
-    r = run_clmtt("eval --dataset FashionMNIST --data_path %s --model ConvNetW32 --syn %s --num_eval=1 "
-                  "--epoch_eval_train=2 --seed 2", data, file);
-    EXPECT_OK(r);
+    r = tu_clmtt(root, "eval --dataset FashionMNIST --data_path %s --model ConvNetW32 --syn %s --num_eval=1 "
+                 "--epoch_eval_train=2 --seed 2", data, file);
+    TU_EXPECT_OK(r);
     ck_assert_msg(strstr(r.out, "Texture set: 56x56 canvases"), "eval did not treat the set as texture:\n%.2000s", r.out);
     ck_assert_msg(strstr(r.out, "Evaluate 1 random ConvNetW32, mean = "), "no result line:\n%.2000s", r.out);
-    cmd_free(&r);
+    tu_run_free(&r);
 
     /* --init_syn continues from a texture set: with --Iteration 0, images_0 is that set
      * (canvas_size and canvas_samples come from the file). */
     char run2[800], file2[900];
-    snprintf(run2, sizeof run2, "%s/run2", g_root);
-    r = run_clmtt("distill --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 --texture "
-                  "--Iteration=0 --syn_steps=2 --expert_epochs=1 --max_start_epoch=1 --num_eval=0 --seed 4 "
-                  "--init_syn %s --save_path %s", data, buf, file, run2);
-    EXPECT_OK(r);
-    cmd_free(&r);
+    snprintf(run2, sizeof run2, "%s/run2", root);
+    r = tu_clmtt(root, "distill --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 --texture "
+                 "--Iteration=0 --syn_steps=2 --expert_epochs=1 --max_start_epoch=1 --num_eval=0 --seed 4 "
+                 "--init_syn %s --save_path %s", data, buf, file, run2);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
     snprintf(file2, sizeof file2, "%s/images_0.safetensors", run2);
     SynSet a, b;
     synset_load(file, &a);
@@ -665,26 +488,26 @@ START_TEST(distill_texture_end_to_end) {
     synset_free(&a);
     synset_free(&b);
     /* ... and refuses an ordinary set, naming the mismatch. */
-    r = run_clmtt("distill --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 "
-                  "--Iteration=0 --num_eval=0 --max_start_epoch=1 --expert_epochs=1 --init_syn %s --save_path %s/run3",
-                  data, buf, file, g_root);
-    ck_assert_msg(r.status >= 1 && r.status < 128 && strstr(r.err, "texture"), "%s: status %d, stderr %s", r.log,
-                  r.status, r.err);
-    cmd_free(&r);
+    r = tu_clmtt(root, "distill --dataset FashionMNIST --data_path %s --buffer_path %s --model ConvNetW32 "
+                 "--Iteration=0 --num_eval=0 --max_start_epoch=1 --expert_epochs=1 --init_syn %s --save_path %s/run3",
+                 data, buf, file, root);
+    TU_EXPECT_FAIL_WITH(r, "texture");
+    tu_run_free(&r);
 
     /* A texture set whose canvases are not canvas_size x 28: refused with both sizes named. */
     ImageSet bad = {10, 1, 50, 50, xcalloc(10 * 50 * 50, 4), s0.set.labels};
-    snprintf(path, sizeof path, "%s/bad.safetensors", g_root);
+    snprintf(path, sizeof path, "%s/bad.safetensors", root);
     const char *extra[] = {"texture", "true", "canvas_size", "2", "canvas_samples", "1", NULL};
     synset_save(path, &bad, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, extra);
-    r = run_clmtt("eval --dataset FashionMNIST --data_path %s --model ConvNetW32 --syn %s --num_eval=1 "
-                  "--epoch_eval_train=1", data, path);
-    ck_assert_msg(r.status >= 1 && r.status < 128, "%s: status %d, expected a refusal", r.log, r.status);
-    ck_assert_msg(strstr(r.err, "1x50x50") && strstr(r.err, "1x56x56") && strstr(r.err, "canvas_size"),
-                  "the refusal does not name the sizes: %s", r.err);
-    cmd_free(&r);
+    r = tu_clmtt(root, "eval --dataset FashionMNIST --data_path %s --model ConvNetW32 --syn %s --num_eval=1 "
+                 "--epoch_eval_train=1", data, path);
+    TU_EXPECT_FAIL_WITH(r, "canvas_size");
+    ck_assert_msg(tu_has(r.err, "1x50x50") && tu_has(r.err, "1x56x56"), "the refusal does not name the sizes: %s", r.err);
+    tu_run_free(&r);
     free(bad.images);
     synset_free(&s0);
+    tu_rm_tree(root);   /* kept for inspection when a check failed */
+    free(root);
 }
 END_TEST
 

@@ -6,7 +6,6 @@
 #include "testutil.h"
 #include "zca.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,11 +339,6 @@ static char *cache_tempdir(const char *tag) {
     return d;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 static void make_dataset(Dataset *data, uint64_t seed) {
     memset(data, 0, sizeof *data);
     data->info = dataset_find("CIFAR10");
@@ -358,8 +352,6 @@ static void copy_dataset(Dataset *dst, const Dataset *src) {
     copy_set(&dst->train, &src->train);
     copy_set(&dst->test, &src->test);
 }
-
-static int has(const char *text, const char *needle) { return strstr(text, needle) != NULL; }
 
 static void copy_file(const char *from, const char *to) {
     size_t len;
@@ -427,7 +419,7 @@ START_TEST(cache_reuse) {
     zca_cache_dir(cd, sizeof cd, "/b", dataset_find("CIFAR10"), "imagenette", 128);
     ck_assert_str_eq(cd, "/b/CIFAR10");
     zca_cache_dir(cd, sizeof cd, "/b/", dataset_find("MNIST"), "imagenette", 128);
-    ck_assert_msg(!has(cd, "NO_ZCA") && has(cd, "MNIST"), "cache folder %s", cd);
+    ck_assert_msg(!tu_has(cd, "NO_ZCA") && tu_has(cd, "MNIST"), "cache folder %s", cd);
     zca_free(&za); zca_free(&zb);
     dataset_free(&raw); dataset_free(&a); dataset_free(&b); dataset_free(&c);
     free(dir);
@@ -460,17 +452,17 @@ START_TEST(cache_refusals) {
     zca_key_of(&other, ZCA_EPS, &k2);
     ck_assert(k2.train_crc32 != key.train_crc32);
     ck_assert_int_eq(zca_load(path, &k2, &got, err, sizeof err), -1);
-    ck_assert_msg(has(err, path) && has(err, "was fitted on different training data") && has(err, "train_crc32") &&
-                  has(err, "delete it or point --buffer_path elsewhere"), "message: %s", err);
+    ck_assert_msg(tu_has(err, path) && tu_has(err, "was fitted on different training data") && tu_has(err, "train_crc32") &&
+                  tu_has(err, "delete it or point --buffer_path elsewhere"), "message: %s", err);
     /* Another test count, another dataset. */
     k2 = key;
     k2.num_test = 31;
     ck_assert_int_eq(zca_load(path, &k2, &got, err, sizeof err), -1);
-    ck_assert_msg(has(err, path) && has(err, "num_test"), "message: %s", err);
+    ck_assert_msg(tu_has(err, path) && tu_has(err, "num_test"), "message: %s", err);
     k2 = key;
     snprintf(k2.dataset, sizeof k2.dataset, "CIFAR100");
     ck_assert_int_eq(zca_load(path, &k2, &got, err, sizeof err), -1);
-    ck_assert_msg(has(err, path) && has(err, "dataset"), "message: %s", err);
+    ck_assert_msg(tu_has(err, path) && tu_has(err, "dataset"), "message: %s", err);
     /* One byte of T flipped: the data checksum catches it. */
     size_t len;
     unsigned char *bytes = read_file(path, &len);
@@ -478,17 +470,17 @@ START_TEST(cache_refusals) {
     bytes[len - 4 * 192 * 192 - 100] ^= 0x40;   /* inside T (T_inv is the last tensor) */
     write_file_atomic(bad, bytes, len);
     ck_assert_int_eq(zca_load(bad, &key, &got, err, sizeof err), -1);
-    ck_assert_msg(has(err, bad) && has(err, "damaged"), "message: %s", err);
+    ck_assert_msg(tu_has(err, bad) && tu_has(err, "damaged"), "message: %s", err);
     /* Truncated. */
     snprintf(bad, sizeof bad, "%s/truncated.safetensors", dir);
     write_file_atomic(bad, bytes, len / 2);
     ck_assert_int_eq(zca_load(bad, &key, &got, err, sizeof err), -1);
-    ck_assert_msg(has(err, bad) && has(err, "unreadable"), "message: %s", err);
+    ck_assert_msg(tu_has(err, bad) && tu_has(err, "unreadable"), "message: %s", err);
     /* Garbage. */
     snprintf(bad, sizeof bad, "%s/garbage.safetensors", dir);
     write_file_atomic(bad, "not a safetensors file at all", 29);
     ck_assert_int_eq(zca_load(bad, &key, &got, err, sizeof err), -1);
-    ck_assert_msg(has(err, bad), "message: %s", err);
+    ck_assert_msg(tu_has(err, bad), "message: %s", err);
     /* A safetensors file of another kind. */
     snprintf(bad, sizeof bad, "%s/foreign.safetensors", dir);
     StWriter *w = st_writer_new();
@@ -498,7 +490,7 @@ START_TEST(cache_refusals) {
     st_writer_save(w, bad);
     st_writer_free(w);
     ck_assert_int_eq(zca_load(bad, &key, &got, err, sizeof err), -1);
-    ck_assert_msg(has(err, bad) && has(err, ZCA_FORMAT), "message: %s", err);
+    ck_assert_msg(tu_has(err, bad) && tu_has(err, ZCA_FORMAT), "message: %s", err);
     /* The original file is still good. */
     copy_file(path, bad);
     ck_assert_msg(zca_load(bad, &key, &got, err, sizeof err) == 0, "%s", err);
@@ -524,7 +516,7 @@ int main(void) {
     suite_add_tcase(s, tc);
     int rc = tu_run(s);
     for (int i = 0; i < g_ndirs; i++) {
-        if (rc == 0) nftw(g_dirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (rc == 0) tu_rm_tree(g_dirs[i]);
         free(g_dirs[i]);
     }
     return rc;

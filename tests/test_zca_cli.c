@@ -8,21 +8,17 @@
 #include "testutil.h"
 #include "zca.h"
 
-#include <ftw.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 enum { PER_BATCH = 10, NBATCH = 5, NTRAIN = PER_BATCH * NBATCH, PIX = 3072, REC = PIX + 1 };
 
 static char *g_root;
 static char g_data[512], g_buf[512], g_cache[640], g_run[512];
 static unsigned char g_train[NTRAIN][REC];   /* label byte + pixels, as written */
-static int g_nlog, g_have_buffer, g_have_run;
+static int g_have_buffer, g_have_run;
 
 /* ---- the dataset ---- */
 
@@ -46,8 +42,8 @@ static void write_batch(const char *name, unsigned char (*recs)[REC]) {
     write_file_atomic(path, recs, (size_t)PER_BATCH * REC);
 }
 
-static void ensure_root(void) {
-    if (g_root) return;
+/* The temporary folder and the dataset, made once before the tests run. */
+static void make_root(void) {
     g_root = tu_tempdir("zca-cli");
     snprintf(g_data, sizeof g_data, "%s/data", g_root);
     snprintf(g_buf, sizeof g_buf, "%s/buffers", g_root);
@@ -67,95 +63,18 @@ static void ensure_root(void) {
     write_batch("test_batch.bin", test);
 }
 
-/* ---- running the binary ---- */
-
-static const char *bin_path(void) {
-    static char path[4096];
-    if (path[0]) return path;
-    const char *env = getenv("CLMTT_BIN");
-    if (env && *env) {
-        snprintf(path, sizeof path, "%s", env);
-        return path;
-    }
-    char self[4000];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) die("set CLMTT_BIN to the clmtt binary");
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) *slash = 0;
-    snprintf(path, sizeof path, "%s/clmtt", self);
-    return path;
-}
-
-typedef struct {
-    int status;
-    char *out, *err;
-    char log[600];
-} Run;
-
-static char *slurp(const char *path) {
-    size_t len;
-    char *t = (char *)read_file(path, &len);
-    return t ? t : xstrdup("");
-}
-
-/* Runs `clmtt <args>` (shell words; the paths hold no spaces). */
-static Run clmtt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static Run clmtt(const char *fmt, ...) {
-    ensure_root();
-    Run r = {0};
-    char args[8192], cmd[16384], path[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(r.log, sizeof r.log, "%s/log%02d", g_root, g_nlog++);
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s.out 2>%s.err </dev/null", bin_path(), args, r.log, r.log);
-    int st = system(cmd);
-    ck_assert_msg(st != -1, "cannot run %s", cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
-    snprintf(path, sizeof path, "%s.out", r.log);
-    r.out = slurp(path);
-    snprintf(path, sizeof path, "%s.err", r.log);
-    r.err = slurp(path);
-    return r;
-}
-
-static void run_free(Run *r) {
-    free(r->out);
-    free(r->err);
-}
-
-static int has(const char *text, const char *needle) { return text && strstr(text, needle) != NULL; }
-
-#define EXPECT_OK(r) \
-    ck_assert_msg((r).status == 0, "%s: exit status %d, expected 0\nstderr: %.3000s", (r).log, (r).status, (r).err)
-
-#define EXPECT_FAIL_WITH(r, needle)                                                                        \
-    do {                                                                                                   \
-        ck_assert_msg((r).status >= 1 && (r).status < 128, "%s: exit status %d, expected an error exit", \
-                      (r).log, (r).status);                                                                \
-        ck_assert_msg(has((r).err, needle), "%s: stderr lacks '%s':\n%.3000s", (r).log, needle, (r).err); \
-    } while (0)
-
-static void expect_meta(const StFile *f, const char *key, const char *want) {
-    const char *v = st_meta(f, key);
-    ck_assert_msg(v && strcmp(v, want) == 0, "%s: metadata %s is '%s', expected '%s'", f->path, key, v ? v : "(none)",
-                  want);
-}
-
 /* ---- tests ---- */
 
 /* buffer --zca: the experts under <buffer_path>/CIFAR10/ConvNetW32 (no _NO_ZCA suffix) with
  * zca = true, and the transform cached one level up, fitted on the 50 training images. */
 static void need_buffer(void) {
     if (g_have_buffer) return;
-    Run r = clmtt("buffer --dataset=CIFAR10 --data_path %s --zca --num_experts=1 --train_epochs=1 --model=ConvNetW32 "
-                  "--buffer_path %s --seed 1", g_data, g_buf);
-    EXPECT_OK(r);
-    ck_assert_msg(has(r.out, "ZCA: fitted on 50 training images") && has(r.out, "ZCA: saved"), "%s: stdout:\n%s",
+    TuRun r = tu_clmtt(g_root, "buffer --dataset=CIFAR10 --data_path %s --zca --num_experts=1 --train_epochs=1 "
+                       "--model=ConvNetW32 --buffer_path %s --seed 1", g_data, g_buf);
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.out, "ZCA: fitted on 50 training images") && tu_has(r.out, "ZCA: saved"), "%s: stdout:\n%s",
                   r.log, r.out);
-    run_free(&r);
+    tu_run_free(&r);
     g_have_buffer = 1;
 }
 
@@ -166,18 +85,18 @@ START_TEST(buffer_caches_transform) {
     ck_assert_msg(file_exists(path), "%s is missing", path);
     StFile f;
     st_open_or_die(path, &f);
-    expect_meta(&f, "zca", "true");
-    expect_meta(&f, "dataset", "CIFAR10");
+    tu_expect_meta(&f, "zca", "true");
+    tu_expect_meta(&f, "dataset", "CIFAR10");
     st_close(&f);
     ck_assert_msg(file_exists(g_cache), "%s is missing", g_cache);
     st_open_or_die(g_cache, &f);
-    expect_meta(&f, "format", ZCA_FORMAT);
-    expect_meta(&f, "dataset", "CIFAR10");
-    expect_meta(&f, "channel", "3");
-    expect_meta(&f, "height", "32");
-    expect_meta(&f, "width", "32");
-    expect_meta(&f, "num_train", "50");
-    expect_meta(&f, "num_test", "10");
+    tu_expect_meta(&f, "format", ZCA_FORMAT);
+    tu_expect_meta(&f, "dataset", "CIFAR10");
+    tu_expect_meta(&f, "channel", "3");
+    tu_expect_meta(&f, "height", "32");
+    tu_expect_meta(&f, "width", "32");
+    tu_expect_meta(&f, "num_train", "50");
+    tu_expect_meta(&f, "num_test", "10");
     const StTensor *t = st_find(&f, "T_inv");
     ck_assert_msg(t && t->ndim == 2 && t->shape[0] == PIX && t->shape[1] == PIX, "T_inv shape");
     st_close(&f);
@@ -191,17 +110,17 @@ START_TEST(eval_reuses_cache) {
     need_buffer();
     size_t len0, len1;
     unsigned char *before = read_file(g_cache, &len0);
-    Run r = clmtt("eval --dataset=CIFAR10 --data_path %s --zca --random_real=1 --num_eval=1 --epoch_eval_train=2 "
-                  "--model ConvNetW32 --buffer_path %s --seed 2", g_data, g_buf);
-    EXPECT_OK(r);
-    ck_assert_msg(has(r.out, "ZCA: using") && has(r.out, g_cache), "%s: stdout:\n%s", r.log, r.out);
-    ck_assert_msg(!has(r.out, "ZCA: fitted"), "%s: eval refitted:\n%s", r.log, r.out);
-    ck_assert_msg(has(r.out, "Evaluate 1 random ConvNetW32"), "%s: stdout:\n%s", r.log, r.out);
+    TuRun r = tu_clmtt(g_root, "eval --dataset=CIFAR10 --data_path %s --zca --random_real=1 --num_eval=1 "
+                       "--epoch_eval_train=2 --model ConvNetW32 --buffer_path %s --seed 2", g_data, g_buf);
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.out, "ZCA: using") && tu_has(r.out, g_cache), "%s: stdout:\n%s", r.log, r.out);
+    ck_assert_msg(!tu_has(r.out, "ZCA: fitted"), "%s: eval refitted:\n%s", r.log, r.out);
+    ck_assert_msg(tu_has(r.out, "Evaluate 1 random ConvNetW32"), "%s: stdout:\n%s", r.log, r.out);
     unsigned char *after = read_file(g_cache, &len1);
     ck_assert(len0 == len1 && memcmp(before, after, len0) == 0);
     free(before);
     free(after);
-    run_free(&r);
+    tu_run_free(&r);
 }
 END_TEST
 
@@ -211,12 +130,13 @@ END_TEST
 static void need_run(void) {
     if (g_have_run) return;
     need_buffer();
-    Run r = clmtt("distill --dataset CIFAR10 --data_path %s --zca --buffer_path %s --model ConvNetW32 --Iteration 0 "
-                  "--num_eval 0 --expert_epochs 1 --max_start_epoch 1 --ipc 1 --seed 3 --save_path %s",
-                  g_data, g_buf, g_run);
-    EXPECT_OK(r);
-    ck_assert_msg(has(r.out, "ZCA: using") && !has(r.out, "ZCA: fitted"), "%s: stdout:\n%s", r.log, r.out);
-    run_free(&r);
+    TuRun r = tu_clmtt(g_root, "distill --dataset CIFAR10 --data_path %s --zca --buffer_path %s --model ConvNetW32 "
+                       "--Iteration 0 --num_eval 0 --expert_epochs 1 --max_start_epoch 1 --ipc 1 --seed 3 "
+                       "--save_path %s",
+                       g_data, g_buf, g_run);
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.out, "ZCA: using") && !tu_has(r.out, "ZCA: fitted"), "%s: stdout:\n%s", r.log, r.out);
+    tu_run_free(&r);
     g_have_run = 1;
 }
 
@@ -269,7 +189,7 @@ START_TEST(distill_pictures_in_colour_space) {
         snprintf(p, sizeof p, "%s/%s.safetensors", g_run, stems[s]);
         StFile f;
         st_open_or_die(p, &f);
-        expect_meta(&f, "zca", "true");
+        tu_expect_meta(&f, "zca", "true");
         st_close(&f);
     }
     char png[800];
@@ -290,16 +210,17 @@ END_TEST
 /* eval --syn of a --zca set: whitens the test split with the cached transform. */
 START_TEST(eval_zca_set) {
     need_run();
-    Run r = clmtt("eval --dataset CIFAR10 --data_path %s --zca --syn %s/images_last.safetensors --num_eval 1 "
-                  "--epoch_eval_train 1 --model ConvNetW32 --buffer_path %s --seed 4", g_data, g_run, g_buf);
-    EXPECT_OK(r);
-    ck_assert_msg(has(r.out, "ZCA: using") && has(r.out, "Evaluate 1 random ConvNetW32"), "%s: stdout:\n%s", r.log,
+    TuRun r = tu_clmtt(g_root, "eval --dataset CIFAR10 --data_path %s --zca --syn %s/images_last.safetensors "
+                       "--num_eval 1 --epoch_eval_train 1 --model ConvNetW32 --buffer_path %s --seed 4",
+                       g_data, g_run, g_buf);
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.out, "ZCA: using") && tu_has(r.out, "Evaluate 1 random ConvNetW32"), "%s: stdout:\n%s", r.log,
                   r.out);
-    run_free(&r);
-    r = clmtt("eval --dataset CIFAR10 --data_path %s --syn %s/images_last.safetensors --num_eval 1 "
-              "--epoch_eval_train 1 --model ConvNetW32", g_data, g_run);
-    EXPECT_FAIL_WITH(r, "--zca=True");
-    run_free(&r);
+    tu_run_free(&r);
+    r = tu_clmtt(g_root, "eval --dataset CIFAR10 --data_path %s --syn %s/images_last.safetensors --num_eval 1 "
+                 "--epoch_eval_train 1 --model ConvNetW32", g_data, g_run);
+    TU_EXPECT_FAIL_WITH(r, "--zca=True");
+    tu_run_free(&r);
 }
 END_TEST
 
@@ -311,22 +232,17 @@ START_TEST(refusals) {
     unsigned char(*b3)[REC] = g_train + 2 * PER_BATCH;
     b3[4][100] = (unsigned char)(b3[4][100] < 255 ? b3[4][100] + 1 : 254);
     write_batch("data_batch_3.bin", b3);
-    Run r = clmtt("eval --dataset=CIFAR10 --data_path %s --zca --random_real=1 --num_eval=1 --epoch_eval_train=0 "
-                  "--model ConvNetW32 --buffer_path %s", g_data, g_buf);
-    EXPECT_FAIL_WITH(r, "was fitted on different training data");
-    ck_assert_msg(has(r.err, g_cache) && has(r.err, "--buffer_path"), "%s: stderr:\n%s", r.log, r.err);
-    run_free(&r);
-    r = clmtt("buffer --dataset ImageNet --subset imagenette --zca --buffer_path %s/in", g_root);
-    EXPECT_FAIL_WITH(r, "--zca");
-    ck_assert_msg(has(r.err, "49152") && has(r.err, "GB"), "%s: stderr:\n%s", r.log, r.err);
-    run_free(&r);
+    TuRun r = tu_clmtt(g_root, "eval --dataset=CIFAR10 --data_path %s --zca --random_real=1 --num_eval=1 "
+                       "--epoch_eval_train=0 --model ConvNetW32 --buffer_path %s", g_data, g_buf);
+    TU_EXPECT_FAIL_WITH(r, "was fitted on different training data");
+    ck_assert_msg(tu_has(r.err, g_cache) && tu_has(r.err, "--buffer_path"), "%s: stderr:\n%s", r.log, r.err);
+    tu_run_free(&r);
+    r = tu_clmtt(g_root, "buffer --dataset ImageNet --subset imagenette --zca --buffer_path %s/in", g_root);
+    TU_EXPECT_FAIL_WITH(r, "--zca");
+    ck_assert_msg(tu_has(r.err, "49152") && tu_has(r.err, "GB"), "%s: stderr:\n%s", r.log, r.err);
+    tu_run_free(&r);
 }
 END_TEST
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 int main(void) {
     Suite *s = suite_create("zca_cli");
@@ -338,8 +254,9 @@ int main(void) {
     tcase_add_test(tc, eval_zca_set);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
+    make_root();
     int rc = tu_run(s);
     /* Kept for inspection when a test failed. */
-    if (rc == 0 && g_root) nftw(g_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc == 0) tu_rm_tree(g_root);
     return rc;
 }

@@ -1,0 +1,72 @@
+#include "standin.h"
+#include "testutil.h"
+#include "data/subset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <turbojpeg.h>
+
+/* One RGB picture of class c (w x h, interleaved): a class-specific colour wave plus
+ * noise from rng. */
+static void standin_picture(uint8_t *rgb, int w, int h, int c, Rng *rng) {
+    double fx = 1 + c % 5, fy = 1 + (c / 5) % 5, phase = 0.7 * c;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < 3; k++) {
+                double v = 128 + 70 * sin(2 * M_PI * (fx * x / w + fy * y / h) + phase + 2.1 * k) +
+                           40 * (rng_uniform(rng) - 0.5);
+                rgb[((size_t)y * w + x) * 3 + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+}
+
+static void standin_cifar100_file(const char *path, int per_class, Rng *rng) {
+    enum { REC = 3074, PIX = 1024 };
+    size_t n = (size_t)100 * per_class;
+    uint8_t *buf = xmalloc(n * REC), rgb[PIX * 3];
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)(i % 100);
+        uint8_t *r = buf + i * REC;
+        r[0] = (uint8_t)(c / 5);
+        r[1] = (uint8_t)c;
+        standin_picture(rgb, 32, 32, c, rng);
+        /* The binary version stores planes: 1024 red, 1024 green, 1024 blue. */
+        for (int p = 0; p < PIX; p++)
+            for (int k = 0; k < 3; k++) r[2 + k * PIX + p] = rgb[p * 3 + k];
+    }
+    tu_write_file(path, buf, n * REC);
+    free(buf);
+}
+
+void standin_cifar100(const char *dir, int train_per_class, int test_per_class, uint64_t seed) {
+    Rng rng;
+    rng_init(&rng, seed, 0xc1fa);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    standin_cifar100_file(path, train_per_class, &rng);
+    snprintf(path, sizeof path, "%s/test.bin", dir);
+    standin_cifar100_file(path, test_per_class, &rng);
+}
+
+void standin_imagenet(const char *root, const char *subset, int train_per_class, int val_per_class, int w, int h,
+                      uint64_t seed) {
+    Subset s;
+    char err[512];
+    if (subset_find(subset, &s, err, sizeof err) != 0) die("subset %s: %s", subset, err);
+    Rng rng;
+    rng_init(&rng, seed, 0x1a9e);
+    uint8_t *rgb = xmalloc((size_t)w * h * 3);
+    char path[4096];
+    for (int c = 0; c < s.num_classes; c++) {
+        if (!s.wnids[c]) die("subset %s: class %d has no wnid", subset, c);
+        for (int k = 0; k < train_per_class + val_per_class; k++) {
+            int train = k < train_per_class;
+            if (train) snprintf(path, sizeof path, "%s/train/%s/%s_%d.JPEG", root, s.wnids[c], s.wnids[c], k);
+            else snprintf(path, sizeof path, "%s/val/%s/val_%d_%d.JPEG", root, s.wnids[c], c, k);
+            standin_picture(rgb, w, h, c, &rng);
+            tu_write_jpeg(path, rgb, w, h, TJPF_RGB, 90);
+        }
+    }
+    free(rgb);
+    subset_free(&s);
+}

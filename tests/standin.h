@@ -1,0 +1,19 @@
+/* Stand-in datasets in the on-disk layouts users have (SPEC 2.4), small and made from a
+ * seed, so that the original's commands run unchanged against them in tests. Pictures are
+ * class-dependent smooth patterns plus noise, so networks can learn something from them. */
+#ifndef CLMTT_STANDIN_H
+#define CLMTT_STANDIN_H
+
+#include <stdint.h>
+
+/* CIFAR-100 binary version: <dir>/train.bin and <dir>/test.bin (3074-byte records:
+ * coarse label, fine label, 3072 pixel bytes), per_class records of each of the 100 classes. */
+void standin_cifar100(const char *dir, int train_per_class, int test_per_class, uint64_t seed);
+
+/* ImageNet folders for the classes of an ImageNet subset list (data/subsets/<subset>.txt):
+ * <root>/train/<wnid>/<wnid>_<k>.JPEG and <root>/val/<wnid>/val_<k>.JPEG, w x h RGB JPEGs
+ * (any size: the loader resizes). */
+void standin_imagenet(const char *root, const char *subset, int train_per_class, int val_per_class, int w, int h,
+                      uint64_t seed);
+
+#endif
