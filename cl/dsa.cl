@@ -82,17 +82,11 @@ bool dsa_in_cutout(__global const float *q, int i, int j) {
     return i >= (int)q[0] && i <= (int)q[1] && j >= (int)q[2] && j <= (int)q[3];
 }
 
-/* out = A(in) for one group, one work-item per output element (n, c, i, j).
- * means[n] (color only) = mean over (C, H, W) of sample n of `in`. */
-__kernel void dsa_fwd(__global float *out, __global const float *in, __global const float *p,
-                      __global const float *means, int N, int C, int H, int W, int group) {
-    const long e = get_global_id(0);
-    const long hw = (long)H * W, total = (long)N * C * hw;
-    if (e >= total) return;
-    const int j = (int)(e % W), i = (int)((e / W) % H), c = (int)((e / hw) % C), n = (int)(e / (hw * C));
-    __global const float *q = p + n * 4;
-    __global const float *xs = in + (long)n * C * hw;
-    float y;
+/* Output element (c, i, j) of A(x) for one sample xs (C x H x W) with parameters q;
+ * x = xs[c][i][j], mean: the sample's mean of x (colour only). */
+float dsa_fwd_at(__global const float *xs, float x, __global const float *q, __global const float *mean, int C, int H,
+                 int W, int c, int i, int j, int group) {
+    const long hw = (long)H * W;
     switch (group) {
     case 0: {
         /* brightness, then saturation around the pixel's channel mean, then contrast around
@@ -101,69 +95,64 @@ __kernel void dsa_fwd(__global float *out, __global const float *in, __global co
         float m = 0.0f;
         for (int cc = 0; cc < C; cc++) m += xs[cc * hw + i * W + j];
         m = m / (float)C + b;
-        const float v = (in[e] + b - m) * s + m;
-        const float M = means[n] + b;
-        y = (v - M) * t + M;
-        break;
+        const float v = (x + b - m) * s + m;
+        const float M = *mean + b;
+        return (v - M) * t + M;
     }
     case 1: {
         const int si = i + (int)q[0], sj = j + (int)q[1];
-        y = (si >= 0 && si < H && sj >= 0 && sj < W) ? xs[c * hw + si * W + sj] : 0.0f;
-        break;
+        return (si >= 0 && si < H && sj >= 0 && sj < W) ? xs[c * hw + si * W + sj] : 0.0f;
     }
     case 2:
-        y = dsa_in_cutout(q, i, j) ? 0.0f * in[e] : in[e];
-        break;
+        return dsa_in_cutout(q, i, j) ? 0.0f * x : x;
     case 3:
-        y = q[0] != 0.0f ? xs[c * hw + i * W + (W - 1 - j)] : in[e];
-        break;
+        return q[0] != 0.0f ? xs[c * hw + i * W + (W - 1 - j)] : x;
     default: {
         const float2 src = dsa_source(q, i, j, H, W);
-        y = dsa_bilinear(xs + c * hw, src.x, src.y, H, W);
-        break;
+        return dsa_bilinear(xs + c * hw, src.x, src.y, H, W);
     }
     }
-    out[e] = y;
 }
 
-/* din = A^T dout for one group, one work-item per input element (n, c, i, j).
- * means[n] (color only) = mean over (C, H, W) of sample n of `dout`. */
-__kernel void dsa_bwd(__global float *din, __global const float *dout, __global const float *p,
-                      __global const float *means, int N, int C, int H, int W, int group) {
-    const long e = get_global_id(0);
-    const long hw = (long)H * W, total = (long)N * C * hw;
-    if (e >= total) return;
-    const int j = (int)(e % W), i = (int)((e / W) % H), c = (int)((e / hw) % C), n = (int)(e / (hw * C));
-    __global const float *q = p + n * 4;
-    __global const float *gs = dout + (long)n * C * hw;
-    float g;
+/* Input element (c, i, j) of A^T g for one sample gs (C x H x W) with parameters q;
+ * g = gs[c][i][j], mean: the sample's mean of g (colour only). */
+float dsa_bwd_at(__global const float *gs, float g, __global const float *q, __global const float *mean, int C, int H,
+                 int W, int c, int i, int j, int group) {
+    const long hw = (long)H * W;
     switch (group) {
     case 0: {
         /* contrast VJP, then saturation VJP (which needs the channel mean of the contrast
          * VJP), brightness passes the gradient through */
-        const float s = q[1], t = q[2], G = means[n];
+        const float s = q[1], t = q[2], G = *mean;
         float gc = 0.0f;
         for (int cc = 0; cc < C; cc++) gc += gs[cc * hw + i * W + j];
         gc /= (float)C;
-        const float g1 = t * dout[e] + (1.0f - t) * G;
+        const float g1 = t * g + (1.0f - t) * G;
         const float m1 = t * gc + (1.0f - t) * G;
-        g = s * g1 + (1.0f - s) * m1;
-        break;
+        return s * g1 + (1.0f - s) * m1;
     }
     case 1: {
         const int oi = i - (int)q[0], oj = j - (int)q[1];
-        g = (oi >= 0 && oi < H && oj >= 0 && oj < W) ? gs[c * hw + oi * W + oj] : 0.0f;
-        break;
+        return (oi >= 0 && oi < H && oj >= 0 && oj < W) ? gs[c * hw + oi * W + oj] : 0.0f;
     }
     case 2:
-        g = dsa_in_cutout(q, i, j) ? 0.0f * dout[e] : dout[e];
-        break;
+        return dsa_in_cutout(q, i, j) ? 0.0f * g : g;
     case 3:
-        g = q[0] != 0.0f ? gs[c * hw + i * W + (W - 1 - j)] : dout[e];
-        break;
+        return q[0] != 0.0f ? gs[c * hw + i * W + (W - 1 - j)] : g;
     default:
-        g = dsa_bilinear_t(q, gs + c * hw, i, j, H, W);
-        break;
+        return dsa_bilinear_t(q, gs + c * hw, i, j, H, W);
     }
-    din[e] = g;
+}
+
+/* dst = A(src) (transpose 0) or A^T src (transpose 1) for one group, one work-item per
+ * element (n, c, i, j) of dst; means[n] (colour only) = mean over (C, H, W) of sample n of src. */
+__kernel void dsa_map(__global float *dst, __global const float *src, __global const float *p,
+                      __global const float *means, int N, int C, int H, int W, int group, int transpose) {
+    const long e = get_global_id(0);
+    const long hw = (long)H * W;
+    if (e >= (long)N * C * hw) return;
+    const int j = (int)(e % W), i = (int)((e / W) % H), c = (int)((e / hw) % C), n = (int)(e / (hw * C));
+    __global const float *xs = src + (long)n * C * hw, *q = p + n * 4;
+    dst[e] = transpose ? dsa_bwd_at(xs, src[e], q, means + n, C, H, W, c, i, j, group)
+                       : dsa_fwd_at(xs, src[e], q, means + n, C, H, W, c, i, j, group);
 }

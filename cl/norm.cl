@@ -37,6 +37,63 @@ inline int norm_elem_set(norm_map_t m, int i, int *aidx) {
     return n * m.snst + c / m.cps;
 }
 
+/* Per-set constants of the passes after the forward: the statistics (mean, r = 1/std), the
+ * tangent means mt1 = mean(in_t), mt2 = mean(zhat in_t) (0 without an input tangent) and the
+ * gradient means d1 = mean(dzhat), d2 = mean(dzhat zhat), r1 = mean(R dzhat),
+ * r2 = mean(R dzhat zhat + dzhat zhat_t) (the sums rows 0-5 above). Both kernel families
+ * compute every element's value from these through the norm_*_at helpers below. */
+typedef struct { float mean, r, mt1, mt2, d1, d2, r1, r2; } norm_set_t;
+
+/* Set s from stats and the sums rows: rows 0-1 when has_t, rows 2-3 when nd >= 2, rows 4-5
+ * when nd >= 4 (rows not read stay 0). */
+inline norm_set_t norm_set_at(__global const float *stats, __global const float *sums, int nsets, int s, int has_t,
+                              int nd) {
+    norm_set_t k = {.mean = stats[s], .r = stats[nsets + s]};
+    if (has_t) { k.mt1 = sums[s]; k.mt2 = sums[nsets + s]; }
+    if (nd >= 2) { k.d1 = sums[2 * nsets + s]; k.d2 = sums[3 * nsets + s]; }
+    if (nd >= 4) { k.r1 = sums[4 * nsets + s]; k.r2 = sums[5 * nsets + s]; }
+    return k;
+}
+
+/* r = 1 / sqrt(var + eps) from the sum of squared deviations over n elements (biased variance). */
+inline float norm_rstd(float sqdev, int n) { return 1.0f / sqrt(sqdev / (float)n + NORM_EPS); }
+
+/* zhat = (x - mean) r. */
+inline float norm_zh(norm_set_t k, float x) { return (x - k.mean) * k.r; }
+
+/* zhat_t = r ((x_t - mt1) - zhat mt2), the tangent of zhat. */
+inline float norm_zht(norm_set_t k, float t, float zh) { return k.r * ((t - k.mt1) - zh * k.mt2); }
+
+/* out = gamma zhat + beta. */
+inline float norm_fwd_at(norm_set_t k, float x, float g, float b) { return mad(g, norm_zh(k, x), b); }
+
+/* out_t = gamma zhat_t + gamma_t zhat + beta_t at element i (g, gt, bt: gamma, gamma_t, beta_t
+ * there; has_t = 0: zero input tangent, in_t not read). */
+inline float norm_tan_at(norm_set_t k, float x, __global const float *in_t, int i, int has_t, float g, float gt,
+                         float bt) {
+    const float zh = norm_zh(k, x), v = mad(gt, zh, bt);
+    return has_t ? mad(g, norm_zht(k, in_t[i], zh), v) : v;
+}
+
+/* din = r (gamma dout - d1 - zhat d2). */
+inline float norm_bwd_at(norm_set_t k, float x, float d, float g) {
+    return k.r * (g * d - k.d1 - norm_zh(k, x) * k.d2);
+}
+
+/* rdin = r_t Q + r R{Q} with r_t = -r^2 mt2, Q = dzhat - d1 - zhat d2,
+ * R{Q} = R{dzhat} - r1 - zhat_t d2 - zhat r2, dzhat = gamma dout, R{dzhat} = gamma rdout + gamma_t dout
+ * (d, rd: dout, rdout at element i; has_t = 0: zero input tangent, in_t not read). */
+inline float norm_rbwd_at(norm_set_t k, float x, float d, float rd, __global const float *in_t, int i, int has_t,
+                          float g, float gt) {
+    const float zh = norm_zh(k, x), rdz = mad(gt, d, g * rd);
+    float v = k.r * (rdz - k.r1 - zh * k.r2);
+    if (has_t) {
+        const float q = g * d - k.d1 - zh * k.d2;
+        v += k.r * (-norm_zht(k, in_t[i], zh) * k.d2) - k.r * k.r * k.mt2 * q;
+    }
+    return v;
+}
+
 /* Forward statistics, one work-group per set: mean, then the biased variance as the
  * mean of squared deviations (two passes: no cancellation for large means).
  * stats[nsets*2] = mean[nsets], rstd[nsets]. */
@@ -53,10 +110,10 @@ __kernel void norm_set_stats(__global const float *in, __global float *stats, in
         const float d = in[norm_set_elem(m, s, e, &a)] - mean;
         acc += d * d;
     }
-    const float var = group_sum(acc, tmp) / (float)m.setsize;
+    const float r = norm_rstd(group_sum(acc, tmp), m.setsize);
     if (lid == 0) {
         stats[s] = mean;
-        stats[nsets + s] = 1.0f / sqrt(var + NORM_EPS);
+        stats[nsets + s] = r;
     }
 }
 
@@ -68,9 +125,8 @@ __kernel void norm_fwd_apply(__global float *out, __global const float *in, __gl
     const int i = get_global_id(0);
     if (i >= total) return;
     int a;
-    const int s = norm_elem_set(m, i, &a);
-    const float zh = (in[i] - stats[s]) * stats[nsets + s];
-    out[i] = gamma[goff + a] * zh + beta[boff + a];
+    const norm_set_t k = norm_set_at(stats, 0, nsets, norm_elem_set(m, i, &a), 0, 0);
+    out[i] = norm_fwd_at(k, in[i], gamma[goff + a], beta[boff + a]);
 }
 
 /* Per-set sums for the tangent, backward and R-backward passes, one work-group per set.
@@ -83,33 +139,33 @@ __kernel void norm_set_sums(__global const float *in, __global const float *stat
                             int has_gt, __global float *sums, NORM_MAP_ARGS, __local float *tmp) {
     const norm_map_t m = NORM_MAP_MAKE;
     const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
-    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
+    const float inv_n = 1.0f / (float)m.setsize;
+    norm_set_t k = norm_set_at(stats, 0, nsets, s, 0, 0);
     int a;
-    float mt1 = 0.0f, mt2 = 0.0f;
     if (has_t) {
         float a1 = 0.0f, a2 = 0.0f;
         for (int e = lid; e < m.setsize; e += ls) {
             const int i = norm_set_elem(m, s, e, &a);
             const float zt = in_t[i];
             a1 += zt;
-            a2 += (in[i] - mean) * r * zt;
+            a2 += norm_zh(k, in[i]) * zt;
         }
-        mt1 = group_sum(a1, tmp) * inv_n;
-        mt2 = group_sum(a2, tmp) * inv_n;
-        if (lid == 0) { sums[s] = mt1; sums[nsets + s] = mt2; }
+        k.mt1 = group_sum(a1, tmp) * inv_n;
+        k.mt2 = group_sum(a2, tmp) * inv_n;
+        if (lid == 0) { sums[s] = k.mt1; sums[nsets + s] = k.mt2; }
     }
     if (!has_d) return;
     float d1 = 0.0f, d2 = 0.0f, r1 = 0.0f, r2 = 0.0f;
     for (int e = lid; e < m.setsize; e += ls) {
         const int i = norm_set_elem(m, s, e, &a);
-        const float zh = (in[i] - mean) * r, g = gamma[goff + a];
+        const float zh = norm_zh(k, in[i]), g = gamma[goff + a];
         const float dz = g * dout[i];
         d1 += dz;
         d2 += dz * zh;
         if (has_r) {
             float rdz = g * rdout[i];
             if (has_gt) rdz += gamma_t[gtoff + a] * dout[i];
-            const float zht = has_t ? r * ((in_t[i] - mt1) - zh * mt2) : 0.0f;
+            const float zht = has_t ? norm_zht(k, in_t[i], zh) : 0.0f;
             r1 += rdz;
             r2 += rdz * zh + dz * zht;
         }
@@ -138,13 +194,9 @@ __kernel void norm_tan_apply(__global float *out_t, __global const float *in, __
     const int i = get_global_id(0);
     if (i >= total) return;
     int a;
-    const int s = norm_elem_set(m, i, &a);
-    const float r = stats[nsets + s], zh = (in[i] - stats[s]) * r;
-    float v = 0.0f;
-    if (has_t) v = gamma[goff + a] * r * ((in_t[i] - sums[s]) - zh * sums[nsets + s]);
-    if (has_gt) v += gamma_t[gtoff + a] * zh;
-    if (has_bt) v += beta_t[btoff + a];
-    out_t[i] = v;
+    const norm_set_t k = norm_set_at(stats, sums, nsets, norm_elem_set(m, i, &a), has_t, 0);
+    const float gt = has_gt ? gamma_t[gtoff + a] : 0.0f, bt = has_bt ? beta_t[btoff + a] : 0.0f;
+    out_t[i] = norm_tan_at(k, in[i], in_t, i, has_t, gamma[goff + a], gt, bt);
 }
 
 /* din = r (gamma dout - mean(dzhat) - zhat mean(dzhat zhat)). */
@@ -155,13 +207,11 @@ __kernel void norm_bwd_apply(__global float *din, __global const float *dout, __
     const int i = get_global_id(0);
     if (i >= total) return;
     int a;
-    const int s = norm_elem_set(m, i, &a);
-    const float r = stats[nsets + s], zh = (in[i] - stats[s]) * r;
-    din[i] = r * (gamma[goff + a] * dout[i] - sums[2 * nsets + s] - zh * sums[3 * nsets + s]);
+    const norm_set_t k = norm_set_at(stats, sums, nsets, norm_elem_set(m, i, &a), 0, 2);
+    din[i] = norm_bwd_at(k, in[i], dout[i], gamma[goff + a]);
 }
 
-/* rdin = r_t Q + r R{Q} with r_t = -r^2 mean(zhat in_t), Q = dzhat - mean dzhat - zhat mean(dzhat zhat),
- * R{Q} = R{dzhat} - mean R{dzhat} - zhat_t mean(dzhat zhat) - zhat mean(R{dzhat} zhat + dzhat zhat_t). */
+/* rdin as norm_rbwd_at, from the sums rows 0-5 (rows 0-1 only when has_t). */
 __kernel void norm_rbwd_apply(__global float *rdin, __global const float *dout, __global const float *rdout,
                               __global const float *in, __global const float *in_t, __global const float *stats,
                               __global const float *sums, int nsets, __global const float *gamma, long goff,
@@ -171,21 +221,22 @@ __kernel void norm_rbwd_apply(__global float *rdin, __global const float *dout, 
     const int i = get_global_id(0);
     if (i >= total) return;
     int a;
-    const int s = norm_elem_set(m, i, &a);
-    const float r = stats[nsets + s], zh = (in[i] - stats[s]) * r;
-    const float d1 = sums[2 * nsets + s], d2 = sums[3 * nsets + s];
-    const float dz = gamma[goff + a] * dout[i];
-    float rdz = gamma[goff + a] * rdout[i];
-    if (has_gt) rdz += gamma_t[gtoff + a] * dout[i];
-    const float q = dz - d1 - zh * d2;
-    float rq = rdz - sums[4 * nsets + s] - zh * sums[5 * nsets + s];
-    float v = r * rq;
-    if (has_t) {
-        const float mt2 = sums[nsets + s];
-        const float zht = r * ((in_t[i] - sums[s]) - zh * mt2);
-        v += r * (-zht * d2) - r * r * mt2 * q;
-    }
-    rdin[i] = v;
+    const norm_set_t k = norm_set_at(stats, sums, nsets, norm_elem_set(m, i, &a), has_t, 4);
+    const float gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+    rdin[i] = norm_rbwd_at(k, in[i], dout[i], rdout[i], in_t, i, has_t, gamma[goff + a], gt);
+}
+
+/* The terms of CNHW element i in the parameter gradients below: (g1 zhat + g2 zhat_t, g1),
+ * the g2 term only when has_t (sums rows 0-1 then hold the tangent means). */
+inline float2 norm_pgrad_at(norm_map_t m, int i, __global const float *g1, __global const float *g2,
+                            __global const float *in, __global const float *in_t, __global const float *stats,
+                            __global const float *sums, int nsets, int has_t) {
+    int a;
+    const norm_set_t k = norm_set_at(stats, sums, nsets, norm_elem_set(m, i, &a), has_t, 0);
+    const float zh = norm_zh(k, in[i]);
+    float ag = g1[i] * zh;
+    if (has_t) ag = mad(g2[i], norm_zht(k, in_t[i], zh), ag);
+    return (float2)(ag, g1[i]);
 }
 
 /* Parameter gradients for per-channel affine (instance, group, batch), one work-group per
@@ -199,18 +250,10 @@ __kernel void norm_pgrad_chan(__global const float *g1, __global const float *g2
                               __local float *tmp) {
     const norm_map_t m = NORM_MAP_MAKE;
     const int c = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
-    float ag = 0.0f, ab = 0.0f;
-    int a;
-    for (int e = lid; e < m.nhw; e += ls) {
-        const int i = c * m.nhw + e;
-        const int s = norm_elem_set(m, i, &a);
-        const float r = stats[nsets + s], zh = (in[i] - stats[s]) * r;
-        ag += g1[i] * zh;
-        ab += g1[i];
-        if (has_t) ag += g2[i] * r * ((in_t[i] - sums[s]) - zh * sums[nsets + s]);
-    }
-    ag = group_sum(ag, tmp);
-    ab = group_sum(ab, tmp);
+    float2 acc = (float2)(0.0f);
+    for (int e = lid; e < m.nhw; e += ls)
+        acc += norm_pgrad_at(m, c * m.nhw + e, g1, g2, in, in_t, stats, sums, nsets, has_t);
+    const float ag = group_sum(acc.x, tmp), ab = group_sum(acc.y, tmp);
     if (lid == 0) {
         dgamma[dgoff + c] = ag;
         dbeta[dboff + c] = ab;
@@ -227,18 +270,11 @@ __kernel void norm_pgrad_elem(__global const float *g1, __global const float *g2
     const int ai = get_global_id(0);
     if (ai >= asize) return;
     const int c = ai / m.hw, p = ai - c * m.hw, nn = m.nhw / m.hw;
-    float ag = 0.0f, ab = 0.0f;
-    int a;
-    for (int n = 0; n < nn; n++) {
-        const int i = c * m.nhw + n * m.hw + p;
-        const int s = norm_elem_set(m, i, &a);
-        const float r = stats[nsets + s], zh = (in[i] - stats[s]) * r;
-        ag += g1[i] * zh;
-        ab += g1[i];
-        if (has_t) ag += g2[i] * r * ((in_t[i] - sums[s]) - zh * sums[nsets + s]);
-    }
-    dgamma[dgoff + ai] = ag;
-    dbeta[dboff + ai] = ab;
+    float2 acc = (float2)(0.0f);
+    for (int n = 0; n < nn; n++)
+        acc += norm_pgrad_at(m, c * m.nhw + n * m.hw + p, g1, g2, in, in_t, stats, sums, nsets, has_t);
+    dgamma[dgoff + ai] = acc.x;
+    dbeta[dboff + ai] = acc.y;
 }
 
 /* BatchNorm eval: out = gamma (in - run_mean) / sqrt(run_var + eps) + beta, per channel c. */
@@ -278,7 +314,9 @@ __kernel void norm_bn_running(__global float *run_mean, __global float *run_var,
  *   norm_grp_*  GPU: one work-group per set with tree reductions, for sets that are one
  *               contiguous run (instance norm; small batch norm);
  *   norm_cpu_*  CPU: one work-item per set, plain loops over its runs with 16-lane
- *               vector sums in blocks (no barriers; bounded rounding growth). */
+ *               vector sums in blocks (no barriers; bounded rounding growth).
+ * Both differ only in how a set's work is split: the per-element values come from the
+ * norm_*_at helpers above and the per-element sum terms from norm_dot_add / norm_rsum_add. */
 
 #define NORM_BLOCK 1024
 
@@ -294,6 +332,48 @@ inline int norm_set_base(norm_map_t m, int s, int *chan) {
     const int k = s % m.spn, n = s / m.spn;
     *chan = k * m.kch;
     return k * m.kch * m.nhw + n * m.hw;
+}
+
+/* Tangent means of k from (sum in_t, sum zhat in_t) over its n elements. */
+inline void norm_set_tmeans(norm_set_t *k, float2 sums, int n) {
+    k->mt1 = sums.x / (float)n;
+    k->mt2 = sums.y / (float)n;
+}
+
+/* Adds a run's backward sums (sum dout, sum dout zhat) with gamma g to d1, d2. */
+inline void norm_add_dsums(norm_set_t *k, float g, float sd, float sdz) {
+    k->d1 = mad(g, sd, k->d1);
+    k->d2 = mad(g, sdz, k->d2);
+}
+
+/* Adds a run's R-backward sums q (as norm_rsum_add leaves them) with gamma g and gamma_t gt
+ * to d1, d2, r1, r2. */
+inline void norm_add_rsums(norm_set_t *k, float g, float gt, const float *q) {
+    norm_add_dsums(k, g, q[0], q[1]);
+    k->r1 += g * q[2] + gt * q[0];
+    k->r2 += g * (q[3] + q[4]) + gt * q[1];
+}
+
+/* d1, d2, r1, r2 from sums over the set's n elements to means. */
+inline void norm_mean_dsums(norm_set_t *k, int n) {
+    const float inv_n = 1.0f / (float)n;
+    k->d1 *= inv_n; k->d2 *= inv_n; k->r1 *= inv_n; k->r2 *= inv_n;
+}
+
+/* acc + (v, v zhat): one element of the sums (sum v, sum v zhat). */
+inline float2 norm_dot_add(float2 acc, norm_set_t k, float x, float v) {
+    return (float2)(acc.x + v, mad(v, norm_zh(k, x), acc.y));
+}
+
+/* Adds one element's terms to the five R-backward sums q: sum d, sum d zhat, sum rd,
+ * sum rd zhat, sum d zhat_t (d, rd: dout, rdout; t == 0: no input tangent, the last stays). */
+inline void norm_rsum_add(float *q, norm_set_t k, float x, float d, float rd, __global const float *t, int i) {
+    const float zh = norm_zh(k, x);
+    q[0] += d;
+    q[1] = mad(d, zh, q[1]);
+    q[2] += rd;
+    q[3] = mad(rd, zh, q[3]);
+    if (t) q[4] = mad(d, norm_zht(k, t[i], zh), q[4]);
 }
 
 /* sum x[0..len) in 16 lanes, block by block. */
@@ -327,8 +407,8 @@ inline float norm_run_sqdev(__global const float *x, int len, float mean) {
     return tot;
 }
 
-/* (sum v, sum v * zhat) over a run, zhat = (x - mean) * r. */
-inline float2 norm_run_dots(__global const float *x, __global const float *v, int len, float mean, float r) {
+/* (sum v, sum v * zhat) over a run x[0..len), v[0..len). */
+inline float2 norm_run_dots(norm_set_t k, __global const float *x, __global const float *v, int len) {
     float2 tot = (float2)(0.0f);
     for (int b = 0; b < len; b += NORM_BLOCK) {
         const int e = min(len, b + NORM_BLOCK), e16 = b + ((e - b) & ~15);
@@ -336,45 +416,65 @@ inline float2 norm_run_dots(__global const float *x, __global const float *v, in
         for (int p = b; p < e16; p += 16) {
             const float16 vv = vload16(0, v + p);
             a1 += vv;
-            a2 = mad(vv, (vload16(0, x + p) - mean) * r, a2);
+            a2 = mad(vv, (vload16(0, x + p) - k.mean) * k.r, a2);
         }
-        float s1 = norm_hsum16(a1), s2 = norm_hsum16(a2);
-        for (int p = e16; p < e; p++) { s1 += v[p]; s2 = mad(v[p], (x[p] - mean) * r, s2); }
-        tot += (float2)(s1, s2);
+        float2 s = (float2)(norm_hsum16(a1), norm_hsum16(a2));
+        for (int p = e16; p < e; p++) s = norm_dot_add(s, k, x[p], v[p]);
+        tot += s;
     }
     return tot;
 }
 
-/* The R-backward sums of one run: sum d, sum d zhat, sum rd, sum rd zhat, sum d zhat_t,
- * zhat_t = r ((t - mt1) - zhat mt2); t == 0 (no input tangent): the last is 0. */
-inline void norm_run_rsums(__global const float *x, __global const float *d, __global const float *rd,
-                           __global const float *t, int len, float mean, float r, float mt1, float mt2,
-                           float *out5) {
-    float o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f, o4 = 0.0f;
+/* Statistics of set s (first element base) for the one-item-per-set kernels and, when
+ * has_t, its tangent means from norm_run_dots over every run. */
+inline norm_set_t norm_cpu_set(norm_map_t m, int s, int base, __global const float *stats, int nsets,
+                               __global const float *in, __global const float *in_t, int has_t) {
+    norm_set_t k = norm_set_at(stats, 0, nsets, s, 0, 0);
+    if (!has_t) return k;
+    float2 acc = (float2)(0.0f);
+    for (int j = 0; j < m.setsize / m.run; j++)
+        acc += norm_run_dots(k, in + base + j * m.nhw, in_t + base + j * m.nhw, m.run);
+    norm_set_tmeans(&k, acc, m.setsize);
+    return k;
+}
+
+/* The five R-backward sums of norm_rsum_add over one run, into q[5]; t == 0: no input tangent. */
+inline void norm_run_rsums(norm_set_t k, __global const float *x, __global const float *d, __global const float *rd,
+                           __global const float *t, int len, float *q) {
+    for (int u = 0; u < 5; u++) q[u] = 0.0f;
     for (int b = 0; b < len; b += NORM_BLOCK) {
         const int e = min(len, b + NORM_BLOCK), e16 = b + ((e - b) & ~15);
         float16 a0 = (float16)(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0;
         for (int p = b; p < e16; p += 16) {
-            const float16 zh = (vload16(0, x + p) - mean) * r, dv = vload16(0, d + p), rv = vload16(0, rd + p);
+            const float16 zh = (vload16(0, x + p) - k.mean) * k.r, dv = vload16(0, d + p), rv = vload16(0, rd + p);
             a0 += dv;
             a1 = mad(dv, zh, a1);
             a2 += rv;
             a3 = mad(rv, zh, a3);
-            if (t) a4 = mad(dv, r * ((vload16(0, t + p) - mt1) - zh * mt2), a4);
+            if (t) a4 = mad(dv, k.r * ((vload16(0, t + p) - k.mt1) - zh * k.mt2), a4);
         }
-        float s0 = norm_hsum16(a0), s1 = norm_hsum16(a1), s2 = norm_hsum16(a2), s3 = norm_hsum16(a3);
-        float s4 = norm_hsum16(a4);
-        for (int p = e16; p < e; p++) {
-            const float zh = (x[p] - mean) * r;
-            s0 += d[p];
-            s1 = mad(d[p], zh, s1);
-            s2 += rd[p];
-            s3 = mad(rd[p], zh, s3);
-            if (t) s4 = mad(d[p], r * ((t[p] - mt1) - zh * mt2), s4);
-        }
-        o0 += s0; o1 += s1; o2 += s2; o3 += s3; o4 += s4;
+        float s[5] = {norm_hsum16(a0), norm_hsum16(a1), norm_hsum16(a2), norm_hsum16(a3), norm_hsum16(a4)};
+        for (int p = e16; p < e; p++) norm_rsum_add(s, k, x[p], d[p], rd[p], t, p);
+        for (int u = 0; u < 5; u++) q[u] += s[u];
     }
-    out5[0] = o0; out5[1] = o1; out5[2] = o2; out5[3] = o3; out5[4] = o4;
+}
+
+/* The work-group's (sum v, sum v zhat) over x[0..len), v[0..len), returned to every item. */
+inline float2 norm_grp_dots(norm_set_t k, __global const float *x, __global const float *v, int len,
+                            __local float *tmp) {
+    float2 acc = (float2)(0.0f);
+    for (int e = get_local_id(0); e < len; e += get_local_size(0)) acc = norm_dot_add(acc, k, x[e], v[e]);
+    const float s1 = group_sum(acc.x, tmp);
+    return (float2)(s1, group_sum(acc.y, tmp));
+}
+
+/* Statistics of the one-run set s (elements base .. base+setsize) for the one-group-per-set
+ * kernels and, when has_t, its tangent means (every item gets them). */
+inline norm_set_t norm_grp_set(norm_map_t m, int s, int base, __global const float *stats, int nsets,
+                               __global const float *in, __global const float *in_t, int has_t, __local float *tmp) {
+    norm_set_t k = norm_set_at(stats, 0, nsets, s, 0, 0);
+    if (has_t) norm_set_tmeans(&k, norm_grp_dots(k, in + base, in_t + base, m.setsize, tmp), m.setsize);
+    return k;
 }
 
 /* Forward, one item per set: statistics (two passes, as norm_set_stats) and the output. */
@@ -391,13 +491,13 @@ __kernel void norm_cpu_fwd(__global float *out, __global const float *in, __glob
     const float mean = acc / (float)m.setsize;
     acc = 0.0f;
     for (int j = 0; j < runs; j++) acc += norm_run_sqdev(in + base + j * m.nhw, m.run, mean);
-    const float r = 1.0f / sqrt(acc / (float)m.setsize + NORM_EPS);
-    stats[s] = mean;
-    stats[nsets + s] = r;
+    const norm_set_t k = {.mean = mean, .r = norm_rstd(acc, m.setsize)};
+    stats[s] = k.mean;
+    stats[nsets + s] = k.r;
     for (int j = 0; j < runs; j++) {
         const int o = base + j * m.nhw, a = a0 + j * m.ajs;
         const float g = gamma[goff + a], b = beta[boff + a];
-        for (int p = 0; p < m.run; p++) out[o + p] = mad(g, (in[o + p] - mean) * r, b);
+        for (int p = 0; p < m.run; p++) out[o + p] = norm_fwd_at(k, in[o + p], g, b);
     }
 }
 
@@ -411,24 +511,12 @@ __kernel void norm_cpu_tan(__global float *out_t, __global const float *in, __gl
     if (s >= nsets) return;
     int a0;
     const int base = norm_set_base(m, s, &a0), runs = m.setsize / m.run;
-    const float mean = stats[s], r = stats[nsets + s];
-    float mt1 = 0.0f, mt2 = 0.0f;
-    if (has_t) {
-        float2 acc = (float2)(0.0f);
-        for (int j = 0; j < runs; j++) acc += norm_run_dots(in + base + j * m.nhw, in_t + base + j * m.nhw, m.run, mean, r);
-        mt1 = acc.x / (float)m.setsize;
-        mt2 = acc.y / (float)m.setsize;
-    }
+    norm_set_t k = norm_cpu_set(m, s, base, stats, nsets, in, in_t, has_t);
     for (int j = 0; j < runs; j++) {
         const int o = base + j * m.nhw, a = a0 + j * m.ajs;
-        const float gr = has_t ? gamma[goff + a] * r : 0.0f, gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+        const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
         const float bt = has_bt ? beta_t[btoff + a] : 0.0f;
-        for (int p = 0; p < m.run; p++) {
-            const float zh = (in[o + p] - mean) * r;
-            float v = mad(gt, zh, bt);
-            if (has_t) v = mad(gr, (in_t[o + p] - mt1) - zh * mt2, v);
-            out_t[o + p] = v;
-        }
+        for (int p = 0; p < m.run; p++) out_t[o + p] = norm_tan_at(k, in[o + p], in_t, o + p, has_t, g, gt, bt);
     }
 }
 
@@ -443,23 +531,19 @@ __kernel void norm_cpu_bwd(__global float *din, __global const float *dout, __gl
     if (s >= nsets) return;
     int a0;
     const int base = norm_set_base(m, s, &a0), runs = m.setsize / m.run;
-    const float mean = stats[s], r = stats[nsets + s];
-    float d1 = 0.0f, d2 = 0.0f;
+    norm_set_t k = norm_set_at(stats, 0, nsets, s, 0, 0);
     for (int j = 0; j < runs; j++) {
         const int o = base + j * m.nhw;
-        const float2 sd = norm_run_dots(in + o, dout + o, m.run, mean, r);
-        const float g = gamma[goff + a0 + j * m.ajs];
-        d1 = mad(g, sd.x, d1);
-        d2 = mad(g, sd.y, d2);
+        const float2 sd = norm_run_dots(k, in + o, dout + o, m.run);
+        norm_add_dsums(&k, gamma[goff + a0 + j * m.ajs], sd.x, sd.y);
         if (want_part) { part[s * m.kch + j] = sd.y; part[npart + s * m.kch + j] = sd.x; }
     }
     if (!has_din) return;
-    d1 /= (float)m.setsize;
-    d2 /= (float)m.setsize;
+    norm_mean_dsums(&k, m.setsize);
     for (int j = 0; j < runs; j++) {
         const int o = base + j * m.nhw;
         const float g = gamma[goff + a0 + j * m.ajs];
-        for (int p = 0; p < m.run; p++) din[o + p] = r * (g * dout[o + p] - d1 - (in[o + p] - mean) * r * d2);
+        for (int p = 0; p < m.run; p++) din[o + p] = norm_bwd_at(k, in[o + p], dout[o + p], g);
     }
 }
 
@@ -476,42 +560,21 @@ __kernel void norm_cpu_rbwd(__global float *rdin, __global const float *dout, __
     if (s >= nsets) return;
     int a0;
     const int base = norm_set_base(m, s, &a0), runs = m.setsize / m.run;
-    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
-    float mt1 = 0.0f, mt2 = 0.0f;
-    if (has_t) {
-        float2 acc = (float2)(0.0f);
-        for (int j = 0; j < runs; j++) acc += norm_run_dots(in + base + j * m.nhw, in_t + base + j * m.nhw, m.run, mean, r);
-        mt1 = acc.x * inv_n;
-        mt2 = acc.y * inv_n;
-    }
-    float d1 = 0.0f, d2 = 0.0f, r1 = 0.0f, r2 = 0.0f;
+    norm_set_t k = norm_cpu_set(m, s, base, stats, nsets, in, in_t, has_t);
     for (int j = 0; j < runs; j++) {
         const int o = base + j * m.nhw, a = a0 + j * m.ajs;
         float q[5];
-        norm_run_rsums(in + o, dout + o, rdout + o, has_t ? in_t + o : 0, m.run, mean, r, mt1, mt2, q);
-        const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
-        d1 = mad(g, q[0], d1);
-        d2 = mad(g, q[1], d2);
-        r1 += g * q[2] + gt * q[0];
-        r2 += g * (q[3] + q[4]) + gt * q[1];
+        norm_run_rsums(k, in + o, dout + o, rdout + o, has_t ? in_t + o : 0, m.run, q);
+        norm_add_rsums(&k, gamma[goff + a], has_gt ? gamma_t[gtoff + a] : 0.0f, q);
         if (want_part) { part[s * m.kch + j] = q[3] + q[4]; part[npart + s * m.kch + j] = q[2]; }
     }
     if (!has_rdin) return;
-    d1 *= inv_n; d2 *= inv_n; r1 *= inv_n; r2 *= inv_n;
+    norm_mean_dsums(&k, m.setsize);
     for (int j = 0; j < runs; j++) {
         const int o = base + j * m.nhw, a = a0 + j * m.ajs;
         const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
-        for (int p = 0; p < m.run; p++) {
-            const float zh = (in[o + p] - mean) * r, dz = g * dout[o + p];
-            const float rdz = g * rdout[o + p] + gt * dout[o + p];
-            const float q = dz - d1 - zh * d2;
-            float v = r * (rdz - r1 - zh * r2);
-            if (has_t) {
-                const float zht = r * ((in_t[o + p] - mt1) - zh * mt2);
-                v += r * (-zht * d2) - r * r * mt2 * q;
-            }
-            rdin[o + p] = v;
-        }
+        for (int p = 0; p < m.run; p++)
+            rdin[o + p] = norm_rbwd_at(k, in[o + p], dout[o + p], rdout[o + p], in_t, o + p, has_t, g, gt);
     }
 }
 
@@ -529,10 +592,10 @@ __kernel void norm_grp_fwd(__global float *out, __global const float *in, __glob
     const float mean = group_sum(acc, tmp) / (float)m.setsize;
     acc = 0.0f;
     for (int e = lid; e < m.setsize; e += ls) { const float d = x[e] - mean; acc = mad(d, d, acc); }
-    const float r = 1.0f / sqrt(group_sum(acc, tmp) / (float)m.setsize + NORM_EPS);
-    if (lid == 0) { stats[s] = mean; stats[nsets + s] = r; }
+    const norm_set_t k = {.mean = mean, .r = norm_rstd(group_sum(acc, tmp), m.setsize)};
+    if (lid == 0) { stats[s] = k.mean; stats[nsets + s] = k.r; }
     const float g = gamma[goff + a], b = beta[boff + a];
-    for (int e = lid; e < m.setsize; e += ls) out[base + e] = mad(g, (x[e] - mean) * r, b);
+    for (int e = lid; e < m.setsize; e += ls) out[base + e] = norm_fwd_at(k, x[e], g, b);
 }
 
 /* GPU tangent for one-run sets, one work-group per set. */
@@ -544,26 +607,11 @@ __kernel void norm_grp_tan(__global float *out_t, __global const float *in, __gl
     const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     int a;
     const int base = norm_set_base(m, s, &a);
-    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
-    float mt1 = 0.0f, mt2 = 0.0f;
-    if (has_t) {
-        float a1 = 0.0f, a2 = 0.0f;
-        for (int e = lid; e < m.setsize; e += ls) {
-            const float t = in_t[base + e];
-            a1 += t;
-            a2 = mad((in[base + e] - mean) * r, t, a2);
-        }
-        mt1 = group_sum(a1, tmp) * inv_n;
-        mt2 = group_sum(a2, tmp) * inv_n;
-    }
-    const float gr = has_t ? gamma[goff + a] * r : 0.0f, gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
+    norm_set_t k = norm_grp_set(m, s, base, stats, nsets, in, in_t, has_t, tmp);
+    const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
     const float bt = has_bt ? beta_t[btoff + a] : 0.0f;
-    for (int e = lid; e < m.setsize; e += ls) {
-        const float zh = (in[base + e] - mean) * r;
-        float v = mad(gt, zh, bt);
-        if (has_t) v = mad(gr, (in_t[base + e] - mt1) - zh * mt2, v);
-        out_t[base + e] = v;
-    }
+    for (int e = base + lid; e < base + m.setsize; e += ls)
+        out_t[e] = norm_tan_at(k, in[e], in_t, e, has_t, g, gt, bt);
 }
 
 /* GPU backward for one-run sets, one work-group per set (see norm_cpu_bwd). */
@@ -575,20 +623,14 @@ __kernel void norm_grp_bwd(__global float *din, __global const float *dout, __gl
     const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     int a;
     const int base = norm_set_base(m, s, &a);
-    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
-    float sb = 0.0f, sg = 0.0f;
-    for (int e = lid; e < m.setsize; e += ls) {
-        const float d = dout[base + e];
-        sb += d;
-        sg = mad(d, (in[base + e] - mean) * r, sg);
-    }
-    sb = group_sum(sb, tmp);
-    sg = group_sum(sg, tmp);
-    if (want_part && lid == 0) { part[s] = sg; part[npart + s] = sb; }
+    norm_set_t k = norm_set_at(stats, 0, nsets, s, 0, 0);
+    const float2 sd = norm_grp_dots(k, in + base, dout + base, m.setsize, tmp);
+    if (want_part && lid == 0) { part[s] = sd.y; part[npart + s] = sd.x; }
     if (!has_din) return;
-    const float g = gamma[goff + a], d1 = g * sb * inv_n, d2 = g * sg * inv_n;
-    for (int e = lid; e < m.setsize; e += ls)
-        din[base + e] = r * (g * dout[base + e] - d1 - (in[base + e] - mean) * r * d2);
+    const float g = gamma[goff + a];
+    norm_add_dsums(&k, g, sd.x, sd.y);
+    norm_mean_dsums(&k, m.setsize);
+    for (int e = base + lid; e < base + m.setsize; e += ls) din[e] = norm_bwd_at(k, in[e], dout[e], g);
 }
 
 /* GPU R-backward for one-run sets, one work-group per set (see norm_cpu_rbwd). */
@@ -601,49 +643,22 @@ __kernel void norm_grp_rbwd(__global float *rdin, __global const float *dout, __
     const int s = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     int a;
     const int base = norm_set_base(m, s, &a);
-    const float mean = stats[s], r = stats[nsets + s], inv_n = 1.0f / (float)m.setsize;
-    float mt1 = 0.0f, mt2 = 0.0f;
-    if (has_t) {
-        float a1 = 0.0f, a2 = 0.0f;
-        for (int e = lid; e < m.setsize; e += ls) {
-            const float t = in_t[base + e];
-            a1 += t;
-            a2 = mad((in[base + e] - mean) * r, t, a2);
-        }
-        mt1 = group_sum(a1, tmp) * inv_n;
-        mt2 = group_sum(a2, tmp) * inv_n;
-    }
-    float q0 = 0.0f, q1 = 0.0f, q2 = 0.0f, q3 = 0.0f, q4 = 0.0f;
-    for (int e = lid; e < m.setsize; e += ls) {
-        const int i = base + e;
-        const float zh = (in[i] - mean) * r, d = dout[i], rd = rdout[i];
-        q0 += d;
-        q1 = mad(d, zh, q1);
-        q2 += rd;
-        q3 = mad(rd, zh, q3);
-        if (has_t) q4 = mad(d, r * ((in_t[i] - mt1) - zh * mt2), q4);
-    }
-    q0 = group_sum(q0, tmp);
-    q1 = group_sum(q1, tmp);
-    q2 = group_sum(q2, tmp);
-    q3 = group_sum(q3, tmp);
-    if (has_t) q4 = group_sum(q4, tmp);
-    if (want_part && lid == 0) { part[s] = q3 + q4; part[npart + s] = q2; }
+    norm_set_t k = norm_grp_set(m, s, base, stats, nsets, in, in_t, has_t, tmp);
+    float q[5] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (int e = base + lid; e < base + m.setsize; e += ls)
+        norm_rsum_add(q, k, in[e], dout[e], rdout[e], has_t ? in_t : 0, e);
+    q[0] = group_sum(q[0], tmp);
+    q[1] = group_sum(q[1], tmp);
+    q[2] = group_sum(q[2], tmp);
+    q[3] = group_sum(q[3], tmp);
+    if (has_t) q[4] = group_sum(q[4], tmp);
+    if (want_part && lid == 0) { part[s] = q[3] + q[4]; part[npart + s] = q[2]; }
     if (!has_rdin) return;
     const float g = gamma[goff + a], gt = has_gt ? gamma_t[gtoff + a] : 0.0f;
-    const float d1 = g * q0 * inv_n, d2 = g * q1 * inv_n;
-    const float r1 = (g * q2 + gt * q0) * inv_n, r2 = (g * (q3 + q4) + gt * q1) * inv_n;
-    for (int e = lid; e < m.setsize; e += ls) {
-        const int i = base + e;
-        const float zh = (in[i] - mean) * r, dz = g * dout[i], rdz = g * rdout[i] + gt * dout[i];
-        const float q = dz - d1 - zh * d2;
-        float v = r * (rdz - r1 - zh * r2);
-        if (has_t) {
-            const float zht = r * ((in_t[i] - mt1) - zh * mt2);
-            v += r * (-zht * d2) - r * r * mt2 * q;
-        }
-        rdin[i] = v;
-    }
+    norm_add_rsums(&k, g, gt, q);
+    norm_mean_dsums(&k, m.setsize);
+    for (int e = base + lid; e < base + m.setsize; e += ls)
+        rdin[e] = norm_rbwd_at(k, in[e], dout[e], rdout[e], in_t, e, has_t, g, gt);
 }
 
 /* dgamma[c] = sum_n part[n*C + c], dbeta[c] = sum_n part[npart + n*C + c], one item per

@@ -42,15 +42,25 @@ void pool_window_bwd(__global float *d, __global const float *sel, int W, int ki
     d[W + 1] = pos == 3 ? g : 0.0f;
 }
 
-/* Output window o (planes of (H/2) x (W/2) windows): its plane p, row oy and column ox;
- * returns the offset of its top-left input element. */
-inline long pool_window_at(long o, int H, int W, long *p, int *oy, int *ox) {
+/* Output window o (planes of (H/2) x (W/2) windows): the offset of its top-left input
+ * element, its plane, row oy and column ox. */
+typedef struct { long base, plane; int oy, ox; } pool_win_t;
+
+inline pool_win_t pool_win_at(long o, int H, int W) {
     const int Ho = H / 2, Wo = W / 2;
-    *p = o / ((long)Ho * Wo);
-    const int r = (int)(o - *p * Ho * Wo);
-    *oy = r / Wo;
-    *ox = r - *oy * Wo;
-    return *p * H * W + (long)(2 * *oy) * W + 2 * *ox;
+    pool_win_t w;
+    w.plane = o / ((long)Ho * Wo);
+    const int r = (int)(o - w.plane * Ho * Wo);
+    w.oy = r / Wo;
+    w.ox = r - w.oy * Wo;
+    w.base = w.plane * H * W + (long)(2 * w.oy) * W + 2 * w.ox;
+    return w;
+}
+
+/* Zeros the last column of input rows 2*oy and 2*oy + 1 of plane d (odd W: no window covers it). */
+inline void pool_zero_last_col(__global float *d, int oy, int W) {
+    d[2 * oy * W + W - 1] = 0.0f;
+    d[(2 * oy + 1) * W + W - 1] = 0.0f;
 }
 
 /* GPU: out[o] = pool of window o of `src` (in for forward, in_t for the tangent; the max
@@ -59,9 +69,7 @@ __kernel void pool_fwd_win(__global float *out, __global const float *in, __glob
                            int H, int W, int kind) {
     const long o = get_global_id(0);
     if (o >= nout) return;
-    long p;
-    int oy, ox;
-    const long base = pool_window_at(o, H, W, &p, &oy, &ox);
+    const long base = pool_win_at(o, H, W).base;
     out[o] = pool_window(src + base, in + base, W, kind);
 }
 
@@ -72,16 +80,14 @@ __kernel void pool_bwd_win(__global float *din, __global const float *dout, __gl
                            int H, int W, int kind) {
     const long o = get_global_id(0);
     if (o >= nout) return;
-    long p;
-    int oy, ox;
-    const long base = pool_window_at(o, H, W, &p, &oy, &ox);
-    pool_window_bwd(din + base, in + base, W, kind, dout[o]);
-    const int last_x = (W & 1) && ox == W / 2 - 1, last_y = (H & 1) && oy == H / 2 - 1;
-    __global float *d = din + p * H * W;
-    if (last_x) { d[2 * oy * W + W - 1] = 0.0f; d[(2 * oy + 1) * W + W - 1] = 0.0f; }
+    const pool_win_t w = pool_win_at(o, H, W);
+    pool_window_bwd(din + w.base, in + w.base, W, kind, dout[o]);
+    const int last_x = (W & 1) && w.ox == W / 2 - 1, last_y = (H & 1) && w.oy == H / 2 - 1;
+    __global float *d = din + w.plane * H * W;
+    if (last_x) pool_zero_last_col(d, w.oy, W);
     if (last_y) {
-        d[(H - 1) * W + 2 * ox] = 0.0f;
-        d[(H - 1) * W + 2 * ox + 1] = 0.0f;
+        d[(H - 1) * W + 2 * w.ox] = 0.0f;
+        d[(H - 1) * W + 2 * w.ox + 1] = 0.0f;
         if (last_x) d[(H - 1) * W + W - 1] = 0.0f;
     }
 }
@@ -116,7 +122,7 @@ __kernel void pool_bwd_planes(__global float *din, __global const float *dout, _
             const int w = 2 * oy * W + 2 * ox;
             pool_window_bwd(d + w, in + ib + w, W, kind, g[oy * Wo + ox]);
         }
-        if (W & 1) { d[2 * oy * W + W - 1] = 0.0f; d[(2 * oy + 1) * W + W - 1] = 0.0f; }
+        if (W & 1) pool_zero_last_col(d, oy, W);
     }
     if (H & 1)
         for (int x = 0; x < W; x++) d[(H - 1) * W + x] = 0.0f;

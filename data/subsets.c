@@ -1,5 +1,5 @@
 /* ImageNet subset lists: parsing and lookup (see host/data/subset.h). The six lists of
- * the original live in data/subsets/<name>.txt and are compiled in by data/embed_subsets.cmake. */
+ * the original live in data/subsets/<name>.txt and are compiled in by tools/embed_files.cmake. */
 #include "data/subset.h"
 
 #include <ctype.h>

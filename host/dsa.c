@@ -184,35 +184,32 @@ static void dsa_check(const DsaDraw *d, int C, int H, int W, cl_mem out, cl_mem 
     dsa_need(in, total, "input");
 }
 
-/* out = A(in), both N x C x H x W. */
-void dsa_forward(const DsaDraw *d, int C, int H, int W, cl_mem out, cl_mem in) {
-    dsa_check(d, C, H, W, out, in, "forward");
+/* dst = A(src) (transpose 0) or A^T src (transpose 1), both N x C x H x W; dst is
+ * overwritten. The colour group needs each sample's mean of src: for the forward the
+ * contrast works around the mean of the saturated image, which is mean(in) + brightness
+ * since saturation keeps every pixel's channel mean (the kernel adds the shift); for the
+ * VJP the contrast VJP needs the mean of the output gradient. */
+static void dsa_apply(const DsaDraw *d, int C, int H, int W, cl_mem dst, cl_mem src, int transpose) {
+    dsa_check(d, C, H, W, dst, src, transpose ? "backward" : "forward");
     size_t total = (size_t)d->N * C * H * W;
     if (total == 0) return;
-    if (d->group < 0) { dev_copy(out, 0, in, 0, total); return; }
+    if (d->group < 0) { dev_copy(dst, 0, src, 0, total); return; }
     dsa_dev_bind();
     cl_mem p = dsa_upload(d);
     cl_mem means = dsa_means(d->N);
-    /* Contrast needs the mean of the saturated image; saturation keeps every pixel's
-     * channel mean, so that mean is mean(in) + brightness (the kernel adds the shift). */
     if (d->group == DSA_COLOR)
-        LAUNCH_GROUPS("dsa_sample_mean", (size_t)d->N, rt_reduce_local(), KM(in), KL((size_t)C * H * W), KM(means),
+        LAUNCH_GROUPS("dsa_sample_mean", (size_t)d->N, rt_reduce_local(), KM(src), KL((size_t)C * H * W), KM(means),
                       KLOCAL(rt_reduce_local() * sizeof(float)));
-    LAUNCH("dsa_fwd", total, KM(out), KM(in), KM(p), KM(means), KI(d->N), KI(C), KI(H), KI(W), KI(d->group));
+    LAUNCH("dsa_map", total, KM(dst), KM(src), KM(p), KM(means), KI(d->N), KI(C), KI(H), KI(W), KI(d->group),
+           KI(transpose));
+}
+
+/* out = A(in), both N x C x H x W. */
+void dsa_forward(const DsaDraw *d, int C, int H, int W, cl_mem out, cl_mem in) {
+    dsa_apply(d, C, H, W, out, in, 0);
 }
 
 /* din = A^T dout, both N x C x H x W; din is overwritten. */
 void dsa_backward(const DsaDraw *d, int C, int H, int W, cl_mem din, cl_mem dout) {
-    dsa_check(d, C, H, W, din, dout, "backward");
-    size_t total = (size_t)d->N * C * H * W;
-    if (total == 0) return;
-    if (d->group < 0) { dev_copy(din, 0, dout, 0, total); return; }
-    dsa_dev_bind();
-    cl_mem p = dsa_upload(d);
-    cl_mem means = dsa_means(d->N);
-    /* The contrast VJP needs each sample's mean of the output gradient. */
-    if (d->group == DSA_COLOR)
-        LAUNCH_GROUPS("dsa_sample_mean", (size_t)d->N, rt_reduce_local(), KM(dout), KL((size_t)C * H * W),
-                      KM(means), KLOCAL(rt_reduce_local() * sizeof(float)));
-    LAUNCH("dsa_bwd", total, KM(din), KM(dout), KM(p), KM(means), KI(d->N), KI(C), KI(H), KI(W), KI(d->group));
+    dsa_apply(d, C, H, W, din, dout, 1);
 }

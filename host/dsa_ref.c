@@ -68,6 +68,48 @@ static void ref_corners(double X, double Y, int *ry, int *rx, double *w) {
     ry[3] = (int)y0 + 1; rx[3] = (int)x0 + 1; w[3] = fx * fy;
 }
 
+/* The input taps of output pixel (i, j) of one channel plane under a non-colour group g
+ * (g < 0: identity): that output is sum over k < count (returned) of w[k] * plane[idx[k]].
+ * The forward reads the taps and the VJP, its transpose, scatters into them. */
+static int ref_taps(int g, const float *q, int i, int j, int H, int W, int *idx, double *w) {
+    switch (g) {
+    case DSA_CROP: {
+        int si = i + (int)q[0], sj = j + (int)q[1];
+        if (si < 0 || si >= H || sj < 0 || sj >= W) return 0;
+        idx[0] = si * W + sj;
+        w[0] = 1;
+        return 1;
+    }
+    case DSA_CUTOUT: {
+        int inside = i >= (int)q[0] && i <= (int)q[1] && j >= (int)q[2] && j <= (int)q[3];
+        idx[0] = i * W + j;
+        w[0] = inside ? 0.0 : 1.0;
+        return 1;
+    }
+    case DSA_FLIP:
+        idx[0] = i * W + (q[0] != 0 ? W - 1 - j : j);
+        w[0] = 1;
+        return 1;
+    case DSA_SCALE:
+    case DSA_ROTATE: {
+        double X, Y, cw[4];
+        int ry[4], rx[4], count = 0;
+        ref_source(q, i, j, H, W, &X, &Y);
+        ref_corners(X, Y, ry, rx, cw);
+        for (int k = 0; k < 4; k++)
+            if (ry[k] >= 0 && ry[k] < H && rx[k] >= 0 && rx[k] < W) {
+                idx[count] = ry[k] * W + rx[k];
+                w[count++] = cw[k];
+            }
+        return count;
+    }
+    default:
+        idx[0] = i * W + j;
+        w[0] = 1;
+        return 1;
+    }
+}
+
 void dsa_forward_ref(const DsaDraw *d, int C, int H, int W, double *out, const double *in) {
     dsa_ref_check(d, C, H, W, "forward_ref");
     size_t hw = (size_t)H * W, img = (size_t)C * hw;
@@ -79,36 +121,10 @@ void dsa_forward_ref(const DsaDraw *d, int C, int H, int W, double *out, const d
         for (int c = 0; c < C; c++)
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++) {
-                    const double *xp = x + c * hw;
-                    double v = 0;
-                    switch (d->group) {
-                    case DSA_CROP: {
-                        int si = i + (int)q[0], sj = j + (int)q[1];
-                        v = (si >= 0 && si < H && sj >= 0 && sj < W) ? xp[si * W + sj] : 0;
-                        break;
-                    }
-                    case DSA_CUTOUT: {
-                        int inside = i >= (int)q[0] && i <= (int)q[1] && j >= (int)q[2] && j <= (int)q[3];
-                        v = xp[i * W + j] * (inside ? 0.0 : 1.0);
-                        break;
-                    }
-                    case DSA_FLIP:
-                        v = q[0] != 0 ? xp[i * W + (W - 1 - j)] : xp[i * W + j];
-                        break;
-                    case DSA_SCALE:
-                    case DSA_ROTATE: {
-                        double X, Y, w[4];
-                        int ry[4], rx[4];
-                        ref_source(q, i, j, H, W, &X, &Y);
-                        ref_corners(X, Y, ry, rx, w);
-                        for (int k = 0; k < 4; k++)
-                            if (ry[k] >= 0 && ry[k] < H && rx[k] >= 0 && rx[k] < W) v += w[k] * xp[ry[k] * W + rx[k]];
-                        break;
-                    }
-                    default:
-                        v = xp[i * W + j];
-                        break;
-                    }
+                    int idx[4];
+                    double w[4], v = 0;
+                    int taps = ref_taps(d->group, q, i, j, H, W, idx, w);
+                    for (int k = 0; k < taps; k++) v += w[k] * x[c * hw + idx[k]];
                     y[c * hw + i * W + j] = v;
                 }
     }
@@ -126,36 +142,10 @@ void dsa_backward_ref(const DsaDraw *d, int C, int H, int W, double *din, const 
         for (int c = 0; c < C; c++)
             for (int i = 0; i < H; i++)
                 for (int j = 0; j < W; j++) {
-                    double gv = g[c * hw + i * W + j];
-                    double *xp = xg + c * hw;
-                    switch (d->group) {
-                    case DSA_CROP: {
-                        int si = i + (int)q[0], sj = j + (int)q[1];
-                        if (si >= 0 && si < H && sj >= 0 && sj < W) xp[si * W + sj] += gv;
-                        break;
-                    }
-                    case DSA_CUTOUT: {
-                        int inside = i >= (int)q[0] && i <= (int)q[1] && j >= (int)q[2] && j <= (int)q[3];
-                        xp[i * W + j] += gv * (inside ? 0.0 : 1.0);
-                        break;
-                    }
-                    case DSA_FLIP:
-                        xp[i * W + (q[0] != 0 ? W - 1 - j : j)] += gv;
-                        break;
-                    case DSA_SCALE:
-                    case DSA_ROTATE: {
-                        double X, Y, w[4];
-                        int ry[4], rx[4];
-                        ref_source(q, i, j, H, W, &X, &Y);
-                        ref_corners(X, Y, ry, rx, w);
-                        for (int k = 0; k < 4; k++)
-                            if (ry[k] >= 0 && ry[k] < H && rx[k] >= 0 && rx[k] < W) xp[ry[k] * W + rx[k]] += w[k] * gv;
-                        break;
-                    }
-                    default:
-                        xp[i * W + j] += gv;
-                        break;
-                    }
+                    int idx[4];
+                    double w[4], gv = g[c * hw + i * W + j];
+                    int taps = ref_taps(d->group, q, i, j, H, W, idx, w);
+                    for (int k = 0; k < taps; k++) xg[c * hw + idx[k]] += w[k] * gv;
                 }
     }
 }

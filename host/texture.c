@@ -63,30 +63,25 @@ static int tex_mod(int v, int m) {
     return r < 0 ? r + m : r;
 }
 
+/* Index into the canvases X of the source of element o of the crops (b, c, y, x), b = r*n + i:
+ * canvas rows[i], pixel ((y - dh) mod Hc, (x - dw) mod Wc) with (dh, dw) = offs[2b], offs[2b + 1]. */
+static size_t tex_crop_source(const TexShape *s, const int32_t *rows, const int32_t *offs, int n, size_t o) {
+    int x = (int)(o % s->W), y = (int)(o / s->W % s->H), c = (int)(o / ((size_t)s->H * s->W) % s->C);
+    int b = (int)(o / ((size_t)s->H * s->W * s->C));
+    int sy = tex_mod(y - offs[2 * b], s->Hc), sx = tex_mod(x - offs[2 * b + 1], s->Wc);
+    return (((size_t)rows[b % n] * s->C + c) * s->Hc + sy) * s->Wc + sx;
+}
+
 void texture_crop_forward_ref(const TexShape *s, double *out, const double *X, const int32_t *rows,
                               const int32_t *offs, int n, int rounds) {
-    size_t plane = (size_t)s->H * s->W, cplane = (size_t)s->Hc * s->Wc;
-    for (int b = 0; b < n * rounds; b++)
-        for (int c = 0; c < s->C; c++)
-            for (int y = 0; y < s->H; y++)
-                for (int x = 0; x < s->W; x++) {
-                    int sy = tex_mod(y - offs[2 * b], s->Hc), sx = tex_mod(x - offs[2 * b + 1], s->Wc);
-                    out[((size_t)b * s->C + c) * plane + (size_t)y * s->W + x] =
-                        X[((size_t)rows[b % n] * s->C + c) * cplane + (size_t)sy * s->Wc + sx];
-                }
+    size_t total = (size_t)n * rounds * s->C * s->H * s->W;
+    for (size_t o = 0; o < total; o++) out[o] = X[tex_crop_source(s, rows, offs, n, o)];
 }
 
 void texture_crop_transpose_add_ref(const TexShape *s, double *dX, const double *R, const int32_t *rows,
                                     const int32_t *offs, int n, int rounds, double scale) {
-    size_t plane = (size_t)s->H * s->W, cplane = (size_t)s->Hc * s->Wc;
-    for (int b = 0; b < n * rounds; b++)
-        for (int c = 0; c < s->C; c++)
-            for (int y = 0; y < s->H; y++)
-                for (int x = 0; x < s->W; x++) {
-                    int sy = tex_mod(y - offs[2 * b], s->Hc), sx = tex_mod(x - offs[2 * b + 1], s->Wc);
-                    dX[((size_t)rows[b % n] * s->C + c) * cplane + (size_t)sy * s->Wc + sx] +=
-                        scale * R[((size_t)b * s->C + c) * plane + (size_t)y * s->W + x];
-                }
+    size_t total = (size_t)n * rounds * s->C * s->H * s->W;
+    for (size_t o = 0; o < total; o++) dX[tex_crop_source(s, rows, offs, n, o)] += scale * R[o];
 }
 
 void texture_init_real(const ImageSet *train, int num_classes, int ipc, int canvas_size, Rng *rng, ImageSet *out) {

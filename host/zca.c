@@ -34,10 +34,14 @@ void zca_free(Zca *z) {
 
 /* ---- fitting (float64) ---- */
 
-/* Rows per chunk so that a chunk of d doubles per row stays near 64 MB. */
-static size_t zca_chunk_rows(int d, size_t elem_bytes) {
-    size_t rows = ((size_t)64 << 20) / ((size_t)d * elem_bytes);
-    return rows < 16 ? 16 : rows;
+/* Rows per chunk of a pass over n rows of d values of elem_bytes each: `rows`, or when 0 as
+ * many as stay near 64 MB (at least 16); never more than n. */
+static size_t zca_chunk_rows(size_t n, int d, size_t elem_bytes, size_t rows) {
+    if (rows == 0) {
+        rows = ((size_t)64 << 20) / ((size_t)d * elem_bytes);
+        if (rows < 16) rows = 16;
+    }
+    return rows < n ? rows : n;
 }
 
 /* mean[d] = column means of x[n][d], accumulated in double. */
@@ -55,8 +59,7 @@ static double *zca_fit_mean(const float *x, size_t n, int d) {
  * are centred into double chunks and accumulated with one dsyrk per chunk. */
 static double *zca_fit_covariance(const float *x, size_t n, int d, const double *mean) {
     double *cov = xcalloc((size_t)d * d, sizeof(double));
-    size_t rows = zca_chunk_rows(d, sizeof(double));
-    if (rows > n) rows = n;
+    size_t rows = zca_chunk_rows(n, d, sizeof(double), 0);
     double *chunk = xmalloc(rows * d * sizeof(double));
     for (size_t i0 = 0; i0 < n; i0 += rows) {
         size_t r = n - i0 < rows ? n - i0 : rows;
@@ -140,8 +143,7 @@ void zca_transform_ref(const float *M, const float *shift, double alpha, const f
 void zca_transform_host(const float *M, const float *shift, float alpha, const float *x, float *out, size_t n,
                         int d, size_t rows) {
     if (n == 0) return;
-    if (rows == 0) rows = zca_chunk_rows(d, sizeof(float));
-    if (rows > n) rows = n;
+    rows = zca_chunk_rows(n, d, sizeof(float), rows);
     float *tmp = xmalloc(rows * d * sizeof(float));
     for (size_t i0 = 0; i0 < n; i0 += rows) {
         size_t r = n - i0 < rows ? n - i0 : rows;
@@ -156,8 +158,7 @@ void zca_transform_host(const float *M, const float *shift, float alpha, const f
 void zca_transform_device(const float *M, const float *shift, float alpha, const float *x, float *out, size_t n,
                           int d, size_t rows) {
     if (n == 0) return;
-    if (rows == 0) rows = zca_chunk_rows(d, sizeof(float));
-    if (rows > n) rows = n;
+    rows = zca_chunk_rows(n, d, sizeof(float), rows);
     cl_mem dm = dev_alloc((size_t)d * d * sizeof(float), "ZCA matrix");
     cl_mem dv = dev_alloc((size_t)d * sizeof(float), "ZCA shift");
     cl_mem dx = dev_alloc(rows * d * sizeof(float), "ZCA input rows");
@@ -236,23 +237,36 @@ static uint32_t zca_data_crc(const float *mean, const float *T, const float *T_i
     return zca_crc(c, T_inv, dd);
 }
 
+/* The metadata that ties a cache to the data it was fitted on: the names, and a key's
+ * values as the file holds them. */
+#define ZCA_KEY_FIELDS 8
+static const char *const zca_key_names[ZCA_KEY_FIELDS] = {"dataset", "channel", "height", "width",
+                                                          "eps", "num_train", "num_test", "train_crc32"};
+
+static void zca_key_values(const ZcaKey *key, char v[ZCA_KEY_FIELDS][64]) {
+    snprintf(v[0], 64, "%s", key->dataset);
+    snprintf(v[1], 64, "%d", key->c);
+    snprintf(v[2], 64, "%d", key->h);
+    snprintf(v[3], 64, "%d", key->w);
+    snprintf(v[4], 64, "%.17g", key->eps);
+    snprintf(v[5], 64, "%d", key->num_train);
+    snprintf(v[6], 64, "%d", key->num_test);
+    snprintf(v[7], 64, "%08x", key->train_crc32);
+}
+
 void zca_save(const char *path, const Zca *z, const ZcaKey *key) {
+    if (z->eps != key->eps) die("internal: ZCA fitted with eps %g saved under a key with eps %g", z->eps, key->eps);
     int64_t d = z->d;
     StWriter *w = st_writer_new();
     st_writer_add(w, "mean", DT_F32, 1, (int64_t[]){d}, z->mean);
     st_writer_add(w, "T", DT_F32, 2, (int64_t[]){d, d}, z->T);
     st_writer_add(w, "T_inv", DT_F32, 2, (int64_t[]){d, d}, z->T_inv);
-    char v[64];
+    char v[ZCA_KEY_FIELDS][64], crc[16];
+    zca_key_values(key, v);
     st_writer_meta(w, "format", ZCA_FORMAT);
-    st_writer_meta(w, "dataset", key->dataset);
-    snprintf(v, sizeof v, "%d", key->c); st_writer_meta(w, "channel", v);
-    snprintf(v, sizeof v, "%d", key->h); st_writer_meta(w, "height", v);
-    snprintf(v, sizeof v, "%d", key->w); st_writer_meta(w, "width", v);
-    snprintf(v, sizeof v, "%.17g", z->eps); st_writer_meta(w, "eps", v);
-    snprintf(v, sizeof v, "%d", key->num_train); st_writer_meta(w, "num_train", v);
-    snprintf(v, sizeof v, "%d", key->num_test); st_writer_meta(w, "num_test", v);
-    snprintf(v, sizeof v, "%08x", key->train_crc32); st_writer_meta(w, "train_crc32", v);
-    snprintf(v, sizeof v, "%08x", zca_data_crc(z->mean, z->T, z->T_inv, z->d)); st_writer_meta(w, "data_crc32", v);
+    for (int i = 0; i < ZCA_KEY_FIELDS; i++) st_writer_meta(w, zca_key_names[i], v[i]);
+    snprintf(crc, sizeof crc, "%08x", zca_data_crc(z->mean, z->T, z->T_inv, z->d));
+    st_writer_meta(w, "data_crc32", crc);
     st_writer_meta(w, "generator", "clmtt " CLMTT_VERSION);
     st_writer_save(w, path);
     st_writer_free(w);
@@ -299,22 +313,10 @@ int zca_load(const char *path, const ZcaKey *key, Zca *out, char *err, size_t er
         st_close(&f);
         return -1;
     }
-    char v[64];
-    int bad = zca_meta_differs(&f, "dataset", key->dataset, err, errlen);
-    snprintf(v, sizeof v, "%d", key->c);
-    bad = bad || zca_meta_differs(&f, "channel", v, err, errlen);
-    snprintf(v, sizeof v, "%d", key->h);
-    bad = bad || zca_meta_differs(&f, "height", v, err, errlen);
-    snprintf(v, sizeof v, "%d", key->w);
-    bad = bad || zca_meta_differs(&f, "width", v, err, errlen);
-    snprintf(v, sizeof v, "%.17g", key->eps);
-    bad = bad || zca_meta_differs(&f, "eps", v, err, errlen);
-    snprintf(v, sizeof v, "%d", key->num_train);
-    bad = bad || zca_meta_differs(&f, "num_train", v, err, errlen);
-    snprintf(v, sizeof v, "%d", key->num_test);
-    bad = bad || zca_meta_differs(&f, "num_test", v, err, errlen);
-    snprintf(v, sizeof v, "%08x", key->train_crc32);
-    bad = bad || zca_meta_differs(&f, "train_crc32", v, err, errlen);
+    char want[ZCA_KEY_FIELDS][64];
+    zca_key_values(key, want);
+    int bad = 0;
+    for (int i = 0; i < ZCA_KEY_FIELDS && !bad; i++) bad = zca_meta_differs(&f, zca_key_names[i], want[i], err, errlen);
     if (bad) {
         st_close(&f);
         return -1;
@@ -338,10 +340,11 @@ int zca_load(const char *path, const ZcaKey *key, Zca *out, char *err, size_t er
     char crc[64];
     snprintf(crc, sizeof crc, "%s", crc_meta);
     st_close(&f);
-    snprintf(v, sizeof v, "%08x", zca_data_crc(out->mean, out->T, out->T_inv, out->d));
-    if (strcmp(v, crc) != 0) {
+    char got[16];
+    snprintf(got, sizeof got, "%08x", zca_data_crc(out->mean, out->T, out->T_inv, out->d));
+    if (strcmp(got, crc) != 0) {
         snprintf(err, errlen, "the ZCA cache %s is damaged (its data checksum is %s, the file says %s); delete it to "
-                 "fit the transform again", path, v, crc);
+                 "fit the transform again", path, got, crc);
         zca_free(out);
         return -1;
     }

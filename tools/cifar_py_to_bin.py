@@ -87,36 +87,39 @@ def write_atomic(path, data):
         raise
 
 
-def convert_cifar10(src, dst):
-    for name, out in CIFAR10_BATCHES:
+def convert_batches(src, dst, files, label_fields):
+    """One record file per pickled batch ((input, output) names in files): per image its
+    labels, one byte each in the order of label_fields ((key, largest value) pairs), then
+    its pixels."""
+    for name, out in files:
         path = os.path.join(src, name)
         batch = load_pickle(path)
         data = pixels(batch, path)
-        lab = labels(batch, b"labels", path, data.shape[0], 9)
-        rec = np.concatenate([lab[:, None], data], axis=1)
+        labs = [labels(batch, key, path, data.shape[0], top)[:, None] for key, top in label_fields]
+        rec = np.concatenate(labs + [data], axis=1)
         write_atomic(os.path.join(dst, out), rec.tobytes())
         print("%s: %d records" % (os.path.join(dst, out), data.shape[0]))
-    meta = os.path.join(src, "batches.meta")
-    if os.path.exists(meta):
-        names = field(load_pickle(meta), b"label_names", meta)
-        write_atomic(os.path.join(dst, "batches.meta.txt"), b"".join(n + b"\n" for n in names))
+
+
+def write_names(dst, meta, lists):
+    """The class name lists of the meta pickle at meta, when it exists: one text file per
+    (key, output name) pair in lists, one name a line."""
+    if not os.path.exists(meta):
+        return
+    m = load_pickle(meta)
+    for key, out in lists:
+        write_atomic(os.path.join(dst, out), b"".join(n + b"\n" for n in field(m, key, meta)))
+
+
+def convert_cifar10(src, dst):
+    convert_batches(src, dst, CIFAR10_BATCHES, [(b"labels", 9)])
+    write_names(dst, os.path.join(src, "batches.meta"), [(b"label_names", "batches.meta.txt")])
 
 
 def convert_cifar100(src, dst):
-    for name, out in CIFAR100_FILES:
-        path = os.path.join(src, name)
-        batch = load_pickle(path)
-        data = pixels(batch, path)
-        coarse = labels(batch, b"coarse_labels", path, data.shape[0], 19)
-        fine = labels(batch, b"fine_labels", path, data.shape[0], 99)
-        rec = np.concatenate([coarse[:, None], fine[:, None], data], axis=1)
-        write_atomic(os.path.join(dst, out), rec.tobytes())
-        print("%s: %d records" % (os.path.join(dst, out), data.shape[0]))
-    meta = os.path.join(src, "meta")
-    if os.path.exists(meta):
-        m = load_pickle(meta)
-        for key, out in ((b"fine_label_names", "fine_label_names.txt"), (b"coarse_label_names", "coarse_label_names.txt")):
-            write_atomic(os.path.join(dst, out), b"".join(n + b"\n" for n in field(m, key, meta)))
+    convert_batches(src, dst, CIFAR100_FILES, [(b"coarse_labels", 19), (b"fine_labels", 99)])
+    write_names(dst, os.path.join(src, "meta"),
+                [(b"fine_label_names", "fine_label_names.txt"), (b"coarse_label_names", "coarse_label_names.txt")])
 
 
 def python_version_in(d):

@@ -10,8 +10,15 @@ static void loss_need(cl_mem m, size_t n, size_t elem, const char *what) {
         die("cross-entropy: buffer '%s' holds %zu elements, needs %zu", what, bytes / elem, n);
 }
 
-static void loss_check(const CeShape *s) {
+/* Checks the shape and two [N][K] float buffers a, b; returns N*K (0: nothing to do, the
+ * buffers are not checked). */
+static size_t loss_begin(const CeShape *s, cl_mem a, const char *a_name, cl_mem b, const char *b_name) {
     if (s->N < 0 || s->K < 1) die("cross-entropy: bad shape N=%d K=%d", s->N, s->K);
+    size_t nk = (size_t)s->N * s->K;
+    if (nk == 0) return 0;
+    loss_need(a, nk, sizeof(float), a_name);
+    loss_need(b, nk, sizeof(float), b_name);
+    return nk;
 }
 
 /* Local size for one row: the smallest power of two >= K, capped by the reduction size,
@@ -24,11 +31,7 @@ static size_t loss_row_local(int K) {
 
 /* probs [N][K], rowloss [N] (or NULL), correct [N] (or NULL) from logits [N][K], labels int32 [N] */
 void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, cl_mem logits, cl_mem labels) {
-    loss_check(s);
-    if (s->N == 0) return;
-    size_t nk = (size_t)s->N * s->K;
-    loss_need(probs, nk, sizeof(float), "probs");
-    loss_need(logits, nk, sizeof(float), "logits");
+    if (loss_begin(s, probs, "probs", logits, "logits") == 0) return;
     loss_need(labels, s->N, sizeof(cl_int), "labels");
     int flags = 0;
     if (rowloss) { loss_need(rowloss, s->N, sizeof(float), "rowloss"); flags |= 1; }
@@ -42,22 +45,16 @@ void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, 
 
 /* dlogits [N][K] = (probs - onehot(labels)) / N */
 void ce_backward(const CeShape *s, cl_mem dlogits, cl_mem probs, cl_mem labels) {
-    loss_check(s);
-    if (s->N == 0) return;
-    size_t nk = (size_t)s->N * s->K;
-    loss_need(dlogits, nk, sizeof(float), "dlogits");
-    loss_need(probs, nk, sizeof(float), "probs");
+    size_t nk = loss_begin(s, dlogits, "dlogits", probs, "probs");
+    if (nk == 0) return;
     loss_need(labels, s->N, sizeof(cl_int), "labels");
     LAUNCH("loss_ce_bwd", nk, KM(dlogits), KM(probs), KM(labels), KI(s->N), KI(s->K));
 }
 
 /* rdlogits [N][K] = probs * (logits_t - <probs, logits_t>_row) / N */
 void ce_rbackward(const CeShape *s, cl_mem rdlogits, cl_mem probs, cl_mem logits_t) {
-    loss_check(s);
-    if (s->N == 0) return;
-    size_t nk = (size_t)s->N * s->K;
-    loss_need(rdlogits, nk, sizeof(float), "rdlogits");
-    loss_need(probs, nk, sizeof(float), "probs");
+    size_t nk = loss_begin(s, rdlogits, "rdlogits", probs, "probs");
+    if (nk == 0) return;
     loss_need(logits_t, nk, sizeof(float), "logits_t");
     size_t l = loss_row_local(s->K);
     LAUNCH_GROUPS("loss_ce_rbwd", (size_t)s->N, l, KM(rdlogits), KM(probs), KM(logits_t), KI(s->N), KI(s->K),

@@ -101,6 +101,24 @@ static NormPath path_of(const NormShape *s, const NormMap *m) {
 }
 
 
+/* One pass of a fused path: `cpu` (one work-item per set) or `grp` (one work-group per set,
+ * whose kernel takes its local scratch as one more argument); args: the arguments both share. */
+static void launch_fused(NormPath path, const NormMap *m, const char *cpu, const char *grp, const KArg *args,
+                         int nargs) {
+    size_t sets = (size_t)m->nsets;
+    if (path == PATH_ITEMS) {
+        size_t l = rt_items_local(sets);
+        rt_launch_groups(cpu, (sets + l - 1) / l, l, args, nargs);
+        return;
+    }
+    KArg all[40];
+    if (nargs + 1 > (int)(sizeof all / sizeof all[0])) die("internal: norm kernel %s has %d arguments", grp, nargs);
+    memcpy(all, args, (size_t)nargs * sizeof(KArg));
+    size_t l = local_for(m->setsize);
+    all[nargs] = KLOCAL(l * sizeof(float));
+    rt_launch_groups(grp, sets, l, all, nargs + 1);
+}
+
 /* Parameter-gradient partials of the fused paths: 2 rows of nsets*kch (= samples x C) floats. */
 static size_t npart_of(const NormMap *m) { return (size_t)m->nsets * m->kch; }
 
@@ -143,24 +161,22 @@ void norm_forward(const NormShape *s, cl_mem out, cl_mem stats, cl_mem in, DPtr 
     need_buf(out, n, "out"); need_buf(stats, 2 * (size_t)m.nsets, "stats"); need_buf(in, n, "in");
     need_ptr(gamma, na, "gamma"); need_ptr(beta, na, "beta");
     NormPath path = path_of(s, &m);
-    if (path == PATH_ITEMS) {
-        LAUNCH_ITEMS("norm_cpu_fwd", (size_t)m.nsets, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem),
-                     KL(gamma.off), KM(beta.mem), KL(beta.off), NORM_MAP_KARGS(m));
+    if (path != PATH_GENERIC) {
+        launch_fused(path, &m, "norm_cpu_fwd", "norm_grp_fwd", KARGS_(KM(out), KM(in), KM(stats), KI(m.nsets),
+                     KM(gamma.mem), KL(gamma.off), KM(beta.mem), KL(beta.off), NORM_MAP_KARGS(m)));
         return;
     }
     size_t l = local_for(m.setsize);
-    if (path == PATH_GROUPS) {
-        LAUNCH_GROUPS("norm_grp_fwd", (size_t)m.nsets, l, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem),
-                      KL(gamma.off), KM(beta.mem), KL(beta.off), NORM_MAP_KARGS(m), KLOCAL(l * sizeof(float)));
-        return;
-    }
     LAUNCH_GROUPS("norm_set_stats", (size_t)m.nsets, l, KM(in), KM(stats), KI(m.nsets), NORM_MAP_KARGS(m),
                   KLOCAL(l * sizeof(float)));
     LAUNCH("norm_fwd_apply", n, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem), KL(gamma.off),
            KM(beta.mem), KL(beta.off), KI(n), NORM_MAP_KARGS(m));
 }
 
-/* Per-set sums (rows as in cl/norm.cl); unused buffers may be NULL. */
+/* An absent optional DPtr argument. */
+static const DPtr NO_PTR = {NULL, 0};
+
+/* Per-set sums (rows as in cl/norm.cl); unused buffers may be NULL (NO_PTR for gamma_t). */
 static void set_sums(const NormMap *m, cl_mem sums, cl_mem in, cl_mem stats, DPtr gamma, cl_mem dout, cl_mem rdout,
                      cl_mem in_t, DPtr gamma_t, int has_d, int has_r) {
     size_t l = local_for(m->setsize);
@@ -213,23 +229,15 @@ void norm_backward(const NormShape *s, cl_mem din, DPtr dgamma, DPtr dbeta, cl_m
         int want = want_param_grads(dgamma, dbeta);
         if (!din && !want) return;
         cl_mem part = sums_buffer(2 * npart_of(&m));
-        if (path == PATH_ITEMS) {
-            LAUNCH_ITEMS("norm_cpu_bwd", (size_t)m.nsets, KM(din), KM(dout), KM(in), KM(stats), KI(m.nsets),
-                         KM(gamma.mem), KL(gamma.off), KM(part), KI(npart_of(&m)), KI(want), KI(din != NULL),
-                         NORM_MAP_KARGS(m));
-        } else {
-            size_t l = local_for(m.setsize);
-            LAUNCH_GROUPS("norm_grp_bwd", (size_t)m.nsets, l, KM(din), KM(dout), KM(in), KM(stats), KI(m.nsets),
-                          KM(gamma.mem), KL(gamma.off), KM(part), KI(npart_of(&m)), KI(want), KI(din != NULL),
-                          NORM_MAP_KARGS(m), KLOCAL(l * sizeof(float)));
-        }
+        launch_fused(path, &m, "norm_cpu_bwd", "norm_grp_bwd", KARGS_(KM(din), KM(dout), KM(in), KM(stats),
+                     KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(part), KI(npart_of(&m)), KI(want),
+                     KI(din != NULL), NORM_MAP_KARGS(m)));
         if (want) collect_param_grads(s, &m, part, dgamma, dbeta);
         return;
     }
     cl_mem sums = sums_buffer(6 * (size_t)m.nsets);
     if (din) {
-        DPtr none = {NULL, 0};
-        set_sums(&m, sums, in, stats, gamma, dout, NULL, NULL, none, 1, 0);
+        set_sums(&m, sums, in, stats, gamma, dout, NULL, NULL, NO_PTR, 1, 0);
         LAUNCH("norm_bwd_apply", n, KM(din), KM(dout), KM(in), KM(stats), KM(sums), KI(m.nsets), KM(gamma.mem),
                KL(gamma.off), KI(n), NORM_MAP_KARGS(m));
     }
@@ -244,25 +252,15 @@ void norm_tangent(const NormShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, cl_m
     need_ptr(gamma, na, "gamma"); opt_buf(in_t, n, "in_t"); opt_ptr(gamma_t, na, "gamma_t");
     opt_ptr(beta_t, na, "beta_t");
     NormPath path = path_of(s, &m);
-    if (path == PATH_ITEMS) {
-        LAUNCH_ITEMS("norm_cpu_tan", (size_t)m.nsets, KM(out_t), KM(in), KM(in_t), KM(stats), KI(m.nsets),
-                     KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem), KL(beta_t.off),
-                     KI(in_t != NULL), KI(gamma_t.mem != NULL), KI(beta_t.mem != NULL), NORM_MAP_KARGS(m));
-        return;
-    }
-    if (path == PATH_GROUPS) {
-        size_t l = local_for(m.setsize);
-        LAUNCH_GROUPS("norm_grp_tan", (size_t)m.nsets, l, KM(out_t), KM(in), KM(in_t), KM(stats), KI(m.nsets),
-                      KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem), KL(beta_t.off),
-                      KI(in_t != NULL), KI(gamma_t.mem != NULL), KI(beta_t.mem != NULL), NORM_MAP_KARGS(m),
-                      KLOCAL(l * sizeof(float)));
+    if (path != PATH_GENERIC) {
+        launch_fused(path, &m, "norm_cpu_tan", "norm_grp_tan", KARGS_(KM(out_t), KM(in), KM(in_t), KM(stats),
+                     KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem),
+                     KL(beta_t.off), KI(in_t != NULL), KI(gamma_t.mem != NULL), KI(beta_t.mem != NULL),
+                     NORM_MAP_KARGS(m)));
         return;
     }
     cl_mem sums = sums_buffer(6 * (size_t)m.nsets);
-    if (in_t) {
-        DPtr none = {NULL, 0};
-        set_sums(&m, sums, in, stats, gamma, NULL, NULL, in_t, none, 0, 0);
-    }
+    if (in_t) set_sums(&m, sums, in, stats, gamma, NULL, NULL, in_t, NO_PTR, 0, 0);
     LAUNCH("norm_tan_apply", n, KM(out_t), KM(in), KM(in_t), KM(stats), KM(sums), KI(m.nsets), KM(gamma.mem),
            KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem), KL(beta_t.off), KI(in_t != NULL),
            KI(gamma_t.mem != NULL), KI(beta_t.mem != NULL), KI(n), NORM_MAP_KARGS(m));
@@ -281,18 +279,10 @@ void norm_rbackward(const NormShape *s, cl_mem rdin, DPtr rdgamma, DPtr rdbeta, 
         int want = want_param_grads(rdgamma, rdbeta);
         if (!rdin && !want) return;
         cl_mem part = sums_buffer(2 * npart_of(&m));
-        if (path == PATH_ITEMS) {
-            LAUNCH_ITEMS("norm_cpu_rbwd", (size_t)m.nsets, KM(rdin), KM(dout), KM(rdout), KM(in), KM(in_t), KM(stats),
-                         KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off), KI(in_t != NULL),
-                         KI(gamma_t.mem != NULL), KM(part), KI(npart_of(&m)), KI(want), KI(rdin != NULL),
-                         NORM_MAP_KARGS(m));
-        } else {
-            size_t l = local_for(m.setsize);
-            LAUNCH_GROUPS("norm_grp_rbwd", (size_t)m.nsets, l, KM(rdin), KM(dout), KM(rdout), KM(in), KM(in_t),
-                          KM(stats), KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem), KL(gamma_t.off),
-                          KI(in_t != NULL), KI(gamma_t.mem != NULL), KM(part), KI(npart_of(&m)), KI(want),
-                          KI(rdin != NULL), NORM_MAP_KARGS(m), KLOCAL(l * sizeof(float)));
-        }
+        launch_fused(path, &m, "norm_cpu_rbwd", "norm_grp_rbwd", KARGS_(KM(rdin), KM(dout), KM(rdout), KM(in),
+                     KM(in_t), KM(stats), KI(m.nsets), KM(gamma.mem), KL(gamma.off), KM(gamma_t.mem),
+                     KL(gamma_t.off), KI(in_t != NULL), KI(gamma_t.mem != NULL), KM(part), KI(npart_of(&m)),
+                     KI(want), KI(rdin != NULL), NORM_MAP_KARGS(m)));
         if (want) collect_param_grads(s, &m, part, rdgamma, rdbeta);
         return;
     }

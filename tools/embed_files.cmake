@@ -1,0 +1,28 @@
+# Writes OUT: a C file holding every file in FILES as a NUL-terminated string, in the
+# order given, for a binary that must run without its source tree. Parameters:
+#   PREFIX   the C names: PREFIX_count, PREFIX_names (NULL-terminated), PREFIX_<TEXTS>
+#   TEXTS    the name of the array of contents (e.g. sources, texts)
+#   NAME     how each file is named: NAME (file name) or NAME_WE (without its extension)
+#   FROM     what the files are, for the generated file's opening comment
+foreach(param OUT FILES PREFIX TEXTS NAME FROM)
+  if(NOT DEFINED ${param})
+    message(FATAL_ERROR "embed_files.cmake: -D${param}=... is required")
+  endif()
+endforeach()
+set(body "/* Generated from ${FROM} by tools/embed_files.cmake. */\n#include <stddef.h>\n")
+set(names "")
+set(texts "")
+set(i 0)
+foreach(f ${FILES})
+  get_filename_component(base ${f} ${NAME})
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const char ${PREFIX}_file_${i}[] = {${hex} 0x00};\n")
+  string(APPEND names "\"${base}\",")
+  string(APPEND texts "${PREFIX}_file_${i},")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "const int ${PREFIX}_count = ${i};\n")
+string(APPEND body "const char *const ${PREFIX}_names[] = {${names} NULL};\n")
+string(APPEND body "const char *const ${PREFIX}_${TEXTS}[] = {${texts} NULL};\n")
+file(WRITE ${OUT} "${body}")
