@@ -67,21 +67,35 @@ static void check_file(const char *run, const char *name) {
  * evaluation before and after it, and a known run folder. */
 #define FEW_ITERATIONS "--Iteration=1 --eval_it=1 --num_eval=1 --epoch_eval_train=1 --seed=1"
 
+/* Trains experts with `clmtt <buffer>`, then runs `clmtt <distill> FEW_ITERATIONS` into
+ * <root>/<run> (both get --buffer_path and --data_path appended). Returns the distill
+ * run's stdout (malloc'd) and its folder in run_dir. */
+static char *buffer_then_distill(const char *buffer, const char *distill, const char *data, const char *run,
+                                 char *run_dir, size_t n) {
+    TuRun r = tu_clmtt(g_root, "%s --buffer_path=%s --data_path=%s", buffer, g_buf, data);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
+    snprintf(run_dir, n, "%s/%s", g_root, run);
+    r = tu_clmtt(g_root, "%s --buffer_path=%s --data_path=%s " FEW_ITERATIONS " --save_path=%s", distill, g_buf, data,
+                 run_dir);
+    TU_EXPECT_OK(r);
+    char *out = r.out;
+    r.out = NULL;
+    tu_run_free(&r);
+    return out;
+}
+
 START_TEST(cifar100_zca) {
     ensure_data();
-    /* README: buffer.py --dataset=CIFAR100 --model=ConvNet --train_epochs=50 --num_experts=100 --zca */
-    TuRun r = tu_clmtt(g_root, "buffer --dataset=CIFAR100 --model=ConvNet --train_epochs=22 --num_experts=1 --zca "
-                               "--batch_train=10 --buffer_path=%s --data_path=%s --seed=1", g_buf, g_cifar);
-    TU_EXPECT_OK(r);
-    tu_run_free(&r);
     char run[800];
-    snprintf(run, sizeof run, "%s/run_cifar100", g_root);
-    r = tu_clmtt(g_root, "distill --dataset=CIFAR100 --ipc=1 --syn_steps=20 --expert_epochs=3 --max_start_epoch=20 --zca "
-                         "--lr_img=1000 --lr_lr=1e-05 --lr_teacher=0.01 --buffer_path=%s --data_path=%s "
-                         FEW_ITERATIONS " --save_path=%s", g_buf, g_cifar, run);
-    TU_EXPECT_OK(r);
-    ck_assert_msg(tu_has(r.out, "Evaluate 1 random ConvNet"), "no evaluation in:\n%.3000s", r.out);
-    tu_run_free(&r);
+    /* README: buffer.py --dataset=CIFAR100 --model=ConvNet --train_epochs=50 --num_experts=100 --zca */
+    char *out = buffer_then_distill(
+        "buffer --dataset=CIFAR100 --model=ConvNet --train_epochs=22 --num_experts=1 --zca --batch_train=10 --seed=1",
+        "distill --dataset=CIFAR100 --ipc=1 --syn_steps=20 --expert_epochs=3 --max_start_epoch=20 --zca --lr_img=1000 "
+        "--lr_lr=1e-05 --lr_teacher=0.01",
+        g_cifar, "run_cifar100", run, sizeof run);
+    ck_assert_msg(tu_has(out, "Evaluate 1 random ConvNet"), "no evaluation in:\n%.3000s", out);
+    free(out);
     check_set(run, (int64_t[]){100, 3, 32, 32}, "zca", "true");
     /* Pictures of ZCA runs are shown in normal colours; the whitened ones beside them. */
     check_file(run, "images_last.png");
@@ -91,18 +105,13 @@ END_TEST
 
 START_TEST(imagefruit_128) {
     ensure_data();
-    TuRun r = tu_clmtt(g_root, "buffer --dataset=ImageNet --subset=imagefruit --model=ConvNetD5 --res=128 "
-                               "--train_epochs=11 --num_experts=1 --batch_train=1 --buffer_path=%s --data_path=%s --seed=2", g_buf, g_inet);
-    TU_EXPECT_OK(r);
-    tu_run_free(&r);
     char run[800];
-    snprintf(run, sizeof run, "%s/run_imagefruit", g_root);
-    r = tu_clmtt(g_root, "distill --dataset=ImageNet --subset=imagefruit --model=ConvNetD5 --ipc=1 --res=128 "
-                         "--syn_steps=20 --expert_epochs=2 --max_start_epoch=10 --lr_img=1000 --lr_lr=1e-06 "
-                         "--lr_teacher=0.01 --buffer_path=%s --data_path=%s " FEW_ITERATIONS " --save_path=%s",
-                 g_buf, g_inet, run);
-    TU_EXPECT_OK(r);
-    tu_run_free(&r);
+    free(buffer_then_distill(
+        "buffer --dataset=ImageNet --subset=imagefruit --model=ConvNetD5 --res=128 --train_epochs=11 --num_experts=1 "
+        "--batch_train=1 --seed=2",
+        "distill --dataset=ImageNet --subset=imagefruit --model=ConvNetD5 --ipc=1 --res=128 --syn_steps=20 "
+        "--expert_epochs=2 --max_start_epoch=10 --lr_img=1000 --lr_lr=1e-06 --lr_teacher=0.01",
+        g_inet, "run_imagefruit", run, sizeof run));
     check_set(run, (int64_t[]){10, 3, 128, 128}, "subset", "imagefruit");
     check_file(run, "images_last.png");
 }
@@ -112,19 +121,13 @@ START_TEST(imagesquawk_texture) {
     ensure_data();
     const char *full = getenv("CLMTT_SEED_FULL");
     int res = full && strcmp(full, "1") == 0 ? 256 : 64;
-    TuRun r = tu_clmtt(g_root, "buffer --dataset=ImageNet --subset=imagesquawk --model=ConvNetD5 --res=%d "
-                               "--train_epochs=11 --num_experts=1 --batch_train=1 --buffer_path=%s --data_path=%s --seed=3",
-                       res, g_buf, g_inet);
-    TU_EXPECT_OK(r);
-    tu_run_free(&r);
-    char run[800];
-    snprintf(run, sizeof run, "%s/run_imagesquawk", g_root);
-    r = tu_clmtt(g_root, "distill --texture --dataset=ImageNet --subset=imagesquawk --model=ConvNetD5 --ipc=1 "
-                         "--res=%d --syn_steps=20 --expert_epochs=2 --max_start_epoch=10 --lr_img=1000 --lr_lr=1e-06 "
-                         "--lr_teacher=0.01 --buffer_path=%s --data_path=%s " FEW_ITERATIONS " --save_path=%s",
-                 res, g_buf, g_inet, run);
-    TU_EXPECT_OK(r);
-    tu_run_free(&r);
+    char buffer[512], distill[512], run[800];
+    snprintf(buffer, sizeof buffer, "buffer --dataset=ImageNet --subset=imagesquawk --model=ConvNetD5 --res=%d "
+             "--train_epochs=11 --num_experts=1 --batch_train=1 --seed=3", res);
+    snprintf(distill, sizeof distill, "distill --texture --dataset=ImageNet --subset=imagesquawk --model=ConvNetD5 "
+             "--ipc=1 --res=%d --syn_steps=20 --expert_epochs=2 --max_start_epoch=10 --lr_img=1000 --lr_lr=1e-06 "
+             "--lr_teacher=0.01", res);
+    free(buffer_then_distill(buffer, distill, g_inet, "run_imagesquawk", run, sizeof run));
     /* Canvases twice the image side (canvas_size 2), tiled 2x2 in the preview. */
     check_set(run, (int64_t[]){10, 3, 2 * res, 2 * res}, "texture", "true");
     check_file(run, "images_last_tiled.png");
