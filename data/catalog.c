@@ -101,6 +101,7 @@ const DatasetInfo *dataset_require(const char *name) {
 
 void dataset_resolve(const char *name, const char *subset, int res, DatasetInfo *out) {
     *out = *dataset_require(name);
+    out->given_name = name;
     if (strcmp(out->name, "ImageNet") != 0) return;
     if (res < CATALOG_MIN_RES || res > CATALOG_MAX_RES)
         die("--res: must be between %d and %d pixels, got %d", CATALOG_MIN_RES, CATALOG_MAX_RES, res);

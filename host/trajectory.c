@@ -12,8 +12,13 @@ void expert_dir(char *out, size_t n, const char *buffer_path, const DatasetInfo 
                 int zca, const char *model) {
     if (strcmp(ds->name, "ImageNet") == 0)
         snprintf(out, n, "%s/%s/%s/%d/%s", buffer_path, ds->name, subset, res, model);
-    else
-        snprintf(out, n, "%s/%s%s/%s", buffer_path, ds->name, ds->no_zca_suffix && !zca ? "_NO_ZCA" : "", model);
+    else {
+        /* As the original: the folder is the --dataset spelling, and only the exact names
+         * get the suffix (--dataset CIFAR100xyz, read as CIFAR-100, writes CIFAR100xyz/). */
+        const char *dname = ds->given_name ? ds->given_name : ds->name;
+        int suffix = ds->no_zca_suffix && !zca && strcmp(dname, ds->name) == 0;
+        snprintf(out, n, "%s/%s%s/%s", buffer_path, dname, suffix ? "_NO_ZCA" : "", model);
+    }
 }
 
 void trajectory_path(char *out, size_t n, const char *dir, int i) {

@@ -1027,6 +1027,14 @@ START_TEST(expert_folders) {
     dataset_resolve("CIFAR10", "imagenette", 128, &d);
     expert_dir(out, sizeof out, "B", &d, "imagenette", 128, 0, "ConvNet");
     ck_assert_str_eq(out, "B/CIFAR10_NO_ZCA/ConvNet");
+    /* Any id starting with CIFAR100 reads CIFAR-100; the folder keeps the spelling, unsuffixed. */
+    dataset_resolve("CIFAR100xyz", "imagenette", 128, &d);
+    ck_assert_str_eq(d.name, "CIFAR100");
+    expert_dir(out, sizeof out, "B", &d, "imagenette", 128, 0, "ConvNet");
+    ck_assert_str_eq(out, "B/CIFAR100xyz/ConvNet");
+    dataset_resolve("CIFAR100", "imagenette", 128, &d);
+    expert_dir(out, sizeof out, "B", &d, "imagenette", 128, 0, "ConvNet");
+    ck_assert_str_eq(out, "B/CIFAR100_NO_ZCA/ConvNet");
 }
 END_TEST
 

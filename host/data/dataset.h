@@ -17,6 +17,7 @@ typedef struct {
     const char *const *class_names;   /* num_classes names; NULL for Tiny (the folder names, known once loaded) */
     const char *default_path;   /* used when --data_path is not given */
     int no_zca_suffix;          /* buffers folder gets "_NO_ZCA" without --zca (SPEC 6.4) */
+    const char *given_name;     /* the --dataset spelling (dataset_resolve), e.g. CIFAR100xyz; NULL: name */
     int counts_vary;            /* 1: train_count/test_count are only typical (ImageNet subsets): no warning */
     /* ImageNet only, filled by dataset_resolve from the subset list (SPEC 2.3): */
     const char *subset;         /* the subset's name */
