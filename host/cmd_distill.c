@@ -216,21 +216,9 @@ int cmd_distill(int argc, char **argv) {
                 a.texture ? "True" : "False");
         if (a.texture && !cli_flag(&fs, "canvas_size")->given) a.canvas_size = init.canvas_size;
         if (a.texture && !cli_flag(&fs, "canvas_samples")->given) a.canvas_samples = init.canvas_samples;
-        int side = a.texture ? a.canvas_size : 1;
-        if (init.set.c != ds->channels || init.set.h != side * ds->height || init.set.w != side * ds->width)
-            die("%s: images are %dx%dx%d, but %s needs %dx%dx%d", a.init_syn, init.set.c, init.set.h, init.set.w,
-                ds->name, ds->channels, side * ds->height, side * ds->width);
-        if (init.dataset[0] && strcmp(init.dataset, ds->name) != 0)
-            die("%s: the set was distilled from %s, but --dataset is %s", a.init_syn, init.dataset, ds->name);
-        if (init.subset[0] && ds->subset && strcmp(init.subset, ds->subset) != 0)
-            die("%s: the set was distilled from ImageNet subset %s, but --subset is %s", a.init_syn, init.subset,
-                ds->subset);
-        if (init.zca != a.zca)
-            die("%s: the set was made %s ZCA; pass --zca=%s", a.init_syn, init.zca ? "with" : "without",
-                init.zca ? "True" : "False");
-        for (int i = 0; i < init.set.n; i++)
-            if (init.set.labels[i] >= ds->num_classes)
-                die("%s: label %d of row %d is not a class of %s", a.init_syn, init.set.labels[i], i, ds->name);
+        /* The file's canvas_size was taken above unless given, so the shape check uses it. */
+        init.canvas_size = a.canvas_size;
+        synset_check_fits(&init, a.init_syn, ds, a.zca);
         if (init.set.n % ds->num_classes)
             die("%s: %d images is not a whole number per class of %s", a.init_syn, init.set.n, ds->name);
         const Flag *ipc_flag = cli_flag(&fs, "ipc");

@@ -64,21 +64,8 @@ int cmd_eval(int argc, char **argv) {
     SynSet set = {0};
     if (syn) {
         synset_load(syn, &set);
-        if (set.dataset[0] && strcmp(set.dataset, ds->name) != 0)
-            die("%s: the set was distilled from %s, but --dataset is %s", syn, set.dataset, ds->name);
-        if (set.subset[0] && ds->subset && strcmp(set.subset, ds->subset) != 0)
-            die("%s: the set was distilled from ImageNet subset %s, but --subset is %s", syn, set.subset, ds->subset);
-        /* Texture sets (metadata texture = true) hold canvases of canvas_size x the images. */
-        int side = set.texture ? set.canvas_size : 1;
-        if (set.set.c != ds->channels || set.set.h != side * ds->height || set.set.w != side * ds->width)
-            die("%s: %s are %dx%dx%d, but %s needs %dx%dx%d%s", syn, set.texture ? "texture canvases" : "images",
-                set.set.c, set.set.h, set.set.w, ds->name, ds->channels, side * ds->height, side * ds->width,
-                set.texture ? " (canvas_size x its image size)" : "");
+        synset_check_fits(&set, syn, ds, zca);
         if (set.texture) cfg.canvas_samples = set.canvas_samples;
-        for (int i = 0; i < set.set.n; i++)
-            if (set.set.labels[i] >= ds->num_classes)
-                die("%s: label %d is not a class of %s", syn, set.set.labels[i], ds->name);
-        if (set.zca != zca) die("%s: the set was made %s ZCA; pass --zca=%s", syn, set.zca ? "with" : "without", set.zca ? "True" : "False");
         cfg.lr = set.lr;
     }
     if (lr >= 0) cfg.lr = lr;

@@ -79,3 +79,22 @@ void synset_load(const char *path, SynSet *out) {
 }
 
 void synset_free(SynSet *s) { imageset_free(&s->set); }
+
+void synset_check_fits(const SynSet *s, const char *path, const DatasetInfo *ds, int zca) {
+    if (s->dataset[0] && strcmp(s->dataset, ds->name) != 0)
+        die("%s: the set was distilled from %s, but --dataset is %s", path, s->dataset, ds->name);
+    if (s->subset[0] && ds->subset && strcmp(s->subset, ds->subset) != 0)
+        die("%s: the set was distilled from ImageNet subset %s, but --subset is %s", path, s->subset, ds->subset);
+    /* Texture sets (metadata texture = true) hold canvases of canvas_size x the images. */
+    int side = s->texture ? s->canvas_size : 1;
+    const ImageSet *x = &s->set;
+    if (x->c != ds->channels || x->h != side * ds->height || x->w != side * ds->width)
+        die("%s: %s are %dx%dx%d, but %s needs %dx%dx%d%s", path, s->texture ? "texture canvases" : "images", x->c, x->h,
+            x->w, ds->name, ds->channels, side * ds->height, side * ds->width,
+            s->texture ? " (canvas_size x its image size)" : "");
+    for (int i = 0; i < x->n; i++)
+        if (x->labels[i] >= ds->num_classes)
+            die("%s: label %d of row %d is not a class of %s", path, x->labels[i], i, ds->name);
+    if (s->zca != zca)
+        die("%s: the set was made %s ZCA; pass --zca=%s", path, s->zca ? "with" : "without", s->zca ? "True" : "False");
+}

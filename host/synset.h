@@ -24,6 +24,10 @@ void synset_save(const char *path, const ImageSet *s, double lr, const char *dat
                  int zca, const char *const *extra);
 /* Loads and validates (format, dtypes, shapes, labels, texture metadata). */
 void synset_load(const char *path, SynSet *out);
+/* Dies (naming path) unless the set fits the run: same dataset and ImageNet subset,
+ * images of the dataset's shape (texture sets: canvases canvas_size times it), labels that
+ * are classes of it, and the same ZCA choice. */
+void synset_check_fits(const SynSet *s, const char *path, const DatasetInfo *ds, int zca);
 void synset_free(SynSet *s);
 
 #endif
