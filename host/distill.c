@@ -93,6 +93,9 @@ static TexShape crop_shape(const Distiller *d) {
     return s;
 }
 
+/* Where step k's crop offsets start in d->offs (two ints per crop, batch_syn x rounds crops per step). */
+static int step_offs_start(const Distiller *d, int k) { return k * d->batch_syn * d->canvas_samples * 2; }
+
 /* Rows of the network batch of step k: |B_k| times the crop rounds. */
 static int step_rows(const Distiller *d, int k) { return d->batch_n[k] * d->canvas_samples; }
 
@@ -102,8 +105,7 @@ static cl_mem step_input(Distiller *d, int k) {
     const Net *net = d->net;
     if (d->canvas_size > 0) {
         TexShape s = crop_shape(d);
-        int offs_off = k * d->batch_syn * d->canvas_samples * 2;
-        texture_crop_forward(&s, d->xb, d->X, d->idx, off, d->offs, offs_off, n, d->canvas_samples);
+        texture_crop_forward(&s, d->xb, d->X, d->idx, off, d->offs, step_offs_start(d, k), n, d->canvas_samples);
         texture_repeat_labels(d->yb, d->labels, d->idx, off, n, d->canvas_samples);
     } else {
         LAUNCH("distill_gather_rows", (size_t)n * d->img, KM(d->xb), KM(d->X), KM(d->idx), KI(off), KI(n), KI((int)d->img));
@@ -119,7 +121,7 @@ static void step_scatter(Distiller *d, int k, cl_mem u, float scale) {
     int n = d->batch_n[k], off = k * d->batch_syn;
     if (d->canvas_size > 0) {
         TexShape s = crop_shape(d);
-        texture_crop_transpose_add(&s, d->dX, u, 0, d->idx, off, d->offs, k * d->batch_syn * d->canvas_samples * 2, n,
+        texture_crop_transpose_add(&s, d->dX, u, 0, d->idx, off, d->offs, step_offs_start(d, k), n,
                                    d->canvas_samples, scale);
     } else {
         LAUNCH("distill_scatter_add_rows", (size_t)n * d->img, KM(d->dX), KM(u), KM(d->idx), KI(off), KI(n),
@@ -139,19 +141,18 @@ double distiller_meta_grad(Distiller *d, const float *theta0, const float *targe
 
     /* Every random choice of the iteration is made up front and kept for the reverse sweep. */
     ChunkQueue q = {xmalloc((size_t)d->nsyn * sizeof(int)), d->nsyn, d->batch_syn, 0};
-    size_t step_offs = (size_t)d->batch_syn * d->canvas_samples * 2;
     for (int k = 0; k < K; k++) {
         d->batch_n[k] = chunk_queue_next(&q, rng, d->batch_idx + (size_t)k * d->batch_syn);
         if (d->canvas_size > 0)
             texture_draw_offsets(rng, d->batch_n[k], d->canvas_samples, d->canvas_size * net->height,
-                                 d->canvas_size * net->width, d->crop_offs + k * step_offs);
+                                 d->canvas_size * net->width, d->crop_offs + step_offs_start(d, k));
         dsa_draw_free(&d->draws[k]);
         if (d->dsa.ngroups > 0) dsa_draw(&d->dsa, rng, step_rows(d, k), net->height, net->width, &d->draws[k]);
         else d->draws[k].group = -1;
     }
     free(q.perm);
     dev_write(d->idx, 0, (size_t)K * d->batch_syn * sizeof(int), d->batch_idx);
-    if (d->canvas_size > 0) dev_write(d->offs, 0, K * step_offs * sizeof(int32_t), d->crop_offs);
+    if (d->canvas_size > 0) dev_write(d->offs, 0, (size_t)step_offs_start(d, K) * sizeof(int32_t), d->crop_offs);
 
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, k);
