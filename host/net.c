@@ -36,8 +36,12 @@ Layer *net_add(Net *net, LayerKind kind) {
 }
 
 void net_build(Net *net, const char *model, int channels, int height, int width, int num_classes) {
-    if (convnet_build(net, model, channels, height, width, num_classes)) return;
-    die("--model: unknown or unsupported model '%s' (clmtt supports %s)", model, convnet_names_help);
+    typedef int (*Builder)(Net *, const char *, int, int, int, int);
+    static const Builder builders[] = {convnet_build, mlp_build, lenet_build, alexnet_build, vgg_build};
+    for (size_t i = 0; i < sizeof builders / sizeof builders[0]; i++)
+        if (builders[i](net, model, channels, height, width, num_classes)) return;
+    die("--model: unknown or unsupported model '%s' (clmtt supports %s, MLP, LeNet, AlexNet, VGG11, VGG11BN)", model,
+        convnet_names_help);
 }
 
 /* Uniform(-bound, bound) with bound = 1/sqrt(fan_in): PyTorch's default for conv and

@@ -88,9 +88,13 @@ void net_begin(Net *net, const char *model, int channels, int height, int width,
 size_t net_param(Net *net, const char *name, int ndim, const int64_t *shape);
 Layer *net_add(Net *net, LayerKind kind);
 
-/* The ConvNet family (models/convnet.c). Returns 0 when `model` is not a ConvNet name. */
+/* Network definitions (one file each in models/): each returns 0 when `model` is not one of its names. */
 int convnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
-/* Model names the family accepts, for help texts. */
+int mlp_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+int lenet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+int alexnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+int vgg_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+/* ConvNet names the family accepts, for help texts. */
 extern const char *const convnet_names_help;
 
 #endif

@@ -3,7 +3,7 @@
  * original's ConvNet: features.<i>.weight/bias for the Sequential index i, then
  * classifier.weight/bias. Every variant uses the true input size (the original assumes
  * 32x32 for some names; at 32x32 and 28x28 the two agree). */
-#include "net.h"
+#include "stack.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -55,60 +55,25 @@ static int convnet_config(const char *name, ConvNetConfig *c) {
 int convnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes) {
     ConvNetConfig cfg;
     if (!convnet_config(model, &cfg)) return 0;
-    net_begin(net, model, channels, height, width, num_classes);
-    int c = channels, h = height, w = width, seq = 0;
-    char name[64];
+    Stack s;
+    stack_begin(&s, net, model, channels, height, width, num_classes);
+    int seq = 0; /* index in the original's nn.Sequential, which names the parameters */
+    char name[32];
     for (int d = 0; d < cfg.depth; d++) {
         /* A one-channel 28x28 input gets padding 3 on the first conv: 28 -> 32 (SPEC 4.2). */
-        int pad = (channels == 1 && d == 0) ? 3 : 1;
-        Layer *conv = net_add(net, LAYER_CONV);
-        conv->cin = c; conv->h = h; conv->w = w;
-        conv->cout = cfg.width; conv->k = 3; conv->pad = pad;
-        conv->ho = h + 2 * pad - 2; conv->wo = w + 2 * pad - 2;
-        conv->has_bias = 1;
-        snprintf(name, sizeof name, "features.%d.weight", seq);
-        conv->w_off = net_param(net, name, 4, (int64_t[]){cfg.width, c, 3, 3});
-        snprintf(name, sizeof name, "features.%d.bias", seq);
-        conv->b_off = net_param(net, name, 1, (int64_t[]){cfg.width});
-        seq++;
-        c = cfg.width; h = conv->ho; w = conv->wo;
-        if (h < 1 || w < 1) die("--model: %s is too deep for %dx%d inputs", model, height, width);
+        snprintf(name, sizeof name, "features.%d", seq++);
+        stack_conv(&s, name, cfg.width, 3, (channels == 1 && d == 0) ? 3 : 1, 1);
         if (cfg.norm != NORM_NONE) {
-            if (cfg.norm == NORM_GROUP && c % 4) die("--model: %s needs a width divisible by 4", model);
-            Layer *nl = net_add(net, LAYER_NORM);
-            nl->cin = nl->cout = c; nl->h = nl->ho = h; nl->w = nl->wo = w;
-            nl->norm = cfg.norm;
-            snprintf(name, sizeof name, "features.%d.weight", seq);
-            if (cfg.norm == NORM_LAYER) nl->w_off = net_param(net, name, 3, (int64_t[]){c, h, w});
-            else nl->w_off = net_param(net, name, 1, (int64_t[]){c});
-            snprintf(name, sizeof name, "features.%d.bias", seq);
-            if (cfg.norm == NORM_LAYER) nl->b_off = net_param(net, name, 3, (int64_t[]){c, h, w});
-            else nl->b_off = net_param(net, name, 1, (int64_t[]){c});
-            if (cfg.norm == NORM_BATCH) nl->bn_index = net->nbatchnorm++;
-            seq++;
+            snprintf(name, sizeof name, "features.%d", seq++);
+            stack_norm(&s, name, cfg.norm);
         }
-        Layer *al = net_add(net, LAYER_ACT);
-        al->cin = al->cout = c; al->h = al->ho = h; al->w = al->wo = w;
-        al->act = cfg.act;
+        stack_act(&s, cfg.act);
         seq++;
         if (cfg.pool != POOL_NONE) {
-            Layer *pl = net_add(net, LAYER_POOL);
-            pl->cin = pl->cout = c; pl->h = h; pl->w = w;
-            pl->pool = cfg.pool;
-            pl->ho = h / 2; pl->wo = w / 2;
-            h = pl->ho; w = pl->wo;
-            if (h < 1 || w < 1) die("--model: %s is too deep for %dx%d inputs", model, height, width);
+            stack_pool(&s, cfg.pool);
             seq++;
         }
     }
-    Layer *fl = net_add(net, LAYER_FLATTEN);
-    fl->cin = c; fl->h = h; fl->w = w;
-    fl->cout = c * h * w; fl->ho = fl->wo = 1;
-    Layer *lin = net_add(net, LAYER_LINEAR);
-    lin->cin = c * h * w; lin->h = lin->w = 1;
-    lin->cout = num_classes; lin->ho = lin->wo = 1;
-    lin->has_bias = 1;
-    lin->w_off = net_param(net, "classifier.weight", 2, (int64_t[]){num_classes, c * h * w});
-    lin->b_off = net_param(net, "classifier.bias", 1, (int64_t[]){num_classes});
+    stack_linear(&s, "classifier", num_classes);
     return 1;
 }

@@ -1,4 +1,4 @@
-/* ConvNet family: parameter counts and order (SPEC 4.4, 4.5), and whole-network
+/* Networks: parameter counts and order (SPEC 4.4, 4.5), and whole-network
  * gradients: the float64 reference against central finite differences (gradient,
  * Hessian-vector product, mixed input derivative), and the device against the reference. */
 #include "exec.h"
@@ -15,6 +15,12 @@ START_TEST(parameter_counts) {
         {"ConvNet", 1, 28, 28, 10, 317706},   {"ConvNet", 3, 32, 32, 10, 320010},
         {"ConvNet", 3, 32, 32, 100, 504420},  {"ConvNetD4", 3, 64, 64, 200, 857160},
         {"ConvNetD5", 3, 128, 128, 10, 615690}, {"ConvNetD3", 3, 64, 64, 200, 1938120},
+        /* SPEC 4.4's table: CIFAR-10, CIFAR-100, Fashion-MNIST */
+        {"MLP", 3, 32, 32, 10, 411146},        {"MLP", 3, 32, 32, 100, 422756},        {"MLP", 1, 28, 28, 10, 118282},
+        {"LeNet", 3, 32, 32, 10, 62006},       {"LeNet", 3, 32, 32, 100, 69656},       {"LeNet", 1, 28, 28, 10, 61706},
+        {"AlexNet", 3, 32, 32, 10, 1872202},   {"AlexNet", 3, 32, 32, 100, 2148772},   {"AlexNet", 1, 28, 28, 10, 1865802},
+        {"VGG11", 3, 32, 32, 10, 9231114},     {"VGG11", 3, 32, 32, 100, 9277284},     {"VGG11", 1, 28, 28, 10, 9229962},
+        {"VGG11BN", 3, 32, 32, 10, 9231114},   {"VGG11BN", 1, 28, 28, 10, 9229962},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Net net;
@@ -49,6 +55,38 @@ START_TEST(parameter_layout_fashion_mnist) {
 }
 END_TEST
 
+/* The other architectures: PyTorch names in parameters() order (a few per model) and the
+ * classifier input each one computes. */
+START_TEST(parameter_layout_other_models) {
+    struct { const char *model; int c, h, w; int t; const char *name; int64_t d0, d1; } cases[] = {
+        {"MLP", 1, 28, 28, 0, "fc_1.weight", 128, 784},         {"MLP", 3, 32, 32, 5, "fc_3.bias", 10, 0},
+        {"LeNet", 1, 28, 28, 2, "features.3.weight", 16, 6},    {"LeNet", 3, 32, 32, 4, "fc_1.weight", 120, 400},
+        {"LeNet", 3, 32, 32, 9, "fc_3.bias", 10, 0},            {"AlexNet", 1, 28, 28, 0, "features.0.weight", 128, 1},
+        {"AlexNet", 3, 32, 32, 2, "features.3.weight", 192, 128}, {"AlexNet", 3, 32, 32, 8, "features.10.weight", 192, 192},
+        {"AlexNet", 1, 28, 28, 10, "fc.weight", 10, 3072},      {"VGG11", 1, 28, 28, 0, "features.0.weight", 64, 1},
+        {"VGG11", 3, 32, 32, 2, "features.1.weight", 64, 0},    {"VGG11", 3, 32, 32, 4, "features.4.weight", 128, 64},
+        {"VGG11", 3, 32, 32, 28, "features.25.weight", 512, 512}, {"VGG11BN", 3, 32, 32, 32, "classifier.weight", 10, 512},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Net net;
+        net_build(&net, cases[i].model, cases[i].c, cases[i].h, cases[i].w, 10);
+        ck_assert_int_gt(net.ntensors, cases[i].t);
+        const ParamTensor *t = &net.tensors[cases[i].t];
+        ck_assert_msg(strcmp(t->name, cases[i].name) == 0, "%s tensor %d: %s, want %s", cases[i].model, cases[i].t,
+                      t->name, cases[i].name);
+        ck_assert_int_eq(t->shape[0], cases[i].d0);
+        if (cases[i].d1) ck_assert_int_eq(t->shape[1], cases[i].d1);
+        /* offsets are consecutive: each tensor starts where the one before ends */
+        for (int k = 1; k < net.ntensors; k++)
+            ck_assert_uint_eq(net.tensors[k].offset, net.tensors[k - 1].offset + net.tensors[k - 1].numel);
+    }
+    Net vgg;
+    net_build(&vgg, "VGG11BN", 3, 32, 32, 10);
+    ck_assert_int_eq(vgg.nbatchnorm, 8);
+    ck_assert_int_eq(vgg.ntensors, 34);
+}
+END_TEST
+
 START_TEST(init_follows_pytorch_defaults) {
     Net net;
     net_build(&net, "ConvNet", 3, 32, 32, 10);
@@ -78,6 +116,9 @@ static const Small smalls[] = {
     {"ConvNetBN", 3, 8, 8, 3, 3},    /* batch norm (batch statistics) */
     {"ConvNetMP", 3, 8, 8, 3, 2},    /* max pool */
     {"ConvNetD1", 3, 5, 5, 3, 2},    /* depth 1, odd pool input */
+    {"MLP", 2, 5, 6, 4, 3},          /* linear first layer on NCHW rows, linear -> ReLU -> linear */
+    {"LeNet", 1, 13, 12, 3, 2},      /* 5x5 kernels with and without padding, max pool, odd sizes */
+    {"AlexNet", 1, 4, 4, 3, 2},      /* padding 4, three kernel widths, 1.8M parameters */
 };
 
 typedef struct {
@@ -279,6 +320,7 @@ int main(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, parameter_counts);
     tcase_add_test(tc, parameter_layout_fashion_mnist);
+    tcase_add_test(tc, parameter_layout_other_models);
     tcase_add_test(tc, init_follows_pytorch_defaults);
     tcase_add_test(tc, reference_gradients_vs_finite_differences);
     tcase_add_test(tc, device_matches_reference);
