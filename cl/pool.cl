@@ -127,3 +127,24 @@ __kernel void pool_bwd_planes(__global float *din, __global const float *dout, _
     if (H & 1)
         for (int x = 0; x < W; x++) d[(H - 1) * W + x] = 0.0f;
 }
+
+/* Stride-2 subsampling (a stride-2 convolution is a stride-1 one followed by this):
+ * out[p][oy][ox] = in[p][2 oy][2 ox], Ho = ceil(H/2), Wo = ceil(W/2); one item per output. */
+__kernel void subsample_fwd(__global float *out, __global const float *in, long nout, int H, int W) {
+    const long o = get_global_id(0);
+    if (o >= nout) return;
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    const long p = o / ((long)Ho * Wo);
+    const int r = (int)(o - p * Ho * Wo), oy = r / Wo, ox = r - oy * Wo;
+    out[o] = in[p * H * W + (long)(2 * oy) * W + 2 * ox];
+}
+
+/* Its transpose as a gather, one item per input element: din = dout at even (y, x), else 0. */
+__kernel void subsample_bwd(__global float *din, __global const float *dout, long nin, int H, int W) {
+    const long i = get_global_id(0);
+    if (i >= nin) return;
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    const long p = i / ((long)H * W);
+    const int r = (int)(i - p * H * W), y = r / W, x = r - y * W;
+    din[i] = ((y | x) & 1) ? 0.0f : dout[p * Ho * Wo + (long)(y / 2) * Wo + x / 2];
+}

@@ -1,4 +1,5 @@
 #include "exec.h"
+#include "blas.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
 #include "layers/loss.h"
@@ -28,9 +29,14 @@ void exec_init(Exec *e, const Net *net, int max_n, int with_tangents) {
         }
     }
     size_t amax = (size_t)max_n * net_max_activation(net);
-    for (int k = 0; k < 2; k++) {
+    e->nslots = net_adjoint_slots(net, e->slot);
+    for (int k = 0; k < e->nslots; k++) {
         e->adj[k] = dev_alloc(amax * 4, "activation gradients");
         if (with_tangents) e->radj[k] = dev_alloc(amax * 4, "activation gradient tangents");
+    }
+    if (net_has_shared_nodes(net)) {
+        e->scratch = dev_alloc(amax * 4, "activation gradients of a second branch");
+        if (with_tangents) e->rscratch = dev_alloc(amax * 4, "activation gradient tangents of a second branch");
     }
     for (int i = 0; i < net->nlayers; i++)
         if (net->layers[i].bn_index >= 0) {
@@ -52,7 +58,9 @@ void exec_free(Exec *e) {
         dev_free(e->run_mean[i]);
         dev_free(e->run_var[i]);
     }
-    for (int k = 0; k < 2; k++) { dev_free(e->adj[k]); dev_free(e->radj[k]); }
+    for (int k = 0; k <= NET_MAX_LAYERS; k++) { dev_free(e->adj[k]); dev_free(e->radj[k]); }
+    dev_free(e->scratch);
+    dev_free(e->rscratch);
     dev_free(e->probs);
     dev_free(e->rowloss);
     dev_free(e->correct);
@@ -68,6 +76,20 @@ void exec_reset_running(Exec *e) {
         }
 }
 
+/* The buffer of node v: the network input for v = 0, else the output of layer v - 1. */
+static cl_mem node_act(const Exec *e, int v, cl_mem input) { return v == 0 ? input : e->act[v]; }
+
+/* Floats per sample of node v. */
+static size_t node_size(const Net *net, int v) {
+    return v == 0 ? (size_t)net->channels * net->height * net->width : layer_out_size(&net->layers[v - 1]);
+}
+
+/* out = a + b over n floats. */
+static void add_nodes(cl_mem out, cl_mem a, cl_mem b, size_t n) {
+    dev_copy(out, 0, a, 0, n);
+    axpy(n, 1.0f, dptr(b, 0), dptr(out, 0));
+}
+
 static void check_batch(const Exec *e, int n) {
     if (n < 1 || n > e->max_n) die("internal: batch of %d rows for an executor sized for %d", n, e->max_n);
 }
@@ -77,10 +99,10 @@ void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
     const Net *net = e->net;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
-        cl_mem in = i == 0 ? input : e->act[i], out = e->act[i + 1];
+        cl_mem in = node_act(e, l->src, input), out = e->act[i + 1];
         switch (l->kind) {
         case LAYER_CONV: {
-            Conv2dShape s = layer_conv_shape(l, n, i == 0);
+            Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
             conv2d_forward(&s, out, in, dptr_add(params, l->w_off),
                            l->has_bias ? dptr_add(params, l->b_off) : dptr(NULL, 0));
             break;
@@ -109,6 +131,12 @@ void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
                            l->has_bias ? dptr_add(params, l->b_off) : dptr(NULL, 0));
             break;
         }
+        case LAYER_SUBSAMPLE: {
+            PoolShape s = layer_pool_shape(l, n);
+            subsample_forward(&s, out, in);
+            break;
+        }
+        case LAYER_ADD: add_nodes(out, in, node_act(e, l->src2, input), (size_t)n * layer_out_size(l)); break;
         }
     }
 }
@@ -141,7 +169,7 @@ static void layer_backward(Exec *e, int i, int n, DPtr params, DPtr grad, cl_mem
     const Layer *l = &e->net->layers[i];
     switch (l->kind) {
     case LAYER_CONV: {
-        Conv2dShape s = layer_conv_shape(l, n, i == 0);
+        Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
         conv2d_backward(&s, din, dptr_add(grad, l->w_off), l->has_bias ? dptr_add(grad, l->b_off) : dptr(NULL, 0),
                         dout, in, dptr_add(params, l->w_off));
         break;
@@ -165,20 +193,75 @@ static void layer_backward(Exec *e, int i, int n, DPtr params, DPtr grad, cl_mem
                         dout, in, dptr_add(params, l->w_off));
         break;
     }
+    case LAYER_SUBSAMPLE: {
+        PoolShape s = layer_pool_shape(l, n);
+        if (din) subsample_backward(&s, din, dout);
+        break;
     }
+    case LAYER_ADD: die("internal: layer_backward on an add layer"); /* handled by the caller */
+    }
+}
+
+/* Adjoint bookkeeping of one backward pass: node v's adjoint is adj[slot[v]] (for v = 0
+ * the caller's input gradient, NULL when not wanted); got[v] counts the contributions
+ * already summed into it. The first contribution is written in place, later ones go to
+ * the scratch buffer and are added. */
+typedef struct {
+    Exec *e;
+    cl_mem *adj, scratch, input_adj;
+    int n;
+    int got[NET_MAX_LAYERS + 1];
+} Adjoints;
+
+static void adjoints_begin(Adjoints *a, Exec *e, cl_mem *adj, cl_mem scratch, cl_mem input_adj, int n) {
+    memset(a, 0, sizeof *a);
+    a->e = e; a->adj = adj; a->scratch = scratch; a->input_adj = input_adj; a->n = n;
+}
+
+static cl_mem adjoint_of(const Adjoints *a, int v) { return v == 0 ? a->input_adj : a->adj[a->e->slot[v]]; }
+
+/* Where a layer should write its contribution to node v (NULL: not wanted). */
+static cl_mem adjoint_target(const Adjoints *a, int v) {
+    cl_mem t = adjoint_of(a, v);
+    return t && a->got[v] > 0 ? a->scratch : t;
+}
+
+/* Records that the contribution to node v has been written to adjoint_target(v). */
+static void adjoint_written(Adjoints *a, int v) {
+    cl_mem t = adjoint_of(a, v);
+    if (t && a->got[v] > 0) axpy((size_t)a->n * node_size(a->e->net, v), 1.0f, dptr(a->scratch, 0), dptr(t, 0));
+    a->got[v]++;
+}
+
+/* An add layer passes its output adjoint g to both inputs. */
+static void adjoint_pass(Adjoints *a, int v, cl_mem g) {
+    cl_mem t = adjoint_of(a, v);
+    size_t len = (size_t)a->n * node_size(a->e->net, v);
+    if (t && a->got[v] > 0) axpy(len, 1.0f, dptr(g, 0), dptr(t, 0));
+    else if (t) dev_copy(t, 0, g, 0, len);
+    a->got[v]++;
+}
+
+/* Backward of layer i: dout = adjoint of node i+1, contributions to its input node(s). */
+static void adjoint_step(Adjoints *a, int i, DPtr params, DPtr grad, cl_mem input) {
+    const Layer *l = &a->e->net->layers[i];
+    cl_mem dout = a->adj[a->e->slot[i + 1]];
+    if (l->kind == LAYER_ADD) {
+        adjoint_pass(a, l->src, dout);
+        adjoint_pass(a, l->src2, dout);
+        return;
+    }
+    layer_backward(a->e, i, a->n, params, grad, node_act(a->e, l->src, input), adjoint_target(a, l->src), dout);
+    adjoint_written(a, l->src);
 }
 
 void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem labels, cl_mem din_input) {
     check_batch(e, n);
     CeShape cs = {n, e->net->num_classes};
-    int cur = 0;
-    ce_backward(&cs, e->adj[cur], e->probs, labels);
-    for (int i = e->net->nlayers - 1; i >= 0; i--) {
-        cl_mem in = i == 0 ? input : e->act[i];
-        cl_mem din = i == 0 ? din_input : e->adj[1 - cur];
-        layer_backward(e, i, n, params, grad, in, din, e->adj[cur]);
-        cur = 1 - cur;
-    }
+    Adjoints a;
+    adjoints_begin(&a, e, e->adj, e->scratch, din_input, n);
+    ce_backward(&cs, e->adj[e->slot[e->net->nlayers]], e->probs, labels);
+    for (int i = e->net->nlayers - 1; i >= 0; i--) adjoint_step(&a, i, params, grad, input);
 }
 
 /* Forward tangents along the parameter direction `lam`, with a zero input tangent. */
@@ -186,11 +269,13 @@ static void exec_tangent(Exec *e, DPtr params, DPtr lam, cl_mem input, int n) {
     const Net *net = e->net;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
-        cl_mem in = i == 0 ? input : e->act[i];
-        cl_mem tin = i == 0 ? NULL : e->tan[i], tout = e->tan[i + 1];
+        cl_mem in = node_act(e, l->src, input);
+        cl_mem tin = l->src == 0 ? NULL : e->tan[l->src], tout = e->tan[i + 1];
+        if (!tin && l->kind != LAYER_CONV && l->kind != LAYER_LINEAR)
+            die("internal: %s: layer %d reads the input but has no zero-tangent form", net->model, i);
         switch (l->kind) {
         case LAYER_CONV: {
-            Conv2dShape s = layer_conv_shape(l, n, i == 0);
+            Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
             conv2d_tangent(&s, tout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off),
                            l->has_bias ? dptr_add(lam, l->b_off) : dptr(NULL, 0));
             break;
@@ -214,6 +299,12 @@ static void exec_tangent(Exec *e, DPtr params, DPtr lam, cl_mem input, int n) {
                            l->has_bias ? dptr_add(lam, l->b_off) : dptr(NULL, 0));
             break;
         }
+        case LAYER_SUBSAMPLE: {
+            PoolShape s = layer_pool_shape(l, n);
+            subsample_forward(&s, tout, tin);
+            break;
+        }
+        case LAYER_ADD: add_nodes(tout, tin, e->tan[l->src2], (size_t)n * layer_out_size(l)); break;
         }
     }
 }
@@ -224,7 +315,7 @@ static void layer_rbackward(Exec *e, int i, int n, DPtr params, DPtr lam, DPtr h
     const Layer *l = &e->net->layers[i];
     switch (l->kind) {
     case LAYER_CONV: {
-        Conv2dShape s = layer_conv_shape(l, n, i == 0);
+        Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
         conv2d_rbackward(&s, rdin, dptr_add(hvp, l->w_off), l->has_bias ? dptr_add(hvp, l->b_off) : dptr(NULL, 0),
                          dout, rdout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off));
         break;
@@ -248,6 +339,12 @@ static void layer_rbackward(Exec *e, int i, int n, DPtr params, DPtr lam, DPtr h
                          dout, rdout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off));
         break;
     }
+    case LAYER_SUBSAMPLE: {
+        PoolShape s = layer_pool_shape(l, n);
+        if (rdin) subsample_backward(&s, rdin, rdout);
+        break;
+    }
+    case LAYER_ADD: die("internal: layer_rbackward on an add layer"); /* handled by the caller */
     }
 }
 
@@ -258,17 +355,25 @@ void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem l
     exec_tangent(e, params, lam, input, n);
     exec_softmax(e, labels, n);
     CeShape cs = {n, e->net->num_classes};
-    int cur = 0;
-    ce_backward(&cs, e->adj[cur], e->probs, labels);
-    ce_rbackward(&cs, e->radj[cur], e->probs, e->tan[e->net->nlayers]);
-    for (int i = e->net->nlayers - 1; i >= 0; i--) {
-        cl_mem in = i == 0 ? input : e->act[i];
-        cl_mem tin = i == 0 ? NULL : e->tan[i];
-        cl_mem din = i == 0 ? NULL : e->adj[1 - cur];
-        cl_mem rdin = i == 0 ? u_input : e->radj[1 - cur];
-        /* The R pass reads dout, so it runs before the backward pass moves on. */
-        layer_rbackward(e, i, n, params, lam, hvp, in, tin, rdin, e->adj[cur], e->radj[cur]);
-        layer_backward(e, i, n, params, grad, in, din, e->adj[cur]);
-        cur = 1 - cur;
+    const int L = e->net->nlayers;
+    Adjoints a, r;
+    adjoints_begin(&a, e, e->adj, e->scratch, NULL, n);
+    adjoints_begin(&r, e, e->radj, e->rscratch, u_input, n);
+    ce_backward(&cs, e->adj[e->slot[L]], e->probs, labels);
+    ce_rbackward(&cs, e->radj[e->slot[L]], e->probs, e->tan[L]);
+    for (int i = L - 1; i >= 0; i--) {
+        const Layer *l = &e->net->layers[i];
+        cl_mem dout = e->adj[e->slot[i + 1]], rdout = e->radj[e->slot[i + 1]];
+        if (l->kind == LAYER_ADD) {
+            adjoint_pass(&r, l->src, rdout);
+            adjoint_pass(&r, l->src2, rdout);
+        } else {
+            /* The R pass reads dout, so it runs before the backward pass moves on. */
+            cl_mem tin = l->src == 0 ? NULL : e->tan[l->src];
+            layer_rbackward(e, i, n, params, lam, hvp, node_act(e, l->src, input), tin, adjoint_target(&r, l->src),
+                            dout, rdout);
+            adjoint_written(&r, l->src);
+        }
+        adjoint_step(&a, i, params, grad, input);
     }
 }

@@ -1,6 +1,8 @@
 /* Runs a Net on the device for batches of up to max_n samples. Keeps every layer's
  * output (and, for the R-operator pass, every tangent) for one batch at a time; the
- * adjoints ping-pong between two buffers. Inputs are NCHW images; labels int32.
+ * adjoints of the nodes share a few buffers (two for a chain of layers, where they
+ * ping-pong; residual nets keep a branch's adjoint while the other branch runs, and a node
+ * that feeds two layers sums their contributions). Inputs are NCHW images; labels int32.
  *
  *   exec_forward         logits of a batch (train: batch statistics for batch norm,
  *                        and the running statistics are updated; eval: running statistics)
@@ -22,7 +24,10 @@ typedef struct {
     cl_mem act[NET_MAX_LAYERS + 1];   /* act[i+1]: output of layer i; act[0] unused */
     cl_mem tan[NET_MAX_LAYERS + 1];   /* tangents, same sizes (with_tangents only) */
     cl_mem stats[NET_MAX_LAYERS];     /* normalization statistics */
-    cl_mem adj[2], radj[2];           /* adjoints and their tangents, ping-pong */
+    int slot[NET_MAX_LAYERS + 1];     /* node v's adjoint lives in adj[slot[v]] (net_adjoint_slots) */
+    int nslots;
+    cl_mem adj[NET_MAX_LAYERS + 1], radj[NET_MAX_LAYERS + 1]; /* adjoints and their tangents */
+    cl_mem scratch, rscratch;         /* a second contribution to a node that feeds two layers */
     cl_mem run_mean[NET_MAX_LAYERS];  /* batch norm running statistics, per layer */
     cl_mem run_var[NET_MAX_LAYERS];
     cl_mem probs, rowloss, correct;

@@ -31,16 +31,51 @@ Layer *net_add(Net *net, LayerKind kind) {
     Layer *l = &net->layers[net->nlayers++];
     memset(l, 0, sizeof *l);
     l->kind = kind;
+    l->src = net->nlayers - 1;
+    l->src2 = -1;
     l->bn_index = -1;
     return l;
 }
 
+int net_has_shared_nodes(const Net *net) {
+    int reads[NET_MAX_LAYERS + 1] = {0};
+    for (int i = 0; i < net->nlayers; i++) {
+        const Layer *l = &net->layers[i];
+        if (++reads[l->src] > 1) return 1;
+        if (l->kind == LAYER_ADD && ++reads[l->src2] > 1) return 1;
+    }
+    return 0;
+}
+
+int net_adjoint_slots(const Net *net, int *slot) {
+    int L = net->nlayers, nslots = 0;
+    int used[NET_MAX_LAYERS + 1] = {0};
+    for (int v = 0; v <= L; v++) slot[v] = -1;
+    slot[L] = 0; used[0] = 1; nslots = 1;
+    for (int i = L - 1; i >= 0; i--) {
+        const Layer *l = &net->layers[i];
+        int srcs[2] = {l->src, l->kind == LAYER_ADD ? l->src2 : -1};
+        for (int k = 0; k < 2; k++) {
+            int v = srcs[k];
+            if (v <= 0 || slot[v] >= 0) continue;
+            int f = 0;
+            while (used[f]) f++;
+            slot[v] = f; used[f] = 1;
+            if (f + 1 > nslots) nslots = f + 1;
+        }
+        /* node i+1 is complete once its producer (layer i) has read it */
+        if (slot[i + 1] < 0) die("internal: %s: the output of layer %d feeds no layer", net->model, i);
+        used[slot[i + 1]] = 0;
+    }
+    return nslots;
+}
+
 void net_build(Net *net, const char *model, int channels, int height, int width, int num_classes) {
     typedef int (*Builder)(Net *, const char *, int, int, int, int);
-    static const Builder builders[] = {convnet_build, mlp_build, lenet_build, alexnet_build, vgg_build};
+    static const Builder builders[] = {convnet_build, mlp_build, lenet_build, alexnet_build, vgg_build, resnet_build};
     for (size_t i = 0; i < sizeof builders / sizeof builders[0]; i++)
         if (builders[i](net, model, channels, height, width, num_classes)) return;
-    die("--model: unknown or unsupported model '%s' (clmtt supports %s, MLP, LeNet, AlexNet, VGG11, VGG11BN)", model,
+    die("--model: unknown or unsupported model '%s' (clmtt supports %s, MLP, LeNet, AlexNet, VGG11, VGG11BN, ResNet18, ResNet18_AP, ResNet18BN_AP)", model,
         convnet_names_help);
 }
 

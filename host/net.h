@@ -15,11 +15,18 @@
 #include "layers/pool.h"
 #include "rng.h"
 
-typedef enum { LAYER_CONV, LAYER_NORM, LAYER_ACT, LAYER_POOL, LAYER_FLATTEN, LAYER_LINEAR } LayerKind;
+/* SUBSAMPLE: stride-2 pick (after a stride-1 conv = a stride-2 conv); ADD: the sum of two
+ * earlier outputs of the same shape (residual connections). */
+typedef enum { LAYER_CONV, LAYER_NORM, LAYER_ACT, LAYER_POOL, LAYER_FLATTEN, LAYER_LINEAR, LAYER_SUBSAMPLE,
+               LAYER_ADD } LayerKind;
 
-/* Per-sample shapes: input cin x h x w, output cout x ho x wo (linear: h = w = 1). */
+/* Per-sample shapes: input cin x h x w, output cout x ho x wo (linear: h = w = 1).
+ * Layers form a graph over nodes: node 0 is the network input, node i + 1 the output of
+ * layer i. A layer reads node `src` (i for a plain chain) and, for ADD, also `src2`;
+ * every src is an earlier node, so the layers run in order. */
 typedef struct {
     LayerKind kind;
+    int src, src2;
     int cin, h, w;
     int cout, ho, wo;
     int k, pad;              /* conv */
@@ -38,7 +45,7 @@ typedef struct {
     size_t offset, numel;
 } ParamTensor;
 
-enum { NET_MAX_LAYERS = 64, NET_MAX_TENSORS = 64 };
+enum { NET_MAX_LAYERS = 128, NET_MAX_TENSORS = 128 };
 
 typedef struct {
     char model[64];
@@ -78,6 +85,12 @@ void net_build(Net *net, const char *model, int channels, int height, int width,
 void net_init_params(const Net *net, Rng *rng, float *params);
 /* JSON text: [["features.0.weight", [128, 1, 3, 3]], ...] (malloc'd). */
 char *net_param_layout_json(const Net *net);
+/* Buffers for node adjoints in a backward pass (layers in reverse order): slot[v] for
+ * nodes 1..nlayers, reusing a slot once its node's producer has run; returns the number
+ * of slots (2 for a chain). Node 0 (the input) has no slot. */
+int net_adjoint_slots(const Net *net, int *slot);
+/* 1 when some node is read by more than one layer (a residual branch point). */
+int net_has_shared_nodes(const Net *net);
 /* Largest per-sample activation (floats) of any layer input or output. */
 size_t net_max_activation(const Net *net);
 void net_print(const Net *net);
@@ -94,6 +107,7 @@ int mlp_build(Net *net, const char *model, int channels, int height, int width, 
 int lenet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
 int alexnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
 int vgg_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+int resnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
 /* ConvNet names the family accepts, for help texts. */
 extern const char *const convnet_names_help;
 

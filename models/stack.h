@@ -9,7 +9,8 @@
 
 typedef struct {
     Net *net;
-    int c, h, w;             /* shape of the next layer's input */
+    int src;                 /* node the next layer reads */
+    int c, h, w;             /* its shape */
     int flat;                /* 1 once the activations are rows of features (after flatten) */
 } Stack;
 
@@ -25,5 +26,14 @@ void stack_pool(Stack *s, PoolKind pool);
  * rows already) it adds no layer. */
 void stack_flatten(Stack *s);
 void stack_linear(Stack *s, const char *prefix, int cout);
+
+/* Branches (residual connections). The node the next layer would read: */
+int stack_node(const Stack *s);
+/* Continue from an earlier node (its shape becomes the current one). */
+void stack_resume(Stack *s, int node);
+/* Stride-2 subsampling (after a stride-1 conv: a stride-2 conv). */
+void stack_subsample(Stack *s);
+/* current = current + node `other` (same shape). */
+void stack_add(Stack *s, int other);
 
 #endif

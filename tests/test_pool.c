@@ -1,4 +1,4 @@
-/* 2x2 pooling: float64 references against finite differences, the float32 kernels
+/* 2x2 pooling and stride-2 subsampling: float64 references against finite differences, the float32 kernels
  * against the references (odd and even sizes), and the max tie rule. */
 #include "testutil.h"
 #include "layers/pool.h"
@@ -128,6 +128,44 @@ START_TEST(pool_device_matches_ref) {
 }
 END_TEST
 
+/* Stride-2 subsampling: the reference against hand indexing and its transpose (the
+ * forward is linear, so <r, S x> = <S^T r, x> exactly), and the device against the
+ * reference with poisoned outputs (odd sizes: the last row and column are kept). */
+START_TEST(subsample_device_matches_ref) {
+    tu_init();
+    for (int si = 0; si < NSHAPES; si++) {
+        PoolShape s = {POOL_NONE, SHAPES[si][0], SHAPES[si][1], SHAPES[si][2]};
+        int Ho = subsample_out(s.H), Wo = subsample_out(s.W);
+        size_t ni = nin(&s), no = (size_t)s.planes * Ho * Wo;
+        float *x = xmalloc(ni * 4), *d = xmalloc(no * 4);
+        tu_rand(x, ni, 80 + si, -1, 1);
+        tu_rand(d, no, 90 + si, -1, 1);
+        double *xd = tu_to_double(x, ni), *dd = tu_to_double(d, no), *want_o = xmalloc(no * 8), *want_i = xmalloc(ni * 8);
+        subsample_forward_ref(&s, want_o, xd);
+        subsample_backward_ref(&s, want_i, dd);
+        for (int p = 0; p < s.planes; p++)
+            for (int y = 0; y < Ho; y++)
+                for (int c = 0; c < Wo; c++)
+                    ck_assert(want_o[((size_t)p * Ho + y) * Wo + c] == xd[((size_t)p * s.H + 2 * y) * s.W + 2 * c]);
+        ck_assert_double_eq_tol(tu_dot_d(dd, want_o, no), tu_dot_d(want_i, xd, ni), 1e-12);
+        cl_mem X = tu_upload(x, ni), D = tu_upload(d, no), out = tu_poisoned(no), din = tu_poisoned(ni);
+        char what[96];
+        subsample_forward(&s, out, X);
+        float *got = tu_download(out, 0, no);
+        snprintf(what, sizeof what, "subsample forward %dx%dx%d", s.planes, s.H, s.W);
+        tu_check_close(what, got, want_o, no, 0, 0);
+        free(got);
+        subsample_backward(&s, din, D);
+        got = tu_download(din, 0, ni);
+        snprintf(what, sizeof what, "subsample backward %dx%dx%d", s.planes, s.H, s.W);
+        tu_check_close(what, got, want_i, ni, 0, 0);
+        free(got);
+        free(x); free(d); free(xd); free(dd); free(want_o); free(want_i);
+        dev_free(X); dev_free(D); dev_free(out); dev_free(din);
+    }
+}
+END_TEST
+
 /* Max pooling with ties: the first maximum in the order (0,0), (0,1), (1,0), (1,1) wins,
  * on the device and in the reference. One 2x8 plane holds four windows:
  *   all equal -> (0,0);  max at (0,1) and (1,0) -> (0,1);  at (1,0) and (1,1) -> (1,0);
@@ -175,6 +213,7 @@ int main(void) {
     tcase_add_test(tc, pool_ref_matches_finite_differences);
     tcase_add_test(tc, pool_device_matches_ref);
     tcase_add_test(tc, pool_max_ties_take_first);
+    tcase_add_test(tc, subsample_device_matches_ref);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

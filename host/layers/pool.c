@@ -66,3 +66,24 @@ void pool_tangent(const PoolShape *s, cl_mem out_t, cl_mem in, cl_mem in_t) {
     if (planes_launch("pool_fwd_planes", s, out_t, in, in_t)) return;
     LAUNCH("pool_fwd_win", no, KM(out_t), KM(in), KM(in_t), KL(no), KI(s->H), KI(s->W), KI(s->kind));
 }
+
+static void subsample_check(const PoolShape *s) {
+    if (s->planes < 0 || s->H < 1 || s->W < 1)
+        die("subsampling: bad shape planes=%d H=%d W=%d", s->planes, s->H, s->W);
+}
+
+void subsample_forward(const PoolShape *s, cl_mem out, cl_mem in) {
+    subsample_check(s);
+    size_t no = (size_t)s->planes * subsample_out(s->H) * subsample_out(s->W);
+    if (no == 0) return;
+    pool_need(out, no, "out"); pool_need(in, pool_nin(s), "in");
+    LAUNCH("subsample_fwd", no, KM(out), KM(in), KL(no), KI(s->H), KI(s->W));
+}
+
+void subsample_backward(const PoolShape *s, cl_mem din, cl_mem dout) {
+    subsample_check(s);
+    size_t ni = pool_nin(s);
+    if (ni == 0) return;
+    pool_need(din, ni, "din"); pool_need(dout, (size_t)s->planes * subsample_out(s->H) * subsample_out(s->W), "dout");
+    LAUNCH("subsample_bwd", ni, KM(din), KM(dout), KL(ni), KI(s->H), KI(s->W));
+}

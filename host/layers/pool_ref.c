@@ -61,3 +61,21 @@ void pool_backward_ref(const PoolShape *s, double *din, const double *dout, cons
                 }
             }
 }
+
+void subsample_forward_ref(const PoolShape *s, double *out, const double *in) {
+    const int H = s->H, W = s->W, Ho = subsample_out(H), Wo = subsample_out(W);
+    for (int p = 0; p < s->planes; p++)
+        for (int y = 0; y < Ho; y++)
+            for (int x = 0; x < Wo; x++)
+                out[((size_t)p * Ho + y) * Wo + x] = in[((size_t)p * H + 2 * y) * W + 2 * x];
+}
+
+/* Scatter form (the device gathers). */
+void subsample_backward_ref(const PoolShape *s, double *din, const double *dout) {
+    const int H = s->H, W = s->W, Ho = subsample_out(H), Wo = subsample_out(W);
+    for (size_t i = 0; i < (size_t)s->planes * H * W; i++) din[i] = 0.0;
+    for (int p = 0; p < s->planes; p++)
+        for (int y = 0; y < Ho; y++)
+            for (int x = 0; x < Wo; x++)
+                din[((size_t)p * H + 2 * y) * W + 2 * x] = dout[((size_t)p * Ho + y) * Wo + x];
+}
