@@ -47,6 +47,14 @@ typedef struct {
     const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
 } Run;
 
+/* --zca: the set mapped back from whitened space (malloc'd); otherwise NULL. */
+static float *unwhitened_set(const Run *r) {
+    if (!r->zca) return NULL;
+    float *x = xmalloc((size_t)r->set.n * r->set.c * r->set.h * r->set.w * sizeof(float));
+    zca_inverse(r->zca, r->set.images, x, r->set.n);
+    return x;
+}
+
 static void save_set(Run *r, const char *stem, int it) {
     char path[4300], v[32];
     snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
@@ -68,7 +76,9 @@ static void save_set(Run *r, const char *stem, int it) {
         const char *sub[] = {"subset", r->ds->subset, "res", res};
         memcpy(extra + n, sub, sizeof sub);
     }
-    synset_save(path, &r->set, r->lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, extra);
+    float *unwhitened = unwhitened_set(r);
+    synset_save(path, &r->set, r->lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, unwhitened, extra);
+    free(unwhitened);
 }
 
 /* The original shows sets of fewer than 50 images per class (or with --force_save):
@@ -86,8 +96,7 @@ static void save_pictures(Run *r, const char *stem) {
         png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
         snprintf(path, sizeof path, "%s/%s_whitened_clipped.png", r->dir, stem);
         png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
-        rec = xmalloc((size_t)r->set.n * r->set.c * r->set.h * r->set.w * sizeof(float));
-        zca_inverse(r->zca, r->set.images, rec, r->set.n);
+        rec = unwhitened_set(r);
         shown = rec;
     }
     snprintf(path, sizeof path, "%s/%s.png", r->dir, stem);

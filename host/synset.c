@@ -7,7 +7,7 @@
 #include <string.h>
 
 void synset_save(const char *path, const ImageSet *s, double lr, const char *dataset, const char *model, int ipc,
-                 int zca, const char *const *extra) {
+                 int zca, const float *images_zca, const char *const *extra) {
     int64_t *labels = xmalloc((size_t)s->n * sizeof(int64_t));
     for (int i = 0; i < s->n; i++) labels[i] = s->labels[i];
     float lr32 = (float)lr;
@@ -15,6 +15,7 @@ void synset_save(const char *path, const ImageSet *s, double lr, const char *dat
     st_writer_add(w, "images", DT_F32, 4, (int64_t[]){s->n, s->c, s->h, s->w}, s->images);
     st_writer_add(w, "labels", DT_I64, 1, (int64_t[]){s->n}, labels);
     st_writer_add(w, "lr", DT_F32, 1, (int64_t[]){1}, &lr32);
+    if (images_zca) st_writer_add(w, "images_zca", DT_F32, 4, (int64_t[]){s->n, s->c, s->h, s->w}, images_zca);
     char v[64];
     st_writer_meta(w, "format", SYNSET_FORMAT);
     st_writer_meta(w, "dataset", dataset);

@@ -19,9 +19,11 @@ typedef struct {
     int texture, canvas_size, canvas_samples;   /* texture 0: ordinary images */
 } SynSet;
 
-/* Extra metadata: NULL-terminated key, value pairs (may be NULL). Written atomically. */
+/* Extra metadata: NULL-terminated key, value pairs (may be NULL). images_zca (ZCA runs,
+ * else NULL): the images mapped back from whitened space, saved as tensor `images_zca`
+ * (the original's images_zca_<it>.pt). Written atomically. */
 void synset_save(const char *path, const ImageSet *s, double lr, const char *dataset, const char *model, int ipc,
-                 int zca, const char *const *extra);
+                 int zca, const float *images_zca, const char *const *extra);
 /* Loads and validates (format, dtypes, shapes, labels, texture metadata). */
 void synset_load(const char *path, SynSet *out);
 /* Dies (naming path) unless the set fits the run: same dataset and ImageNet subset,

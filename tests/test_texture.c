@@ -498,7 +498,7 @@ START_TEST(distill_texture_end_to_end) {
     ImageSet bad = {10, 1, 50, 50, xcalloc(10 * 50 * 50, 4), s0.set.labels};
     snprintf(path, sizeof path, "%s/bad.safetensors", root);
     const char *extra[] = {"texture", "true", "canvas_size", "2", "canvas_samples", "1", NULL};
-    synset_save(path, &bad, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, extra);
+    synset_save(path, &bad, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, NULL, extra);
     r = tu_clmtt(root, "eval --dataset FashionMNIST --data_path %s --model ConvNetW32 --syn %s --num_eval=1 "
                  "--epoch_eval_train=1", data, path);
     TU_EXPECT_FAIL_WITH(r, "canvas_size");

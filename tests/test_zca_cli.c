@@ -190,6 +190,27 @@ START_TEST(distill_pictures_in_colour_space) {
         StFile f;
         st_open_or_die(p, &f);
         tu_expect_meta(&f, "zca", "true");
+        /* images_zca: the set mapped back to pixels in [0, 1]; with 0 updates from a real
+         * initialization, each row is a raw training image of its class */
+        const StTensor *z = st_find(&f, "images_zca");
+        ck_assert_msg(z && z->dtype == DT_F32 && z->ndim == 4 && z->shape[0] == 10 && z->shape[1] == 3 &&
+                          z->shape[2] == 32 && z->shape[3] == 32,
+                      "%s: tensor images_zca F32 [10, 3, 32, 32] missing", p);
+        if (s == 0) {
+            float *zi = xmalloc(z->nbytes);
+            memcpy(zi, z->data, z->nbytes);
+            for (int k = 0; k < 10; k++) {
+                double best = 1e9;
+                for (int i = 0; i < NTRAIN; i++) {
+                    if (g_train[i][0] != k) continue;
+                    double e = 0;
+                    for (int j = 0; j < PIX; j++) e = fmax(e, fabs(zi[k * PIX + j] - g_train[i][1 + j] / 255.0));
+                    if (e < best) best = e;
+                }
+                ck_assert_msg(best < 1e-3, "%s: images_zca row %d is %g from every raw image of its class", p, k, best);
+            }
+            free(zi);
+        }
         st_close(&f);
     }
     char png[800];
