@@ -55,7 +55,8 @@ static float *unwhitened_set(const Run *r) {
     return x;
 }
 
-static void save_set(Run *r, const char *stem, int it) {
+/* unwhitened: unwhitened_set(r), saved as images_zca (NULL without ZCA). */
+static void save_set(Run *r, const char *stem, int it, const float *unwhitened) {
     char path[4300], v[32];
     snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
     snprintf(v, sizeof v, "%d", it);
@@ -76,19 +77,16 @@ static void save_set(Run *r, const char *stem, int it) {
         const char *sub[] = {"subset", r->ds->subset, "res", res};
         memcpy(extra + n, sub, sizeof sub);
     }
-    float *unwhitened = unwhitened_set(r);
     synset_save(path, &r->set, r->lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, unwhitened, extra);
-    free(unwhitened);
 }
 
 /* The original shows sets of fewer than 50 images per class (or with --force_save):
  * a grid upsampled x4 (not for ImageNet), and the +-2.5 std clipped variant. */
-static void save_pictures(Run *r, const char *stem) {
+static void save_pictures(Run *r, const char *stem, const float *unwhitened) {
     if (!(r->a->ipc < 50 || r->a->force_save)) return;
     char path[4300];
     int up = strcmp(r->ds->name, "ImageNet") == 0 ? 1 : 4;
     const float *shown = r->set.images;
-    float *rec = NULL;
     if (r->zca) {
         /* SPEC 7.11 step 4: <stem>.png shows the inverse-ZCA images (normal colours);
          * <stem>_whitened.png the whitened ones the networks see. */
@@ -96,14 +94,12 @@ static void save_pictures(Run *r, const char *stem) {
         png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
         snprintf(path, sizeof path, "%s/%s_whitened_clipped.png", r->dir, stem);
         png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
-        rec = unwhitened_set(r);
-        shown = rec;
+        shown = unwhitened;
     }
     snprintf(path, sizeof path, "%s/%s.png", r->dir, stem);
     png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
     snprintf(path, sizeof path, "%s/%s_clipped.png", r->dir, stem);
     png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
-    free(rec);
     if (r->a->texture) {
         /* Each canvas repeated 2 x 2: seams would show where the texture does not tile. */
         float *tiled = texture_tile(r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 2);
@@ -111,6 +107,19 @@ static void save_pictures(Run *r, const char *stem) {
         png_write_grid(path, tiled, r->set.n, r->set.c, 2 * r->set.h, 2 * r->set.w, 10, up, 0);
         free(tiled);
     }
+}
+
+/* The set file and pictures under `stem` and, when `also` is not NULL, under `also` too;
+ * the inverse ZCA is computed once for all of them. */
+static void save_outputs(Run *r, int it, const char *stem, const char *also) {
+    float *unwhitened = unwhitened_set(r);
+    save_set(r, stem, it, unwhitened);
+    save_pictures(r, stem, unwhitened);
+    if (also) {
+        save_set(r, also, it, unwhitened);
+        save_pictures(r, also, unwhitened);
+    }
+    free(unwhitened);
 }
 
 static void make_run_dir(Run *r, uint64_t seed) {
@@ -352,12 +361,7 @@ int cmd_distill(int argc, char **argv) {
             }
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
-            save_set(&run, stem, it);
-            save_pictures(&run, stem);
-            if (improved) {
-                save_set(&run, "images_best", it);
-                save_pictures(&run, "images_best");
-            }
+            save_outputs(&run, it, stem, improved ? "images_best" : NULL);
         }
         if (it == a.Iteration) break;
         if (interrupted) break;
@@ -405,8 +409,7 @@ int cmd_distill(int argc, char **argv) {
     progress_clear(&prog);
     distiller_get_images(&d, run.set.images);
     if (!finite_set(&run.set)) die("internal: the kept synthetic set is not finite");
-    save_set(&run, "images_last", iters_done);
-    save_pictures(&run, "images_last");
+    save_outputs(&run, iters_done, "images_last", NULL);
     if (interrupted) {
         fprintf(stderr, "clmtt: interrupted after %d updates; continue with --init_syn %s/images_last.safetensors\n",
                 iters_done, run.dir);
