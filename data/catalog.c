@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "data/subset.h"
-#include "util.h"
+#include "core/util.h"
 
 static const char *const mnist_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 
 extern const int clmtt_subset_count;
 extern const char *const clmtt_subset_names[];

@@ -2,6 +2,7 @@
  * ReLU, max pooling after the 1st, 2nd and 5th, then one Linear. The first conv pads 4
  * for one-channel 28x28 inputs (28 -> 32), else 2. Names: features.<Sequential index>, fc. */
 #include "stack.h"
+#include "net/registry.h"
 
 #include <stdio.h>
 #include <string.h>

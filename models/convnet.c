@@ -4,7 +4,8 @@
  * classifier.weight/bias. Every variant uses the true input size (the original assumes
  * 32x32 for some names; at 32x32 and 28x28 the two agree). */
 #include "stack.h"
-#include "util.h"
+#include "net/registry.h"
+#include "core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,7 @@
  * -> Conv(6 -> 16, 5x5) -> ReLU -> MaxPool -> Linear(400 -> 120) -> ReLU -> Linear(120 -> 84)
  * -> ReLU -> Linear(84 -> K). Names: features.0, features.3, fc_1, fc_2, fc_3. */
 #include "stack.h"
+#include "net/registry.h"
 
 #include <string.h>
 

@@ -2,6 +2,7 @@
  * Linear(128 -> K). PyTorch names fc_1, fc_2, fc_3. The original sizes the first layer
  * for 28x28x1 or 32x32x3 inputs; here it takes the true input size (the same there). */
 #include "stack.h"
+#include "net/registry.h"
 
 #include <string.h>
 

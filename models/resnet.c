@@ -9,6 +9,7 @@
  * Names follow the original's modules: conv1, bn1, layer<k>.<b>.conv1 / bn1 / conv2 / bn2 /
  * shortcut.<i>, classifier. */
 #include "stack.h"
+#include "net/registry.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 #include "stack.h"
-#include "util.h"
+#include "core/util.h"
 
 #include <stdio.h>
 

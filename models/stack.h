@@ -5,7 +5,7 @@
 #ifndef CLMTT_MODELS_STACK_H
 #define CLMTT_MODELS_STACK_H
 
-#include "net.h"
+#include "net/net.h"
 
 typedef struct {
     Net *net;

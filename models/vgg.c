@@ -5,6 +5,7 @@
  * out. Then Linear(512 * h * w -> K), 512 features for 32x32 and 28x28 inputs.
  * Names: features.<Sequential index>, classifier. */
 #include "stack.h"
+#include "net/registry.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 #include "fdcheck.h"
-#include "net_ref.h"
+#include "net/registry.h"
+#include "net/net_ref.h"
 #include "testutil.h"
-#include "texture.h"
+#include "augment/texture.h"
 
 #include <math.h>
 #include <stdio.h>

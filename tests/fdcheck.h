@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "distill.h"
+#include "distill/distill.h"
 
 typedef struct {
     const void *shape;

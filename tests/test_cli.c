@@ -4,8 +4,9 @@
  * Output files are parsed here on their own terms, not through the library's readers:
  * safetensors = 8-byte little-endian header length, JSON header, raw data. */
 #include "data/dataset.h"
-#include "net.h"
-#include "synset.h"
+#include "net/registry.h"
+#include "net/net.h"
+#include "io/synset.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>

@@ -2,7 +2,8 @@
  * over 3 student steps against central finite differences of the unrolled loss computed
  * in float64 (no augmentation and each augmentation group, replaying the recorded
  * draws); peak device memory growing by one parameter vector per extra step. */
-#include "distill.h"
+#include "distill/distill.h"
+#include "net/registry.h"
 #include "fdcheck.h"
 #include "testutil.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dsa.h"
+#include "augment/dsa.h"
 
 static const char *group_name(int g) {
     static const char *names[] = {"identity", "color", "crop", "cutout", "flip", "scale", "rotate"};

@@ -25,7 +25,7 @@
 #include "data/subset.h"
 #include "io/jpeg.h"
 #include "io/png.h"
-#include "trajectory.h"
+#include "io/trajectory.h"
 
 extern const int clmtt_subset_count;
 extern const char *const clmtt_subset_names[];

@@ -1,8 +1,9 @@
 /* Networks: parameter counts and order (SPEC 4.4, 4.5), and whole-network
  * gradients: the float64 reference against central finite differences (gradient,
  * Hessian-vector product, mixed input derivative), and the device against the reference. */
-#include "exec.h"
-#include "net_ref.h"
+#include "net/exec.h"
+#include "net/registry.h"
+#include "net/net_ref.h"
 #include "testutil.h"
 
 #include <math.h>

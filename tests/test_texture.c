@@ -7,15 +7,16 @@
  * loss (loss 1e-4, dL/dlr 2e-3, dL/dX 1e-4 relative); memory that grows by exactly one
  * parameter vector, the indices and the offsets per step; and the commands end to end on
  * a Fashion-MNIST subset (buffer -> distill --texture -> eval --syn). */
-#include "distill.h"
-#include "dsa.h"
-#include "evaluate.h"
+#include "distill/distill.h"
+#include "net/registry.h"
+#include "augment/dsa.h"
+#include "train/evaluate.h"
 #include "fdcheck.h"
 #include "io/safetensors.h"
-#include "synset.h"
+#include "io/synset.h"
 #include "testutil.h"
-#include "texture.h"
-#include "train.h"
+#include "augment/texture.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /* Training on real data: a ConvNetW32 trained with the expert protocol (SGD lr 0.01,
  * DSA on every batch) on a Fashion-MNIST subset reaches a stated test accuracy; SGD
  * with momentum and weight decay follows PyTorch's update rule exactly. */
-#include "train.h"
+#include "train/train.h"
+#include "net/registry.h"
 #include "testutil.h"
 
 #include <math.h>

@@ -4,7 +4,7 @@
  * when the data changed, damaged files). */
 #include "io/safetensors.h"
 #include "testutil.h"
-#include "zca.h"
+#include "data/zca.h"
 
 #include <math.h>
 #include <stdio.h>

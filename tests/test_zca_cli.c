@@ -6,7 +6,7 @@
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "testutil.h"
-#include "zca.h"
+#include "data/zca.h"
 
 #include <math.h>
 #include <stdio.h>

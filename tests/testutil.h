@@ -7,12 +7,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "blas.h"
+#include "core/blas.h"
 #include "io/safetensors.h"
-#include "rng.h"
-#include "runtime.h"
-#include "tensor.h"
-#include "util.h"
+#include "core/rng.h"
+#include "core/runtime.h"
+#include "core/tensor.h"
+#include "core/util.h"
 
 /* Opens the default device once (PoCL's CPU device in CI). */
 void tu_init(void);

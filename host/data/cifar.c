@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 
 #define CIFAR_PIXELS 3072    /* 3 x 32 x 32 */
 

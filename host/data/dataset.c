@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "data/folder.h"
-#include "util.h"
+#include "core/util.h"
 
 /* A growing text buffer for the list of places looked in. */
 typedef struct { char *s; size_t len, cap; } DsText;

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "data/image.h"
-#include "util.h"
+#include "core/util.h"
 
 /* Bump when decoding, resizing or the file layout changes: old caches then rebuild. */
 #define FC_VERSION 1u

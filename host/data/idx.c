@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "util.h"
+#include "core/util.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u

@@ -9,7 +9,7 @@
 
 #include "io/jpeg.h"
 #include "io/png.h"
-#include "util.h"
+#include "core/util.h"
 
 /* Names the format of a file that is neither JPEG nor PNG, from its first n bytes. */
 static const char *image_other_format(const unsigned char *b, size_t n) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#include "util.h"
+#include "core/util.h"
 
 /* Larger pictures are refused rather than allocated (4 x 2^28 bytes of CMYK at most). */
 #define JPEG_MAX_PIXELS (1L << 28)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "core/util.h"
 
 /* libpng reports errors here; the message is kept and control returns to setjmp. */
 typedef struct {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tensor.h"   /* DType */
+#include "core/tensor.h"   /* DType */
 
 typedef struct {
     char name[256];

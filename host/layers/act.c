@@ -1,6 +1,6 @@
 /* Element-wise activations on the device: one work-item per element (cl/act.cl). */
 #include "layers/act.h"
-#include "util.h"
+#include "core/util.h"
 
 /* Dies unless `m` holds at least n floats: a short buffer would be read out of bounds. */
 static void act_need(cl_mem m, size_t n, const char *what) {

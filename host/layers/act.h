@@ -7,7 +7,7 @@
 #ifndef CLMTT_ACT_H
 #define CLMTT_ACT_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 typedef enum { ACT_RELU = 0, ACT_SIGMOID, ACT_LEAKYRELU } ActKind;
 

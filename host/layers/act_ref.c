@@ -1,6 +1,6 @@
 /* float64 references of the activations (same formulas as cl/act.cl). */
 #include "layers/act.h"
-#include "util.h"
+#include "core/util.h"
 
 #include <math.h>
 

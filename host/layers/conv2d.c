@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas.h"
-#include "util.h"
+#include "core/blas.h"
+#include "core/util.h"
 
 #define CONV_CHUNK_FLOATS_DEFAULT ((size_t)16 << 20) /* 64 MiB of float32 */
 

@@ -17,7 +17,7 @@
 #ifndef CLMTT_CONV2D_H
 #define CLMTT_CONV2D_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 typedef struct {
     int N, Cin, H, W;   /* input */

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 
 static size_t ref_in_index(const Conv2dShape *s, int n, int c, int h, int w) {
     return s->in_nchw ? (((size_t)n * s->Cin + c) * s->H + h) * s->W + w

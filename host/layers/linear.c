@@ -5,8 +5,8 @@
 
 #include <limits.h>
 
-#include "blas.h"
-#include "util.h"
+#include "core/blas.h"
+#include "core/util.h"
 
 static void linear_check(const LinearShape *s, const char *who) {
     if (s->N <= 0 || s->In <= 0 || s->Out <= 0)

@@ -9,7 +9,7 @@
 #ifndef CLMTT_LINEAR_H
 #define CLMTT_LINEAR_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 typedef struct { int N, In, Out; } LinearShape;
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 
 static void ref_check(const LinearShape *s) {
     if (s->N <= 0 || s->In <= 0 || s->Out <= 0)

@@ -1,7 +1,7 @@
 /* Softmax cross-entropy on the device (cl/loss.cl): row reductions run one work-group
  * per row, the element-wise backward one work-item per logit. */
 #include "layers/loss.h"
-#include "util.h"
+#include "core/util.h"
 
 static void loss_need(cl_mem m, size_t n, size_t elem, const char *what) {
     size_t bytes = 0;

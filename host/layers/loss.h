@@ -8,7 +8,7 @@
 #ifndef CLMTT_LOSS_H
 #define CLMTT_LOSS_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 typedef struct { int N, K; } CeShape;
 

@@ -1,6 +1,6 @@
 /* float64 references of softmax cross-entropy (same layouts as cl/loss.cl). */
 #include "layers/loss.h"
-#include "util.h"
+#include "core/util.h"
 
 #include <math.h>
 

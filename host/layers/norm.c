@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 
 /* Integer description of a kind's sets; see the comment at the top of cl/norm.cl. */
 typedef struct {

@@ -16,7 +16,7 @@
 #ifndef CLMTT_NORM_H
 #define CLMTT_NORM_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 typedef enum { NORM_NONE = 0, NORM_INSTANCE, NORM_GROUP, NORM_LAYER, NORM_BATCH } NormKind;
 

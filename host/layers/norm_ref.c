@@ -3,7 +3,7 @@
  * means are accumulated in one sweep and applied in the next. NULL pointers: din/rdin and
  * dgamma/dbeta are skipped, in_t/gamma_t/beta_t are zero. */
 #include "layers/norm.h"
-#include "util.h"
+#include "core/util.h"
 
 #include <math.h>
 #include <stdlib.h>

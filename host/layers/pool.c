@@ -3,7 +3,7 @@
  * write one element); CPU devices run one work-item per plane with plain loops.
  * CLMTT_KERNEL_FAMILY=cpu|gpu forces one family on any device (for tests). */
 #include "layers/pool.h"
-#include "util.h"
+#include "core/util.h"
 
 #include <stdlib.h>
 #include <string.h>

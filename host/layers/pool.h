@@ -8,7 +8,7 @@
 #ifndef CLMTT_POOL_H
 #define CLMTT_POOL_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 typedef enum { POOL_NONE = 0, POOL_AVG, POOL_MAX } PoolKind;
 

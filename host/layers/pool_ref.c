@@ -1,6 +1,6 @@
 /* float64 references of 2x2 pooling (same layouts and tie rule as cl/pool.cl). */
 #include "layers/pool.h"
-#include "util.h"
+#include "core/util.h"
 
 #include <math.h>
 

@@ -1,0 +1,349 @@
+/* clmtt bench: speed and peak device memory of expert training and of one distillation
+ * iteration, on random data of a dataset's shape (no dataset files are read, so it runs
+ * on any machine with an OpenCL device). Every figure is printed as a plain line, and
+ * each measurement once more as one "BENCH_JSON {...}" line for scripts (tools/bench.sh). */
+#include "cli/cli.h"
+#include "net/registry.h"
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "distill/distill.h"
+#include "augment/dsa.h"
+#include "net/net.h"
+#include "train/train.h"
+#include "core/util.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The original's augmentation for experts and for the unrolled student. */
+static const char *const BENCH_DSA_STRATEGY = "color_crop_cutout_flip_scale_rotate";
+
+typedef struct {
+    const char *dataset, *model, *what;
+    int batch_train, train_batches, ipc, syn_steps, batch_syn, iterations, dsa, seed, device;
+} BenchArgs;
+
+static const double MIB = 1024.0 * 1024.0;
+
+/* Standard normal values: normalized pixels have about mean 0 and std 1 per channel. */
+static void random_normal(Rng *rng, float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)rng_normal(rng);
+}
+
+/* Per-sample floats of every layer's output, summed over the layers of the net. */
+static size_t activation_floats_per_sample(const Net *net) {
+    size_t s = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const Layer *l = &net->layers[i];
+        s += (size_t)l->cout * l->ho * l->wo;
+    }
+    return s;
+}
+
+/* Bytes one distillation iteration would hold if, as the original does, the autograd graph
+ * of all syn_steps student steps were kept: per step every layer's activations and the
+ * state saved for backward (taken as equal in size), plus syn_steps+1 parameter vectors. */
+static double graph_keeping_estimate(const Net *net, int batch_syn, int syn_steps) {
+    double per_step = (double)activation_floats_per_sample(net) * batch_syn * 4.0 * 2.0;
+    return syn_steps * per_step + (syn_steps + 1.0) * (double)net->nparams * 4.0;
+}
+
+/* The fields every JSON line shares. */
+static cJSON *json_begin(const char *what, const BenchArgs *a, const DatasetInfo *ds, const Net *net) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "what", what);
+    cJSON_AddStringToObject(o, "device", RT.dev.name);
+    cJSON_AddStringToObject(o, "platform", RT.dev.platform_name);
+    cJSON_AddStringToObject(o, "dataset", ds->name);
+    cJSON_AddStringToObject(o, "model", net->model);
+    cJSON_AddNumberToObject(o, "parameters", (double)net->nparams);
+    cJSON_AddBoolToObject(o, "dsa", a->dsa);
+    return o;
+}
+
+static void json_emit(cJSON *o) {
+    char *s = cJSON_PrintUnformatted(o);
+    if (!s) die("internal: cannot format a benchmark record");
+    printf("BENCH_JSON %s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void print_peak(const char *label, size_t bytes) {
+    printf("%s: %zu bytes (%.1f MiB)\n", label, bytes, (double)bytes / MIB);
+}
+
+/* Buffers held from before the measurement count in its peak; say so when there are any. */
+static void print_held(size_t held) {
+    if (held) printf("(of which %zu bytes were held before the measurement began)\n", held);
+}
+
+/* Step clock for train_epoch's per-batch callback: waits for the device, then notes the
+ * step's wall time. */
+typedef struct { double last; double *secs; int n, cap; } StepClock;
+
+static void on_step(void *ctx, size_t images_done) {
+    (void)images_done;
+    StepClock *c = ctx;
+    rt_finish();
+    double t = now_seconds();
+    if (c->n < c->cap) c->secs[c->n++] = t - c->last;
+    c->last = t;
+}
+
+static double min_of(const double *x, int n) {
+    double m = x[0];
+    for (int i = 1; i < n; i++) m = x[i] < m ? x[i] : m;
+    return m;
+}
+
+/* Expert training: 1 warm-up step, then train_batches timed steps of batch_train random
+ * images (upload, DSA, forward, loss, backward, SGD), as clmtt buffer runs them. */
+static void bench_train(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng) {
+    int B = a->batch_train, S = a->train_batches;
+    size_t img = (size_t)ds->channels * ds->height * ds->width;
+    ImageSet set = {B * S, ds->channels, ds->height, ds->width, NULL, NULL};
+    set.images = xmalloc((size_t)set.n * img * sizeof(float));
+    set.labels = xmalloc((size_t)set.n * sizeof(int32_t));
+    random_normal(rng, set.images, (size_t)set.n * img);
+    for (int i = 0; i < set.n; i++) set.labels[i] = rng_int(rng, 0, ds->num_classes - 1);
+    ImageSet warm = set;   /* the first batch of the same images */
+    warm.n = B;
+
+    printf("\n== train: %s on %s-shaped random images, batch_train=%d, %d timed step%s after 1 warm-up, dsa=%s\n",
+           net->model, ds->name, B, S, S == 1 ? "" : "s", a->dsa ? "True" : "False");
+    rt_finish();
+    dev_mem_reset_peak();
+    size_t held = dev_mem_current();
+    Trainer tr;
+    trainer_init(&tr, net, B);
+    trainer_init_params(&tr, rng);
+    Sgd sgd = {0.01, 0, 0, 1};   /* the original's expert optimizer: lr_teacher 0.01, no momentum */
+
+    double t0 = now_seconds(), loss, acc;
+    train_epoch(&tr, &warm, B, dsa, rng, &sgd, &loss, &acc, NULL, NULL);
+    rt_finish();
+    double warm_s = now_seconds() - t0;
+
+    StepClock clock = {0, xmalloc((size_t)S * sizeof(double)), 0, S};
+    clock.last = t0 = now_seconds();
+    train_epoch(&tr, &set, B, dsa, rng, &sgd, &loss, &acc, on_step, &clock);
+    rt_finish();
+    double total = now_seconds() - t0;
+    size_t peak = dev_mem_peak();
+
+    double per_step = total / S, best = min_of(clock.secs, clock.n);
+    printf("warm-up step (includes kernel compilation when not cached): %.3f s\n", warm_s);
+    printf("training step: %.4f s mean, %.4f s fastest (%d timed, %.3f s in all)\n", per_step, best, S, total);
+    printf("training speed: %.1f images/s\n", (double)set.n / total);
+    printf("training loss of the timed steps (random labels): %.4f\n", loss);
+    print_peak("peak device memory (training)", peak);
+    print_held(held);
+
+    cJSON *o = json_begin("train", a, ds, net);
+    cJSON_AddNumberToObject(o, "batch_train", B);
+    cJSON_AddNumberToObject(o, "steps", S);
+    cJSON_AddNumberToObject(o, "seconds_per_step", per_step);
+    cJSON_AddNumberToObject(o, "fastest_step_seconds", best);
+    cJSON_AddNumberToObject(o, "warmup_seconds", warm_s);
+    cJSON_AddNumberToObject(o, "images_per_second", (double)set.n / total);
+    cJSON_AddNumberToObject(o, "peak_device_bytes", (double)peak);
+    cJSON_AddNumberToObject(o, "peak_device_mib", (double)peak / MIB);
+    json_emit(o);
+
+    free(clock.secs);
+    trainer_free(&tr);
+    imageset_free(&set);
+}
+
+/* One distillation iteration: meta-gradient over syn_steps unrolled student steps and
+ * the update of images and step size, from random images and a random expert segment
+ * (a fresh initialization and a small perturbation of it as the target). */
+static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng) {
+    int nsyn = a->ipc * ds->num_classes;
+    int batch_syn = a->batch_syn > 0 && a->batch_syn < nsyn ? a->batch_syn : nsyn;
+    size_t img = (size_t)ds->channels * ds->height * ds->width, P = net->nparams;
+    float *images = xmalloc((size_t)nsyn * img * sizeof(float));
+    int32_t *labels = xmalloc((size_t)nsyn * sizeof(int32_t));
+    random_normal(rng, images, (size_t)nsyn * img);
+    for (int i = 0; i < nsyn; i++) labels[i] = i / a->ipc;   /* class-major, as clmtt distill */
+    float *theta0 = xmalloc(P * sizeof(float)), *target = xmalloc(P * sizeof(float));
+    net_init_params(net, rng, theta0);
+    for (size_t i = 0; i < P; i++) target[i] = theta0[i] + 0.01f * (float)rng_normal(rng);
+
+    printf("\n== distill: %s on %s-shaped random images, ipc=%d (%d images), batch_syn=%d, syn_steps=%d, "
+           "%d timed iteration%s after 1 warm-up, dsa=%s\n",
+           net->model, ds->name, a->ipc, nsyn, batch_syn, a->syn_steps, a->iterations, a->iterations == 1 ? "" : "s",
+           a->dsa ? "True" : "False");
+    rt_finish();
+    dev_mem_reset_peak();
+    size_t held = dev_mem_current();
+    Distiller d;
+    distiller_init(&d, net, nsyn, labels, batch_syn, a->syn_steps, dsa);
+    distiller_set_images(&d, images);
+
+    /* The original's defaults: syn_lr starts at lr_teacher 0.01; lr_img 1000, lr_lr 1e-5. */
+    float alpha = 0.01f;
+    const double lr_img = 1000, lr_lr = 1e-05;
+    double dalpha, loss = 0, warm_s = 0, total = 0;
+    double *secs = xmalloc((size_t)a->iterations * sizeof(double));
+    int finite = 1;
+    for (int it = -1; it < a->iterations; it++) {
+        double t0 = now_seconds();
+        loss = distiller_meta_grad(&d, theta0, target, alpha, rng, &dalpha);
+        distiller_update(&d, &alpha, dalpha, lr_img, lr_lr);
+        rt_finish();
+        double s = now_seconds() - t0;
+        if (!isfinite(loss) || !isfinite(dalpha) || !isfinite(alpha)) finite = 0;
+        if (it < 0) {
+            warm_s = s;
+        } else {
+            secs[it] = s;
+            total += s;
+        }
+    }
+    size_t peak = dev_mem_peak();
+    double per_it = total / a->iterations, best = min_of(secs, a->iterations);
+    double est = graph_keeping_estimate(net, batch_syn, a->syn_steps);
+    size_t act = activation_floats_per_sample(net);
+
+    printf("warm-up iteration (includes kernel compilation when not cached): %.3f s\n", warm_s);
+    printf("distillation iteration: %.3f s mean, %.3f s fastest (%d timed)\n", per_it, best, a->iterations);
+    printf("matching loss of the last iteration (random expert segment): %.6g, syn_lr %.6g\n", loss, alpha);
+    if (!finite) warn("the iteration produced non-finite values; the timing may not be representative");
+    print_peak("peak device memory (distillation)", peak);
+    print_held(held);
+    printf("one parameter vector: %zu bytes (%.2f MiB); activations per sample: %zu floats over %d layers\n", P * 4,
+           P * 4 / MIB, act, net->nlayers);
+    printf("graph-keeping estimate (an estimate, not a measurement: the memory if the whole unrolled graph were kept, "
+           "as the original does): %.0f bytes (%.1f MiB), %.1fx the measured peak\n",
+           est, est / MIB, peak ? est / (double)peak : 0.0);
+
+    cJSON *o = json_begin("distill", a, ds, net);
+    cJSON_AddNumberToObject(o, "ipc", a->ipc);
+    cJSON_AddNumberToObject(o, "nsyn", nsyn);
+    cJSON_AddNumberToObject(o, "batch_syn", batch_syn);
+    cJSON_AddNumberToObject(o, "syn_steps", a->syn_steps);
+    cJSON_AddNumberToObject(o, "iterations", a->iterations);
+    cJSON_AddNumberToObject(o, "seconds_per_iteration", per_it);
+    cJSON_AddNumberToObject(o, "fastest_iteration_seconds", best);
+    cJSON_AddNumberToObject(o, "warmup_seconds", warm_s);
+    cJSON_AddNumberToObject(o, "peak_device_bytes", (double)peak);
+    cJSON_AddNumberToObject(o, "peak_device_mib", (double)peak / MIB);
+    cJSON_AddNumberToObject(o, "parameter_vector_bytes", (double)P * 4);
+    cJSON_AddNumberToObject(o, "graph_keeping_estimate_bytes", est);
+    cJSON_AddNumberToObject(o, "graph_keeping_estimate_mib", est / MIB);
+    cJSON_AddBoolToObject(o, "finite", finite);
+    json_emit(o);
+
+    free(secs);
+    distiller_free(&d);
+    free(theta0);
+    free(target);
+    free(images);
+    free(labels);
+}
+
+typedef void (*BenchFn)(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng);
+
+/* Opens the device, runs one measurement, closes the device. */
+static void run_measurement(BenchFn fn, const BenchArgs *a, const DatasetInfo *ds, const Net *net,
+                            const DsaStrategy *dsa, Rng *rng) {
+    rt_init(a->device);
+    char gm[32];
+    printf("Device: %s (%s), %s, driver %s, %u compute units, %s global memory\n", RT.dev.name, RT.dev.platform_name,
+           RT.dev.version, RT.dev.driver, RT.dev.compute_units, human_bytes((double)RT.dev.global_mem, gm, sizeof gm));
+    if (RT.profile) printf("CLMTT_PROFILE is on: every kernel is timed and the queue is serialized, so times run slower\n");
+    fn(a, ds, net, dsa, rng);
+    rt_shutdown();
+}
+
+/* Runs one measurement in a child process. Layer workspaces live as long as the process,
+ * so a second measurement in the same process would count the first one's in its peak;
+ * each child starts with no device memory held. The device is only ever opened in the
+ * children, never before a fork. */
+static void run_isolated(BenchFn fn, const BenchArgs *a, const DatasetInfo *ds, const Net *net,
+                         const DsaStrategy *dsa, Rng *rng) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) die("cannot start a process for the measurement: %s", strerror(errno));
+    if (pid == 0) {
+        run_measurement(fn, a, ds, net, dsa, rng);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) die("waiting for the measurement process: %s", strerror(errno));
+    if (WIFSIGNALED(status)) die("the measurement process was killed by signal %d", WTERMSIG(status));
+    if (WEXITSTATUS(status) != 0) exit(WEXITSTATUS(status));
+}
+
+int cmd_bench(int argc, char **argv) {
+    BenchArgs a = {"CIFAR10", "ConvNet", "all", 256, 5, 1, 20, -1, 2, 1, 0, -1};
+    Flag flags[] = {
+        {"dataset", FLAG_STR, &a.dataset, "shape and classes of the random data: MNIST, FashionMNIST, CIFAR10, CIFAR100", 0},
+        {"model", FLAG_STR, &a.model, "network architecture", 0},
+        {"what", FLAG_STR, &a.what, "what to measure: train, distill or all", 0},
+        {"batch_train", FLAG_INT, &a.batch_train, "training batch size", 0},
+        {"train_batches", FLAG_INT, &a.train_batches, "training steps to time (after 1 warm-up step)", 0},
+        {"ipc", FLAG_INT, &a.ipc, "synthetic images per class", 0},
+        {"syn_steps", FLAG_INT, &a.syn_steps, "student steps per distillation iteration", 0},
+        {"batch_syn", FLAG_OPT_INT, &a.batch_syn, "student minibatch size (None: the whole set, ipc x classes)", 0},
+        {"iterations", FLAG_INT, &a.iterations, "distillation iterations to time (after 1 warm-up iteration)", 0},
+        {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation in training and in the unroll (True/False)", 0},
+        {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (None: CLMTT_DEVICE or the default)", 0},
+        {"seed", FLAG_OPT_INT, &a.seed, "random seed of the data (None: a fresh one, printed)", 0},
+    };
+    FlagSet fs = {"bench",
+                  "Measure training speed and distillation time and peak device memory on random data of a dataset's "
+                  "shape\n(no dataset files needed). Prints plain lines and one 'BENCH_JSON {...}' line per measurement; "
+                  "CLMTT_PROFILE=1\nadds device time per kernel (and serializes the queue).",
+                  flags, (int)(sizeof flags / sizeof flags[0])};
+    cli_parse(&fs, argc, argv);
+    int do_train = strcmp(a.what, "train") == 0 || strcmp(a.what, "all") == 0;
+    int do_distill = strcmp(a.what, "distill") == 0 || strcmp(a.what, "all") == 0;
+    cli_require(do_train || do_distill, "what", "must be train, distill or all, got '%s'", a.what);
+    cli_require(a.batch_train >= 1, "batch_train", "must be at least 1, got %d", a.batch_train);
+    cli_require(a.train_batches >= 1, "train_batches", "must be at least 1, got %d", a.train_batches);
+    cli_require(a.ipc >= 1, "ipc", "must be at least 1, got %d", a.ipc);
+    cli_require(a.syn_steps >= 1, "syn_steps", "must be at least 1, got %d", a.syn_steps);
+    cli_require(a.batch_syn != 0, "batch_syn", "must be at least 1 (or None)");
+    cli_require(a.iterations >= 1, "iterations", "must be at least 1, got %d", a.iterations);
+    const DatasetInfo *ds = dataset_require(a.dataset);
+    cli_require((double)a.batch_train * a.train_batches * ds->channels * ds->height * ds->width < 2e9, "train_batches",
+                "batch_train x train_batches images of %s do not fit in host memory", ds->name);
+    Net net;
+    net_build(&net, a.model, ds->channels, ds->height, ds->width, ds->num_classes);
+    DsaStrategy dsa = {0};
+    if (a.dsa) dsa_strategy_parse(BENCH_DSA_STRATEGY, &dsa);
+    uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : rng_fresh_seed();
+    Rng rng;
+    rng_init(&rng, seed, 0xbe7cULL);
+
+    char bs[16];
+    if (a.batch_syn > 0) snprintf(bs, sizeof bs, "%d", a.batch_syn);
+    else snprintf(bs, sizeof bs, "None");
+    printf("Benchmark: dataset=%s (%dx%dx%d, %d classes; random data) model=%s what=%s batch_train=%d "
+           "train_batches=%d ipc=%d syn_steps=%d batch_syn=%s iterations=%d dsa=%s seed=%" PRIu64 "\n",
+           ds->name, ds->channels, ds->height, ds->width, ds->num_classes, net.model, a.what, a.batch_train,
+           a.train_batches, a.ipc, a.syn_steps, bs, a.iterations, a.dsa ? "True" : "False",
+           seed);
+    printf("Network: %s, %zu parameters, %d layers\n", net.model, net.nparams, net.nlayers);
+
+    if (do_train && do_distill) {
+        run_isolated(bench_train, &a, ds, &net, &dsa, &rng);
+        run_isolated(bench_distill, &a, ds, &net, &dsa, &rng);
+    } else {
+        run_measurement(do_train ? bench_train : bench_distill, &a, ds, &net, &dsa, &rng);
+    }
+    return 0;
+}

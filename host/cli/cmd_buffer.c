@@ -1,0 +1,185 @@
+/* clmtt buffer: train expert networks on the real training set and record their
+ * parameter trajectories (the original's buffer.py, SPEC 6). */
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "augment/dsa.h"
+#include "net/net.h"
+#include "core/progress.h"
+#include "cli/setup.h"
+#include "train/train.h"
+#include "io/trajectory.h"
+#include "core/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *dataset, *subset, *model, *dsa_strategy, *data_path, *buffer_path;
+    int res, num_experts, batch_train, batch_real, dsa, train_epochs, zca, decay, save_interval, seed, device;
+    double lr_teacher, mom, l2;
+    int skip_bad_images;
+} BufferArgs;
+
+typedef struct { Progress *p; size_t base; } EpochProgress;
+
+static void on_batch(void *ctx, size_t done) {
+    EpochProgress *ep = ctx;
+    progress_update(ep->p, (double)(ep->base + done));
+}
+
+int cmd_buffer(int argc, char **argv) {
+    BufferArgs a = {"CIFAR10", "imagenette", "ConvNet", "color_crop_cutout_flip_scale_rotate", NULL, "./buffers",
+                    128, 100, 256, 256, 1, 50, 0, 0, 10, -1, -1, 0.01, 0, 0, 0};
+    Flag flags[] = {
+        {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
+        {"subset", FLAG_STR, &a.subset, "ImageNet subset (with --dataset ImageNet)", 0},
+        {"model", FLAG_STR, &a.model, "network architecture", 0},
+        {"res", FLAG_INT, &a.res, "ImageNet resolution", 0},
+        {"num_experts", FLAG_INT, &a.num_experts, "number of experts to train", 0},
+        {"lr_teacher", FLAG_FLOAT, &a.lr_teacher, "expert SGD learning rate", 0},
+        {"batch_train", FLAG_INT, &a.batch_train, "expert batch size", 0},
+        {"batch_real", FLAG_INT, &a.batch_real, "accepted for compatibility; unused (as in the original)", 0},
+        {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation on every batch (True/False)", 0},
+        {"dsa_strategy", FLAG_STR, &a.dsa_strategy, "augmentation groups, joined by _", 0},
+        {"data_path", FLAG_STR, &a.data_path, "dataset folder (default: the dataset's usual place, or 'data')", 0},
+        {"skip_bad_images", FLAG_BOOL, &a.skip_bad_images, "report unreadable JPEG/PNG pictures on stderr and leave them out", 0},
+        {"buffer_path", FLAG_STR, &a.buffer_path, "where expert trajectories are written", 0},
+        {"train_epochs", FLAG_INT, &a.train_epochs, "epochs per expert", 0},
+        {"zca", FLAG_BOOL, &a.zca, "ZCA whitening", 0},
+        {"decay", FLAG_BOOL, &a.decay, "one x0.1 learning-rate decay after epoch train_epochs/2+1", 0},
+        {"mom", FLAG_FLOAT, &a.mom, "SGD momentum", 0},
+        {"l2", FLAG_FLOAT, &a.l2, "SGD weight decay", 0},
+        {"save_interval", FLAG_INT, &a.save_interval, "experts per file", 0},
+        {"seed", FLAG_OPT_INT, &a.seed, "random seed (None: a fresh one, printed)", 0},
+        {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (see clmtt devices; None: default)", 0},
+    };
+    FlagSet fs = {"buffer", "Train expert networks on real data and save their parameter trajectories.", flags,
+                  (int)(sizeof flags / sizeof flags[0])};
+    cli_parse(&fs, argc, argv);
+    cli_require(a.num_experts >= 1, "num_experts", "must be at least 1, got %d", a.num_experts);
+    cli_require(a.train_epochs >= 1, "train_epochs", "must be at least 1, got %d", a.train_epochs);
+    cli_require(a.batch_train >= 1, "batch_train", "must be at least 1, got %d", a.batch_train);
+    cli_require(a.save_interval >= 1, "save_interval", "must be at least 1, got %d", a.save_interval);
+    cli_require(a.lr_teacher > 0, "lr_teacher", "must be positive, got %g", a.lr_teacher);
+    cli_require(a.mom >= 0 && a.mom < 1, "mom", "must be in [0, 1), got %g", a.mom);
+    cli_require(a.l2 >= 0, "l2", "must be non-negative, got %g", a.l2);
+    DatasetInfo dsinfo;
+    dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
+    dsinfo.skip_bad_images = a.skip_bad_images;
+    const DatasetInfo *ds = &dsinfo;
+    if (a.zca) zca_check_size(ds->name, ds->channels, ds->height, ds->width);
+    DsaStrategy dsa = {0};
+    if (a.dsa) dsa_strategy_parse(a.dsa_strategy, &dsa);
+    uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : rng_fresh_seed();
+
+    rt_init(a.device);
+    printf("Hyper-parameters: dataset=%s model=%s num_experts=%d train_epochs=%d lr_teacher=%g batch_train=%d "
+           "dsa=%s dsa_strategy=%s mom=%g l2=%g decay=%s zca=%s save_interval=%d seed=%" PRIu64 "\n",
+           a.dataset, a.model, a.num_experts, a.train_epochs, a.lr_teacher, a.batch_train, a.dsa ? "True" : "False",
+           a.dsa_strategy, a.mom, a.l2, a.decay ? "True" : "False", a.zca ? "True" : "False", a.save_interval, seed);
+    Dataset data;
+    Net net;
+    /* The transform is shared by every model trained on this data: <buffer_path>/<dataset>. */
+    char zdir[4096];
+    zca_cache_dir(zdir, sizeof zdir, a.buffer_path, ds, a.subset, a.res);
+    ZcaSetup zs = {a.zca, zdir, 1, NULL};
+    command_prepare(ds, a.data_path, a.model, &zs, &data, &net);
+
+    char dir[4096];
+    expert_dir(dir, sizeof dir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);
+    mkdir_p(dir);
+    char mpath[4200];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", dir);
+    FILE *metrics = metrics_open(mpath);
+
+    /* Rows of one pass: a training batch, or up to 256 test images. */
+    int train_rows = a.batch_train < data.train.n ? a.batch_train : data.train.n;
+    int test_rows = data.test.n < 256 ? data.test.n : 256;
+    int max_n = train_rows > test_rows ? train_rows : test_rows;
+    Trainer tr;
+    trainer_init(&tr, &net, max_n);
+    int S = a.train_epochs + 1;
+    size_t P = net.nparams;
+    float *snaps = xmalloc((size_t)S * P * sizeof(float));
+    char *layout = net_param_layout_json(&net);
+    TrajWriter w = {0};
+    int open_group = 0;
+    double t_start = now_seconds();
+
+    for (int e = 0; e < a.num_experts; e++) {
+        if (!open_group) {
+            int left = a.num_experts - e;
+            traj_writer_begin(&w, dir, S, P, left < a.save_interval ? left : a.save_interval);
+            char v[64];
+            traj_writer_meta(&w, "format", TRAJ_FORMAT);
+            traj_writer_meta(&w, "model", a.model);
+            traj_writer_meta(&w, "dataset", ds->name);
+            snprintf(v, sizeof v, "%d", ds->channels); traj_writer_meta(&w, "channel", v);
+            snprintf(v, sizeof v, "%d", ds->height); traj_writer_meta(&w, "height", v);
+            snprintf(v, sizeof v, "%d", ds->width); traj_writer_meta(&w, "width", v);
+            snprintf(v, sizeof v, "%d", ds->num_classes); traj_writer_meta(&w, "num_classes", v);
+            traj_writer_meta(&w, "zca", a.zca ? "true" : "false");
+            snprintf(v, sizeof v, "%.17g", a.lr_teacher); traj_writer_meta(&w, "lr_teacher", v);
+            snprintf(v, sizeof v, "%d", a.train_epochs); traj_writer_meta(&w, "train_epochs", v);
+            traj_writer_meta(&w, "param_layout", layout);
+            snprintf(v, sizeof v, "%zu", P); traj_writer_meta(&w, "num_params", v);
+            snprintf(v, sizeof v, "%d", a.batch_train); traj_writer_meta(&w, "batch_train", v);
+            traj_writer_meta(&w, "dsa", a.dsa ? "true" : "false");
+            traj_writer_meta(&w, "dsa_strategy", a.dsa_strategy);
+            snprintf(v, sizeof v, "%.17g", a.mom); traj_writer_meta(&w, "mom", v);
+            snprintf(v, sizeof v, "%.17g", a.l2); traj_writer_meta(&w, "l2", v);
+            traj_writer_meta(&w, "decay", a.decay ? "true" : "false");
+            snprintf(v, sizeof v, "%" PRIu64, seed); traj_writer_meta(&w, "seed", v);
+            traj_writer_meta(&w, "generator", "clmtt " CLMTT_VERSION);
+            open_group = 1;
+        }
+        Rng rng;
+        rng_init(&rng, seed, (uint64_t)e);
+        trainer_init_params(&tr, &rng);
+        dev_read_f32(tr.params, 0, P, snaps);
+        Sgd sgd = {a.lr_teacher, a.mom, a.l2, 1};
+        for (int t = 0; t < a.train_epochs; t++) {
+            Progress p;
+            char label[96];
+            snprintf(label, sizeof label, "expert %d/%d epoch %d/%d", e + 1, a.num_experts, t + 1, a.train_epochs);
+            progress_start(&p, label, data.train.n, "img");
+            EpochProgress ep = {&p, 0};
+            double loss, acc;
+            train_epoch(&tr, &data.train, a.batch_train, &dsa, &rng, &sgd, &loss, &acc, on_batch, &ep);
+            double secs = progress_elapsed(&p);
+            double test_acc = test_accuracy(&tr, &data.test);
+            progress_clear(&p);
+            printf("Itr: %d\tEpoch: %d\tTrain Loss: %.4f\tTrain Acc: %.4f\tTest Acc: %.4f\t(%.1f s, %.0f img/s)\n", e, t,
+                   loss, acc, test_acc, secs, data.train.n / secs);
+            metrics_line(metrics,
+                         "{\"expert\": %d, \"epoch\": %d, \"train_loss\": %.6f, \"train_acc\": %.6f, \"test_acc\": %.6f, "
+                         "\"seconds\": %.3f, \"images_per_second\": %.1f, \"peak_device_bytes\": %zu, \"seed\": %" PRIu64 "}",
+                         e, t, loss, acc, test_acc, secs, data.train.n / secs, dev_mem_peak(), seed);
+            dev_read_f32(tr.params, 0, P, snaps + (size_t)(t + 1) * P);
+            if (a.decay && t == a.train_epochs / 2 + 1) {
+                sgd.lr *= 0.1;
+                sgd.fresh = 1;
+            }
+        }
+        traj_writer_add(&w, snaps);
+        printf("Saving %s (%d expert%s)\n", w.path, w.experts, w.experts == 1 ? "" : "s");
+        if (w.experts == w.capacity) {
+            traj_writer_end(&w);
+            open_group = 0;
+        }
+    }
+    if (open_group) traj_writer_end(&w);
+    char pk[32], el[32];
+    printf("Done: %d experts in %s; peak device memory %s\n", a.num_experts,
+           format_duration(now_seconds() - t_start, el, sizeof el), human_bytes((double)dev_mem_peak(), pk, sizeof pk));
+    fclose(metrics);
+    free(layout);
+    free(snaps);
+    trainer_free(&tr);
+    dataset_free(&data);
+    rt_shutdown();
+    return 0;
+}

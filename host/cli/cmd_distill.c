@@ -1,0 +1,435 @@
+/* clmtt distill: learn a small synthetic set whose student trajectories match the
+ * experts' (the original's distill.py, SPEC 7). --Iteration N performs exactly N
+ * meta-updates; evaluations run at 0, eval_it, 2 eval_it, ... and at N. */
+#include "core/blas.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "distill/distill.h"
+#include "train/evaluate.h"
+#include "train/experts.h"
+#include "io/png.h"
+#include "core/progress.h"
+#include "cli/setup.h"
+#include "io/synset.h"
+#include "augment/texture.h"
+#include "io/trajectory.h"
+#include "core/util.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const char *dataset, *subset, *model, *eval_mode, *pix_init, *dsa_strategy, *data_path, *buffer_path;
+    const char *save_path, *init_syn;
+    int res, ipc, num_eval, eval_it, epoch_eval_train, Iteration, batch_real, batch_syn, batch_train, dsa;
+    int expert_epochs, syn_steps, max_start_epoch, zca, load_all, no_aug, texture, canvas_size, canvas_samples;
+    int max_files, max_experts, force_save, seed, device;
+    double lr_img, lr_lr, lr_teacher, lr_init;
+    int skip_bad_images;
+} DistillArgs;
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+
+/* Run state shared by the saving helpers. */
+typedef struct {
+    const DistillArgs *a;
+    const DatasetInfo *ds;
+    char dir[4096];
+    ImageSet set;          /* host copy of the synthetic set (images refreshed before saving) */
+    float lr;
+    const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
+} Run;
+
+/* --zca: the set mapped back from whitened space (malloc'd); otherwise NULL. */
+static float *unwhitened_set(const Run *r) {
+    if (!r->zca) return NULL;
+    float *x = xmalloc((size_t)r->set.n * r->set.c * r->set.h * r->set.w * sizeof(float));
+    zca_inverse(r->zca, r->set.images, x, r->set.n);
+    return x;
+}
+
+/* unwhitened: unwhitened_set(r), saved as images_zca (NULL without ZCA). */
+static void save_set(Run *r, const char *stem, int it, const float *unwhitened) {
+    char path[4300], v[32];
+    snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
+    snprintf(v, sizeof v, "%d", it);
+    const char *extra[13] = {"iteration", v};
+    int n = 2;
+    char cs[16], cn[16];
+    if (r->a->texture) {
+        snprintf(cs, sizeof cs, "%d", r->a->canvas_size);
+        snprintf(cn, sizeof cn, "%d", r->a->canvas_samples);
+        const char *tex[] = {"texture", "true", "canvas_size", cs, "canvas_samples", cn};
+        memcpy(extra + n, tex, sizeof tex);
+        n += 6;
+    }
+    /* ImageNet sets record which classes (and size) they stand for, so eval can check. */
+    char res[16];
+    if (r->ds->subset) {
+        snprintf(res, sizeof res, "%d", r->ds->height);
+        const char *sub[] = {"subset", r->ds->subset, "res", res};
+        memcpy(extra + n, sub, sizeof sub);
+    }
+    synset_save(path, &r->set, r->lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, unwhitened, extra);
+}
+
+/* The original shows sets of fewer than 50 images per class (or with --force_save):
+ * a grid upsampled x4 (not for ImageNet), and the +-2.5 std clipped variant. */
+static void save_pictures(Run *r, const char *stem, const float *unwhitened) {
+    if (!(r->a->ipc < 50 || r->a->force_save)) return;
+    char path[4300];
+    int up = strcmp(r->ds->name, "ImageNet") == 0 ? 1 : 4;
+    const float *shown = r->set.images;
+    if (r->zca) {
+        /* SPEC 7.11 step 4: <stem>.png shows the inverse-ZCA images (normal colours);
+         * <stem>_whitened.png the whitened ones the networks see. */
+        snprintf(path, sizeof path, "%s/%s_whitened.png", r->dir, stem);
+        png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
+        snprintf(path, sizeof path, "%s/%s_whitened_clipped.png", r->dir, stem);
+        png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
+        shown = unwhitened;
+    }
+    snprintf(path, sizeof path, "%s/%s.png", r->dir, stem);
+    png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
+    snprintf(path, sizeof path, "%s/%s_clipped.png", r->dir, stem);
+    png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
+    if (r->a->texture) {
+        /* Each canvas repeated 2 x 2: seams would show where the texture does not tile. */
+        float *tiled = texture_tile(r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 2);
+        snprintf(path, sizeof path, "%s/%s_tiled.png", r->dir, stem);
+        png_write_grid(path, tiled, r->set.n, r->set.c, 2 * r->set.h, 2 * r->set.w, 10, up, 0);
+        free(tiled);
+    }
+}
+
+/* The set file and pictures under `stem` and, when `also` is not NULL, under `also` too;
+ * the inverse ZCA is computed once for all of them. */
+static void save_outputs(Run *r, int it, const char *stem, const char *also) {
+    float *unwhitened = unwhitened_set(r);
+    save_set(r, stem, it, unwhitened);
+    save_pictures(r, stem, unwhitened);
+    if (also) {
+        save_set(r, also, it, unwhitened);
+        save_pictures(r, also, unwhitened);
+    }
+    free(unwhitened);
+}
+
+static void make_run_dir(Run *r, uint64_t seed) {
+    if (r->a->save_path) {
+        snprintf(r->dir, sizeof r->dir, "%s", r->a->save_path);
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        snprintf(r->dir, sizeof r->dir, "logged_files/%s/%s_ipc%d_%s_s%" PRIu64, r->ds->name, r->a->model, r->a->ipc,
+                 stamp, seed);
+    }
+    mkdir_p(r->dir);
+}
+
+static int finite_set(const ImageSet *s) {
+    size_t n = (size_t)s->n * s->c * s->h * s->w;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(s->images[i])) return 0;
+    return 1;
+}
+
+int cmd_distill(int argc, char **argv) {
+    DistillArgs a = {"CIFAR10", "imagenette", "ConvNet", "S", "real", "color_crop_cutout_flip_scale_rotate", NULL,
+                     "./buffers", NULL, NULL,
+                     128, 1, 5, 100, 1000, 5000, 256, -1, 256, 1,
+                     3, 20, 25, 0, 0, 0, 0, 2, 1,
+                     -1, -1, 0, -1, -1,
+                     1000, 1e-05, 0.01, 0.01, 0};
+    Flag flags[] = {
+        {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
+        {"subset", FLAG_STR, &a.subset, "ImageNet subset", 0},
+        {"model", FLAG_STR, &a.model, "student (and expert) architecture", 0},
+        {"res", FLAG_INT, &a.res, "ImageNet resolution", 0},
+        {"ipc", FLAG_INT, &a.ipc, "synthetic images per class", 0},
+        {"eval_mode", FLAG_STR, &a.eval_mode, "evaluation model pool: S, M, W, D, A, P, N, C", 0},
+        {"num_eval", FLAG_INT, &a.num_eval, "networks trained per evaluation (0: no evaluation)", 0},
+        {"eval_it", FLAG_INT, &a.eval_it, "evaluate every this many iterations", 0},
+        {"epoch_eval_train", FLAG_INT, &a.epoch_eval_train, "epochs of evaluation training", 0},
+        {"Iteration", FLAG_INT, &a.Iteration, "number of meta-updates", 0},
+        {"lr_img", FLAG_FLOAT, &a.lr_img, "learning rate of the synthetic pixels", 0},
+        {"lr_lr", FLAG_FLOAT, &a.lr_lr, "learning rate of the learned step size", 0},
+        {"lr_teacher", FLAG_FLOAT, &a.lr_teacher, "initial learned step size (syn_lr)", 0},
+        {"lr_init", FLAG_FLOAT, &a.lr_init, "accepted for compatibility; unused (as in the original)", 0},
+        {"batch_real", FLAG_INT, &a.batch_real, "accepted for compatibility; unused (as in the original)", 0},
+        {"batch_syn", FLAG_OPT_INT, &a.batch_syn, "student minibatch size (None: the whole set)", 0},
+        {"batch_train", FLAG_INT, &a.batch_train, "evaluation training batch size", 0},
+        {"pix_init", FLAG_STR, &a.pix_init, "initial pixels: real or noise", 0},
+        {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation (True/False)", 0},
+        {"dsa_strategy", FLAG_STR, &a.dsa_strategy, "augmentation groups, joined by _", 0},
+        {"data_path", FLAG_STR, &a.data_path, "dataset folder (default: the dataset's usual place, or 'data')", 0},
+        {"skip_bad_images", FLAG_BOOL, &a.skip_bad_images, "report unreadable JPEG/PNG pictures on stderr and leave them out", 0},
+        {"buffer_path", FLAG_STR, &a.buffer_path, "where the expert trajectories are", 0},
+        {"expert_epochs", FLAG_INT, &a.expert_epochs, "target = start + expert_epochs", 0},
+        {"syn_steps", FLAG_INT, &a.syn_steps, "student steps per iteration", 0},
+        {"max_start_epoch", FLAG_INT, &a.max_start_epoch, "start epoch drawn from [0, max_start_epoch)", 0},
+        {"zca", FLAG_BOOL, &a.zca, "ZCA whitening", 0},
+        {"load_all", FLAG_BOOL, &a.load_all, "draw experts from all files at random", 0},
+        {"no_aug", FLAG_BOOL, &a.no_aug, "no augmentation inside the unrolled student steps", 0},
+        {"texture", FLAG_BOOL, &a.texture, "distill tileable textures", 0},
+        {"canvas_size", FLAG_INT, &a.canvas_size, "texture canvas side in units of the image side", 0},
+        {"canvas_samples", FLAG_INT, &a.canvas_samples, "random crops per canvas per step", 0},
+        {"max_files", FLAG_OPT_INT, &a.max_files, "use only this many expert files", 0},
+        {"max_experts", FLAG_OPT_INT, &a.max_experts, "use only the first this many experts of each file", 0},
+        {"force_save", FLAG_BOOL, &a.force_save, "write pictures even for ipc >= 50", 0},
+        {"seed", FLAG_OPT_INT, &a.seed, "random seed (None: a fresh one, printed)", 0},
+        {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (None: default)", 0},
+        {"save_path", FLAG_STR, &a.save_path, "run folder (default logged_files/<dataset>/<run name>)", 0},
+        {"init_syn", FLAG_STR, &a.init_syn, "start from this synthetic set file (images, labels and lr)", 0},
+    };
+    FlagSet fs = {"distill", "Distill a synthetic set by matching expert training trajectories.", flags,
+                  (int)(sizeof flags / sizeof flags[0])};
+    cli_parse(&fs, argc, argv);
+    cli_require(!(a.texture && a.zca), "texture", "texture mode cannot be combined with --zca (as in the original)");
+    cli_require(a.canvas_size >= 1, "canvas_size", "must be at least 1, got %d", a.canvas_size);
+    cli_require(a.canvas_samples >= 1, "canvas_samples", "must be at least 1, got %d", a.canvas_samples);
+    cli_require(a.ipc >= 1, "ipc", "must be at least 1, got %d", a.ipc);
+    cli_require(a.Iteration >= 0, "Iteration", "must be non-negative, got %d", a.Iteration);
+    cli_require(a.eval_it >= 1, "eval_it", "must be at least 1, got %d", a.eval_it);
+    cli_require(a.num_eval >= 0, "num_eval", "must be non-negative, got %d", a.num_eval);
+    cli_require(a.epoch_eval_train >= 0, "epoch_eval_train", "must be non-negative, got %d", a.epoch_eval_train);
+    cli_require(a.syn_steps >= 1, "syn_steps", "must be at least 1, got %d", a.syn_steps);
+    cli_require(a.expert_epochs >= 1, "expert_epochs", "must be at least 1, got %d", a.expert_epochs);
+    cli_require(a.max_start_epoch >= 1, "max_start_epoch", "must be at least 1, got %d", a.max_start_epoch);
+    cli_require(a.batch_syn != 0, "batch_syn", "must be at least 1 (or None)");
+    cli_require(a.batch_train >= 1, "batch_train", "must be at least 1, got %d", a.batch_train);
+    cli_require(strcmp(a.pix_init, "real") == 0 || strcmp(a.pix_init, "noise") == 0, "pix_init",
+                "must be 'real' or 'noise', got '%s'", a.pix_init);
+    cli_require(isfinite(a.lr_teacher), "lr_teacher", "must be a number");
+    DatasetInfo dsinfo;
+    dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
+    dsinfo.skip_bad_images = a.skip_bad_images;
+    const DatasetInfo *ds = &dsinfo;
+    if (a.zca) zca_check_size(ds->name, ds->channels, ds->height, ds->width);
+    DsaStrategy dsa_eval = {0}, dsa_unroll = {0};
+    if (a.dsa) dsa_strategy_parse(a.dsa_strategy, &dsa_eval);
+    if (a.dsa && !a.no_aug) dsa_unroll = dsa_eval;
+    uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : rng_fresh_seed();
+    Rng rng_init_set, rng_experts, rng_steps, rng_eval;
+    rng_init(&rng_init_set, seed, 1);
+    rng_init(&rng_experts, seed, 2);
+    rng_init(&rng_steps, seed, 3);
+    rng_init(&rng_eval, seed, 4);
+
+    SynSet init = {0};
+    if (a.init_syn) {
+        synset_load(a.init_syn, &init);
+        if (init.texture != a.texture)
+            die("%s: the file holds %s, but --texture is %s", a.init_syn, init.texture ? "texture canvases" : "images",
+                a.texture ? "True" : "False");
+        if (a.texture && !cli_flag(&fs, "canvas_size")->given) a.canvas_size = init.canvas_size;
+        if (a.texture && !cli_flag(&fs, "canvas_samples")->given) a.canvas_samples = init.canvas_samples;
+        /* The file's canvas_size was taken above unless given, so the shape check uses it. */
+        init.canvas_size = a.canvas_size;
+        synset_check_fits(&init, a.init_syn, ds, a.zca);
+        if (init.set.n % ds->num_classes)
+            die("%s: %d images is not a whole number per class of %s", a.init_syn, init.set.n, ds->name);
+        const Flag *ipc_flag = cli_flag(&fs, "ipc");
+        int file_ipc = init.set.n / ds->num_classes;
+        if (ipc_flag->given && a.ipc != file_ipc)
+            die("--ipc %d does not match %s, which holds %d images per class", a.ipc, a.init_syn, file_ipc);
+        a.ipc = file_ipc;
+        if (!cli_flag(&fs, "lr_teacher")->given) a.lr_teacher = init.lr;
+    }
+    int nsyn = a.ipc * ds->num_classes;
+    int batch_syn = a.batch_syn > 0 && a.batch_syn < nsyn ? a.batch_syn : nsyn;
+
+    rt_init(a.device);
+    printf("Hyper-parameters: dataset=%s model=%s ipc=%d syn_steps=%d expert_epochs=%d max_start_epoch=%d "
+           "Iteration=%d lr_img=%g lr_lr=%g lr_teacher=%g batch_syn=%d pix_init=%s dsa=%s no_aug=%s eval_it=%d "
+           "num_eval=%d epoch_eval_train=%d seed=%" PRIu64 "\n",
+           ds->name, a.model, a.ipc, a.syn_steps, a.expert_epochs, a.max_start_epoch, a.Iteration, a.lr_img, a.lr_lr,
+           a.lr_teacher, batch_syn, a.pix_init, a.dsa ? "True" : "False", a.no_aug ? "True" : "False", a.eval_it,
+           a.num_eval, a.epoch_eval_train, seed);
+    if (a.texture) {
+        printf("Texture: canvases of %d x %d images, %d crop round%s per step\n", a.canvas_size, a.canvas_size,
+               a.canvas_samples, a.canvas_samples == 1 ? "" : "s");
+        if (strcmp(a.pix_init, "real") == 0 && !a.init_syn)
+            printf("WARNING: Using texture with real initialization will take a very long time to smooth out the "
+                   "boundaries between images.\n");
+    }
+    Dataset data;
+    Net net;
+    /* The buffer command's cached transform (<buffer_path>/<dataset>/zca.safetensors) when
+     * present; otherwise fitted anew and not written (only clmtt buffer writes it). */
+    Zca zca = {0};
+    char zdir[4096];
+    zca_cache_dir(zdir, sizeof zdir, a.buffer_path, ds, a.subset, a.res);
+    ZcaSetup zs = {a.zca, zdir, 0, &zca};
+    command_prepare(ds, a.data_path, a.model, &zs, &data, &net);
+
+    char edir[4096];
+    expert_dir(edir, sizeof edir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);
+    ExpertSource experts;
+    experts_open(&experts, edir, &net, ds->name, a.zca, a.max_files, a.max_experts, a.load_all, &rng_experts);
+    if (a.max_start_epoch - 1 + a.expert_epochs > experts.snapshots - 1)
+        die("--max_start_epoch %d with --expert_epochs %d needs trajectories of at least %d epochs, but the experts "
+            "in %s have %d", a.max_start_epoch, a.expert_epochs, a.max_start_epoch - 1 + a.expert_epochs, edir,
+            experts.snapshots - 1);
+    printf("Experts: %s (%d file%s)\n", edir, experts.nfiles, experts.nfiles == 1 ? "" : "s");
+
+    /* The synthetic set: labels class-major (SPEC 7.2), pixels real, noise or from a file. */
+    Run run = {&a, ds, "", {0}, (float)a.lr_teacher, a.zca ? &zca : NULL};
+    make_run_dir(&run, seed);
+    int side = a.texture ? a.canvas_size : 1;
+    if (a.init_syn) {
+        run.set = init.set;
+    } else if (strcmp(a.pix_init, "real") == 0 && a.texture) {
+        texture_init_real(&data.train, ds->num_classes, a.ipc, a.canvas_size, &rng_init_set, &run.set);
+    } else if (strcmp(a.pix_init, "real") == 0) {
+        random_real_subset(&data.train, ds->num_classes, a.ipc, &rng_init_set, &run.set);
+    } else {
+        run.set.n = nsyn; run.set.c = ds->channels; run.set.h = side * ds->height; run.set.w = side * ds->width;
+        size_t n = (size_t)nsyn * ds->channels * run.set.h * run.set.w;
+        run.set.images = xmalloc(n * sizeof(float));
+        run.set.labels = xmalloc((size_t)nsyn * sizeof(int32_t));
+        for (size_t i = 0; i < n; i++) run.set.images[i] = (float)rng_normal(&rng_init_set);
+        for (int i = 0; i < nsyn; i++) run.set.labels[i] = i / a.ipc;
+    }
+    printf("Run folder: %s\n", run.dir);
+    char mpath[4300];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", run.dir);
+    FILE *metrics = metrics_open(mpath);
+
+    Distiller d;
+    distiller_init_texture(&d, &net, nsyn, run.set.labels, batch_syn, a.syn_steps, &dsa_unroll,
+                           a.texture ? a.canvas_size : 0, a.texture ? a.canvas_samples : 1);
+    distiller_set_images(&d, run.set.images);
+    size_t setbytes = (size_t)nsyn * d.img;
+    cl_mem backup = dev_alloc(setbytes * 4, "last good synthetic images");
+
+    EvalConfig ecfg = {a.epoch_eval_train, a.batch_train, 0, dsa_eval, a.texture ? a.canvas_samples : 0};
+    char pool[8][64];
+    int npool = eval_pool(a.eval_mode, a.model, pool, 8);
+    double best[8] = {0}, best_std[8] = {0};
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    double t_start = now_seconds(), t_iters = 0;
+    int iters_done = 0, status = 0;
+    Progress prog;
+    progress_start(&prog, "distill", a.Iteration, "it");
+
+    for (int it = 0; it <= a.Iteration; it++) {
+        if (it % a.eval_it == 0 || it == a.Iteration) {
+            /* Evaluation cannot train with a negative step size (SPEC 10.1): stop as on
+             * divergence, so that the set learned so far is still saved. */
+            if (a.num_eval > 0 && !(run.lr >= 0)) {
+                progress_clear(&prog);
+                fprintf(stderr, "clmtt: iteration %d diverged: syn_lr = %g cannot train the evaluation networks "
+                        "(lower --lr_lr or --lr_img); the last set is in %s/images_last.safetensors\n", it, run.lr,
+                        run.dir);
+                status = 1;
+                break;
+            }
+            distiller_get_images(&d, run.set.images);
+            int improved = 0;
+            for (int m = 0; m < npool && a.num_eval > 0; m++) {
+                ecfg.lr = run.lr;
+                double sum = 0, sq = 0, t0 = now_seconds();
+                char accs[1024] = "";
+                for (int k = 0; k < a.num_eval; k++) {
+                    EvalResult r = evaluate_set(pool[m], &run.set, &data.test, ds->num_classes, &ecfg, &rng_eval);
+                    sum += r.test_acc;
+                    sq += r.test_acc * r.test_acc;
+                    size_t l = strlen(accs);
+                    snprintf(accs + l, sizeof accs - l, "%s%.4f", k ? ", " : "", r.test_acc);
+                }
+                double mean = sum / a.num_eval, var = sq / a.num_eval - mean * mean, sd = sqrt(var > 0 ? var : 0);
+                if (mean > best[m]) { best[m] = mean; best_std[m] = sd; improved = 1; }
+                progress_clear(&prog);
+                printf("Evaluate %d random %s, mean = %.4f std = %.4f (best %.4f, %.1f s)\n", a.num_eval, pool[m], mean,
+                       sd, best[m], now_seconds() - t0);
+                metrics_line(metrics,
+                             "{\"iteration\": %d, \"eval_model\": \"%s\", \"accuracy_mean\": %.6f, \"accuracy_std\": %.6f, "
+                             "\"best_mean\": %.6f, \"best_std\": %.6f, \"accuracies\": [%s], \"syn_lr\": %.9g, \"seconds\": %.3f}",
+                             it, pool[m], mean, sd, best[m], best_std[m], accs, run.lr, now_seconds() - t0);
+            }
+            char stem[64];
+            snprintf(stem, sizeof stem, "images_%d", it);
+            save_outputs(&run, it, stem, improved ? "images_best" : NULL);
+        }
+        if (it == a.Iteration) break;
+        if (interrupted) break;
+
+        double t0 = now_seconds();
+        int nsnap;
+        const float *traj = experts_next(&experts, &rng_experts, &nsnap);
+        int start = rng_int(&rng_experts, 0, a.max_start_epoch - 1);
+        const float *theta0 = traj + (size_t)start * net.nparams;
+        const float *target = traj + (size_t)(start + a.expert_epochs) * net.nparams;
+        double dalpha;
+        double loss = distiller_meta_grad(&d, theta0, target, run.lr, &rng_steps, &dalpha);
+        if (!isfinite(loss) || !isfinite(dalpha) || dev_has_nonfinite(setbytes, dptr(d.dX, 0))) {
+            progress_clear(&prog);
+            fprintf(stderr, "clmtt: iteration %d diverged (loss %g, d loss/d syn_lr %g); the last good set is in %s/images_last.safetensors\n",
+                    it, loss, dalpha, run.dir);
+            status = 1;
+            break;
+        }
+        dev_copy(backup, 0, d.X, 0, setbytes);
+        float lr_before = run.lr;
+        distiller_update(&d, &run.lr, dalpha, a.lr_img, a.lr_lr);
+        if (!isfinite(run.lr) || dev_has_nonfinite(setbytes, dptr(d.X, 0))) {
+            dev_copy(d.X, 0, backup, 0, setbytes);
+            run.lr = lr_before;
+            progress_clear(&prog);
+            fprintf(stderr, "clmtt: iteration %d diverged (the update made syn_lr or the images non-finite); "
+                    "the last good set is in %s/images_last.safetensors\n", it, run.dir);
+            status = 1;
+            break;
+        }
+        double secs = now_seconds() - t0;
+        t_iters += secs;
+        iters_done++;
+        metrics_line(metrics,
+                     "{\"iteration\": %d, \"loss\": %.9g, \"syn_lr\": %.9g, \"start_epoch\": %d, \"grad_syn_lr\": %.9g, "
+                     "\"seconds\": %.3f, \"peak_device_bytes\": %zu}",
+                     it, loss, run.lr, start, dalpha, secs, dev_mem_peak());
+        if (it % 10 == 0) {
+            progress_clear(&prog);
+            printf("iter = %04d, loss = %.4f, syn_lr = %.6g (%.2f s/it)\n", it, loss, run.lr, secs);
+        }
+        progress_update(&prog, it + 1);
+    }
+    progress_clear(&prog);
+    distiller_get_images(&d, run.set.images);
+    if (!finite_set(&run.set)) die("internal: the kept synthetic set is not finite");
+    save_outputs(&run, iters_done, "images_last", NULL);
+    if (interrupted) {
+        fprintf(stderr, "clmtt: interrupted after %d updates; continue with --init_syn %s/images_last.safetensors\n",
+                iters_done, run.dir);
+        status = 130;
+    }
+    char pk[32], el[32];
+    printf("Done: %d updates in %s (%.2f s per iteration), peak device memory %s; run folder %s\n", iters_done,
+           format_duration(now_seconds() - t_start, el, sizeof el), iters_done ? t_iters / iters_done : 0.0,
+           human_bytes((double)dev_mem_peak(), pk, sizeof pk), run.dir);
+    for (int m = 0; m < npool && a.num_eval > 0; m++)
+        printf("Best %s accuracy: %.4f +- %.4f\n", pool[m], best[m], best_std[m]);
+    metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"seconds_per_iteration\": %.4f, \"peak_device_bytes\": %zu, \"status\": %d}",
+                 iters_done, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
+    fclose(metrics);
+    dev_free(backup);
+    distiller_free(&d);
+    experts_close(&experts);
+    imageset_free(&run.set);
+    zca_free(&zca);
+    dataset_free(&data);
+    rt_shutdown();
+    return status;
+}

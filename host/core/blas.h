@@ -1,0 +1,31 @@
+/* Linear algebra on the device: CLBlast GEMMs (row-major) and reductions.
+ * CLBlast status codes are checked like OpenCL's. Offsets, counts and leading
+ * dimensions are in floats. */
+#ifndef CLMTT_BLAS_H
+#define CLMTT_BLAS_H
+
+#include "core/tensor.h"
+
+/* C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major. */
+void gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+          DPtr a, size_t lda, DPtr b, size_t ldb, float beta, DPtr c, size_t ldc);
+/* The same for `batch` problems whose operands are `*_stride` floats apart. */
+void gemm_batched(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                  DPtr a, size_t lda, size_t a_stride, DPtr b, size_t ldb, size_t b_stride,
+                  float beta, DPtr c, size_t ldc, size_t c_stride, size_t batch);
+/* y += alpha * x */
+void axpy(size_t n, float alpha, DPtr x, DPtr y);
+/* x *= alpha */
+void scal(size_t n, float alpha, DPtr x);
+
+/* Reductions, accumulated per work-group in float and across groups in double. */
+double dev_dot(size_t n, DPtr x, DPtr y);
+double dev_sum(size_t n, DPtr x);
+/* sum (x - y)^2 */
+double dev_sqdist(size_t n, DPtr x, DPtr y);
+/* 1 when any element is NaN or Inf. */
+int dev_has_nonfinite(size_t n, DPtr x);
+
+const char *clblast_status_name(int status);
+
+#endif

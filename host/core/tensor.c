@@ -1,0 +1,86 @@
+#include "core/tensor.h"
+#include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static size_t mem_current, mem_peak;
+
+size_t dtype_size(DType t) { return t == DT_I64 ? 8 : 4; }
+const char *dtype_name(DType t) { return t == DT_F32 ? "F32" : t == DT_I32 ? "I32" : "I64"; }
+
+cl_mem dev_alloc(size_t bytes, const char *what) {
+    if (bytes == 0) bytes = 4;
+    char a[32], b[32], c[32];
+    if (bytes > RT.dev.max_alloc)
+        die("cannot allocate %s (%s) on %s: the device allows at most %s per buffer",
+            what, human_bytes((double)bytes, a, sizeof a), RT.dev.name, human_bytes((double)RT.dev.max_alloc, b, sizeof b));
+    if (mem_current + bytes > RT.dev.global_mem)
+        die("cannot allocate %s (%s) on %s: %s already in use of %s device memory",
+            what, human_bytes((double)bytes, a, sizeof a), RT.dev.name,
+            human_bytes((double)mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
+    cl_int err;
+    cl_mem m = clCreateBuffer(RT.ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS)
+        die("cannot allocate %s (%s) on %s: %s (%s in use, device has %s)", what,
+            human_bytes((double)bytes, a, sizeof a), RT.dev.name, cl_error_name(err),
+            human_bytes((double)mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
+    /* Touching the buffer makes lazy drivers commit it now, where a failure can be named. */
+    const cl_uint zero = 0;
+    CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &zero, 4, 0, bytes & ~(size_t)3, 0, NULL, NULL));
+    mem_current += bytes;
+    if (mem_current > mem_peak) mem_peak = mem_current;
+    return m;
+}
+
+void dev_free(cl_mem m) {
+    if (!m) return;
+    size_t sz = 0;
+    CL_CHECK(clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof sz, &sz, NULL));
+    mem_current -= sz;
+    CL_CHECK(clReleaseMemObject(m));
+}
+
+size_t dev_mem_current(void) { return mem_current; }
+size_t dev_mem_peak(void) { return mem_peak; }
+void dev_mem_reset_peak(void) { mem_peak = mem_current; }
+
+void dev_write(cl_mem m, size_t off, size_t bytes, const void *src) {
+    if (bytes) CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
+}
+void dev_read(cl_mem m, size_t off, size_t bytes, void *dst) {
+    if (bytes) CL_CHECK(clEnqueueReadBuffer(RT.queue, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL));
+}
+void dev_write_f32(cl_mem m, size_t off, size_t n, const float *src) { dev_write(m, off * 4, n * 4, src); }
+void dev_read_f32(cl_mem m, size_t off, size_t n, float *dst) { dev_read(m, off * 4, n * 4, dst); }
+
+void dev_fill(cl_mem m, size_t off, size_t n, float v) {
+    if (n) CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &v, sizeof v, off * 4, n * 4, 0, NULL, NULL));
+}
+void dev_copy(cl_mem dst, size_t doff, cl_mem src, size_t soff, size_t n) {
+    if (n) CL_CHECK(clEnqueueCopyBuffer(RT.queue, src, dst, soff * 4, doff * 4, n * 4, 0, NULL, NULL));
+}
+
+Tensor tensor_new(DType dt, int ndim, const int64_t *shape, const char *what) {
+    Tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = dt;
+    t.ndim = ndim;
+    t.numel = 1;
+    for (int i = 0; i < ndim; i++) { t.shape[i] = shape[i]; t.numel *= (size_t)shape[i]; }
+    t.mem = dev_alloc(t.numel * dtype_size(dt), what);
+    t.owns = 1;
+    return t;
+}
+
+Tensor tensor_f32(size_t n, const char *what) {
+    int64_t s = (int64_t)n;
+    return tensor_new(DT_F32, 1, &s, what);
+}
+
+void tensor_free(Tensor *t) {
+    if (t->owns && t->mem) dev_free(t->mem);
+    memset(t, 0, sizeof *t);
+}
+
+size_t tensor_bytes(const Tensor *t) { return t->numel * dtype_size(t->dtype); }

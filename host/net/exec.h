@@ -1,0 +1,54 @@
+/* Runs a Net on the device for batches of up to max_n samples. Keeps every layer's
+ * output (and, for the R-operator pass, every tangent) for one batch at a time; the
+ * adjoints of the nodes share a few buffers (two for a chain of layers, where they
+ * ping-pong; residual nets keep a branch's adjoint while the other branch runs, and a node
+ * that feeds two layers sums their contributions). Inputs are NCHW images; labels int32.
+ *
+ *   exec_forward         logits of a batch (train: batch statistics for batch norm,
+ *                        and the running statistics are updated; eval: running statistics)
+ *   exec_loss            softmax cross-entropy: mean loss and correct count are added to
+ *                        the device accumulator (read with exec_take_sums)
+ *   exec_backward        grad = d loss / d params (overwritten), optional input gradient
+ *   exec_grad_hvp        one pass for distillation (SPEC 7.7): grad = g, hvp = H lambda,
+ *                        u = mixed second derivative applied to lambda, at the input */
+#ifndef CLMTT_EXEC_H
+#define CLMTT_EXEC_H
+
+#include "net/net.h"
+#include "core/tensor.h"
+
+typedef struct {
+    const Net *net;
+    int max_n;
+    int with_tangents;
+    cl_mem act[NET_MAX_LAYERS + 1];   /* act[i+1]: output of layer i; act[0] unused */
+    cl_mem tan[NET_MAX_LAYERS + 1];   /* tangents, same sizes (with_tangents only) */
+    cl_mem stats[NET_MAX_LAYERS];     /* normalization statistics */
+    int slot[NET_MAX_LAYERS + 1];     /* node v's adjoint lives in adj[slot[v]] (net_adjoint_slots) */
+    int nslots;
+    cl_mem adj[NET_MAX_LAYERS + 1], radj[NET_MAX_LAYERS + 1]; /* adjoints and their tangents */
+    cl_mem scratch, rscratch;         /* a second contribution to a node that feeds two layers */
+    cl_mem run_mean[NET_MAX_LAYERS];  /* batch norm running statistics, per layer */
+    cl_mem run_var[NET_MAX_LAYERS];
+    cl_mem probs, rowloss, correct;
+    cl_mem sums;                      /* [0] loss sum, [1] correct count, [2] rows */
+} Exec;
+
+void exec_init(Exec *e, const Net *net, int max_n, int with_tangents);
+void exec_free(Exec *e);
+/* Resets batch norm running statistics to mean 0, variance 1 (a fresh network). */
+void exec_reset_running(Exec *e);
+
+void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train);
+cl_mem exec_logits(const Exec *e);
+void exec_loss(Exec *e, cl_mem labels, int n);
+/* Only the class probabilities that exec_backward needs (no loss or accuracy sums). */
+void exec_softmax(Exec *e, cl_mem labels, int n);
+void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem labels, cl_mem din_input);
+void exec_grad_hvp(Exec *e, DPtr params, DPtr lambda, cl_mem input, int n, cl_mem labels, DPtr grad, DPtr hvp,
+                   cl_mem u_input);
+
+/* Reads and clears the accumulated loss sum, correct count and row count. */
+void exec_take_sums(Exec *e, double *loss_sum, double *correct, double *rows);
+
+#endif
