@@ -2,7 +2,7 @@
  * the host rounds global sizes up to a multiple of the work-group size. */
 
 /* Float atomic add through compare-and-swap (OpenCL 1.2 has no float atomics). */
-inline void atomic_add_f(volatile __global float *addr, float v) {
+static inline void atomic_add_f(volatile __global float *addr, float v) {
     union { unsigned int u; float f; } old, upd;
     do {
         old.f = *addr;
@@ -11,7 +11,7 @@ inline void atomic_add_f(volatile __global float *addr, float v) {
 }
 
 /* Work-group tree reduction of `v` in local memory `tmp`; the sum is returned to all items. */
-inline float group_sum(float v, __local float *tmp) {
+static inline float group_sum(float v, __local float *tmp) {
     const int lid = get_local_id(0), ls = get_local_size(0);
     tmp[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);

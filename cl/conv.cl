@@ -13,7 +13,7 @@
  *        kernels at the end of this file (explicit float16 vectors, one tile per item). */
 
 /* Offset of element (n, c, h, w) of an input of N samples, C channels, H x W. */
-inline int conv_in_index(int nchw, int N, int C, int H, int W, int n, int c, int h, int w) {
+static inline int conv_in_index(int nchw, int N, int C, int H, int W, int n, int c, int h, int w) {
     return nchw ? ((n * C + c) * H + h) * W + w : ((c * N + n) * H + h) * W + w;
 }
 
@@ -33,7 +33,7 @@ __kernel void conv_im2col(__global float *col, __global const float *in, int nch
 }
 
 /* dst[ow] = src[ow] for ow in [lo, hi), 0 for the rest of [0, Wo). */
-inline void conv_copy_row(__global float *dst, __global const float *src, int lo, int hi, int Wo) {
+static inline void conv_copy_row(__global float *dst, __global const float *src, int lo, int hi, int Wo) {
     int ow = 0;
     for (; ow < lo; ow++) dst[ow] = 0.0f;
     for (; ow < hi; ow++) dst[ow] = src[ow];
@@ -156,7 +156,7 @@ __kernel void conv_bias_grad(__global float *db, long dboff, __global const floa
 
 /* Edge tile (fewer than 64 columns left from n0): rows m0..m0+5, 16 columns at a time,
  * then single columns. */
-inline void conv_gemm_ab_edge(int M, int N, int K, __global const float *a, int sam, int sak,
+static inline void conv_gemm_ab_edge(int M, int N, int K, __global const float *a, int sam, int sak,
                               __global const float *b, int ldb, __global const float *bias, int acc_c,
                               __global float *c, int ldc, int m0, int n0) {
     for (int m = m0; m < min(m0 + 6, M); m++) {
@@ -214,7 +214,7 @@ __kernel void conv_gemm_ab(int M, int N, int K, __global const float *a, long ao
     CONV_GEMM_STORE(3); CONV_GEMM_STORE(4); CONV_GEMM_STORE(5);
 }
 
-inline float conv_hsum16(float16 v) {
+static inline float conv_hsum16(float16 v) {
     const float8 h8 = v.lo + v.hi;
     const float4 h4 = h8.lo + h8.hi;
     const float2 h2 = h4.lo + h4.hi;

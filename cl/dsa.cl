@@ -1,4 +1,4 @@
-/* Differentiable Siamese Augmentation (host/dsa.c, SPEC 5.1). Images are NCHW.
+/* Differentiable Siamese Augmentation (host/dsa.c, docs/algorithm.md#dsa-augmentation-and-its-adjoint). Images are NCHW.
  * p holds DSA_NPARAM = 4 floats per sample; group codes follow DsaGroup:
  * 0 color, 1 crop, 2 cutout, 3 flip, 4 scale, 5 rotate. */
 

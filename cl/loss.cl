@@ -29,14 +29,17 @@ int loss_group_min(int v, __local int *tmp) {
     return r;
 }
 
-/* Row n = group id: probs = softmax(o), rowloss = logsumexp(o) - o[y] (NaN when y is not
- * in [0, K)), correct = 1 when the first maximum of o is at y. flags: 1 = write rowloss,
- * 2 = write correct (the host passes a dummy buffer for an output it does not want). */
+/* Row n = group id, targets t [N][K] (a distribution per row; one-hot for a hard label):
+ * probs = softmax(o), rowloss = logsumexp(o) - <t, o> written as log(s) + sum_k t_k (m - o_k)
+ * so a one-hot row gives exactly log(s) + (m - o_y); correct = 1 when the first maximum of o
+ * is the first maximum of t. flags: 1 = write rowloss, 2 = write correct (the host passes a
+ * dummy buffer for an output it does not want). */
 __kernel void loss_ce_fwd(__global float *probs, __global float *rowloss, __global float *correct,
-                          __global const float *logits, __global const int *labels, int K, int flags,
+                          __global const float *logits, __global const float *targets, int K, int flags,
                           __local float *ftmp, __local int *itmp) {
     const int n = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0);
     __global const float *o = logits + (long)n * K;
+    __global const float *t = targets + (long)n * K;
     __global float *p = probs + (long)n * K;
     float m = -INFINITY;
     for (int k = lid; k < K; k += ls) m = fmax(m, o[k]);
@@ -51,22 +54,31 @@ __kernel void loss_ce_fwd(__global float *probs, __global float *rowloss, __glob
     s = group_sum(s, ftmp);
     const float inv = 1.0f / s;
     for (int k = lid; k < K; k += ls) p[k] = exp(o[k] - m) * inv;
-    if (lid == 0) {
-        const int y = labels[n];
-        const int ok = y >= 0 && y < K;
-        if (flags & 1) rowloss[n] = ok ? log(s) + (m - o[y]) : NAN;
-        if (flags & 2) correct[n] = ok && first == y ? 1.0f : 0.0f;
+    if (flags & 1) {
+        /* Zero weights add exact zeros, so the order of the sum does not matter for one-hot rows. */
+        float to = 0.0f;
+        for (int k = lid; k < K; k += ls) to += t[k] == 0.0f ? 0.0f : t[k] * (m - o[k]);
+        to = group_sum(to, ftmp);
+        if (lid == 0) rowloss[n] = log(s) + to;
+    }
+    if (flags & 2) {
+        float tm = -INFINITY;
+        for (int k = lid; k < K; k += ls) tm = fmax(tm, t[k]);
+        tm = loss_group_max(tm, ftmp);
+        int tfirst = K;
+        for (int k = lid; k < K; k += ls)
+            if (t[k] == tm) { tfirst = k; break; }
+        tfirst = loss_group_min(tfirst, itmp);
+        if (lid == 0) correct[n] = first == tfirst && first < K ? 1.0f : 0.0f;
     }
 }
 
-/* dlogits[n][k] = (probs[n][k] - [k == y_n]) / N, one work-item per element. */
-__kernel void loss_ce_bwd(__global float *dlogits, __global const float *probs, __global const int *labels,
+/* dlogits = (probs - targets) / N, one work-item per element. */
+__kernel void loss_ce_bwd(__global float *dlogits, __global const float *probs, __global const float *targets,
                           int N, int K) {
     const long i = get_global_id(0);
     if (i >= (long)N * K) return;
-    const int n = (int)(i / K), k = (int)(i - (long)n * K);
-    const float hot = labels[n] == k ? 1.0f : 0.0f;
-    dlogits[i] = (probs[i] - hot) / (float)N;
+    dlogits[i] = (probs[i] - targets[i]) / (float)N;
 }
 
 /* Row n = group id: rd[k] = p[k] (t[k] - <p, t>) / N. */

@@ -46,7 +46,7 @@ void pool_window_bwd(__global float *d, __global const float *sel, int W, int ki
  * element, its plane, row oy and column ox. */
 typedef struct { long base, plane; int oy, ox; } pool_win_t;
 
-inline pool_win_t pool_win_at(long o, int H, int W) {
+static inline pool_win_t pool_win_at(long o, int H, int W) {
     const int Ho = H / 2, Wo = W / 2;
     pool_win_t w;
     w.plane = o / ((long)Ho * Wo);
@@ -58,7 +58,7 @@ inline pool_win_t pool_win_at(long o, int H, int W) {
 }
 
 /* Zeros the last column of input rows 2*oy and 2*oy + 1 of plane d (odd W: no window covers it). */
-inline void pool_zero_last_col(__global float *d, int oy, int W) {
+static inline void pool_zero_last_col(__global float *d, int oy, int W) {
     d[2 * oy * W + W - 1] = 0.0f;
     d[(2 * oy + 1) * W + W - 1] = 0.0f;
 }

@@ -1,4 +1,4 @@
-/* Texture mode (SPEC 7.4 step 6.3, 7.10): random circular crops of canvases and the
+/* Texture mode (docs/algorithm.md#texture-canvases-and-their-adjoint): random circular crops of canvases and the
  * transpose of the crop. A crop of canvas X[row] (C x Hc x Wc) with offsets (dh, dw),
  * 0 <= dh < Hc, 0 <= dw < Wc, is the H x W image
  *   crop(c, y, x) = X[row](c, (y - dh) mod Hc, (x - dw) mod Wc).
@@ -52,12 +52,4 @@ __kernel void texture_crop_transpose_add(__global float *dX, __global const floa
         if (y < H && x < W) acc += R[r_off + (((long)b * C + c) * H + y) * W + x];
     }
     dX[(((long)rows[row_off + i] * C + c) * Hc + p) * Wc + q] += scale * acc;
-}
-
-/* Labels of the crops: out[r*n + i] = labels[rows[row_off + i]]. */
-__kernel void texture_repeat_labels(__global int *out, __global const int *labels, __global const int *rows,
-                                    int row_off, int n, int rounds) {
-    int b = get_global_id(0);
-    if (b >= n * rounds) return;
-    out[b] = labels[rows[row_off + b % n]];
 }

@@ -1,4 +1,4 @@
-/* The dataset catalog (SPEC 2.1): shapes, sample counts, classes, per-channel mean/std,
+/* The dataset catalog (docs/algorithm.md#dataset-catalog): shapes, sample counts, classes, per-channel mean/std,
  * class names and default data folders of the datasets clmtt reads. */
 #include "data/dataset.h"
 
@@ -57,7 +57,7 @@ static const DatasetInfo cifar100 = {
     .mean = {0.4914f, 0.4822f, 0.4465f}, .std = {0.2023f, 0.1994f, 0.2010f},
     .class_names = cifar100_names, .default_path = "data", .no_zca_suffix = 1};
 
-/* Class names are the sorted wnids of train/, read when loading. No _NO_ZCA suffix (SPEC 6.4). */
+/* Class names are the sorted wnids of train/, read when loading. No _NO_ZCA suffix (docs/formats.md#expert-folder-layout). */
 static const DatasetInfo tiny = {
     .name = "Tiny", .channels = 3, .height = 64, .width = 64, .num_classes = 200,
     .train_count = 100000, .test_count = 10000,

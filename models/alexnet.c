@@ -1,4 +1,4 @@
-/* AlexNet of the original (SPEC 4.4), sized for small images: five convolutions with
+/* AlexNet of the original (docs/algorithm.md#other-architectures), sized for small images: five convolutions with
  * ReLU, max pooling after the 1st, 2nd and 5th, then one Linear. The first conv pads 4
  * for one-channel 28x28 inputs (28 -> 32), else 2. Names: features.<Sequential index>, fc. */
 #include "stack.h"

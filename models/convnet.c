@@ -1,4 +1,4 @@
-/* The ConvNet family (SPEC 4.2, 4.3): depth x [conv 3x3 -> norm -> activation -> pool],
+/* The ConvNet family (docs/algorithm.md#convnet-family): depth x [conv 3x3 -> norm -> activation -> pool],
  * then flatten -> linear. Parameter names and order follow PyTorch's state_dict of the
  * original's ConvNet: features.<i>.weight/bias for the Sequential index i, then
  * classifier.weight/bias. Every variant uses the true input size (the original assumes
@@ -61,7 +61,7 @@ int convnet_build(Net *net, const char *model, int channels, int height, int wid
     int seq = 0; /* index in the original's nn.Sequential, which names the parameters */
     char name[32];
     for (int d = 0; d < cfg.depth; d++) {
-        /* A one-channel 28x28 input gets padding 3 on the first conv: 28 -> 32 (SPEC 4.2). */
+        /* A one-channel 28x28 input gets padding 3 on the first conv: 28 -> 32 (docs/algorithm.md#convnet-family). */
         snprintf(name, sizeof name, "features.%d", seq++);
         stack_conv(&s, name, cfg.width, 3, (channels == 1 && d == 0) ? 3 : 1, 1);
         if (cfg.norm != NORM_NONE) {

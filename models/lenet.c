@@ -1,4 +1,4 @@
-/* LeNet (SPEC 4.4): Conv(C -> 6, 5x5, padding 2 for one channel, else 0) -> ReLU -> MaxPool
+/* LeNet (docs/algorithm.md#other-architectures): Conv(C -> 6, 5x5, padding 2 for one channel, else 0) -> ReLU -> MaxPool
  * -> Conv(6 -> 16, 5x5) -> ReLU -> MaxPool -> Linear(400 -> 120) -> ReLU -> Linear(120 -> 84)
  * -> ReLU -> Linear(84 -> K). Names: features.0, features.3, fc_1, fc_2, fc_3. */
 #include "stack.h"

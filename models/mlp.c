@@ -1,4 +1,4 @@
-/* MLP (SPEC 4.4): flatten -> Linear(C*H*W -> 128) -> ReLU -> Linear(128 -> 128) -> ReLU ->
+/* MLP (docs/algorithm.md#other-architectures): flatten -> Linear(C*H*W -> 128) -> ReLU -> Linear(128 -> 128) -> ReLU ->
  * Linear(128 -> K). PyTorch names fc_1, fc_2, fc_3. The original sizes the first layer
  * for 28x28x1 or 32x32x3 inputs; here it takes the true input size (the same there). */
 #include "stack.h"

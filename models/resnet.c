@@ -1,4 +1,4 @@
-/* ResNet18 of the original (SPEC 4.4) and its "AP" variants: BasicBlocks [2, 2, 2, 2] of
+/* ResNet18 of the original (docs/algorithm.md#other-architectures) and its "AP" variants: BasicBlocks [2, 2, 2, 2] of
  * widths 64, 128, 256, 512 after a 3x3 stem, instance norm (GroupNorm with one group per
  * channel) unless the name says BN. No conv has a bias.
  *   ResNet18          strided blocks use stride-2 convs (here: stride 1, then subsampling,

@@ -1,4 +1,4 @@
-/* VGG11 and VGG11BN of the original (SPEC 4.4): the configuration 64 M 128 M 256 256 M
+/* VGG11 and VGG11BN of the original (docs/algorithm.md#other-architectures): the configuration 64 M 128 M 256 256 M
  * 512 512 M 512 512 M, each number a [3x3 conv (padding 3 for the first conv of one-channel
  * inputs) -> norm -> ReLU], M a 2x2 max pool; VGG11 normalizes with instance norm, VGG11BN
  * with batch norm. The final 1x1 average pool of the original is the identity and is left

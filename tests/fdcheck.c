@@ -140,39 +140,51 @@ void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K,
 
 void fd_meta_free(FdMeta *m) { free(m->X); free(m->theta0); free(m->target); }
 
-void fd_meta_distiller(const FdMeta *m, const char *strategy, Distiller *d) {
+void fd_meta_distiller(const FdMeta *m, const char *strategy, FdMetaRun *r) {
     DsaStrategy st;
     dsa_strategy_parse(strategy, &st);
-    distiller_init_texture(d, &m->net, FD_META_NSYN, m->labels, m->batch, m->K, &st, m->shape.canvas_size,
-                           m->shape.canvas_samples);
-    ck_assert_uint_eq(d->img, fd_meta_row(&m->shape));
-    distiller_set_images(d, m->X);
+    const FdMetaShape *sh = &m->shape;
+    ImageParam *p = sh->canvas_size ? imageparam_texture(FD_META_NSYN, 1, sh->side, sh->side, sh->canvas_size,
+                                                         sh->canvas_samples, m->K, m->batch)
+                                    : imageparam_pixels(FD_META_NSYN, 1, sh->side, sh->side);
+    ck_assert_uint_eq(p->stored_floats, FD_META_NSYN * fd_meta_row(sh));
+    learnset_init(&r->set, p, FD_META_CLASSES, m->X, m->labels, NULL, (float)m->alpha);
+    distiller_init(&r->d, &m->net, FD_META_NSYN, p->rounds, m->batch, m->K, &st);
+}
+
+void fd_meta_run_free(FdMetaRun *r) {
+    distiller_free(&r->d);
+    learnset_free(&r->set);
 }
 
 /* Step k's network inputs into xb: the rows of the batch, or canvas_samples rounds of their
- * crops; their labels into y. Returns how many. */
-static int fd_meta_batch(const FdMeta *m, const Distiller *d, const double *X, int k, double *xb, int *y) {
-    int n = d->batch_n[k], S = d->canvas_samples, side = m->shape.side;
+ * crops; their one-hot target rows into y. Returns how many. */
+static int fd_meta_batch(const FdMeta *m, const FdMetaRun *run, const double *X, int k, double *xb, double *y) {
+    const Distiller *d = &run->d;
+    const ImageParam *p = run->set.img;
+    int n = d->batch_n[k], S = p->rounds, side = m->shape.side;
     const int *rows = d->batch_idx + (size_t)k * d->batch_syn;
-    if (d->canvas_size) {
-        TexShape s = {1, side, side, d->canvas_size * side, d->canvas_size * side};
-        texture_crop_forward_ref(&s, xb, X, rows, d->crop_offs + (size_t)k * d->batch_syn * S * 2, n, S);
+    if (m->shape.canvas_size) {
+        TexShape s = {1, side, side, p->fh, p->fw};
+        texture_crop_forward_ref(&s, xb, X, rows, imageparam_texture_offsets(p, k), n, S);
     } else {
-        for (int r = 0; r < n; r++) memcpy(xb + r * d->in_img, X + rows[r] * d->img, d->in_img * 8);
+        for (int r = 0; r < n; r++) memcpy(xb + r * d->in_img, X + rows[r] * d->in_img, d->in_img * 8);
     }
-    for (int b = 0; b < n * S; b++) y[b] = m->labels[rows[b % n]];
+    for (int b = 0; b < n * S; b++)
+        for (int c = 0; c < FD_META_CLASSES; c++) y[b * FD_META_CLASSES + c] = m->labels[rows[b % n]] == c;
     return n * S;
 }
 
-double fd_meta_ref_loss(const FdMeta *m, const Distiller *d, const double *X, double alpha) {
+double fd_meta_ref_loss(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha) {
+    const Distiller *d = &r->d;
     size_t P = m->net.nparams, in_img = d->in_img;
-    int rows_max = m->batch * d->canvas_samples, side = m->shape.side;
+    int rows_max = m->batch * d->rounds, side = m->shape.side;
     double *theta = xmalloc(P * 8), *g = xmalloc(P * 8), *xb = xmalloc(rows_max * in_img * 8),
            *xa = xmalloc(rows_max * in_img * 8);
-    int *y = xmalloc(rows_max * sizeof(int));
+    double *y = xmalloc((size_t)rows_max * FD_META_CLASSES * sizeof(double));
     for (size_t i = 0; i < P; i++) theta[i] = m->theta0[i];
     for (int k = 0; k < m->K; k++) {
-        int n = fd_meta_batch(m, d, X, k, xb, y);
+        int n = fd_meta_batch(m, r, X, k, xb, y);
         const double *in = xb;
         if (d->draws[k].group >= 0) {
             dsa_forward_ref(&d->draws[k], 1, side, side, xa, xb);
@@ -194,14 +206,19 @@ double fd_meta_ref_loss(const FdMeta *m, const Distiller *d, const double *X, do
     return num / den;
 }
 
-int fd_check_meta_gradient(const FdMeta *m, Distiller *d, const char *what, double h, uint64_t seed, size_t first,
+int fd_check_meta_gradient(const FdMeta *m, FdMetaRun *run, const char *what, double h, uint64_t seed, size_t first,
                            size_t stride, int npix, double tol, int *sampled) {
     Rng r;
     rng_init(&r, seed, 11);
     double dalpha;
-    double loss = distiller_meta_grad(d, m->theta0, m->target, (float)m->alpha, &r, &dalpha);
-    size_t nx = FD_META_NSYN * d->img;
-    float *dx = tu_download(d->dX, 0, nx);
+    const FdMetaRun *d = run;
+    ck_assert_float_eq(run->set.lr, (float)m->alpha);
+    double loss = distiller_meta_grad(&run->d, &run->set, m->theta0, m->target, &r, &dalpha);
+    size_t nx = run->set.img->stored_floats;
+    float *dx = tu_download(run->set.grad, 0, nx);
+    float glr;
+    dev_read_f32(run->set.grad, run->set.off_lr, 1, &glr);
+    ck_assert_msg(glr == (float)dalpha, "%s: the set's step-size gradient %g is not dL/dlr %g", what, glr, dalpha);
     double *X = tu_to_double(m->X, nx);
     double ref = fd_meta_ref_loss(m, d, X, m->alpha);
     ck_assert_msg(fabs(loss - ref) <= 1e-4 * fabs(ref), "%s: loss %.8g, float64 reference %.8g", what, loss, ref);
@@ -235,14 +252,14 @@ size_t fd_meta_peak(const FdMetaShape *shape, int K) {
     fd_meta_make(&m, shape, "ConvNetW32", K, 40);
     size_t before = dev_mem_current();
     dev_mem_reset_peak();
-    Distiller d;
-    fd_meta_distiller(&m, "color_crop_cutout_flip_scale_rotate", &d);
+    FdMetaRun run;
+    fd_meta_distiller(&m, "color_crop_cutout_flip_scale_rotate", &run);
     Rng r;
     rng_init(&r, 1, 1);
     double da;
-    distiller_meta_grad(&d, m.theta0, m.target, 0.01f, &r, &da);
+    distiller_meta_grad(&run.d, &run.set, m.theta0, m.target, &r, &da);
     size_t peak = dev_mem_peak() - before;
-    distiller_free(&d);
+    fd_meta_run_free(&run);
     fd_meta_free(&m);
     return peak;
 }

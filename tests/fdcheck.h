@@ -84,18 +84,21 @@ typedef struct {
 
 void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K, uint64_t seed);
 void fd_meta_free(FdMeta *m);
-/* A distiller for m with the given augmentation strategy, holding m's images. */
-void fd_meta_distiller(const FdMeta *m, const char *strategy, Distiller *d);
-/* The unrolled loss in float64 at images X and step size alpha, replaying d's last batches,
+/* A learnable set holding m's images (pixels, or texture canvases) and a distiller for it. */
+typedef struct { Distiller d; LearnSet set; } FdMetaRun;
+/* The run for m with the given augmentation strategy. */
+void fd_meta_distiller(const FdMeta *m, const char *strategy, FdMetaRun *r);
+void fd_meta_run_free(FdMetaRun *r);
+/* The unrolled loss in float64 at images X and step size alpha, replaying r's last batches,
  * crop offsets and draws. */
-double fd_meta_ref_loss(const FdMeta *m, const Distiller *d, const double *X, double alpha);
-/* Runs distiller_meta_grad on d (rng seeded with seed) and checks against fd_meta_ref_loss:
+double fd_meta_ref_loss(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha);
+/* Runs distiller_meta_grad on r (rng seeded with seed) and checks against fd_meta_ref_loss:
  * the loss (1e-4 relative), dL/dlr against a central difference with step h (2e-3
  * relative + 1e-6), and dL/dX at up to npix pixels first, first + stride, ... against
  * central differences (relative error of the vector below tol). Returns how many
  * differences are nonzero (pixels the loss reaches); *sampled (may be NULL) = the pixels
  * checked. */
-int fd_check_meta_gradient(const FdMeta *m, Distiller *d, const char *what, double h, uint64_t seed, size_t first,
+int fd_check_meta_gradient(const FdMeta *m, FdMetaRun *r, const char *what, double h, uint64_t seed, size_t first,
                            size_t stride, int npix, double tol, int *sampled);
 /* Peak device memory of one meta-gradient with the full augmentation on a ConvNetW32 problem
  * of K steps (above what was allocated before). */

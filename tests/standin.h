@@ -1,4 +1,4 @@
-/* Stand-in datasets in the on-disk layouts users have (SPEC 2.4), small and made from a
+/* Stand-in datasets in the on-disk layouts users have (docs/formats.md#datasets-read), small and made from a
  * seed, so that the original's commands run unchanged against them in tests. Pictures are
  * class-dependent smooth patterns plus noise, so networks can learn something from them. */
 #ifndef CLMTT_STANDIN_H

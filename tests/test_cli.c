@@ -569,7 +569,7 @@ START_TEST(eval_rejects_bad_syn_files) {
     write_file_atomic(text, "just some text\n", 15);
     snprintf(traj, sizeof traj, "%s/replay_buffer_0.safetensors", g_edir);
     snprintf(wrong, sizeof wrong, "%s/cifar_shaped.safetensors", g_root);
-    ImageSet s = {NCLASS, 3, 32, 32, xcalloc((size_t)NCLASS * 3 * 32 * 32, sizeof(float)), xcalloc(NCLASS, sizeof(int32_t))};
+    ImageSet s = {NCLASS, 3, 32, 32, xcalloc((size_t)NCLASS * 3 * 32 * 32, sizeof(float)), xcalloc(NCLASS, sizeof(int32_t)), NULL, 0};
     for (int i = 0; i < NCLASS; i++) s.labels[i] = i;
     synset_save(wrong, &s, 0.01, "MNIST", "ConvNetW32", 1, 0, NULL, NULL);
     imageset_free(&s);
@@ -595,7 +595,7 @@ START_TEST(distill_writes_sets_pictures_and_metrics) {
         sets[i] = load_synset(g_run1, stems[i]);
         char png[64];
         snprintf(png, sizeof png, "%s.png", stems[i]);
-        /* 10 tiles of 28x28 upsampled x4 in one row, 2-pixel padding (SPEC 7.11). */
+        /* 10 tiles of 28x28 upsampled x4 in one row, 2-pixel padding (docs/formats.md#png-pictures). */
         check_png(g_run1, png, 10 * (4 * SIDE + 2) + 2, 4 * SIDE + 2 + 2);
     }
     ck_assert_msg(!file_there(g_run1, "images_3.safetensors"), "images_3 written with --Iteration 2");
@@ -743,7 +743,7 @@ START_TEST(distill_init_syn_continues) {
     char other[700], badlab[700];
     snprintf(other, sizeof other, "%s/fashion_set.safetensors", g_root);
     snprintf(badlab, sizeof badlab, "%s/bad_label_set.safetensors", g_root);
-    ImageSet s = {NCLASS, 1, SIDE, SIDE, xcalloc((size_t)NCLASS * PIX, sizeof(float)), xcalloc(NCLASS, sizeof(int32_t))};
+    ImageSet s = {NCLASS, 1, SIDE, SIDE, xcalloc((size_t)NCLASS * PIX, sizeof(float)), xcalloc(NCLASS, sizeof(int32_t)), NULL, 0};
     for (int i = 0; i < NCLASS; i++) s.labels[i] = i;
     synset_save(other, &s, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, NULL, NULL);
     s.labels[NCLASS - 1] = 12;

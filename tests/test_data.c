@@ -179,7 +179,7 @@ START_TEST(catalog_entries) {
     }
     ck_assert_int_eq(c10->channels, 3); ck_assert_int_eq(c10->height, 32); ck_assert_int_eq(c10->train_count, 50000);
     ck_assert_int_eq(c100->num_classes, 100); ck_assert_int_eq(c100->test_count, 10000);
-    /* The first four get "_NO_ZCA" without ZCA; Tiny and ImageNet do not (SPEC 6.4). Tiny's names
+    /* The first four get "_NO_ZCA" without ZCA; Tiny and ImageNet do not (docs/formats.md#expert-folder-layout). Tiny's names
      * come from its folders, ImageNet's from the subset (dataset_resolve; tests/test_images.c). */
     for (int i = 0; dataset_catalog[i]; i++) {
         ck_assert_int_eq(dataset_catalog[i]->no_zca_suffix, i < 4);

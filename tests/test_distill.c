@@ -1,4 +1,4 @@
-/* Distillation: the chunk order of SPEC 7.4; the full meta-gradient (dL/dX, dL/dlr)
+/* Distillation: the chunk order of docs/algorithm.md#student-minibatches; the full meta-gradient (dL/dX, dL/dlr)
  * over 3 student steps against central finite differences of the unrolled loss computed
  * in float64 (no augmentation and each augmentation group, replaying the recorded
  * draws); peak device memory growing by one parameter vector per extra step. */
@@ -42,13 +42,13 @@ static void check_meta_gradient(const char *model, const char *strategy, double 
     tu_init();
     FdMeta m;
     fd_meta_make(&m, &plain, model, 3, seed);
-    Distiller d;
-    fd_meta_distiller(&m, strategy, &d);
+    FdMetaRun run;
+    fd_meta_distiller(&m, strategy, &run);
     char what[128];
     snprintf(what, sizeof what, "%s/%s", model, strategy);
     /* dL/dX at pixels spread over every image, including unused rows (gradient 0). */
-    fd_check_meta_gradient(&m, &d, what, h, seed, 3, 7, 64, 3e-3, NULL);
-    distiller_free(&d);
+    fd_check_meta_gradient(&m, &run, what, h, seed, 3, 7, 64, 3e-3, NULL);
+    fd_meta_run_free(&run);
     fd_meta_free(&m);
 }
 

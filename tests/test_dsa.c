@@ -325,7 +325,7 @@ START_TEST(hand_checked_color) {
 }
 END_TEST
 
-/* (d) the default strategy draws every group, and every parameter stays in SPEC's range. */
+/* (d) the default strategy draws every group, and every parameter stays in its documented range (docs/algorithm.md#dsa-augmentation-and-its-adjoint). */
 START_TEST(draw_statistics) {
     DsaStrategy st;
     dsa_strategy_parse("color_crop_cutout_flip_scale_rotate", &st);

@@ -1,6 +1,6 @@
 /* Picture datasets (Tiny ImageNet, ImageNet subsets): JPEG and PNG decoding of every
  * colour kind (files written here with libturbojpeg and libpng), the bilinear resize of
- * SPEC 2.3 against a hand computation and a plain reference, the subset lists (built-in,
+ * docs/algorithm.md#imagenet-subsets-and-resizing against a hand computation and a plain reference, the subset lists (built-in,
  * user files, lookup order, faults), both Tiny layouts, ImageNet train/val folders,
  * unreadable pictures with and without --skip_bad_images, the decoded cache (reuse,
  * bit-identity, invalidation), the expert folder names, and `clmtt buffer` on a custom
@@ -131,7 +131,7 @@ static uint8_t *make_pic(const char *path, int kind, int w, int h, uint32_t tag,
 
 /* ---- references ---- */
 
-/* SPEC 2.3 written out directly for one output value: channel c, row i, column j. */
+/* docs/algorithm.md#imagenet-subsets-and-resizing written out directly for one output value: channel c, row i, column j. */
 static double ref_sample(const double *in, int hin, int win, int hout, int wout, int c, int i, int j) {
     double sy = (double)hin / hout * (i + 0.5) - 0.5, sx = (double)win / wout * (j + 0.5) - 0.5;
     if (sy < 0) sy = 0;
@@ -504,7 +504,7 @@ START_TEST(subset_lists) {
             ck_assert_msg((ia < ib) == (cmp < 0) && (ia == ib) == (cmp == 0), "%s %d vs %s %d", x->wnids[a % 10], ia,
                           y->wnids[b % 10], ib);
         }
-    /* Entries of SPEC 2.3. */
+    /* Entries of docs/algorithm.md#imagenet-subsets-and-resizing. */
     ck_assert_str_eq(all[0].wnids[0], "n01440764"); ck_assert_int_eq(all[0].imagenet_index[0], 0);
     ck_assert_str_eq(all[0].class_names[0], "tench");
     ck_assert_str_eq(all[0].wnids[9], "n03888257"); ck_assert_int_eq(all[0].imagenet_index[9], 701);
@@ -684,7 +684,7 @@ START_TEST(tiny_both_layouts) {
         TU_ASSERT_HAS(text, "class c = 199: 0 real images (no folder)\n");
         free(text);
         dataset_free(&d);
-        /* Standardized with Tiny's statistics (SPEC 2.1), float32 subtract then divide. */
+        /* Standardized with Tiny's statistics (docs/algorithm.md#dataset-catalog), float32 subtract then divide. */
         dataset_load(tiny, per_class ? base : root, 1, &d);
         for (int k = 0; k < 3 * 64 * 64; k += 97) {
             int c = k / 4096, px = k % 4096;

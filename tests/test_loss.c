@@ -1,5 +1,6 @@
-/* Softmax cross-entropy: float64 references against finite differences and a direct
- * formula, the float32 kernels against the references, argmax ties and bad labels. */
+/* Softmax cross-entropy against target rows: float64 references against finite
+ * differences and a direct formula, the float32 kernels against the references (one-hot
+ * and soft targets), argmax ties and bad labels. */
 #include "testutil.h"
 #include "layers/loss.h"
 
@@ -13,13 +14,33 @@ static void rand_labels(int *y, int n, int K, uint64_t seed) {
     for (int i = 0; i < n; i++) y[i] = rng_int(&r, 0, K - 1);
 }
 
-static cl_mem upload_labels(const int *y, int n) {
-    cl_mem m = dev_alloc((size_t)n * sizeof(cl_int), "test labels");
-    cl_int *tmp = xmalloc((size_t)n * sizeof(cl_int));
-    for (int i = 0; i < n; i++) tmp[i] = y[i];
-    dev_write(m, 0, (size_t)n * sizeof(cl_int), tmp);
-    free(tmp);
-    return m;
+/* One-hot float rows of labels (NaN rows for labels outside [0, K)), malloc'd. */
+static float *onehot(const int *y, int N, int K) {
+    float *t = xmalloc((size_t)N * K * sizeof(float));
+    int32_t *yy = xmalloc((size_t)N * sizeof(int32_t));
+    for (int i = 0; i < N; i++) yy[i] = y[i];
+    ce_onehot_rows(t, yy, N, K);
+    free(yy);
+    return t;
+}
+
+static double *onehot_d(const int *y, int N, int K) {
+    float *t = onehot(y, N, K);
+    double *d = tu_to_double(t, (size_t)N * K);
+    free(t);
+    return d;
+}
+
+/* Random distributions per row (soft labels): softmax of uniform values in [-2, 2). */
+static float *soft_rows(int N, int K, uint64_t seed) {
+    float *t = xmalloc((size_t)N * K * sizeof(float));
+    tu_rand(t, (size_t)N * K, seed, -2, 2);
+    for (int n = 0; n < N; n++) {
+        double z = 0;
+        for (int k = 0; k < K; k++) z += exp(t[n * K + k]);
+        for (int k = 0; k < K; k++) t[n * K + k] = (float)(exp(t[n * K + k]) / z);
+    }
+    return t;
 }
 
 /* The mean loss against log(sum exp o) - o[y] written out directly (moderate logits, so
@@ -31,7 +52,8 @@ START_TEST(ce_ref_forward_direct) {
     int y[7];
     tu_rand_d(o, nk, 1, -3, 3);
     rand_labels(y, s.N, s.K, 2);
-    double mean = ce_forward_ref(&s, p, rl, cor, o, y), want_mean = 0;
+    double *t = onehot_d(y, s.N, s.K);
+    double mean = ce_forward_ref(&s, p, rl, cor, o, t), want_mean = 0;
     for (int n = 0; n < s.N; n++) {
         double se = 0, ps = 0;
         int am = 0;
@@ -47,7 +69,7 @@ START_TEST(ce_ref_forward_direct) {
         want_mean += l / s.N;
     }
     ck_assert_double_eq_tol(mean, want_mean, 1e-12);
-    free(o); free(p);
+    free(o); free(p); free(t);
 }
 END_TEST
 
@@ -56,16 +78,25 @@ END_TEST
 START_TEST(ce_ref_matches_finite_differences) {
     const double h = 1e-6;
     const int shapes[][2] = {{6, 5}, {3, 17}, {1, 2}};
-    for (int si = 0; si < 3; si++) {
-        CeShape s = {shapes[si][0], shapes[si][1]};
+    for (int si = 0; si < 6; si++) {
+        CeShape s = {shapes[si % 3][0], shapes[si % 3][1]};
         size_t nk = (size_t)s.N * s.K;
         double *o = xmalloc(nk * 8), *t = xmalloc(nk * 8), *p = xmalloc(nk * 8), *g = xmalloc(nk * 8);
         double *fd = xmalloc(nk * 8), *op = xmalloc(nk * 8), *om = xmalloc(nk * 8);
         double *gp = xmalloc(nk * 8), *gm = xmalloc(nk * 8);
-        int *y = xmalloc((size_t)s.N * sizeof(int));
+        int *yl = xmalloc((size_t)s.N * sizeof(int));
         tu_rand_d(o, nk, 10 + si, -4, 4);
         tu_rand_d(t, nk, 20 + si, -1, 1);
-        rand_labels(y, s.N, s.K, 30 + si);
+        rand_labels(yl, s.N, s.K, 30 + si);
+        /* The first three shapes with one-hot targets, the last three with soft ones. */
+        double *y;
+        if (si < 3) {
+            y = onehot_d(yl, s.N, s.K);
+        } else {
+            float *f = soft_rows(s.N, s.K, 40 + si);
+            y = tu_to_double(f, nk);
+            free(f);
+        }
 
         ce_forward_ref(&s, p, NULL, NULL, o, y);
         ce_backward_ref(&s, g, p, y);
@@ -87,15 +118,15 @@ START_TEST(ce_ref_matches_finite_differences) {
         ce_rbackward_ref(&s, g, p, t);
         ck_assert_msg(tu_rel_err(g, fd, nk) < 1e-6, "N=%d K=%d rbackward_ref vs FD: rel err %g", s.N, s.K,
                       tu_rel_err(g, fd, nk));
-        free(o); free(t); free(p); free(g); free(fd); free(op); free(om); free(gp); free(gm); free(y);
+        free(o); free(t); free(p); free(g); free(fd); free(op); free(om); free(gp); free(gm); free(y); free(yl);
         free(pp); free(pm);
     }
 }
 END_TEST
 
 /* One shape on the device vs the reference: probs, rowloss, correct, backward and
- * rbackward, every output poisoned; labels may be out of range. */
-static void device_vs_ref(int N, int K, float scale, const int *labels, uint64_t seed) {
+ * rbackward, every output poisoned; target rows [N][K] (a NaN row stands for a bad label). */
+static void device_vs_ref(int N, int K, float scale, const float *targets, uint64_t seed) {
     CeShape s = {N, K};
     size_t nk = (size_t)N * K;
     float *o = xmalloc(nk * 4), *t = xmalloc(nk * 4);
@@ -103,12 +134,12 @@ static void device_vs_ref(int N, int K, float scale, const int *labels, uint64_t
     tu_rand(t, nk, seed + 1, -1, 1);
     double *od = tu_to_double(o, nk), *td = tu_to_double(t, nk);
     double *p = xmalloc(nk * 8), *rl = xmalloc((size_t)N * 8), *cor = xmalloc((size_t)N * 8);
-    double *g = xmalloc(nk * 8), *rg = xmalloc(nk * 8);
-    ce_forward_ref(&s, p, rl, cor, od, labels);
-    ce_backward_ref(&s, g, p, labels);
+    double *g = xmalloc(nk * 8), *rg = xmalloc(nk * 8), *yd = tu_to_double(targets, nk);
+    ce_forward_ref(&s, p, rl, cor, od, yd);
+    ce_backward_ref(&s, g, p, yd);
     ce_rbackward_ref(&s, rg, p, td);
 
-    cl_mem O = tu_upload(o, nk), T = tu_upload(t, nk), Y = upload_labels(labels, N);
+    cl_mem O = tu_upload(o, nk), T = tu_upload(t, nk), Y = tu_upload(targets, nk);
     cl_mem P = tu_poisoned(nk), RL = tu_poisoned(N), C = tu_poisoned(N), G = tu_poisoned(nk), RG = tu_poisoned(nk);
     ce_forward(&s, P, RL, C, O, Y);
     ce_backward(&s, G, P, Y);
@@ -120,9 +151,16 @@ static void device_vs_ref(int N, int K, float scale, const int *labels, uint64_t
     tu_check_close(what, gp, p, nk, 2e-5, 1e-8);
     for (int n = 0; n < N; n++) {
         if (isnan(rl[n])) {
-            ck_assert_msg(isnan(grl[n]), "N=%d K=%d row %d (label %d): rowloss %g, want NaN", N, K, n, labels[n], grl[n]);
+            ck_assert_msg(isnan(grl[n]), "N=%d K=%d row %d (bad label): rowloss %g, want NaN", N, K, n, grl[n]);
             grl[n] = 0.0f;
             rl[n] = 0.0;
+            /* The backward of a bad row is NaN too, so the step that uses it is caught. */
+            for (int k = 0; k < K; k++) {
+                ck_assert_msg(isnan(gg[n * K + k]), "N=%d K=%d row %d (bad label): dlogits %g, want NaN", N, K, n,
+                              gg[n * K + k]);
+                gg[n * K + k] = 0.0f;
+                g[n * K + k] = 0.0;
+            }
         }
     }
     snprintf(what, sizeof what, "rowloss N=%d K=%d", N, K);
@@ -142,7 +180,7 @@ static void device_vs_ref(int N, int K, float scale, const int *labels, uint64_t
     snprintf(what, sizeof what, "probs (no rowloss/correct) N=%d K=%d", N, K);
     tu_check_close(what, gp, p, nk, 2e-5, 1e-8);
 
-    free(o); free(t); free(od); free(td); free(p); free(rl); free(cor); free(g); free(rg);
+    free(o); free(t); free(od); free(td); free(p); free(rl); free(cor); free(g); free(rg); free(yd);
     free(gp); free(grl); free(gc); free(gg); free(grg);
     dev_free(O); dev_free(T); dev_free(Y); dev_free(P); dev_free(RL); dev_free(C); dev_free(G); dev_free(RG);
 }
@@ -155,23 +193,33 @@ START_TEST(ce_device_matches_ref) {
         int N = shapes[si][0], K = shapes[si][1];
         int *y = xmalloc((size_t)N * sizeof(int));
         rand_labels(y, N, K, 100 + si);
-        device_vs_ref(N, K, (float)shapes[si][2], y, 200 + si);
+        float *t = onehot(y, N, K);
+        device_vs_ref(N, K, (float)shapes[si][2], t, 200 + si);
+        free(t);
+        /* Soft targets through the same kernels. */
+        t = soft_rows(N, K, 300 + si);
+        device_vs_ref(N, K, (float)shapes[si][2], t, 400 + si);
+        free(t);
         free(y);
     }
 }
 END_TEST
 
-/* Labels outside [0, K) give a NaN row loss (so the host sees it), correct = 0, and no
- * one-hot term in the backward pass; the other rows are unaffected. */
+/* Labels outside [0, K) give NaN target rows, so a NaN row loss and backward (the host
+ * sees them) and correct = 0; the other rows are unaffected. */
 START_TEST(ce_device_bad_labels) {
     tu_init();
     int y[6] = {3, -1, 10, 0, 1000000, -2147483647 - 1};
-    device_vs_ref(6, 10, 3.0f, y, 300);
+    float *t = onehot(y, 6, 10);
+    device_vs_ref(6, 10, 3.0f, t, 300);
+    free(t);
     double o[20], p[20], rl[2], cor[2];
     int yr[2] = {1, 10};
     CeShape s = {2, 10};
     tu_rand_d(o, 20, 5, -1, 1);
-    ce_forward_ref(&s, p, rl, cor, o, yr);
+    double *td = onehot_d(yr, 2, 10);
+    ce_forward_ref(&s, p, rl, cor, o, td);
+    free(td);
     ck_assert(isfinite(rl[0]) && isnan(rl[1]) && cor[1] == 0.0);
 }
 END_TEST
@@ -189,15 +237,18 @@ START_TEST(ce_argmax_tie_takes_first) {
     const int y[4] = {2, 5, 0, 6};
     const double want[4] = {1, 0, 0, 1};
     CeShape s = {N, K};
-    cl_mem O = tu_upload(o, (size_t)N * K), Y = upload_labels(y, N), P = tu_poisoned((size_t)N * K), C = tu_poisoned(N);
+    float *t = onehot(y, N, K);
+    cl_mem O = tu_upload(o, (size_t)N * K), Y = tu_upload(t, (size_t)N * K), P = tu_poisoned((size_t)N * K),
+           C = tu_poisoned(N);
     ce_forward(&s, P, NULL, C, O, Y);
     float *gc = tu_download(C, 0, N);
     tu_check_close("correct with ties (device)", gc, want, N, 0, 0);
     double od[4 * 7], p[4 * 7], cor[4];
     for (int i = 0; i < N * K; i++) od[i] = o[i];
-    ce_forward_ref(&s, p, NULL, cor, od, y);
+    double *td = tu_to_double(t, (size_t)N * K);
+    ce_forward_ref(&s, p, NULL, cor, od, td);
     tu_check_close_d("correct with ties (reference)", cor, want, N, 0, 0);
-    free(gc);
+    free(gc); free(t); free(td);
     dev_free(O); dev_free(Y); dev_free(P); dev_free(C);
 }
 END_TEST

@@ -1,4 +1,4 @@
-/* Networks: parameter counts and order (SPEC 4.4, 4.5), and whole-network
+/* Networks: parameter counts and order (docs/algorithm.md#other-architectures, 4.5), and whole-network
  * gradients: the float64 reference against central finite differences (gradient,
  * Hessian-vector product, mixed input derivative), and the device against the reference. */
 #include "net/exec.h"
@@ -16,7 +16,7 @@ START_TEST(parameter_counts) {
         {"ConvNet", 1, 28, 28, 10, 317706},   {"ConvNet", 3, 32, 32, 10, 320010},
         {"ConvNet", 3, 32, 32, 100, 504420},  {"ConvNetD4", 3, 64, 64, 200, 857160},
         {"ConvNetD5", 3, 128, 128, 10, 615690}, {"ConvNetD3", 3, 64, 64, 200, 1938120},
-        /* SPEC 4.4's table: CIFAR-10, CIFAR-100, Fashion-MNIST */
+        /* the table in docs/algorithm.md#other-architectures: CIFAR-10, CIFAR-100, Fashion-MNIST */
         {"MLP", 3, 32, 32, 10, 411146},        {"MLP", 3, 32, 32, 100, 422756},        {"MLP", 1, 28, 28, 10, 118282},
         {"LeNet", 3, 32, 32, 10, 62006},       {"LeNet", 3, 32, 32, 100, 69656},       {"LeNet", 1, 28, 28, 10, 61706},
         {"AlexNet", 3, 32, 32, 10, 1872202},   {"AlexNet", 3, 32, 32, 100, 2148772},   {"AlexNet", 1, 28, 28, 10, 1865802},
@@ -35,7 +35,7 @@ START_TEST(parameter_counts) {
 }
 END_TEST
 
-/* SPEC 4.5 worked example B: ConvNet on Fashion-MNIST. */
+/* docs/formats.md#flat-parameter-vector worked example B: ConvNet on Fashion-MNIST. */
 START_TEST(parameter_layout_fashion_mnist) {
     Net net;
     net_build(&net, "ConvNet", 1, 28, 28, 10);
@@ -145,7 +145,7 @@ typedef struct {
     Net net;
     int n;
     double *p, *x, *lam;
-    int *y;
+    double *y;   /* target rows [n][k]: even rows one-hot, odd rows soft (float-representable) */
 } Problem;
 
 static void problem_make(Problem *pr, const Small *s, uint64_t seed) {
@@ -167,8 +167,13 @@ static void problem_make(Problem *pr, const Small *s, uint64_t seed) {
     tu_rand_d(pr->x, X, seed + 2, -1.5, 1.5);
     pr->lam = xmalloc(P * 8);
     tu_rand_d(pr->lam, P, seed + 3, -1, 1);
-    pr->y = xmalloc((size_t)s->n * sizeof(int));
-    for (int i = 0; i < s->n; i++) pr->y[i] = (i * 7 + 1) % s->k;
+    pr->y = xmalloc((size_t)s->n * s->k * sizeof(double));
+    for (int i = 0; i < s->n; i++) {
+        double z = 0;
+        for (int c = 0; c < s->k; c++) z += exp(0.3 * ((i + 2 * c) % 5));
+        for (int c = 0; c < s->k; c++)
+            pr->y[i * s->k + c] = i % 2 == 0 ? (c == (i * 7 + 1) % s->k) : (double)(float)(exp(0.3 * ((i + 2 * c) % 5)) / z);
+    }
 }
 
 static void problem_free(Problem *pr) { free(pr->p); free(pr->x); free(pr->lam); free(pr->y); }
@@ -303,10 +308,9 @@ START_TEST(device_matches_reference) {
         float *pf = tu_to_float(pr.p, P), *xf = tu_to_float(pr.x, X), *lf = tu_to_float(pr.lam, P);
         cl_mem dP = tu_upload(pf, P), dX = tu_upload(xf, X), dL = tu_upload(lf, P);
         cl_mem dG = tu_poisoned(P), dH = tu_poisoned(P), dU = tu_poisoned(X), dDX = tu_poisoned(X), dG2 = tu_poisoned(P);
-        cl_mem dY = dev_alloc((size_t)pr.n * 4, "labels");
-        int32_t y32[16];
-        for (int i = 0; i < pr.n; i++) y32[i] = pr.y[i];
-        dev_write(dY, 0, (size_t)pr.n * 4, y32);
+        float *yf = tu_to_float(pr.y, (size_t)pr.n * pr.net.num_classes);
+        cl_mem dY = tu_upload(yf, (size_t)pr.n * pr.net.num_classes);
+        free(yf);
         Exec e;
         exec_init(&e, &pr.net, pr.n + 1, 1);
         exec_forward(&e, dptr(dP, 0), dX, pr.n, 1);

@@ -1,4 +1,4 @@
-/* PNG: image grids (SPEC 7.11) checked pixel by pixel against a reference that places every
+/* PNG: image grids (docs/formats.md#png-pictures) checked pixel by pixel against a reference that places every
  * grid pixel on its own, the single-image and clipped variants, reading every kind of PNG
  * (gray, RGB, RGBA, palette, 16-bit, 1-bit, interlaced) into RGB8, and corrupt files. */
 #include <stddef.h>

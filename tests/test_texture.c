@@ -195,7 +195,7 @@ END_TEST
  * tiles are drawn independently (not all the same image). */
 START_TEST(real_init_tiles_canvases) {
     enum { NC = 3, PER = 5, C = 2, H = 4, W = 3, IPC = 2, CS = 3 };
-    ImageSet train = {NC * PER, C, H, W, xmalloc(NC * PER * C * H * W * 4), xmalloc(NC * PER * 4)};
+    ImageSet train = {NC * PER, C, H, W, xmalloc(NC * PER * C * H * W * 4), xmalloc(NC * PER * 4), NULL, 0};
     for (int i = 0; i < train.n; i++) {
         train.labels[i] = (i * 7) % NC;
         for (int j = 0; j < C * H * W; j++) train.images[i * C * H * W + j] = (float)(i * 1000 + j);   /* unique values */
@@ -259,8 +259,8 @@ START_TEST(texture_training_matches_plain_on_constant_canvases) {
     enum { N = 6, H = 6, W = 6, CS = 2 };
     Net net;
     net_build(&net, "ConvNetW32", 1, H, W, 3);
-    ImageSet plain = {N, 1, H, W, xmalloc(N * H * W * 4), xmalloc(N * 4)};
-    ImageSet canv = {N, 1, CS * H, CS * W, xmalloc(N * CS * CS * H * W * 4), xmalloc(N * 4)};
+    ImageSet plain = {N, 1, H, W, xmalloc(N * H * W * 4), xmalloc(N * 4), NULL, 0};
+    ImageSet canv = {N, 1, CS * H, CS * W, xmalloc(N * CS * CS * H * W * 4), xmalloc(N * 4), NULL, 0};
     for (int i = 0; i < N; i++) {
         float v = 0.3f * (float)i - 0.8f;
         for (int j = 0; j < H * W; j++) plain.images[i * H * W + j] = v;
@@ -309,20 +309,22 @@ static void check_texture_meta_gradient(const char *model, const char *strategy,
     tu_init();
     FdMeta m;
     fd_meta_make(&m, &tex, model, 3, seed);
-    Distiller d;
-    fd_meta_distiller(&m, strategy, &d);
+    FdMetaRun run;
+    fd_meta_distiller(&m, strategy, &run);
+    Distiller d = run.d;
     char what[128];
     snprintf(what, sizeof what, "texture %s/%s", model, strategy);
     /* dL/dX at pixels spread over every canvas (pixels no crop reached have gradient 0). */
     enum { NPIX = 40 };
-    size_t nx = FD_META_NSYN * d.img;
-    int k, reached = fd_check_meta_gradient(&m, &d, what, h, seed, 5, nx / NPIX + 1, NPIX, 1e-4, &k);
+    size_t nx = run.set.img->stored_floats;
+    int k, reached = fd_check_meta_gradient(&m, &run, what, h, seed, 5, nx / NPIX + 1, NPIX, 1e-4, &k);
+    d = run.d;
     ck_assert_msg(reached >= k / 4, "%s: only %d of %d sampled pixels reach the loss", what, reached, k);
     /* Rows of a step are distinct canvases (the transpose's gather relies on it). */
     for (int s = 0; s < m.K; s++)
         for (int i = 0; i < d.batch_n[s]; i++)
             for (int j = 0; j < i; j++) ck_assert_int_ne(d.batch_idx[s * d.batch_syn + i], d.batch_idx[s * d.batch_syn + j]);
-    distiller_free(&d);
+    fd_meta_run_free(&run);
     fd_meta_free(&m);
 }
 
@@ -496,7 +498,7 @@ START_TEST(distill_texture_end_to_end) {
     tu_run_free(&r);
 
     /* A texture set whose canvases are not canvas_size x 28: refused with both sizes named. */
-    ImageSet bad = {10, 1, 50, 50, xcalloc(10 * 50 * 50, 4), s0.set.labels};
+    ImageSet bad = {10, 1, 50, 50, xcalloc(10 * 50 * 50, 4), s0.set.labels, NULL, 0};
     snprintf(path, sizeof path, "%s/bad.safetensors", root);
     const char *extra[] = {"texture", "true", "canvas_size", "2", "canvas_samples", "1", NULL};
     synset_save(path, &bad, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, NULL, extra);

@@ -51,26 +51,30 @@ END_TEST
 
 START_TEST(sgd_matches_pytorch_rule) {
     tu_init();
-    enum { N = 1000 };
-    float th[N], g[N];
-    tu_rand(th, N, 1, -1, 1);
-    tu_rand(g, N, 2, -1, 1);
-    cl_mem T = tu_upload(th, N), G = tu_upload(g, N), V = tu_poisoned(N);
-    Sgd s = {0.1, 0.9, 5e-4, 1};
-    double ref[N], v[N];
-    for (int i = 0; i < N; i++) ref[i] = th[i];
-    /* two steps with the same gradient: d = g + wd*theta; v = d, then v = mu*v + d. */
-    for (int step = 0; step < 2; step++) {
-        sgd_step(&s, T, G, V, N);
-        for (int i = 0; i < N; i++) {
-            double dd = g[i] + 5e-4 * ref[i];
-            v[i] = step == 0 ? dd : 0.9 * v[i] + dd;
-            ref[i] -= 0.1 * v[i];
+    enum { N = 1000, OFF = 7 };
+    float th[N + OFF], g[N + OFF];
+    tu_rand(th, N + OFF, 1, -1, 1);
+    tu_rand(g, N + OFF, 2, -1, 1);
+    /* Each tensor at an offset of a bigger buffer, as the synthetic set's flat buffer holds them. */
+    cl_mem T = tu_upload(th, N + OFF), G = tu_upload(g, N + OFF), V = tu_poisoned(N + OFF);
+    for (int with_mom = 0; with_mom < 2; with_mom++) {
+        dev_write_f32(T, 0, N + OFF, th);
+        Sgd s = {0.1, with_mom ? 0.9 : 0.0, 5e-4, 1}, r = s;
+        double ref[N], v[N], gd[N];
+        for (int i = 0; i < N; i++) { ref[i] = th[OFF + i]; gd[i] = g[OFF + i]; }
+        /* three steps with the same gradient: d = g + wd*theta; v = d, then v = mu*v + d. */
+        for (int step = 0; step < 3; step++) {
+            sgd_step(&s, N, dptr(T, OFF), dptr(G, OFF), with_mom ? dptr(V, OFF) : dptr(NULL, 0));
+            sgd_step_ref(&r, N, ref, gd, v);
+            r.fresh = 0;
+            if (step == 1) { sgd_restart(&s); sgd_restart(&r); }
         }
+        ck_assert_int_eq(s.fresh, 0);
+        float *got = tu_download(T, 0, N + OFF);
+        for (int i = 0; i < OFF; i++) ck_assert_msg(got[i] == th[i], "sgd wrote outside its tensor at %d", i);
+        tu_check_close("sgd", got + OFF, ref, N, 1e-6, 1e-7);
+        free(got);
     }
-    float *got = tu_download(T, 0, N);
-    tu_check_close("sgd", got, ref, N, 1e-6, 1e-7);
-    free(got);
     dev_free(T); dev_free(G); dev_free(V);
 }
 END_TEST

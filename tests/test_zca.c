@@ -292,7 +292,7 @@ START_TEST(device_and_host_products) {
 }
 END_TEST
 
-/* inverse(apply(x)) = x (SPEC 3 step 7: x = T_inv (z + T mu)), through zca_inverse and
+/* inverse(apply(x)) = x (docs/algorithm.md#applying-and-inverting: x = T_inv (z + T mu)), through zca_inverse and
  * through the device product with the shift T mu computed here. */
 START_TEST(inverse_round_trip) {
     tu_init();

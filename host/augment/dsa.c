@@ -1,4 +1,4 @@
-/* Differentiable Siamese Augmentation on the device (SPEC 5.1): strategy parsing,
+/* Differentiable Siamese Augmentation on the device (docs/algorithm.md#dsa-augmentation-and-its-adjoint): strategy parsing,
  * host-side draws, and the forward map and its VJP (kernels in cl/dsa.cl). */
 #include "augment/dsa.h"
 
@@ -107,62 +107,6 @@ void dsa_draw_copy(DsaDraw *dst, const DsaDraw *src) {
     if (src->N > 0) memcpy(dst->p, src->p, (size_t)src->N * DSA_NPARAM * sizeof(float));
 }
 
-/* Device-side scratch: the draw's parameters (N x DSA_NPARAM) and one mean per sample.
- * Both grow only. The upload is non-blocking from a host staging copy, so the host does
- * not wait for the queue; the staging copy is reused only after its last write finished. */
-static struct {
-    cl_context ctx;
-    cl_mem params, means;
-    size_t params_n, means_n;
-    float *staging;
-    size_t staging_n;
-    cl_event pending;
-} dsa_dev;
-
-/* Drops buffers that belong to an earlier runtime (rt_shutdown + rt_init). */
-static void dsa_dev_bind(void) {
-    if (dsa_dev.ctx == RT.ctx) return;
-    if (dsa_dev.pending) { clWaitForEvents(1, &dsa_dev.pending); clReleaseEvent(dsa_dev.pending); }
-    if (dsa_dev.params) dev_free(dsa_dev.params);
-    if (dsa_dev.means) dev_free(dsa_dev.means);
-    free(dsa_dev.staging);
-    memset(&dsa_dev, 0, sizeof dsa_dev);
-    dsa_dev.ctx = RT.ctx;
-}
-
-/* Uploads d->p; returns the device buffer holding it. */
-static cl_mem dsa_upload(const DsaDraw *d) {
-    size_t n = (size_t)d->N * DSA_NPARAM;
-    if (dsa_dev.pending) {
-        CL_CHECK(clWaitForEvents(1, &dsa_dev.pending));
-        CL_CHECK(clReleaseEvent(dsa_dev.pending));
-        dsa_dev.pending = NULL;
-    }
-    if (n > dsa_dev.params_n) {
-        if (dsa_dev.params) dev_free(dsa_dev.params);
-        dsa_dev.params = dev_alloc(n * sizeof(float), "augmentation parameters");
-        dsa_dev.params_n = n;
-    }
-    if (n > dsa_dev.staging_n) {
-        dsa_dev.staging = xrealloc(dsa_dev.staging, n * sizeof(float));
-        dsa_dev.staging_n = n;
-    }
-    memcpy(dsa_dev.staging, d->p, n * sizeof(float));
-    CL_CHECK(clEnqueueWriteBuffer(RT.queue, dsa_dev.params, CL_FALSE, 0, n * sizeof(float), dsa_dev.staging, 0,
-                                  NULL, &dsa_dev.pending));
-    return dsa_dev.params;
-}
-
-/* Buffer of at least N floats for per-sample means. */
-static cl_mem dsa_means(int N) {
-    if ((size_t)N > dsa_dev.means_n) {
-        if (dsa_dev.means) dev_free(dsa_dev.means);
-        dsa_dev.means = dev_alloc((size_t)N * sizeof(float), "augmentation means");
-        dsa_dev.means_n = (size_t)N;
-    }
-    return dsa_dev.means;
-}
-
 /* Dies unless `m` holds at least n floats. */
 static void dsa_need(cl_mem m, size_t n, const char *what) {
     size_t bytes = 0;
@@ -194,9 +138,9 @@ static void dsa_apply(const DsaDraw *d, int C, int H, int W, cl_mem dst, cl_mem 
     size_t total = (size_t)d->N * C * H * W;
     if (total == 0) return;
     if (d->group < 0) { dev_copy(dst, 0, src, 0, total); return; }
-    dsa_dev_bind();
-    cl_mem p = dsa_upload(d);
-    cl_mem means = dsa_means(d->N);
+    /* The draw goes up without waiting for the device (the runtime's staged upload). */
+    cl_mem p = rt_scratch_upload(RT_SCRATCH_DSA_PARAMS, d->p, (size_t)d->N * DSA_NPARAM);
+    cl_mem means = rt_scratch(RT_SCRATCH_DSA_MEANS, (size_t)d->N);
     if (d->group == DSA_COLOR)
         LAUNCH_GROUPS("dsa_sample_mean", (size_t)d->N, rt_reduce_local(), KM(src), KL((size_t)C * H * W), KM(means),
                       KLOCAL(rt_reduce_local() * sizeof(float)));

@@ -1,4 +1,4 @@
-/* Differentiable Siamese Augmentation (SPEC 5.1), mode 'S': per minibatch one group
+/* Differentiable Siamese Augmentation (docs/algorithm.md#dsa-augmentation-and-its-adjoint), mode 'S': per minibatch one group
  * of the strategy is drawn, and its random parameters are drawn per sample. Draws are
  * made on the host (rng.h) and kept in a DsaDraw, so the distillation's reverse sweep
  * replays the identical transform and its vector-Jacobian product.
@@ -26,7 +26,7 @@ enum { DSA_NPARAM = 4 };
  *   flip    1 when the width axis is reversed
  *   scale   2x2 matrix a00 a01 a10 a11 ([[sx,0],[0,sy]])
  *   rotate  2x2 matrix ([[cos,-sin],[sin,cos]])
- * The matrix maps output normalized (x, y) to input normalized coordinates (SPEC 5.1). */
+ * The matrix maps output normalized (x, y) to input normalized coordinates (docs/algorithm.md#dsa-augmentation-and-its-adjoint). */
 typedef struct {
     int group;
     int N;

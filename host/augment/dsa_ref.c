@@ -1,5 +1,5 @@
 /* Float64 references of the DSA forward map and its VJP, written as direct loops over
- * SPEC 5.1's formulas (the VJP as the literal transpose: scatter-adds). NCHW layouts. */
+ * the formulas of docs/algorithm.md#dsa-augmentation-and-its-adjoint (the VJP as the literal transpose: scatter-adds). NCHW layouts. */
 #include "augment/dsa.h"
 
 #include <math.h>

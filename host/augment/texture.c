@@ -53,10 +53,6 @@ void texture_crop_transpose_add(const TexShape *s, cl_mem dX, cl_mem R, size_t r
            KF(scale));
 }
 
-void texture_repeat_labels(cl_mem out, cl_mem labels, cl_mem rows, int row_off, int n, int rounds) {
-    LAUNCH("texture_repeat_labels", (size_t)n * rounds, KM(out), KM(labels), KM(rows), KI(row_off), KI(n), KI(rounds));
-}
-
 /* v mod m in [0, m) for any sign of v. */
 static int tex_mod(int v, int m) {
     int r = v % m;

@@ -1,4 +1,4 @@
-/* Texture mode (SPEC 7.2, 7.4 step 6.3, 7.10, 8): every synthetic row is a canvas of
+/* Texture mode (docs/algorithm.md#texture-canvases-and-their-adjoint): every synthetic row is a canvas of
  * canvas_size x the network input on each side. Whenever a minibatch of canvases is used
  * it becomes `rounds` (--canvas_samples) rounds of random circular crops:
  *   crop(c, y, x) = canvas(c, (y - dh) mod Hc, (x - dw) mod Wc),  0 <= y < H, 0 <= x < W,
@@ -7,7 +7,7 @@
  * offsets, which are drawn round-major (offs[2*(r*n+i)] = dh, offs[2*(r*n+i)+1] = dw,
  * dh in [0, Hc), dw in [0, Wc)).
  * The crop is linear; its transpose adds every crop pixel into the canvas pixel it came
- * from, and several crops of one canvas accumulate (the meta-gradient, SPEC 7.10). */
+ * from, and several crops of one canvas accumulate (the meta-gradient, docs/algorithm.md#adjoint-of-the-crop). */
 #ifndef CLMTT_TEXTURE_H
 #define CLMTT_TEXTURE_H
 
@@ -19,7 +19,7 @@
 typedef struct { int C, H, W, Hc, Wc; } TexShape;
 
 /* offs[2*(r*n+i)] ~ UI{0..Hc-1}, offs[2*(r*n+i)+1] ~ UI{0..Wc-1}, for r < rounds, i < n,
- * in that order (SPEC 7.4 step 6.3). */
+ * in that order (docs/algorithm.md#random-circular-crops). */
 void texture_draw_offsets(Rng *rng, int n, int rounds, int Hc, int Wc, int32_t *offs);
 
 /* out [rounds*n, C, H, W] = crops of X [*, C, Hc, Wc]: crop r*n+i of canvas
@@ -32,8 +32,6 @@ void texture_crop_forward(const TexShape *s, cl_mem out, cl_mem X, cl_mem rows, 
  * canvas pixel: each element of dX is written by one work-item, no atomics). */
 void texture_crop_transpose_add(const TexShape *s, cl_mem dX, cl_mem R, size_t r_off, cl_mem rows, int row_off,
                                 cl_mem offs, int offs_off, int n, int rounds, float scale);
-/* out[r*n + i] = labels[rows[row_off + i]] (int32, device). */
-void texture_repeat_labels(cl_mem out, cl_mem labels, cl_mem rows, int row_off, int n, int rounds);
 
 /* Float64 references with the same layouts (host arrays; rows and offs start at the
  * batch). The transpose accepts repeated canvases. */
@@ -42,7 +40,7 @@ void texture_crop_forward_ref(const TexShape *s, double *out, const double *X, c
 void texture_crop_transpose_add_ref(const TexShape *s, double *dX, const double *R, const int32_t *rows,
                                     const int32_t *offs, int n, int rounds, double scale);
 
-/* Real initialization of canvases (SPEC 7.2 step 5, texture): for each class c, each tile
+/* Real initialization of canvases (docs/algorithm.md#initialization-of-the-synthetic-set, texture): for each class c, each tile
  * position (a, b) of the canvas_size x canvas_size grid, and each of the ipc canvases of
  * class c, an independently drawn random training image of class c fills tile (a, b).
  * out: num_classes*ipc canvases of C x canvas_size*H x canvas_size*W, labels class-major. */

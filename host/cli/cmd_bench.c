@@ -13,14 +13,11 @@
 #include "core/util.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* The original's augmentation for experts and for the unrolled student. */
 static const char *const BENCH_DSA_STRATEGY = "color_crop_cutout_flip_scale_rotate";
@@ -109,7 +106,7 @@ static double min_of(const double *x, int n) {
 static void bench_train(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng) {
     int B = a->batch_train, S = a->train_batches;
     size_t img = (size_t)ds->channels * ds->height * ds->width;
-    ImageSet set = {B * S, ds->channels, ds->height, ds->width, NULL, NULL};
+    ImageSet set = {B * S, ds->channels, ds->height, ds->width, NULL, NULL, NULL, 0};
     set.images = xmalloc((size_t)set.n * img * sizeof(float));
     set.labels = xmalloc((size_t)set.n * sizeof(int32_t));
     random_normal(rng, set.images, (size_t)set.n * img);
@@ -185,23 +182,23 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     rt_finish();
     dev_mem_reset_peak();
     size_t held = dev_mem_current();
-    Distiller d;
-    distiller_init(&d, net, nsyn, labels, batch_syn, a->syn_steps, dsa);
-    distiller_set_images(&d, images);
-
     /* The original's defaults: syn_lr starts at lr_teacher 0.01; lr_img 1000, lr_lr 1e-5. */
-    float alpha = 0.01f;
-    const double lr_img = 1000, lr_lr = 1e-05;
+    LearnSet ls;
+    learnset_init(&ls, imageparam_pixels(nsyn, ds->channels, ds->height, ds->width), ds->num_classes, images, labels,
+                  NULL, 0.01f);
+    learnset_set_optim(&ls, 1000, 1e-05);
+    Distiller d;
+    distiller_init(&d, net, nsyn, 1, batch_syn, a->syn_steps, dsa);
     double dalpha, loss = 0, warm_s = 0, total = 0;
     double *secs = xmalloc((size_t)a->iterations * sizeof(double));
     int finite = 1;
     for (int it = -1; it < a->iterations; it++) {
         double t0 = now_seconds();
-        loss = distiller_meta_grad(&d, theta0, target, alpha, rng, &dalpha);
-        distiller_update(&d, &alpha, dalpha, lr_img, lr_lr);
+        loss = distiller_meta_grad(&d, &ls, theta0, target, rng, &dalpha);
+        if (!learnset_update(&ls)) finite = 0;
         rt_finish();
         double s = now_seconds() - t0;
-        if (!isfinite(loss) || !isfinite(dalpha) || !isfinite(alpha)) finite = 0;
+        if (!isfinite(loss) || !isfinite(dalpha)) finite = 0;
         if (it < 0) {
             warm_s = s;
         } else {
@@ -216,7 +213,7 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
 
     printf("warm-up iteration (includes kernel compilation when not cached): %.3f s\n", warm_s);
     printf("distillation iteration: %.3f s mean, %.3f s fastest (%d timed)\n", per_it, best, a->iterations);
-    printf("matching loss of the last iteration (random expert segment): %.6g, syn_lr %.6g\n", loss, alpha);
+    printf("matching loss of the last iteration (random expert segment): %.6g, syn_lr %.6g\n", loss, ls.lr);
     if (!finite) warn("the iteration produced non-finite values; the timing may not be representative");
     print_peak("peak device memory (distillation)", peak);
     print_held(held);
@@ -245,6 +242,7 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
 
     free(secs);
     distiller_free(&d);
+    learnset_free(&ls);
     free(theta0);
     free(target);
     free(images);
@@ -253,38 +251,21 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
 
 typedef void (*BenchFn)(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng);
 
-/* Opens the device, runs one measurement, closes the device. */
+/* Runs one measurement on a runtime of its own, opened for it and closed after, so its
+ * peak counts only its own buffers and scratch; each starts from the same random state. */
 static void run_measurement(BenchFn fn, const BenchArgs *a, const DatasetInfo *ds, const Net *net,
-                            const DsaStrategy *dsa, Rng *rng) {
-    rt_init(a->device);
+                            const DsaStrategy *dsa, const Rng *rng0) {
+    Runtime *r = rt_open(a->device);
+    Runtime *prev = rt_use(r);
+    Rng rng = *rng0;
     char gm[32];
     printf("Device: %s (%s), %s, driver %s, %u compute units, %s global memory\n", RT.dev.name, RT.dev.platform_name,
            RT.dev.version, RT.dev.driver, RT.dev.compute_units, human_bytes((double)RT.dev.global_mem, gm, sizeof gm));
     if (RT.profile) printf("CLMTT_PROFILE is on: every kernel is timed and the queue is serialized, so times run slower\n");
-    fn(a, ds, net, dsa, rng);
-    rt_shutdown();
-}
-
-/* Runs one measurement in a child process. Layer workspaces live as long as the process,
- * so a second measurement in the same process would count the first one's in its peak;
- * each child starts with no device memory held. The device is only ever opened in the
- * children, never before a fork. */
-static void run_isolated(BenchFn fn, const BenchArgs *a, const DatasetInfo *ds, const Net *net,
-                         const DsaStrategy *dsa, Rng *rng) {
+    fn(a, ds, net, dsa, &rng);
+    rt_close(r);
+    rt_use(prev);
     fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) die("cannot start a process for the measurement: %s", strerror(errno));
-    if (pid == 0) {
-        run_measurement(fn, a, ds, net, dsa, rng);
-        fflush(stdout);
-        _exit(0);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) die("waiting for the measurement process: %s", strerror(errno));
-    if (WIFSIGNALED(status)) die("the measurement process was killed by signal %d", WTERMSIG(status));
-    if (WEXITSTATUS(status) != 0) exit(WEXITSTATUS(status));
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -340,8 +321,8 @@ int cmd_bench(int argc, char **argv) {
     printf("Network: %s, %zu parameters, %d layers\n", net.model, net.nparams, net.nlayers);
 
     if (do_train && do_distill) {
-        run_isolated(bench_train, &a, ds, &net, &dsa, &rng);
-        run_isolated(bench_distill, &a, ds, &net, &dsa, &rng);
+        run_measurement(bench_train, &a, ds, &net, &dsa, &rng);
+        run_measurement(bench_distill, &a, ds, &net, &dsa, &rng);
     } else {
         run_measurement(do_train ? bench_train : bench_distill, &a, ds, &net, &dsa, &rng);
     }

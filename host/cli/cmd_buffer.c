@@ -1,5 +1,5 @@
 /* clmtt buffer: train expert networks on the real training set and record their
- * parameter trajectories (the original's buffer.py, SPEC 6). */
+ * parameter trajectories (the original's buffer.py, docs/algorithm.md#expert-training). */
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
@@ -161,7 +161,7 @@ int cmd_buffer(int argc, char **argv) {
             dev_read_f32(tr.params, 0, P, snaps + (size_t)(t + 1) * P);
             if (a.decay && t == a.train_epochs / 2 + 1) {
                 sgd.lr *= 0.1;
-                sgd.fresh = 1;
+                sgd_restart(&sgd);
             }
         }
         traj_writer_add(&w, snaps);

@@ -1,20 +1,14 @@
 /* clmtt distill: learn a small synthetic set whose student trajectories match the
- * experts' (the original's distill.py, SPEC 7). --Iteration N performs exactly N
+ * experts' (the original's distill.py, docs/algorithm.md#the-distillation-loop). --Iteration N performs exactly N
  * meta-updates; evaluations run at 0, eval_it, 2 eval_it, ... and at N. */
-#include "core/blas.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "data/dataset.h"
-#include "distill/distill.h"
-#include "train/evaluate.h"
-#include "train/experts.h"
-#include "io/png.h"
-#include "core/progress.h"
+#include "cli/distill_parts.h"
 #include "cli/setup.h"
-#include "io/synset.h"
-#include "augment/texture.h"
-#include "io/trajectory.h"
+#include "core/blas.h"
 #include "core/util.h"
+#include "distill/distill.h"
+#include "train/experts.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -24,118 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct {
-    const char *dataset, *subset, *model, *eval_mode, *pix_init, *dsa_strategy, *data_path, *buffer_path;
-    const char *save_path, *init_syn;
-    int res, ipc, num_eval, eval_it, epoch_eval_train, Iteration, batch_real, batch_syn, batch_train, dsa;
-    int expert_epochs, syn_steps, max_start_epoch, zca, load_all, no_aug, texture, canvas_size, canvas_samples;
-    int max_files, max_experts, force_save, seed, device;
-    double lr_img, lr_lr, lr_teacher, lr_init;
-    int skip_bad_images;
-} DistillArgs;
-
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
-
-/* Run state shared by the saving helpers. */
-typedef struct {
-    const DistillArgs *a;
-    const DatasetInfo *ds;
-    char dir[4096];
-    ImageSet set;          /* host copy of the synthetic set (images refreshed before saving) */
-    float lr;
-    const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
-} Run;
-
-/* --zca: the set mapped back from whitened space (malloc'd); otherwise NULL. */
-static float *unwhitened_set(const Run *r) {
-    if (!r->zca) return NULL;
-    float *x = xmalloc((size_t)r->set.n * r->set.c * r->set.h * r->set.w * sizeof(float));
-    zca_inverse(r->zca, r->set.images, x, r->set.n);
-    return x;
-}
-
-/* unwhitened: unwhitened_set(r), saved as images_zca (NULL without ZCA). */
-static void save_set(Run *r, const char *stem, int it, const float *unwhitened) {
-    char path[4300], v[32];
-    snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
-    snprintf(v, sizeof v, "%d", it);
-    const char *extra[13] = {"iteration", v};
-    int n = 2;
-    char cs[16], cn[16];
-    if (r->a->texture) {
-        snprintf(cs, sizeof cs, "%d", r->a->canvas_size);
-        snprintf(cn, sizeof cn, "%d", r->a->canvas_samples);
-        const char *tex[] = {"texture", "true", "canvas_size", cs, "canvas_samples", cn};
-        memcpy(extra + n, tex, sizeof tex);
-        n += 6;
-    }
-    /* ImageNet sets record which classes (and size) they stand for, so eval can check. */
-    char res[16];
-    if (r->ds->subset) {
-        snprintf(res, sizeof res, "%d", r->ds->height);
-        const char *sub[] = {"subset", r->ds->subset, "res", res};
-        memcpy(extra + n, sub, sizeof sub);
-    }
-    synset_save(path, &r->set, r->lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, unwhitened, extra);
-}
-
-/* The original shows sets of fewer than 50 images per class (or with --force_save):
- * a grid upsampled x4 (not for ImageNet), and the +-2.5 std clipped variant. */
-static void save_pictures(Run *r, const char *stem, const float *unwhitened) {
-    if (!(r->a->ipc < 50 || r->a->force_save)) return;
-    char path[4300];
-    int up = strcmp(r->ds->name, "ImageNet") == 0 ? 1 : 4;
-    const float *shown = r->set.images;
-    if (r->zca) {
-        /* SPEC 7.11 step 4: <stem>.png shows the inverse-ZCA images (normal colours);
-         * <stem>_whitened.png the whitened ones the networks see. */
-        snprintf(path, sizeof path, "%s/%s_whitened.png", r->dir, stem);
-        png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
-        snprintf(path, sizeof path, "%s/%s_whitened_clipped.png", r->dir, stem);
-        png_write_grid(path, r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
-        shown = unwhitened;
-    }
-    snprintf(path, sizeof path, "%s/%s.png", r->dir, stem);
-    png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 0);
-    snprintf(path, sizeof path, "%s/%s_clipped.png", r->dir, stem);
-    png_write_grid(path, shown, r->set.n, r->set.c, r->set.h, r->set.w, 10, up, 2.5);
-    if (r->a->texture) {
-        /* Each canvas repeated 2 x 2: seams would show where the texture does not tile. */
-        float *tiled = texture_tile(r->set.images, r->set.n, r->set.c, r->set.h, r->set.w, 2);
-        snprintf(path, sizeof path, "%s/%s_tiled.png", r->dir, stem);
-        png_write_grid(path, tiled, r->set.n, r->set.c, 2 * r->set.h, 2 * r->set.w, 10, up, 0);
-        free(tiled);
-    }
-}
-
-/* The set file and pictures under `stem` and, when `also` is not NULL, under `also` too;
- * the inverse ZCA is computed once for all of them. */
-static void save_outputs(Run *r, int it, const char *stem, const char *also) {
-    float *unwhitened = unwhitened_set(r);
-    save_set(r, stem, it, unwhitened);
-    save_pictures(r, stem, unwhitened);
-    if (also) {
-        save_set(r, also, it, unwhitened);
-        save_pictures(r, also, unwhitened);
-    }
-    free(unwhitened);
-}
-
-static void make_run_dir(Run *r, uint64_t seed) {
-    if (r->a->save_path) {
-        snprintf(r->dir, sizeof r->dir, "%s", r->a->save_path);
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf(r->dir, sizeof r->dir, "logged_files/%s/%s_ipc%d_%s_s%" PRIu64, r->ds->name, r->a->model, r->a->ipc,
-                 stamp, seed);
-    }
-    mkdir_p(r->dir);
-}
 
 static int finite_set(const ImageSet *s) {
     size_t n = (size_t)s->n * s->c * s->h * s->w;
@@ -283,40 +167,23 @@ int cmd_distill(int argc, char **argv) {
             experts.snapshots - 1);
     printf("Experts: %s (%d file%s)\n", edir, experts.nfiles, experts.nfiles == 1 ? "" : "s");
 
-    /* The synthetic set: labels class-major (SPEC 7.2), pixels real, noise or from a file. */
-    Run run = {&a, ds, "", {0}, (float)a.lr_teacher, a.zca ? &zca : NULL};
-    make_run_dir(&run, seed);
-    int side = a.texture ? a.canvas_size : 1;
-    if (a.init_syn) {
-        run.set = init.set;
-    } else if (strcmp(a.pix_init, "real") == 0 && a.texture) {
-        texture_init_real(&data.train, ds->num_classes, a.ipc, a.canvas_size, &rng_init_set, &run.set);
-    } else if (strcmp(a.pix_init, "real") == 0) {
-        random_real_subset(&data.train, ds->num_classes, a.ipc, &rng_init_set, &run.set);
-    } else {
-        run.set.n = nsyn; run.set.c = ds->channels; run.set.h = side * ds->height; run.set.w = side * ds->width;
-        size_t n = (size_t)nsyn * ds->channels * run.set.h * run.set.w;
-        run.set.images = xmalloc(n * sizeof(float));
-        run.set.labels = xmalloc((size_t)nsyn * sizeof(int32_t));
-        for (size_t i = 0; i < n; i++) run.set.images[i] = (float)rng_normal(&rng_init_set);
-        for (int i = 0; i < nsyn; i++) run.set.labels[i] = i / a.ipc;
-    }
-    printf("Run folder: %s\n", run.dir);
+    /* The synthetic set: labels class-major, pixels real, noise or from a file. */
+    RunOutputs out = {&a, ds, "", a.zca ? &zca : NULL};
+    outputs_make_dir(&out, seed);
+    ImageSet set;   /* host copy of the set's images (refreshed before evaluating and saving) */
+    distill_initial_images(&a, ds, &data, &init, &rng_init_set, &set);
+    printf("Run folder: %s\n", out.dir);
     char mpath[4300];
-    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", run.dir);
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", out.dir);
     FILE *metrics = metrics_open(mpath);
 
+    LearnSet ls;
+    distill_learnset(&a, ds, &set, batch_syn, &ls);
     Distiller d;
-    distiller_init_texture(&d, &net, nsyn, run.set.labels, batch_syn, a.syn_steps, &dsa_unroll,
-                           a.texture ? a.canvas_size : 0, a.texture ? a.canvas_samples : 1);
-    distiller_set_images(&d, run.set.images);
-    size_t setbytes = (size_t)nsyn * d.img;
-    cl_mem backup = dev_alloc(setbytes * 4, "last good synthetic images");
+    distiller_init(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll);
 
-    EvalConfig ecfg = {a.epoch_eval_train, a.batch_train, 0, dsa_eval, a.texture ? a.canvas_samples : 0};
-    char pool[8][64];
-    int npool = eval_pool(a.eval_mode, a.model, pool, 8);
-    double best[8] = {0}, best_std[8] = {0};
+    EvalPool pool;
+    evalpool_init(&pool, &a, &dsa_eval);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     double t_start = now_seconds(), t_iters = 0;
@@ -326,42 +193,21 @@ int cmd_distill(int argc, char **argv) {
 
     for (int it = 0; it <= a.Iteration; it++) {
         if (it % a.eval_it == 0 || it == a.Iteration) {
-            /* Evaluation cannot train with a negative step size (SPEC 10.1): stop as on
-             * divergence, so that the set learned so far is still saved. */
-            if (a.num_eval > 0 && !(run.lr >= 0)) {
+            /* Evaluation cannot train with a negative step size: stop as on divergence, so
+             * that the set learned so far is still saved. */
+            if (a.num_eval > 0 && !(ls.lr >= 0)) {
                 progress_clear(&prog);
                 fprintf(stderr, "clmtt: iteration %d diverged: syn_lr = %g cannot train the evaluation networks "
-                        "(lower --lr_lr or --lr_img); the last set is in %s/images_last.safetensors\n", it, run.lr,
-                        run.dir);
+                        "(lower --lr_lr or --lr_img); the last set is in %s/images_last.safetensors\n", it, ls.lr,
+                        out.dir);
                 status = 1;
                 break;
             }
-            distiller_get_images(&d, run.set.images);
-            int improved = 0;
-            for (int m = 0; m < npool && a.num_eval > 0; m++) {
-                ecfg.lr = run.lr;
-                double sum = 0, sq = 0, t0 = now_seconds();
-                char accs[1024] = "";
-                for (int k = 0; k < a.num_eval; k++) {
-                    EvalResult r = evaluate_set(pool[m], &run.set, &data.test, ds->num_classes, &ecfg, &rng_eval);
-                    sum += r.test_acc;
-                    sq += r.test_acc * r.test_acc;
-                    size_t l = strlen(accs);
-                    snprintf(accs + l, sizeof accs - l, "%s%.4f", k ? ", " : "", r.test_acc);
-                }
-                double mean = sum / a.num_eval, var = sq / a.num_eval - mean * mean, sd = sqrt(var > 0 ? var : 0);
-                if (mean > best[m]) { best[m] = mean; best_std[m] = sd; improved = 1; }
-                progress_clear(&prog);
-                printf("Evaluate %d random %s, mean = %.4f std = %.4f (best %.4f, %.1f s)\n", a.num_eval, pool[m], mean,
-                       sd, best[m], now_seconds() - t0);
-                metrics_line(metrics,
-                             "{\"iteration\": %d, \"eval_model\": \"%s\", \"accuracy_mean\": %.6f, \"accuracy_std\": %.6f, "
-                             "\"best_mean\": %.6f, \"best_std\": %.6f, \"accuracies\": [%s], \"syn_lr\": %.9g, \"seconds\": %.3f}",
-                             it, pool[m], mean, sd, best[m], best_std[m], accs, run.lr, now_seconds() - t0);
-            }
+            learnset_images(&ls, set.images);
+            int improved = evalpool_run(&pool, it, &set, ls.lr, &data.test, ds->num_classes, &rng_eval, metrics, &prog);
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
-            save_outputs(&run, it, stem, improved ? "images_best" : NULL);
+            outputs_save(&out, &set, ls.lr, it, stem, improved ? "images_best" : NULL);
         }
         if (it == a.Iteration) break;
         if (interrupted) break;
@@ -372,24 +218,19 @@ int cmd_distill(int argc, char **argv) {
         int start = rng_int(&rng_experts, 0, a.max_start_epoch - 1);
         const float *theta0 = traj + (size_t)start * net.nparams;
         const float *target = traj + (size_t)(start + a.expert_epochs) * net.nparams;
-        double dalpha;
-        double loss = distiller_meta_grad(&d, theta0, target, run.lr, &rng_steps, &dalpha);
-        if (!isfinite(loss) || !isfinite(dalpha) || dev_has_nonfinite(setbytes, dptr(d.dX, 0))) {
+        double dlr;
+        double loss = distiller_meta_grad(&d, &ls, theta0, target, &rng_steps, &dlr);
+        if (!isfinite(loss) || !isfinite(dlr) || !learnset_grad_finite(&ls)) {
             progress_clear(&prog);
             fprintf(stderr, "clmtt: iteration %d diverged (loss %g, d loss/d syn_lr %g); the last good set is in %s/images_last.safetensors\n",
-                    it, loss, dalpha, run.dir);
+                    it, loss, dlr, out.dir);
             status = 1;
             break;
         }
-        dev_copy(backup, 0, d.X, 0, setbytes);
-        float lr_before = run.lr;
-        distiller_update(&d, &run.lr, dalpha, a.lr_img, a.lr_lr);
-        if (!isfinite(run.lr) || dev_has_nonfinite(setbytes, dptr(d.X, 0))) {
-            dev_copy(d.X, 0, backup, 0, setbytes);
-            run.lr = lr_before;
+        if (!learnset_update(&ls)) {
             progress_clear(&prog);
             fprintf(stderr, "clmtt: iteration %d diverged (the update made syn_lr or the images non-finite); "
-                    "the last good set is in %s/images_last.safetensors\n", it, run.dir);
+                    "the last good set is in %s/images_last.safetensors\n", it, out.dir);
             status = 1;
             break;
         }
@@ -399,35 +240,35 @@ int cmd_distill(int argc, char **argv) {
         metrics_line(metrics,
                      "{\"iteration\": %d, \"loss\": %.9g, \"syn_lr\": %.9g, \"start_epoch\": %d, \"grad_syn_lr\": %.9g, "
                      "\"seconds\": %.3f, \"peak_device_bytes\": %zu}",
-                     it, loss, run.lr, start, dalpha, secs, dev_mem_peak());
+                     it, loss, ls.lr, start, dlr, secs, dev_mem_peak());
         if (it % 10 == 0) {
             progress_clear(&prog);
-            printf("iter = %04d, loss = %.4f, syn_lr = %.6g (%.2f s/it)\n", it, loss, run.lr, secs);
+            printf("iter = %04d, loss = %.4f, syn_lr = %.6g (%.2f s/it)\n", it, loss, ls.lr, secs);
         }
         progress_update(&prog, it + 1);
     }
     progress_clear(&prog);
-    distiller_get_images(&d, run.set.images);
-    if (!finite_set(&run.set)) die("internal: the kept synthetic set is not finite");
-    save_outputs(&run, iters_done, "images_last", NULL);
+    learnset_images(&ls, set.images);
+    if (!finite_set(&set)) die("internal: the kept synthetic set is not finite");
+    outputs_save(&out, &set, ls.lr, iters_done, "images_last", NULL);
     if (interrupted) {
         fprintf(stderr, "clmtt: interrupted after %d updates; continue with --init_syn %s/images_last.safetensors\n",
-                iters_done, run.dir);
+                iters_done, out.dir);
         status = 130;
     }
     char pk[32], el[32];
     printf("Done: %d updates in %s (%.2f s per iteration), peak device memory %s; run folder %s\n", iters_done,
            format_duration(now_seconds() - t_start, el, sizeof el), iters_done ? t_iters / iters_done : 0.0,
-           human_bytes((double)dev_mem_peak(), pk, sizeof pk), run.dir);
-    for (int m = 0; m < npool && a.num_eval > 0; m++)
-        printf("Best %s accuracy: %.4f +- %.4f\n", pool[m], best[m], best_std[m]);
+           human_bytes((double)dev_mem_peak(), pk, sizeof pk), out.dir);
+    evalpool_report(&pool);
     metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"seconds_per_iteration\": %.4f, \"peak_device_bytes\": %zu, \"status\": %d}",
                  iters_done, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
     fclose(metrics);
-    dev_free(backup);
     distiller_free(&d);
+    learnset_free(&ls);
     experts_close(&experts);
-    imageset_free(&run.set);
+    imageset_free(&set);
+    synset_free(&init);
     zca_free(&zca);
     dataset_free(&data);
     rt_shutdown();

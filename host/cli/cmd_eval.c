@@ -1,5 +1,5 @@
 /* clmtt eval: judge a synthetic set file, or a random real subset, by the original's
- * evaluation protocol (SPEC 8): --num_eval fresh networks per model of the pool. */
+ * evaluation protocol (docs/algorithm.md#evaluation-protocol): --num_eval fresh networks per model of the pool. */
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "data/dataset.h"

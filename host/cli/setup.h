@@ -7,7 +7,7 @@
 #include "net/net.h"
 #include "data/zca.h"
 
-/* The --zca choice of a command (SPEC 2.2 steps 3 and 5, SPEC 3). */
+/* The --zca choice of a command (docs/algorithm.md#pixel-pipeline, docs/algorithm.md#zca-whitening). */
 typedef struct {
     int on;                 /* --zca: pixels stay in [0, 1], then whitened */
     const char *cache_dir;  /* folder of zca.safetensors (zca_cache_dir); NULL: no cache */

@@ -84,9 +84,8 @@ void scal(size_t n, float alpha, DPtr x) {
 enum { RED_DOT = 0, RED_SUM = 1, RED_SQDIST = 2, RED_NONFINITE = 3 };
 static double reduce(int op, size_t n, DPtr x, DPtr y) {
     if (n == 0) return 0.0;
-    static cl_mem partial;
     enum { GROUPS = 128 };
-    if (!partial) partial = dev_alloc(GROUPS * sizeof(float), "reduction partial sums");
+    cl_mem partial = rt_scratch(RT_SCRATCH_REDUCE, GROUPS);
     size_t local = rt_reduce_local();
     size_t groups = (n + local - 1) / local;
     if (groups > GROUPS) groups = GROUPS;

@@ -1,5 +1,6 @@
 /* OpenCL runtime: device choice, checked calls, program build and binary cache. */
 #include "core/runtime.h"
+#include "core/tensor.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -9,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-Runtime RT;
+static Runtime rt_default;
+Runtime *rt_current = &rt_default;
 int rt_last_build_from_cache = 0;
 
 extern const int clmtt_kernel_count;
@@ -104,8 +106,8 @@ int rt_default_device(const DeviceInfo *devs, int n) {
     return n > 0 ? 0 : -1;
 }
 
-void rt_init(int index) {
-    if (RT.ready) return;
+/* Opens device `index` into the current runtime (which must be closed). */
+static void open_current(int index) {
     DeviceInfo devs[64];
     int n = rt_list_devices(devs, 64);
     if (n == 0)
@@ -135,19 +137,33 @@ void rt_init(int index) {
     RT.ready = 1;
 }
 
+void rt_init(int index) {
+    rt_current = &rt_default;
+    if (RT.ready) return;
+    open_current(index);
+}
+
+Runtime *rt_open(int index) {
+    Runtime *prev = rt_current, *r = xcalloc(1, sizeof *r);
+    rt_current = r;
+    open_current(index);
+    rt_current = prev;
+    return r;
+}
+
+Runtime *rt_use(Runtime *r) {
+    Runtime *prev = rt_current;
+    rt_current = r;
+    return prev;
+}
+
 void rt_finish(void) { CL_CHECK(clFinish(RT.queue)); }
 
 /* ---- kernels ---------------------------------------------------------------- */
 
-typedef struct { char name[64]; cl_kernel k; } KernelEntry;
-static KernelEntry kernels[512];
-static int nkernels = 0;
 
 /* ---- profiling (CLMTT_PROFILE=1): device time per kernel name ---------------- */
 
-typedef struct { char name[64]; double seconds; long calls; } ProfEntry;
-static ProfEntry prof[256];
-static int nprof;
 
 void rt_profile_event(const char *name, cl_event ev) {
     if (!ev) return;
@@ -157,41 +173,94 @@ void rt_profile_event(const char *name, cl_event ev) {
     clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
     clReleaseEvent(ev);
     int i = 0;
-    while (i < nprof && strcmp(prof[i].name, name) != 0) i++;
-    if (i == nprof) {
-        if (nprof == 256) return;
-        snprintf(prof[nprof++].name, sizeof prof[0].name, "%s", name);
+    while (i < RT.nprof && strcmp(RT.prof[i].name, name) != 0) i++;
+    if (i == RT.nprof) {
+        if (RT.nprof == RT_MAX_PROFILE) return;
+        snprintf(RT.prof[RT.nprof++].name, sizeof RT.prof[0].name, "%s", name);
     }
-    prof[i].seconds += (double)(t1 - t0) * 1e-9;
-    prof[i].calls++;
+    RT.prof[i].seconds += (double)(t1 - t0) * 1e-9;
+    RT.prof[i].calls++;
 }
 
 static int prof_cmp(const void *a, const void *b) {
-    double x = ((const ProfEntry *)a)->seconds, y = ((const ProfEntry *)b)->seconds;
+    double x = ((const RtProfile *)a)->seconds, y = ((const RtProfile *)b)->seconds;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
 void rt_profile_report(void) {
-    if (!RT.profile || nprof == 0) return;
+    if (!RT.profile || RT.nprof == 0) return;
+    RtProfile *prof = RT.prof;
+    int nprof = RT.nprof;
     qsort(prof, (size_t)nprof, sizeof prof[0], prof_cmp);
     double total = 0;
     for (int i = 0; i < nprof; i++) total += prof[i].seconds;
-    fprintf(stderr, "device time by kernel (CLMTT_PROFILE), total %.3f s:\n", total);
+    fprintf(stderr, "device time by kernel (CLMTT_PROFILE) on %s, total %.3f s:\n", RT.dev.name, total);
     for (int i = 0; i < nprof; i++)
         fprintf(stderr, "  %-32s %9.3f s %5.1f%% %8ld calls\n", prof[i].name, prof[i].seconds,
                 100 * prof[i].seconds / (total > 0 ? total : 1), prof[i].calls);
 }
 
-void rt_shutdown(void) {
+/* Releases everything the current runtime holds and clears it. */
+static void close_current(void) {
     if (!RT.ready) return;
     clFinish(RT.queue);
     rt_profile_report();
-    for (int i = 0; i < nkernels; i++) clReleaseKernel(kernels[i].k);
-    nkernels = 0;
+    if (RT.staging_pending) clReleaseEvent(RT.staging_pending);
+    free(RT.staging);
+    for (int i = 0; i < RT_SCRATCH_SLOTS; i++) dev_free(RT.scratch[i].mem);
+    for (int i = 0; i < RT.nkernels; i++) clReleaseKernel(RT.kernels[i].k);
     if (RT.program) clReleaseProgram(RT.program);
     clReleaseCommandQueue(RT.queue);
     clReleaseContext(RT.ctx);
     memset(&RT, 0, sizeof RT);
+}
+
+void rt_shutdown(void) {
+    rt_current = &rt_default;
+    close_current();
+}
+
+void rt_close(Runtime *r) {
+    if (!r) return;
+    Runtime *prev = rt_use(r);
+    close_current();
+    rt_current = prev == r ? &rt_default : prev;
+    if (r != &rt_default) free(r);
+}
+
+/* ---- scratch ------------------------------------------------------------------ */
+
+static const char *const scratch_names[RT_SCRATCH_SLOTS] = {
+    "reduction partial sums", "convolution columns", "convolution slice products",
+    "norm per-set sums", "augmentation parameters", "augmentation means"};
+
+cl_mem rt_scratch(RtScratchSlot slot, size_t floats) {
+    if ((int)slot < 0 || slot >= RT_SCRATCH_SLOTS) die("internal: bad scratch slot %d", (int)slot);
+    RtScratch *s = &RT.scratch[slot];
+    if (floats > s->floats) {
+        dev_free(s->mem);
+        s->mem = dev_alloc(floats * sizeof(float), scratch_names[slot]);
+        s->floats = floats;
+    }
+    return s->mem;
+}
+
+cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n) {
+    cl_mem m = rt_scratch(slot, n);
+    if (n == 0) return m;
+    if (RT.staging_pending) {
+        CL_CHECK(clWaitForEvents(1, &RT.staging_pending));
+        CL_CHECK(clReleaseEvent(RT.staging_pending));
+        RT.staging_pending = NULL;
+    }
+    if (n > RT.staging_floats) {
+        RT.staging = xrealloc(RT.staging, n * sizeof(float));
+        RT.staging_floats = n;
+    }
+    memcpy(RT.staging, host, n * sizeof(float));
+    CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_FALSE, 0, n * sizeof(float), RT.staging, 0, NULL,
+                                  &RT.staging_pending));
+    return m;
 }
 
 const char *rt_cache_dir(void) {
@@ -311,20 +380,20 @@ static void build_main_program(void) {
 }
 
 cl_kernel rt_kernel(const char *name) {
-    for (int i = 0; i < nkernels; i++)
-        if (strcmp(kernels[i].name, name) == 0) return kernels[i].k;
+    for (int i = 0; i < RT.nkernels; i++)
+        if (strcmp(RT.kernels[i].name, name) == 0) return RT.kernels[i].k;
     if (!RT.ready) die("internal: kernel '%s' requested before the device was opened", name);
     if (!RT.program) build_main_program();
-    if (nkernels == (int)(sizeof kernels / sizeof kernels[0])) die("internal: too many kernels");
+    if (RT.nkernels == RT_MAX_KERNELS) die("internal: too many kernels");
     cl_int err;
     cl_kernel k = clCreateKernel(RT.program, name, &err);
     if (err != CL_SUCCESS) {
         fprintf(stderr, "clmtt: kernel '%s' not found in cl/*.cl\n", name);
         cl_fail(err, "clCreateKernel", __FILE__, __LINE__);
     }
-    snprintf(kernels[nkernels].name, sizeof kernels[nkernels].name, "%s", name);
-    kernels[nkernels].k = k;
-    nkernels++;
+    snprintf(RT.kernels[RT.nkernels].name, sizeof RT.kernels[0].name, "%s", name);
+    RT.kernels[RT.nkernels].k = k;
+    RT.nkernels++;
     return k;
 }
 

@@ -1,4 +1,8 @@
-/* OpenCL runtime: one device, one context, one in-order queue per process.
+/* OpenCL runtime: one device, one context, one in-order queue, and every piece of device
+ * state that hangs off them: the program and its kernels, the scratch buffers layers
+ * reuse between calls, the memory accounting and the profile. Nothing else keeps device
+ * state, so several runtimes (devices) can be open in one process: rt_open makes one,
+ * rt_use makes it current, and RT names the current one.
  * Every OpenCL call goes through CL_CHECK, which names the error, the call and
  * the source line, then exits. Kernels from the cl folder are built once into one
  * program (cached on disk as a binary) and looked up by name. */
@@ -27,6 +31,23 @@ typedef struct {
     int fp64;
 } DeviceInfo;
 
+/* Grow-only scratch buffers that layers keep between calls so the hot path allocates
+ * nothing; the in-order queue serializes their users. One slot per user. */
+typedef enum {
+    RT_SCRATCH_REDUCE = 0,   /* blas: per-group partial sums of a reduction */
+    RT_SCRATCH_CONV_COLS,    /* conv2d: im2col columns of one chunk */
+    RT_SCRATCH_CONV_SLICES,  /* conv2d: K-slice partial products of the weight gradient */
+    RT_SCRATCH_NORM_SUMS,    /* norm: per-set sums and parameter-gradient partials */
+    RT_SCRATCH_DSA_PARAMS,   /* dsa: one draw's parameters */
+    RT_SCRATCH_DSA_MEANS,    /* dsa: one mean per sample */
+    RT_SCRATCH_SLOTS
+} RtScratchSlot;
+
+typedef struct { cl_mem mem; size_t floats; } RtScratch;
+typedef struct { char name[64]; cl_kernel k; } RtKernel;
+typedef struct { char name[64]; double seconds; long calls; } RtProfile;
+enum { RT_MAX_KERNELS = 512, RT_MAX_PROFILE = 256 };
+
 typedef struct {
     DeviceInfo dev;
     cl_context ctx;
@@ -34,9 +55,20 @@ typedef struct {
     cl_program program;          /* all kernels of cl/ */
     int profile;                 /* CLMTT_PROFILE=1: time every kernel (serializes the queue) */
     int ready;
+    RtKernel kernels[RT_MAX_KERNELS];
+    int nkernels;
+    RtProfile prof[RT_MAX_PROFILE];
+    int nprof;
+    RtScratch scratch[RT_SCRATCH_SLOTS];
+    float *staging;              /* host copy behind the one pending non-blocking upload */
+    size_t staging_floats;
+    cl_event staging_pending;
+    size_t mem_current, mem_peak;  /* bytes held through dev_alloc, and their peak */
 } Runtime;
 
-extern Runtime RT;
+/* The current runtime; RT is shorthand for it. */
+extern Runtime *rt_current;
+#define RT (*rt_current)
 
 const char *cl_error_name(cl_int err);
 void cl_fail(cl_int err, const char *call, const char *file, int line);
@@ -50,9 +82,23 @@ int rt_list_devices(DeviceInfo *out, int max);
 /* Default: first GPU, else first accelerator, else first CPU. -1 = none. */
 int rt_default_device(const DeviceInfo *devs, int n);
 /* Opens the device: `index` >= 0 picks it; -1 means CLMTT_DEVICE or the default.
- * Exits with a clear message when there is no device. */
+ * Exits with a clear message when there is no device. rt_init opens the process's
+ * default runtime (a no-op when it is open) and makes it current; rt_shutdown closes it. */
 void rt_init(int index);
 void rt_shutdown(void);
+/* A further runtime on device `index` (-1 as above), for work split across devices. It
+ * is not made current; rt_close releases it and all its buffers' scratch. */
+Runtime *rt_open(int index);
+void rt_close(Runtime *r);
+/* Makes `r` current and returns the one that was. */
+Runtime *rt_use(Runtime *r);
+
+/* Scratch buffer `slot` of at least `floats` floats (grown, never shrunk; contents are
+ * not kept when it grows; NULL while nothing was asked of it). Owned and freed by the runtime. */
+cl_mem rt_scratch(RtScratchSlot slot, size_t floats);
+/* Copies n host floats into scratch `slot` without waiting for the device: the data go
+ * through a runtime-owned staging copy, reused only after its last write finished. */
+cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n);
 /* Waits for the queue to drain. */
 void rt_finish(void);
 

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static size_t mem_current, mem_peak;
-
 size_t dtype_size(DType t) { return t == DT_I64 ? 8 : 4; }
 const char *dtype_name(DType t) { return t == DT_F32 ? "F32" : t == DT_I32 ? "I32" : "I64"; }
 
@@ -15,21 +13,21 @@ cl_mem dev_alloc(size_t bytes, const char *what) {
     if (bytes > RT.dev.max_alloc)
         die("cannot allocate %s (%s) on %s: the device allows at most %s per buffer",
             what, human_bytes((double)bytes, a, sizeof a), RT.dev.name, human_bytes((double)RT.dev.max_alloc, b, sizeof b));
-    if (mem_current + bytes > RT.dev.global_mem)
+    if (RT.mem_current + bytes > RT.dev.global_mem)
         die("cannot allocate %s (%s) on %s: %s already in use of %s device memory",
             what, human_bytes((double)bytes, a, sizeof a), RT.dev.name,
-            human_bytes((double)mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
+            human_bytes((double)RT.mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
     cl_int err;
     cl_mem m = clCreateBuffer(RT.ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS)
         die("cannot allocate %s (%s) on %s: %s (%s in use, device has %s)", what,
             human_bytes((double)bytes, a, sizeof a), RT.dev.name, cl_error_name(err),
-            human_bytes((double)mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
+            human_bytes((double)RT.mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
     /* Touching the buffer makes lazy drivers commit it now, where a failure can be named. */
     const cl_uint zero = 0;
     CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &zero, 4, 0, bytes & ~(size_t)3, 0, NULL, NULL));
-    mem_current += bytes;
-    if (mem_current > mem_peak) mem_peak = mem_current;
+    RT.mem_current += bytes;
+    if (RT.mem_current > RT.mem_peak) RT.mem_peak = RT.mem_current;
     return m;
 }
 
@@ -37,13 +35,13 @@ void dev_free(cl_mem m) {
     if (!m) return;
     size_t sz = 0;
     CL_CHECK(clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof sz, &sz, NULL));
-    mem_current -= sz;
+    RT.mem_current -= sz;
     CL_CHECK(clReleaseMemObject(m));
 }
 
-size_t dev_mem_current(void) { return mem_current; }
-size_t dev_mem_peak(void) { return mem_peak; }
-void dev_mem_reset_peak(void) { mem_peak = mem_current; }
+size_t dev_mem_current(void) { return RT.mem_current; }
+size_t dev_mem_peak(void) { return RT.mem_peak; }
+void dev_mem_reset_peak(void) { RT.mem_peak = RT.mem_current; }
 
 void dev_write(cl_mem m, size_t off, size_t bytes, const void *src) {
     if (bytes) CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));

@@ -1,4 +1,4 @@
-/* CIFAR-10 / CIFAR-100 binary-version reader (SPEC 2.4). A record is the label byte(s)
+/* CIFAR-10 / CIFAR-100 binary-version reader (docs/formats.md#datasets-read). A record is the label byte(s)
  * followed by 3072 pixel bytes already in CHW order (1024 red, 1024 green, 1024 blue). */
 #include "data/dataset.h"
 

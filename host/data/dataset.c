@@ -1,4 +1,4 @@
-/* Dataset loading (SPEC 2.2, 2.4): finds the files of a catalog dataset under the data
+/* Dataset loading (docs/formats.md#datasets-read): finds the files of a catalog dataset under the data
  * folder, reads both splits, standardizes per channel, builds the per-class index and
  * prints the start-up summary. */
 #include "data/dataset.h"
@@ -144,7 +144,7 @@ static void ds_load_cifar(const DatasetInfo *info, const char *root, Dataset *ou
 
 /* ---- loading ---- */
 
-/* x <- (x - mean_c) / std_c in float32, subtract then divide (SPEC 2.2 step 3). */
+/* x <- (x - mean_c) / std_c in float32, subtract then divide (docs/algorithm.md#pixel-pipeline). */
 static void ds_standardize(ImageSet *s, const DatasetInfo *info) {
     size_t plane = (size_t)s->h * s->w;
     for (size_t i = 0; i < (size_t)s->n; i++)
@@ -194,6 +194,7 @@ void dataset_load(const DatasetInfo *info, const char *data_path, int normalize,
 void imageset_free(ImageSet *s) {
     free(s->images);
     free(s->labels);
+    free(s->targets);
     memset(s, 0, sizeof *s);
 }
 

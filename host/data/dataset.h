@@ -1,7 +1,7 @@
 /* Datasets: the catalog (data/catalog.c: shapes, classes, mean/std, default paths)
  * and the readers (IDX for MNIST/Fashion-MNIST, gzipped or not; CIFAR-10/100 binary;
  * JPEG/PNG folders for Tiny ImageNet and ImageNet subsets, host/data/folder.c).
- * Loading follows SPEC 2.2: pixels p/255 (ImageNet: resized, see folder.c), then
+ * Loading follows docs/algorithm.md#pixel-pipeline: pixels p/255 (ImageNet: resized, see folder.c), then
  * (unless raw) (x - mean_c) / std_c, NCHW float32 in host memory. */
 #ifndef CLMTT_DATASET_H
 #define CLMTT_DATASET_H
@@ -16,10 +16,10 @@ typedef struct {
     float mean[3], std[3];
     const char *const *class_names;   /* num_classes names; NULL for Tiny (the folder names, known once loaded) */
     const char *default_path;   /* used when --data_path is not given */
-    int no_zca_suffix;          /* buffers folder gets "_NO_ZCA" without --zca (SPEC 6.4) */
+    int no_zca_suffix;          /* buffers folder gets "_NO_ZCA" without --zca (docs/formats.md#expert-folder-layout) */
     const char *given_name;     /* the --dataset spelling (dataset_resolve), e.g. CIFAR100xyz; NULL: name */
     int counts_vary;            /* 1: train_count/test_count are only typical (ImageNet subsets): no warning */
-    /* ImageNet only, filled by dataset_resolve from the subset list (SPEC 2.3): */
+    /* ImageNet only, filled by dataset_resolve from the subset list (docs/algorithm.md#imagenet-subsets-and-resizing): */
     const char *subset;         /* the subset's name */
     const char *const *wnids;   /* num_classes class folder names; an entry is NULL when the list gave
                                    only an ImageNet index (resolved when loading) */
@@ -46,6 +46,10 @@ typedef struct {
     int n, c, h, w;
     float *images;     /* n*c*h*w floats, NCHW */
     int32_t *labels;   /* n labels in [0, num_classes) */
+    /* NULL, or n target rows of k floats (soft labels, one distribution per image); training
+     * on the set uses them in place of the one-hot rows of `labels`. */
+    float *targets;
+    int k;
 } ImageSet;
 
 typedef struct {
@@ -66,7 +70,7 @@ void dataset_load(const DatasetInfo *info, const char *data_path, int normalize,
 void dataset_free(Dataset *d);
 void imageset_free(ImageSet *s);
 
-/* Per-class training indices (SPEC 2.2 indices_class), in dataset order. */
+/* Per-class training indices (docs/algorithm.md#pixel-pipeline indices_class), in dataset order. */
 typedef struct { int num_classes; int *count; int **idx; } ClassIndex;
 void class_index_build(const ImageSet *s, int num_classes, ClassIndex *out);
 void class_index_free(ClassIndex *ci);

@@ -2,7 +2,7 @@
  *
  * Pipeline per picture: decode to 8-bit RGB (data/image.h), then
  *   Tiny:     the 64 x 64 bytes as they are;
- *   ImageNet: p/255 in float32, bilinear resize to res x res (SPEC 2.3), then rounded back
+ *   ImageNet: p/255 in float32, bilinear resize to res x res (docs/algorithm.md#imagenet-subsets-and-resizing), then rounded back
  *             to the nearest of the 256 levels v = q/255.
  * That last rounding is this implementation's choice, not the original's (which keeps the
  * resized floats): it moves a value by at most 0.5/255 and lets the decoded cache hold one
@@ -170,7 +170,7 @@ static int fl_decode_one(const char *path, int h, int w, int exact, uint8_t *dst
         free(pix);
         return -1;
     }
-    /* SPEC 2.2 steps 2 and 4: p/255 in float32, then the resize; then back to a byte level. */
+    /* docs/algorithm.md#imagenet-subsets-and-resizing: p/255 in float32, then the resize; then back to a byte level. */
     size_t pin = (size_t)pw * ph;
     float *in = malloc(3 * pin * sizeof(float)), *out = malloc(3 * plane * sizeof(float));
     if (!in || !out) {

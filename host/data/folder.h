@@ -1,4 +1,4 @@
-/* Picture-folder datasets (SPEC 2.4): Tiny ImageNet and ImageNet subsets, read from JPEG
+/* Picture-folder datasets (docs/formats.md#datasets-read): Tiny ImageNet and ImageNet subsets, read from JPEG
  * and PNG files, with a decoded cache so that later runs skip the decoding. Called by
  * dataset_load, which then checks the splits and standardizes. */
 #ifndef CLMTT_FOLDER_H

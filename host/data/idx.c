@@ -1,4 +1,4 @@
-/* IDX reader for MNIST and Fashion-MNIST (SPEC 2.4): gzipped or plain files, both through
+/* IDX reader for MNIST and Fashion-MNIST (docs/formats.md#datasets-read): gzipped or plain files, both through
  * zlib's gzread (it passes plain files through unchanged). */
 #include "data/dataset.h"
 

@@ -51,7 +51,7 @@ int image_read_rgb8(const char *path, uint8_t **pixels, int *width, int *height,
 }
 
 /* The two source positions and the weight of the second for each of nout outputs along
- * an axis of nin inputs (SPEC 2.3). */
+ * an axis of nin inputs (docs/algorithm.md#imagenet-subsets-and-resizing). */
 static void image_axis(int nin, int nout, int *i0, int *i1, double *t) {
     double scale = (double)nin / nout;
     for (int i = 0; i < nout; i++) {

@@ -1,6 +1,6 @@
 /* Single pictures of the image-folder datasets (Tiny ImageNet, ImageNet subsets):
  * decoding any JPEG or PNG to 8-bit RGB, chosen by the file's content, and the
- * bilinear resize of SPEC 2.3. */
+ * bilinear resize of docs/algorithm.md#imagenet-subsets-and-resizing. */
 #ifndef CLMTT_IMAGE_H
 #define CLMTT_IMAGE_H
 
@@ -14,7 +14,7 @@
 int image_read_rgb8(const char *path, uint8_t **pixels, int *width, int *height, char *err, size_t errlen);
 
 /* Bilinear resize of C planes hin x win (CHW floats) to hout x wout, half-pixel centres,
- * no antialiasing (SPEC 2.3): output row i samples s = (hin/hout)(i + 0.5) - 0.5, clamped
+ * no antialiasing (docs/algorithm.md#imagenet-subsets-and-resizing): output row i samples s = (hin/hout)(i + 0.5) - 0.5, clamped
  * at 0, between rows floor(s) and min(floor(s) + 1, hin - 1) with weight s - floor(s);
  * columns alike. Equal sizes copy the input. in and out must not overlap. */
 void image_resize_bilinear(const float *in, int C, int hin, int win, float *out, int hout, int wout);

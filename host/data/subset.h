@@ -1,4 +1,4 @@
-/* ImageNet subsets (SPEC 2.3): text lists of classes, one per line, label = line order.
+/* ImageNet subsets (docs/algorithm.md#imagenet-subsets-and-resizing): text lists of classes, one per line, label = line order.
  * A line is "<wnid> [<ImageNet index>] [<name>]" or "<ImageNet index> [<name>]"; '#'
  * starts a comment. An index given alone is resolved when the data is loaded, as the
  * position of the class in the sorted list of the 1000 folders of <data_path>/train.

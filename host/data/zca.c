@@ -1,4 +1,4 @@
-/* ZCA whitening (SPEC 3): fit in float64 with OpenBLAS + LAPACK, apply with a float32
+/* ZCA whitening (docs/algorithm.md#zca-whitening): fit in float64 with OpenBLAS + LAPACK, apply with a float32
  * GEMM (device, or host BLAS on CPU devices), cache in a safetensors file. */
 #include "data/zca.h"
 #include "core/blas.h"
@@ -199,7 +199,7 @@ void zca_apply(const Zca *z, ImageSet *s) {
 
 void zca_inverse(const Zca *z, const float *in, float *out, int n) {
     int d = z->d;
-    /* T mu in double: the shift of SPEC 3 step 7. */
+    /* T mu in double: the shift of docs/algorithm.md#applying-and-inverting. */
     float *tmu = xmalloc((size_t)d * sizeof(float));
     for (int k = 0; k < d; k++) {
         double s = 0;

@@ -1,4 +1,4 @@
-/* ZCA whitening (SPEC 3): fitted on the training pixels in [0, 1] (float64 mean, unbiased
+/* ZCA whitening (docs/algorithm.md#zca-whitening): fitted on the training pixels in [0, 1] (float64 mean, unbiased
  * covariance, symmetric eigendecomposition through LAPACK), applied to the training and
  * test sets as Z = (X - mu) T, inverted for pictures as x = T_inv (z + T mu).
  *
@@ -42,7 +42,7 @@ typedef struct {
 /* Dies naming --zca, the dataset and the matrix sizes when C*H*W > ZCA_MAX_D. */
 void zca_check_size(const char *dataset, int c, int h, int w);
 
-/* Fits on s->n rows of D = c*h*w floats (n >= 2), SPEC 3 steps 1-5, in float64;
+/* Fits on s->n rows of D = c*h*w floats (n >= 2), docs/algorithm.md#fitting-the-transform, in float64;
  * eigenvalues below 0 (rounding) count as 0. */
 void zca_fit(const ImageSet *s, double eps, Zca *out);
 void zca_free(Zca *z);
@@ -63,7 +63,7 @@ void zca_transform_ref(const float *M, const float *shift, double alpha, const f
  * product (it shares the same cores and is several times faster than the device GEMM
  * there); on other devices the device GEMM does. */
 void zca_apply(const Zca *z, ImageSet *s);
-/* out[n][d] = T_inv (z + T mu) for n images (SPEC 3 step 7); out may equal in. */
+/* out[n][d] = T_inv (z + T mu) for n images (docs/algorithm.md#applying-and-inverting); out may equal in. */
 void zca_inverse(const Zca *z, const float *in, float *out, int n);
 
 /* The key of raw [0, 1] data (crc32 over the whole training array). */

@@ -1,69 +1,55 @@
-/* The meta-gradient of trajectory matching (SPEC 7.4-7.8), in memory that does not grow
- * with activations x steps. Forward sweep: syn_steps SGD steps of the student from
- * theta_0, storing only theta_k, the minibatch indices and the augmentation draws of each
- * step. Loss: ||theta_K - theta*||^2 / ||theta_0 - theta*||^2. Reverse sweep: recompute
- * step k's augmented batch, run one R-operator pass at theta_k (gradient, Hessian-vector
- * product and mixed input derivative along the adjoint lambda), and accumulate
- *   dlr -= <lambda, g_k>;  dX[B_k] -= lr * A_k^T u_k;  lambda -= lr * H_k lambda.
- * Device memory: (K+1) parameter vectors + 4 more + the images, their gradient and one
- * step's activations with tangents.
- * Texture mode (SPEC 7.4 step 6.3): the rows of X are canvases of canvas_size x the network
- * input; step k's batch is canvas_samples rounds of random circular crops of the canvases
- * B_k (|B_k| * canvas_samples rows, labels repeated), and the crop offsets are kept with
- * the step's other draws; dX flows back through DSA's VJP, then the crop transpose. */
+/* The meta-gradient of trajectory matching (docs/algorithm.md#the-reverse-sweep), in memory
+ * that does not grow with activations x steps. Forward sweep: syn_steps SGD steps of the
+ * student from theta_0, storing only theta_k, the minibatch indices and the random draws of
+ * each step (the parameterization's and the augmentation's). Loss:
+ * ||theta_K - theta*||^2 / ||theta_0 - theta*||^2. Reverse sweep: re-render step k's batch
+ * from the set, re-augment it, run one R-operator pass at theta_k (gradient, Hessian-vector
+ * product and input meta-gradient u along the adjoint lambda), and accumulate
+ *   dlr -= <lambda, g_k>;  dset += -lr * render_k^T A_k^T u_k;  lambda -= lr * H_k lambda.
+ * The set (host/distill/learnset.h) renders the batches and takes the meta-gradient; one
+ * student step is the step engine's (host/train/step.h).
+ * Device memory: (K+1) parameter vectors + 4 more + one step's activations with tangents
+ * (the set's own buffers apart). */
 #ifndef CLMTT_DISTILL_H
 #define CLMTT_DISTILL_H
 
 #include "augment/dsa.h"
-#include "net/exec.h"
-#include "net/net.h"
+#include "distill/learnset.h"
+#include "train/step.h"
 
 typedef struct {
     const Net *net;
-    int nsyn;                 /* synthetic images */
+    int nsyn;                 /* rows of the set */
     int batch_syn, syn_steps;
+    int rounds;               /* network inputs per set row (texture: crops per canvas) */
     DsaStrategy dsa;          /* ngroups 0: no augmentation in the unroll */
-    size_t img;               /* floats per synthetic row (a canvas in texture mode) */
-    size_t in_img;            /* floats per network input (a crop in texture mode) */
-    int canvas_size;          /* 0: ordinary images; >= 1: texture canvases */
-    int canvas_samples;       /* crop rounds per step (1 without texture) */
-    Exec exec;
-    cl_mem X, dX, vX;         /* images, their meta-gradient, momentum */
-    cl_mem labels;            /* int32 [nsyn] */
+    size_t in_img;            /* floats per network input */
+    StepEngine step;
     cl_mem thetas;            /* (K+1) x P */
     cl_mem target, lam, g, hvp;
-    cl_mem xb, xa, ub, ua;    /* one batch: gathered (or cropped), augmented, gradient at the augmented input,
-                                 gradient before augmentation; batch_syn * canvas_samples network inputs each */
-    cl_mem idx, yb;           /* batch indices and labels on the device */
-    cl_mem offs;              /* texture: K x batch_syn x canvas_samples crop offsets (dh, dw) */
+    /* One step's batch: rendered from the set, augmented, the input meta-gradient u at the
+     * augmented rows and u_rendered at the rendered rows (A^T u); batch_syn x rounds inputs
+     * each; its target rows. */
+    cl_mem x, x_aug, u, u_rendered, targets;
+    cl_mem idx;               /* batch indices of every step on the device */
     int *batch_idx;           /* K x batch_syn: the rows of each step */
     int *batch_n;             /* rows of each step */
     DsaDraw *draws;           /* K draws */
-    int32_t *crop_offs;       /* texture: the offsets of every step (host copy) */
-    int has_momentum;         /* the image optimizer has taken a step */
-    double vlr;               /* momentum of the learning rate */
 } Distiller;
 
-void distiller_init(Distiller *d, const Net *net, int nsyn, const int32_t *labels, int batch_syn, int syn_steps,
+/* For sets of nsyn rows whose parameterization renders `rounds` inputs per row. */
+void distiller_init(Distiller *d, const Net *net, int nsyn, int rounds, int batch_syn, int syn_steps,
                     const DsaStrategy *dsa);
-/* Texture mode: rows of X are canvases of C x canvas_size*H x canvas_size*W (H x W = the
- * network input), canvas_samples >= 1 crop rounds per step. canvas_size 0: as distiller_init. */
-void distiller_init_texture(Distiller *d, const Net *net, int nsyn, const int32_t *labels, int batch_syn,
-                            int syn_steps, const DsaStrategy *dsa, int canvas_size, int canvas_samples);
 void distiller_free(Distiller *d);
-void distiller_set_images(Distiller *d, const float *images);
-void distiller_get_images(Distiller *d, float *images);
 
-/* Meta-gradient at the current images and step size alpha, for one expert segment.
- * Draws minibatches (SPEC 7.4: permutation chunks taken from the end), crop offsets
- * (texture) and augmentation from rng, in that order for each step. Leaves dL/dX in
- * d->dX and returns the loss; *dalpha = dL/dalpha. */
-double distiller_meta_grad(Distiller *d, const float *theta0, const float *target, float alpha, Rng *rng,
-                           double *dalpha);
-/* One SGD step with momentum 0.5 on the images (lr_img) and on alpha (lr_lr). */
-void distiller_update(Distiller *d, float *alpha, double dalpha, double lr_img, double lr_lr);
+/* Meta-gradient at the set's current state, for one expert segment. Draws minibatches
+ * (permutation chunks taken from the end), the parameterization's draws and augmentation
+ * from rng, in that order for each step. Leaves the set's gradient (images and step size)
+ * in set->grad and returns the loss; *dlr = dL/d(step size). */
+double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng,
+                           double *dlr);
 
-/* The chunk order of SPEC 7.4 for one step: fills rows (count returned) from the queue,
+/* The chunk order of the original for one step: fills rows (count returned) from the queue,
  * refilling it from a fresh permutation when empty. Exposed for tests. */
 typedef struct { int *perm; int n, chunk, left; } ChunkQueue;
 int chunk_queue_next(ChunkQueue *q, Rng *rng, int *rows);

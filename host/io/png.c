@@ -1,5 +1,5 @@
 /* PNG writing (atomic, 8-bit) and reading (any PNG to 8-bit RGB) through libpng,
- * and the image grids of SPEC 7.11. */
+ * and the image grids of docs/formats.md#png-pictures. */
 /* png.h uses size_t without including <stddef.h>. */
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* PNG pictures through libpng: image grids of a synthetic set, as the original shows
- * them (SPEC 7.11): each image min-max normalized on its own, optional nearest-neighbour
+ * them (docs/formats.md#png-pictures): each image min-max normalized on its own, optional nearest-neighbour
  * upsampling, tiles row-major with 2 pixels of black padding around and between,
  * one-channel images replicated to RGB. */
 #ifndef CLMTT_PNG_H

@@ -13,7 +13,7 @@
 
 #define TRAJ_FORMAT "mtt-trajectories/1"
 
-/* <buffer_path>/<dataset>[_NO_ZCA]/<model> (ImageNet: <dataset>/<subset>/<res>/<model>), SPEC 6.4. */
+/* <buffer_path>/<dataset>[_NO_ZCA]/<model> (ImageNet: <dataset>/<subset>/<res>/<model>), docs/formats.md#expert-folder-layout. */
 void expert_dir(char *out, size_t n, const char *buffer_path, const DatasetInfo *ds, const char *subset, int res,
                 int zca, const char *model);
 /* <dir>/replay_buffer_<i>.safetensors */

@@ -32,10 +32,6 @@
 
 
 
-/* Grow-only im2col scratch shared by every convolution of the process. */
-static cl_mem col_buf;
-static size_t col_cap; /* floats */
-
 /* Default cap: CONV_CHUNK_FLOATS_DEFAULT; GPUs with memory to spare take up to 4x that,
  * so the products of big batches come in fewer, larger pieces. */
 static size_t chunk_cap_floats(void) {
@@ -89,15 +85,8 @@ static ConvDims conv_dims(const Conv2dShape *s, const char *who) {
     return d;
 }
 
-/* The im2col scratch, grown to at least `floats`. */
-static cl_mem col_scratch(size_t floats) {
-    if (floats > col_cap) {
-        dev_free(col_buf);
-        col_buf = dev_alloc(floats * sizeof(float), "conv2d im2col workspace");
-        col_cap = floats;
-    }
-    return col_buf;
-}
+/* The im2col scratch (the runtime's, shared by every convolution), grown to at least `floats`. */
+static cl_mem col_scratch(size_t floats) { return rt_scratch(RT_SCRATCH_CONV_COLS, floats); }
 
 /* col[CKK][nc*P] = im2col of samples n0..n0+nc-1 of `in`. */
 static void im2col(const Conv2dShape *s, const ConvDims *d, cl_mem col, cl_mem in, int n0, int nc) {
@@ -119,10 +108,6 @@ static void col2im(const Conv2dShape *s, const ConvDims *d, cl_mem din, cl_mem c
                KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
 }
 
-/* Scratch for the K-slice products of gpu_weight_grad (grow-only). */
-static cl_mem slice_buf;
-static size_t slice_cap; /* floats */
-
 /* GPU family, C[M][N] (+)= A[M][K] x B[N][K]^T for the weight gradients: M x N is small
  * (Cout x Cin*K*K) and K (pixels of the chunk) large, so one GEMM would give the device only
  * a handful of work-groups. The K range is cut into S slices, computed as one strided batched
@@ -140,11 +125,7 @@ static void gpu_weight_grad(size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
         return;
     }
     size_t ks = K / S, rest = K - S * ks;
-    if (S * M * N > slice_cap) {
-        dev_free(slice_buf);
-        slice_buf = dev_alloc(S * M * N * sizeof(float), "conv2d weight-gradient slices");
-        slice_cap = S * M * N;
-    }
+    cl_mem slice_buf = rt_scratch(RT_SCRATCH_CONV_SLICES, S * M * N);
     gemm_batched(0, 1, M, N, ks, 1.0f, a, lda, ks, b, ldb, ks, 0.0f, dptr(slice_buf, 0), N, M * N, S);
     LAUNCH("conv_sum_slices", M * N, KM(c.mem), KL(c.off), KI(ldc), KM(slice_buf), KI(M), KI(N), KI(S), KI(acc));
     if (rest) gemm(0, 1, M, N, rest, 1.0f, dptr_add(a, S * ks), lda, dptr_add(b, S * ks), ldb, 1.0f, c, ldc);
@@ -200,7 +181,7 @@ static DPtr dcol_of(const ConvDims *d, cl_mem din, int n0, int nc, size_t *ld) {
 }
 
 static void finish_dcol(const Conv2dShape *s, const ConvDims *d, cl_mem din, int n0, int nc) {
-    if (!d->direct) col2im(s, d, din, col_buf, n0, nc);
+    if (!d->direct) col2im(s, d, din, RT.scratch[RT_SCRATCH_CONV_COLS].mem, n0, nc);
 }
 
 /* out[C][len] += b[c] */

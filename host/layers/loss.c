@@ -3,6 +3,8 @@
 #include "layers/loss.h"
 #include "core/util.h"
 
+#include <math.h>
+
 static void loss_need(cl_mem m, size_t n, size_t elem, const char *what) {
     size_t bytes = 0;
     CL_CHECK(clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
@@ -29,26 +31,33 @@ static size_t loss_row_local(int K) {
     return l;
 }
 
-/* probs [N][K], rowloss [N] (or NULL), correct [N] (or NULL) from logits [N][K], labels int32 [N] */
-void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, cl_mem logits, cl_mem labels) {
+/* probs [N][K], rowloss [N] (or NULL), correct [N] (or NULL) from logits [N][K], targets [N][K] */
+void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, cl_mem logits, cl_mem targets) {
     if (loss_begin(s, probs, "probs", logits, "logits") == 0) return;
-    loss_need(labels, s->N, sizeof(cl_int), "labels");
+    loss_need(targets, (size_t)s->N * s->K, sizeof(float), "targets");
     int flags = 0;
     if (rowloss) { loss_need(rowloss, s->N, sizeof(float), "rowloss"); flags |= 1; }
     if (correct) { loss_need(correct, s->N, sizeof(float), "correct"); flags |= 2; }
     /* An output that is not wanted gets probs as a stand-in; the flags keep it unwritten. */
     size_t l = loss_row_local(s->K);
     LAUNCH_GROUPS("loss_ce_fwd", (size_t)s->N, l, KM(probs), KM(rowloss ? rowloss : probs),
-                  KM(correct ? correct : probs), KM(logits), KM(labels), KI(s->K), KI(flags),
+                  KM(correct ? correct : probs), KM(logits), KM(targets), KI(s->K), KI(flags),
                   KLOCAL(l * sizeof(cl_float)), KLOCAL(l * sizeof(cl_int)));
 }
 
-/* dlogits [N][K] = (probs - onehot(labels)) / N */
-void ce_backward(const CeShape *s, cl_mem dlogits, cl_mem probs, cl_mem labels) {
+/* dlogits [N][K] = (probs - targets) / N */
+void ce_backward(const CeShape *s, cl_mem dlogits, cl_mem probs, cl_mem targets) {
     size_t nk = loss_begin(s, dlogits, "dlogits", probs, "probs");
     if (nk == 0) return;
-    loss_need(labels, s->N, sizeof(cl_int), "labels");
-    LAUNCH("loss_ce_bwd", nk, KM(dlogits), KM(probs), KM(labels), KI(s->N), KI(s->K));
+    loss_need(targets, nk, sizeof(float), "targets");
+    LAUNCH("loss_ce_bwd", nk, KM(dlogits), KM(probs), KM(targets), KI(s->N), KI(s->K));
+}
+
+/* Host rows [n][K]: one-hot of each label, NaN for a label outside [0, K). */
+void ce_onehot_rows(float *targets, const int32_t *labels, int n, int K) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < K; k++)
+            targets[(size_t)i * K + k] = labels[i] < 0 || labels[i] >= K ? NAN : labels[i] == k ? 1.0f : 0.0f;
 }
 
 /* rdlogits [N][K] = probs * (logits_t - <probs, logits_t>_row) / N */

@@ -1,25 +1,33 @@
-/* Softmax cross-entropy, mean over the N rows of logits [N][K]; labels are int32 [N].
- *   ce_forward    probs = softmax(logits) (row max subtracted), rowloss[n] = logsumexp - o[y],
- *                 correct[n] = 1.0 if argmax (first maximum) == y else 0.0
+/* Softmax cross-entropy, mean over the N rows of logits [N][K], against target rows
+ * targets [N][K]: one distribution per row (one-hot for a hard label, so hard and soft
+ * labels share one path).
+ *   ce_forward    probs = softmax(logits) (row max subtracted), rowloss[n] = logsumexp - <t, o>,
+ *                 correct[n] = 1.0 if argmax (first maximum) of logits == that of targets
  *                 (rowloss, correct may be NULL)
- *   ce_backward   dlogits = (probs - onehot(y)) / N
+ *   ce_backward   dlogits = (probs - targets) / N
  *   ce_rbackward  rdlogits = probs * (logits_t - <probs, logits_t>_row) / N
+ *   ce_onehot_rows  host target rows [n][K] from int32 class indices [n] (a NaN row for an
+ *                 index outside [0, K), so its loss is NaN and the caller's check names it)
  * The mean loss is dev_sum(rowloss) / N. */
 #ifndef CLMTT_LOSS_H
 #define CLMTT_LOSS_H
 
 #include "core/tensor.h"
 
+#include <stdint.h>
+
 typedef struct { int N, K; } CeShape;
 
-void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, cl_mem logits, cl_mem labels);
-void ce_backward(const CeShape *s, cl_mem dlogits, cl_mem probs, cl_mem labels);
+void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, cl_mem logits, cl_mem targets);
+void ce_backward(const CeShape *s, cl_mem dlogits, cl_mem probs, cl_mem targets);
 void ce_rbackward(const CeShape *s, cl_mem rdlogits, cl_mem probs, cl_mem logits_t);
+void ce_onehot_rows(float *targets, const int32_t *labels, int n, int K);
 
-/* References: labels as int. Returns the mean loss. */
+/* References. Returns the mean loss. */
 double ce_forward_ref(const CeShape *s, double *probs, double *rowloss, double *correct, const double *logits,
-                      const int *labels);
-void ce_backward_ref(const CeShape *s, double *dlogits, const double *probs, const int *labels);
+                      const double *targets);
+void ce_backward_ref(const CeShape *s, double *dlogits, const double *probs, const double *targets);
 void ce_rbackward_ref(const CeShape *s, double *rdlogits, const double *probs, const double *logits_t);
+
 
 #endif

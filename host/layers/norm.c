@@ -1,4 +1,5 @@
-/* Normalization layers on the device (kernels in cl/norm.cl; formulas in SPEC 7.7).
+/* Normalization layers on the device (kernels in cl/norm*.cl: the shared map and
+ * formulas in norm.cl, one file per kernel family; formulas in docs/algorithm.md#per-layer-second-order-passes).
  *
  * Three kernel paths:
  *   generic  each pass is one per-set reduction kernel (one work-group per set) followed by
@@ -123,22 +124,8 @@ static void launch_fused(NormPath path, const NormMap *m, const char *cpu, const
 static size_t npart_of(const NormMap *m) { return (size_t)m->nsets * m->kch; }
 
 /* Per-set sums scratch (6 rows of nsets floats for the generic path, the partials for the
- * fused ones), kept between calls so the hot path allocates nothing; the in-order queue
- * serializes its users. */
-static cl_mem scratch;
-static size_t scratch_floats;
-static cl_context scratch_ctx;
-
-static cl_mem sums_buffer(size_t need) {
-    if (scratch && scratch_ctx != RT.ctx) { scratch = NULL; scratch_floats = 0; }   /* runtime re-opened */
-    if (need > scratch_floats) {
-        dev_free(scratch);
-        scratch = dev_alloc(need * sizeof(float), "norm per-set sums");
-        scratch_floats = need;
-        scratch_ctx = RT.ctx;
-    }
-    return scratch;
-}
+ * fused ones): the runtime's, kept between calls so the hot path allocates nothing. */
+static cl_mem sums_buffer(size_t need) { return rt_scratch(RT_SCRATCH_NORM_SUMS, need); }
 
 /* Dies unless `m` is given and holds at least n floats (a short buffer would be read or
  * written out of bounds). */

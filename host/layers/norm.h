@@ -7,7 +7,7 @@
  *   NORM_BATCH     S = c: all N*HW elements (training: batch statistics); affine per channel
  * stats holds 2*norm_nsets floats: mean[nsets] then rstd[nsets] = 1/sqrt(var+eps),
  * written by norm_forward and read by the other passes.
- * Passes and conventions as in conv2d.h (SPEC 7.7 gives the formulas):
+ * Passes and conventions as in conv2d.h (docs/algorithm.md#per-layer-second-order-passes gives the formulas):
  *   forward    out = gamma * zhat + beta, zhat = (in - mean) * rstd
  *   backward   din, dgamma, dbeta
  *   tangent    out_t (in_t NULL = zero input tangent)

@@ -1,4 +1,4 @@
-/* float64 references of the normalization layers (SPEC 4.1, 7.7), written element by
+/* float64 references of the normalization layers (docs/algorithm.md#normalization), written element by
  * element over the CNHW tensor: every element knows its set and its affine index, per-set
  * means are accumulated in one sweep and applied in the next. NULL pointers: din/rdin and
  * dgamma/dbeta are skipped, in_t/gamma_t/beta_t are zero. */

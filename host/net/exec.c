@@ -143,16 +143,16 @@ void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
 
 cl_mem exec_logits(const Exec *e) { return e->act[e->net->nlayers]; }
 
-void exec_loss(Exec *e, cl_mem labels, int n) {
+void exec_loss(Exec *e, cl_mem targets, int n) {
     CeShape s = {n, e->net->num_classes};
-    ce_forward(&s, e->probs, e->rowloss, e->correct, exec_logits(e), labels);
+    ce_forward(&s, e->probs, e->rowloss, e->correct, exec_logits(e), targets);
     LAUNCH_GROUPS("train_accumulate_sums", 1, rt_reduce_local(), KM(e->sums), KM(e->rowloss), KM(e->correct), KI(n),
                   KLOCAL(rt_reduce_local() * 4));
 }
 
-void exec_softmax(Exec *e, cl_mem labels, int n) {
+void exec_softmax(Exec *e, cl_mem targets, int n) {
     CeShape s = {n, e->net->num_classes};
-    ce_forward(&s, e->probs, NULL, NULL, exec_logits(e), labels);
+    ce_forward(&s, e->probs, NULL, NULL, exec_logits(e), targets);
 }
 
 void exec_take_sums(Exec *e, double *loss_sum, double *correct, double *rows) {
@@ -255,12 +255,12 @@ static void adjoint_step(Adjoints *a, int i, DPtr params, DPtr grad, cl_mem inpu
     adjoint_written(a, l->src);
 }
 
-void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem labels, cl_mem din_input) {
+void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem targets, cl_mem dinput) {
     check_batch(e, n);
     CeShape cs = {n, e->net->num_classes};
     Adjoints a;
-    adjoints_begin(&a, e, e->adj, e->scratch, din_input, n);
-    ce_backward(&cs, e->adj[e->slot[e->net->nlayers]], e->probs, labels);
+    adjoints_begin(&a, e, e->adj, e->scratch, dinput, n);
+    ce_backward(&cs, e->adj[e->slot[e->net->nlayers]], e->probs, targets);
     for (int i = e->net->nlayers - 1; i >= 0; i--) adjoint_step(&a, i, params, grad, input);
 }
 
@@ -348,18 +348,18 @@ static void layer_rbackward(Exec *e, int i, int n, DPtr params, DPtr lam, DPtr h
     }
 }
 
-void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem labels, DPtr grad, DPtr hvp,
-                   cl_mem u_input) {
+void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem targets, DPtr grad, DPtr hvp,
+                   cl_mem u) {
     if (!e->with_tangents) die("internal: executor built without tangents");
     exec_forward(e, params, input, n, 1);
     exec_tangent(e, params, lam, input, n);
-    exec_softmax(e, labels, n);
+    exec_softmax(e, targets, n);
     CeShape cs = {n, e->net->num_classes};
     const int L = e->net->nlayers;
     Adjoints a, r;
     adjoints_begin(&a, e, e->adj, e->scratch, NULL, n);
-    adjoints_begin(&r, e, e->radj, e->rscratch, u_input, n);
-    ce_backward(&cs, e->adj[e->slot[L]], e->probs, labels);
+    adjoints_begin(&r, e, e->radj, e->rscratch, u, n);
+    ce_backward(&cs, e->adj[e->slot[L]], e->probs, targets);
     ce_rbackward(&cs, e->radj[e->slot[L]], e->probs, e->tan[L]);
     for (int i = L - 1; i >= 0; i--) {
         const Layer *l = &e->net->layers[i];

@@ -2,15 +2,17 @@
  * output (and, for the R-operator pass, every tangent) for one batch at a time; the
  * adjoints of the nodes share a few buffers (two for a chain of layers, where they
  * ping-pong; residual nets keep a branch's adjoint while the other branch runs, and a node
- * that feeds two layers sums their contributions). Inputs are NCHW images; labels int32.
+ * that feeds two layers sums their contributions). Inputs are NCHW images; targets are
+ * rows [n][K], one distribution per sample (one-hot for hard labels).
  *
  *   exec_forward         logits of a batch (train: batch statistics for batch norm,
  *                        and the running statistics are updated; eval: running statistics)
  *   exec_loss            softmax cross-entropy: mean loss and correct count are added to
  *                        the device accumulator (read with exec_take_sums)
  *   exec_backward        grad = d loss / d params (overwritten), optional input gradient
- *   exec_grad_hvp        one pass for distillation (SPEC 7.7): grad = g, hvp = H lambda,
- *                        u = mixed second derivative applied to lambda, at the input */
+ *   exec_grad_hvp        one pass for distillation (docs/algorithm.md#per-layer-second-order-passes): grad = g, hvp = H lambda,
+ *                        u = the input meta-gradient: the mixed second derivative
+ *                        applied to lambda, at the input */
 #ifndef CLMTT_EXEC_H
 #define CLMTT_EXEC_H
 
@@ -41,12 +43,12 @@ void exec_reset_running(Exec *e);
 
 void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train);
 cl_mem exec_logits(const Exec *e);
-void exec_loss(Exec *e, cl_mem labels, int n);
+void exec_loss(Exec *e, cl_mem targets, int n);
 /* Only the class probabilities that exec_backward needs (no loss or accuracy sums). */
-void exec_softmax(Exec *e, cl_mem labels, int n);
-void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem labels, cl_mem din_input);
-void exec_grad_hvp(Exec *e, DPtr params, DPtr lambda, cl_mem input, int n, cl_mem labels, DPtr grad, DPtr hvp,
-                   cl_mem u_input);
+void exec_softmax(Exec *e, cl_mem targets, int n);
+void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem targets, cl_mem dinput);
+void exec_grad_hvp(Exec *e, DPtr params, DPtr lambda, cl_mem input, int n, cl_mem targets, DPtr grad, DPtr hvp,
+                   cl_mem u);
 
 /* Reads and clears the accumulated loss sum, correct count and row count. */
 void exec_take_sums(Exec *e, double *loss_sum, double *correct, double *rows);

@@ -1,5 +1,5 @@
 /* A network = a list of layers over one flat float32 parameter vector, with a table of
- * named parameter tensors in PyTorch's parameters() order (SPEC 4.5), so trajectories
+ * named parameter tensors in PyTorch's parameters() order (docs/formats.md#flat-parameter-vector), so trajectories
  * interchange with PyTorch. The architecture is independent of the batch size; an
  * executor (exec.h on the device, net_ref.c on the host in float64) runs it. */
 #ifndef CLMTT_NET_H
@@ -78,7 +78,7 @@ static inline LinearShape layer_linear_shape(const Layer *l, int n) {
 }
 static inline size_t layer_out_size(const Layer *l) { return (size_t)l->cout * l->ho * l->wo; }
 
-/* PyTorch's default initialization (SPEC 4.1) into params[nparams]. */
+/* PyTorch's default initialization (docs/algorithm.md#layers-and-initialization) into params[nparams]. */
 void net_init_params(const Net *net, Rng *rng, float *params);
 /* JSON text: [["features.0.weight", [128, 1, 3, 3]], ...] (malloc'd). */
 char *net_param_layout_json(const Net *net);

@@ -42,7 +42,7 @@ void ref_exec_free(RefExec *r) {
     memset(r, 0, sizeof *r);
 }
 
-double ref_forward(RefExec *r, const double *p, const double *input, const int *labels) {
+double ref_forward(RefExec *r, const double *p, const double *input, const double *targets) {
     const Net *net = r->net;
     int n = r->n;
     r->act[0] = (double *)input;
@@ -62,7 +62,7 @@ double ref_forward(RefExec *r, const double *p, const double *input, const int *
         }
     }
     CeShape cs = {n, net->num_classes};
-    return ce_forward_ref(&cs, r->probs, NULL, NULL, r->act[net->nlayers], labels);
+    return ce_forward_ref(&cs, r->probs, NULL, NULL, r->act[net->nlayers], targets);
 }
 
 static void layer_backward_ref(RefExec *r, int i, const double *p, double *g, double *din, const double *dout) {
@@ -129,12 +129,12 @@ static void ref_adj_add(RefAdj *a, const RefExec *r, const Layer *l, int k) {
     for (size_t j = 0; j < len; j++) a->d[v][j] += a->tmp[j];
 }
 
-void ref_backward(RefExec *r, const double *p, const int *labels, double *grad, double *dinput) {
+void ref_backward(RefExec *r, const double *p, const double *targets, double *grad, double *dinput) {
     const Net *net = r->net;
     CeShape cs = {r->n, net->num_classes};
     RefAdj a;
     ref_adj_init(&a, r, dinput);
-    ce_backward_ref(&cs, a.d[net->nlayers], r->probs, labels);
+    ce_backward_ref(&cs, a.d[net->nlayers], r->probs, targets);
     for (int i = net->nlayers - 1; i >= 0; i--) {
         const Layer *l = &net->layers[i];
         for (int k = 0; k < (l->kind == LAYER_ADD ? 2 : 1); k++) {
@@ -145,11 +145,11 @@ void ref_backward(RefExec *r, const double *p, const int *labels, double *grad, 
     ref_adj_free(&a, r);
 }
 
-void ref_grad_hvp(RefExec *r, const double *p, const double *lam, const double *input, const int *labels,
+void ref_grad_hvp(RefExec *r, const double *p, const double *lam, const double *input, const double *targets,
                   double *grad, double *hvp, double *u) {
     const Net *net = r->net;
     int n = r->n;
-    ref_forward(r, p, input, labels);
+    ref_forward(r, p, input, targets);
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
         const double *in = r->act[l->src], *tin = l->src == 0 ? NULL : r->tan[l->src];
@@ -169,7 +169,7 @@ void ref_grad_hvp(RefExec *r, const double *p, const double *lam, const double *
     RefAdj a, ra;
     ref_adj_init(&a, r, NULL);
     ref_adj_init(&ra, r, u);
-    ce_backward_ref(&cs, a.d[net->nlayers], r->probs, labels);
+    ce_backward_ref(&cs, a.d[net->nlayers], r->probs, targets);
     ce_rbackward_ref(&cs, ra.d[net->nlayers], r->probs, r->tan[net->nlayers]);
     for (int i = net->nlayers - 1; i >= 0; i--) {
         const Layer *l = &net->layers[i];

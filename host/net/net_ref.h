@@ -18,11 +18,11 @@ typedef struct {
 void ref_exec_init(RefExec *r, const Net *net, int n);
 void ref_exec_free(RefExec *r);
 /* Returns the mean cross-entropy; keeps activations for the backward passes. */
-double ref_forward(RefExec *r, const double *params, const double *input, const int *labels);
+double ref_forward(RefExec *r, const double *params, const double *input, const double *targets);
 /* grad = d loss / d params; dinput (may be NULL) = d loss / d input. After ref_forward. */
-void ref_backward(RefExec *r, const double *params, const int *labels, double *grad, double *dinput);
+void ref_backward(RefExec *r, const double *params, const double *targets, double *grad, double *dinput);
 /* grad, hvp = H lam, u = mixed second derivative at the input (may be NULL). Runs its own forward. */
-void ref_grad_hvp(RefExec *r, const double *params, const double *lam, const double *input, const int *labels,
+void ref_grad_hvp(RefExec *r, const double *params, const double *lam, const double *input, const double *targets,
                   double *grad, double *hvp, double *u);
 
 #endif

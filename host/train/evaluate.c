@@ -42,7 +42,7 @@ EvalResult evaluate_set(const char *model, const ImageSet *train, const ImageSet
         if (ep == cfg->epochs) r.test_acc = test_accuracy(&t, test);
         if (ep == cfg->epochs / 2 + 1) {
             sgd.lr *= 0.1;
-            sgd.fresh = 1;
+            sgd_restart(&sgd);
         }
     }
     trainer_free(&t);

@@ -1,4 +1,4 @@
-/* Choosing expert trajectories for distillation, as the original does (SPEC 7.3).
+/* Choosing expert trajectories for distillation, as the original does (docs/algorithm.md#choosing-experts).
  * Streaming (default): a shuffled list of files (cut to max_files); each file's experts
  * (cut to max_experts) are shuffled and used in turn; after the last expert the next file
  * is opened, and after the last file the list is reshuffled. --load_all: every expert of

@@ -1,6 +1,6 @@
 /* Training networks on a host image set: minibatches from a random permutation, DSA
  * augmentation on the device, softmax cross-entropy, SGD with PyTorch's semantics
- * (SPEC 6.2). Used by expert training (clmtt buffer) and by evaluation (clmtt eval). */
+ * (docs/algorithm.md#expert-training). Used by expert training (clmtt buffer) and by evaluation (clmtt eval). */
 #ifndef CLMTT_TRAIN_H
 #define CLMTT_TRAIN_H
 
@@ -8,27 +8,23 @@
 #include "augment/dsa.h"
 #include "net/exec.h"
 #include "net/net.h"
-
-typedef struct {
-    double lr, momentum, weight_decay;
-    int fresh;          /* 1: the next step starts a new momentum buffer */
-} Sgd;
+#include "train/optim.h"
+#include "train/step.h"
 
 typedef struct {
     const Net *net;
-    Exec exec;
+    StepEngine step;     /* the student step (its executor runs test batches too) */
     int max_n;           /* rows of one batch */
     /* Rows of one forward/backward pass. A batch of more rows (deep networks at large
      * resolutions) runs in chunks whose gradients are averaged: the same step, in the
      * memory of one chunk. */
     int chunk;
-    cl_mem xc, yc, gc;   /* one chunk's input and labels, its gradient (chunk < max_n only) */
+    cl_mem xc, yc;       /* one chunk's input and target rows (chunk < max_n only) */
     cl_mem params, grad, vel;
-    cl_mem x, x_aug, labels, idx;   /* one batch on the device */
-    float *host_x;
-    int32_t *host_y;
+    cl_mem x, x_aug, targets;   /* one batch on the device: images, target rows [max_n][classes] */
+    float *host_x, *host_t;
     /* Texture sets (trainer_set_texture): rows of the set are canvases; each batch of them
-     * is cropped tex_rounds times (random circular crops, SPEC 8) before augmentation. */
+     * is cropped tex_rounds times (random circular crops, docs/algorithm.md#evaluation-protocol) before augmentation. */
     int tex_rounds, tex_h, tex_w;     /* tex_rounds 0: ordinary images */
     cl_mem tex_canvas, tex_rows, tex_offs;
     float *host_canvas;
@@ -47,9 +43,6 @@ void trainer_free(Trainer *t);
 void trainer_set_texture(Trainer *t, int canvas_h, int canvas_w, int rounds);
 /* Fresh PyTorch-default initialization from rng (and batch norm statistics reset). */
 void trainer_init_params(Trainer *t, Rng *rng);
-
-/* theta -= lr * (momentum/weight-decay adjusted) grad. */
-void sgd_step(Sgd *s, cl_mem theta, cl_mem grad, cl_mem vel, size_t n);
 
 /* One epoch over all rows of `set`: a fresh permutation, batches of `batch` (last one
  * short; texture: batches of canvases, cropped first), DSA per batch when dsa has groups.

@@ -1,0 +1,100 @@
+/* clmtt distill's outputs: the run folder, the set files (mtt-synset/1, docs/formats.md)
+ * and the pictures of the set. */
+#include "cli/distill_parts.h"
+#include "augment/texture.h"
+#include "core/util.h"
+#include "io/png.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* --zca: the set mapped back from whitened space (malloc'd); otherwise NULL. */
+static float *unwhitened_set(const RunOutputs *r, const ImageSet *set) {
+    if (!r->zca) return NULL;
+    float *x = xmalloc((size_t)set->n * set->c * set->h * set->w * sizeof(float));
+    zca_inverse(r->zca, set->images, x, set->n);
+    return x;
+}
+
+/* unwhitened: unwhitened_set(r), saved as images_zca (NULL without ZCA). */
+static void save_set(const RunOutputs *r, const ImageSet *set, float lr, const char *stem, int it,
+                     const float *unwhitened) {
+    char path[4300], v[32];
+    snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
+    snprintf(v, sizeof v, "%d", it);
+    const char *extra[13] = {"iteration", v};
+    int n = 2;
+    char cs[16], cn[16];
+    if (r->a->texture) {
+        snprintf(cs, sizeof cs, "%d", r->a->canvas_size);
+        snprintf(cn, sizeof cn, "%d", r->a->canvas_samples);
+        const char *tex[] = {"texture", "true", "canvas_size", cs, "canvas_samples", cn};
+        memcpy(extra + n, tex, sizeof tex);
+        n += 6;
+    }
+    /* ImageNet sets record which classes (and size) they stand for, so eval can check. */
+    char res[16];
+    if (r->ds->subset) {
+        snprintf(res, sizeof res, "%d", r->ds->height);
+        const char *sub[] = {"subset", r->ds->subset, "res", res};
+        memcpy(extra + n, sub, sizeof sub);
+    }
+    synset_save(path, set, lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, unwhitened, extra);
+}
+
+/* The original shows sets of fewer than 50 images per class (or with --force_save):
+ * a grid upsampled x4 (not for ImageNet), and the +-2.5 std clipped variant. */
+static void save_pictures(const RunOutputs *r, const ImageSet *set, const char *stem, const float *unwhitened) {
+    if (!(r->a->ipc < 50 || r->a->force_save)) return;
+    char path[4300];
+    int up = strcmp(r->ds->name, "ImageNet") == 0 ? 1 : 4;
+    const float *shown = set->images;
+    if (r->zca) {
+        /* docs/formats.md#png-pictures: <stem>.png shows the inverse-ZCA images (normal colours);
+         * <stem>_whitened.png the whitened ones the networks see. */
+        snprintf(path, sizeof path, "%s/%s_whitened.png", r->dir, stem);
+        png_write_grid(path, set->images, set->n, set->c, set->h, set->w, 10, up, 0);
+        snprintf(path, sizeof path, "%s/%s_whitened_clipped.png", r->dir, stem);
+        png_write_grid(path, set->images, set->n, set->c, set->h, set->w, 10, up, 2.5);
+        shown = unwhitened;
+    }
+    snprintf(path, sizeof path, "%s/%s.png", r->dir, stem);
+    png_write_grid(path, shown, set->n, set->c, set->h, set->w, 10, up, 0);
+    snprintf(path, sizeof path, "%s/%s_clipped.png", r->dir, stem);
+    png_write_grid(path, shown, set->n, set->c, set->h, set->w, 10, up, 2.5);
+    if (r->a->texture) {
+        /* Each canvas repeated 2 x 2: seams would show where the texture does not tile. */
+        float *tiled = texture_tile(set->images, set->n, set->c, set->h, set->w, 2);
+        snprintf(path, sizeof path, "%s/%s_tiled.png", r->dir, stem);
+        png_write_grid(path, tiled, set->n, set->c, 2 * set->h, 2 * set->w, 10, up, 0);
+        free(tiled);
+    }
+}
+
+void outputs_save(const RunOutputs *r, const ImageSet *set, float lr, int it, const char *stem, const char *also) {
+    float *unwhitened = unwhitened_set(r, set);
+    save_set(r, set, lr, stem, it, unwhitened);
+    save_pictures(r, set, stem, unwhitened);
+    if (also) {
+        save_set(r, set, lr, also, it, unwhitened);
+        save_pictures(r, set, also, unwhitened);
+    }
+    free(unwhitened);
+}
+
+void outputs_make_dir(RunOutputs *r, uint64_t seed) {
+    if (r->a->save_path) {
+        snprintf(r->dir, sizeof r->dir, "%s", r->a->save_path);
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        snprintf(r->dir, sizeof r->dir, "logged_files/%s/%s_ipc%d_%s_s%" PRIu64, r->ds->name, r->a->model, r->a->ipc,
+                 stamp, seed);
+    }
+    mkdir_p(r->dir);
+}

@@ -1,0 +1,62 @@
+/* The parts of clmtt distill (cmd_distill.c runs the loop): the synthetic set's
+ * initialization (distill_set.c), the evaluation pool (distill_evalpool.c) and the run's
+ * outputs: folder, set files and pictures (distill_outputs.c). */
+#ifndef CLMTT_DISTILL_PARTS_H
+#define CLMTT_DISTILL_PARTS_H
+
+#include "core/progress.h"
+#include "data/dataset.h"
+#include "data/zca.h"
+#include "distill/learnset.h"
+#include "io/synset.h"
+#include "train/evaluate.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *dataset, *subset, *model, *eval_mode, *pix_init, *dsa_strategy, *data_path, *buffer_path;
+    const char *save_path, *init_syn;
+    int res, ipc, num_eval, eval_it, epoch_eval_train, Iteration, batch_real, batch_syn, batch_train, dsa;
+    int expert_epochs, syn_steps, max_start_epoch, zca, load_all, no_aug, texture, canvas_size, canvas_samples;
+    int max_files, max_experts, force_save, seed, device;
+    double lr_img, lr_lr, lr_teacher, lr_init;
+    int skip_bad_images;
+} DistillArgs;
+
+/* ---- set initialization ---- */
+/* The starting images and labels (class-major): from --init_syn's file (init, taken over),
+ * real training images (texture: tiled canvases) or noise. */
+void distill_initial_images(const DistillArgs *a, const DatasetInfo *ds, const Dataset *data, SynSet *init, Rng *rng,
+                            ImageSet *out);
+/* The learnable set over `images`: the parameterization the flags pick, its optimizers. */
+void distill_learnset(const DistillArgs *a, const DatasetInfo *ds, const ImageSet *images, int batch_syn, LearnSet *out);
+
+/* ---- evaluation pool ---- */
+typedef struct {
+    char names[8][64];
+    int n, num_eval;
+    double best[8], best_std[8];
+    EvalConfig cfg;
+} EvalPool;
+void evalpool_init(EvalPool *p, const DistillArgs *a, const DsaStrategy *dsa_eval);
+/* --num_eval fresh networks of every model of the pool on `set` with step size lr; prints
+ * and writes a metrics line per model. Returns 1 when some model's mean improved. */
+int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const ImageSet *test, int num_classes, Rng *rng,
+                 FILE *metrics, Progress *prog);
+void evalpool_report(const EvalPool *p);
+
+/* ---- outputs ---- */
+typedef struct {
+    const DistillArgs *a;
+    const DatasetInfo *ds;
+    char dir[4096];
+    const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
+} RunOutputs;
+/* --save_path, or logged_files/<dataset>/<model>_ipc<ipc>_<time>_s<seed>; created. */
+void outputs_make_dir(RunOutputs *o, uint64_t seed);
+/* The set file <stem>.safetensors and its pictures, and the same under `also` when not
+ * NULL; the inverse ZCA is computed once for all of them. */
+void outputs_save(const RunOutputs *o, const ImageSet *set, float lr, int it, const char *stem, const char *also);
+
+#endif

@@ -1,0 +1,98 @@
+/* The learnable synthetic set over one flat buffer; see learnset.h. */
+#include "distill/learnset.h"
+#include "core/runtime.h"
+#include "core/util.h"
+#include "layers/loss.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void learnset_init(LearnSet *s, ImageParam *img, int K, const float *images, const int32_t *labels,
+                   const float *targets, float lr) {
+    memset(s, 0, sizeof *s);
+    s->img = img;
+    s->n = img->rows;
+    s->K = K;
+    s->off_targets = img->stored_floats;
+    s->off_lr = s->off_targets + (size_t)s->n * K;
+    s->total = s->off_lr + 1;
+    s->theta = dev_alloc(s->total * 4, "synthetic set");
+    s->grad = dev_alloc(s->total * 4, "synthetic set meta-gradient");
+    s->vel = dev_alloc(s->total * 4, "synthetic set momentum");
+    s->saved = dev_alloc(s->total * 4, "synthetic set before the last update");
+    s->saved_vel = dev_alloc(s->total * 4, "synthetic set momentum before the last update");
+    img->ops->load(img, images, dptr(s->theta, 0));
+    float *t = xmalloc((size_t)s->n * K * sizeof(float));
+    if (targets) memcpy(t, targets, (size_t)s->n * K * sizeof(float));
+    else ce_onehot_rows(t, labels, s->n, K);
+    dev_write_f32(s->theta, s->off_targets, (size_t)s->n * K, t);
+    free(t);
+    dev_write_f32(s->theta, s->off_lr, 1, &lr);
+    s->lr = lr;
+    learnset_zero_grad(s);
+}
+
+void learnset_free(LearnSet *s) {
+    imageparam_free(s->img);
+    cl_mem bufs[] = {s->theta, s->grad, s->vel, s->saved, s->saved_vel};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
+    memset(s, 0, sizeof *s);
+}
+
+void learnset_set_optim(LearnSet *s, double lr_img, double lr_lr) {
+    s->opt_images = (Sgd){lr_img, 0.5, 0.0, 1};
+    s->opt_targets = (Sgd){0.0, 0.5, 0.0, 1};
+    s->opt_lr = (Sgd){lr_lr, 0.5, 0.0, 1};
+    s->learn_targets = 0;
+}
+
+void learnset_render(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem x, cl_mem targets) {
+    ImageParam *p = s->img;
+    p->ops->render(p, step, dptr(s->theta, 0), idx, idx_off, n, x);
+    LAUNCH("distill_gather_rows", (size_t)p->rounds * n * s->K, KM(targets), KM(s->theta), KL(s->off_targets),
+           KM(idx), KI(idx_off), KI(n), KI(p->rounds), KI(s->K));
+}
+
+void learnset_pullback(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem u, float scale) {
+    s->img->ops->pullback(s->img, step, dptr(s->grad, 0), idx, idx_off, n, u, scale);
+}
+
+void learnset_zero_grad(LearnSet *s) { dev_fill(s->grad, 0, s->total, 0.0f); }
+
+void learnset_set_lr_grad(LearnSet *s, double dlr) {
+    float g = (float)dlr;
+    dev_write_f32(s->grad, s->off_lr, 1, &g);
+}
+
+int learnset_grad_finite(LearnSet *s) { return !dev_has_nonfinite(s->total, dptr(s->grad, 0)); }
+
+/* Every tensor with its own optimizer; the images' stored form first. */
+static void step_all(LearnSet *s) {
+    sgd_step(&s->opt_images, s->img->stored_floats, dptr(s->theta, 0), dptr(s->grad, 0), dptr(s->vel, 0));
+    if (s->learn_targets)
+        sgd_step(&s->opt_targets, (size_t)s->n * s->K, dptr(s->theta, s->off_targets), dptr(s->grad, s->off_targets),
+                 dptr(s->vel, s->off_targets));
+    sgd_step(&s->opt_lr, 1, dptr(s->theta, s->off_lr), dptr(s->grad, s->off_lr), dptr(s->vel, s->off_lr));
+}
+
+int learnset_update(LearnSet *s) {
+    dev_copy(s->saved, 0, s->theta, 0, s->total);
+    dev_copy(s->saved_vel, 0, s->vel, 0, s->total);
+    Sgd before[3] = {s->opt_images, s->opt_targets, s->opt_lr};
+    step_all(s);
+    float lr;
+    dev_read_f32(s->theta, s->off_lr, 1, &lr);
+    if (isfinite(lr) && !dev_has_nonfinite(s->total, dptr(s->theta, 0))) {
+        s->lr = lr;
+        return 1;
+    }
+    dev_copy(s->theta, 0, s->saved, 0, s->total);
+    dev_copy(s->vel, 0, s->saved_vel, 0, s->total);
+    s->opt_images = before[0];
+    s->opt_targets = before[1];
+    s->opt_lr = before[2];
+    return 0;
+}
+
+void learnset_images(LearnSet *s, float *images) { s->img->ops->save(s->img, dptr(s->theta, 0), images); }

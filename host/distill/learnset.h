@@ -1,0 +1,54 @@
+/* The learnable synthetic set: every tensor the distillation learns, in one flat device
+ * buffer, with the gradient and the optimizer state in buffers of the same layout:
+ *
+ *   [ stored images (the parameterization's form) | target rows [n][K] | step size ]
+ *
+ * The images come through an image parameterization (host/distill/imageparam.h); the
+ * target rows are the labels as distributions (one-hot for hard labels); the step size is
+ * the student's learned learning rate. Each tensor has its own SGD (host/train/optim.h).
+ *
+ *   learnset_render     images and target rows of one student step's batch
+ *   learnset_pullback   the meta-gradient at a step's rendered images into the gradient
+ *   learnset_update     one optimizer step on every learned tensor; when the result is not
+ *                       finite it restores the state before the step and returns 0
+ *   learnset_images     the set file's images (host)
+ */
+#ifndef CLMTT_LEARNSET_H
+#define CLMTT_LEARNSET_H
+
+#include "distill/imageparam.h"
+#include "train/optim.h"
+
+typedef struct {
+    ImageParam *img;            /* owned */
+    int n, K;                   /* set rows, classes */
+    size_t off_targets, off_lr, total;   /* the flat layout, in floats (images start at 0) */
+    cl_mem theta, grad, vel;    /* parameters, their meta-gradient, momentum */
+    cl_mem saved, saved_vel;    /* the state before the last update (rollback) */
+    Sgd opt_images, opt_targets, opt_lr;
+    int learn_targets;          /* 0: the target rows stay as they are */
+    float lr;                   /* host copy of the step size */
+} LearnSet;
+
+/* Takes ownership of img. targets: n x K host rows (NULL: one-hot rows of labels). The
+ * images start as `images` (the set file's form, as imageparam save writes it). */
+void learnset_init(LearnSet *s, ImageParam *img, int K, const float *images, const int32_t *labels,
+                   const float *targets, float lr);
+void learnset_free(LearnSet *s);
+/* Optimizers: pixels (lr_img) and the step size (lr_lr), both with momentum 0.5. */
+void learnset_set_optim(LearnSet *s, double lr_img, double lr_lr);
+
+/* Step `step`'s batch: set rows idx[idx_off .. idx_off+n) on the device. x gets
+ * img->rounds x n network inputs, targets the matching rows [rounds*n][K]. */
+void learnset_render(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem x, cl_mem targets);
+/* grad(images) += scale x J^T u for the rows step `step` rendered. */
+void learnset_pullback(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem u, float scale);
+void learnset_zero_grad(LearnSet *s);
+void learnset_set_lr_grad(LearnSet *s, double dlr);
+/* 1 when every gradient entry is finite. */
+int learnset_grad_finite(LearnSet *s);
+int learnset_update(LearnSet *s);
+
+void learnset_images(LearnSet *s, float *images);
+
+#endif

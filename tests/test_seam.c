@@ -1,0 +1,255 @@
+/* The seam the features build on: two runtimes (devices) open in one process with their
+ * own scratch and memory accounts; one student step's batch split into chunks, on one
+ * device and across two, adding up to the whole batch's derivatives; the image
+ * parameterizations' render and pullback as adjoints; the learnable set's optimizer and
+ * its rollback after a non-finite update. */
+#include "testutil.h"
+#include "distill/learnset.h"
+#include "layers/loss.h"
+#include "net/registry.h"
+#include "train/step.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A batch of N inputs of 1 x 8 x 8 for ConvNetW32-shaped problems with soft targets. */
+enum { N = 10, K = 4, SIDE = 8 };
+
+typedef struct {
+    Net net;
+    float *theta, *lam, *x, *t;
+    size_t P, in;
+} Batch;
+
+static void batch_make(Batch *b, const char *model, uint64_t seed) {
+    net_build(&b->net, model, 1, SIDE, SIDE, K);
+    b->P = b->net.nparams;
+    b->in = SIDE * SIDE;
+    b->theta = xmalloc(b->P * 4);
+    Rng r;
+    rng_init(&r, seed, 1);
+    net_init_params(&b->net, &r, b->theta);
+    b->lam = tu_new_rand(b->P, seed + 1);
+    b->x = tu_new_rand(N * b->in, seed + 2);
+    b->t = xmalloc(N * K * 4);
+    for (int i = 0; i < N; i++) {
+        float z = 0;
+        for (int k = 0; k < K; k++) z += b->t[i * K + k] = 1.0f + (float)((i * 3 + k * 5) % 7);
+        for (int k = 0; k < K; k++) b->t[i * K + k] /= z;
+    }
+}
+
+static void batch_free(Batch *b) { free(b->theta); free(b->lam); free(b->x); free(b->t); }
+
+/* Gradient, H lambda and u of rows [r0, r0 + nc) of b as a chunk of the whole batch,
+ * added into the host sums (u rows written at r0) on the current runtime. */
+static void chunk_on_current(const Batch *b, int r0, int nc, double *g, double *h, float *u) {
+    StepEngine e;
+    step_init(&e, &b->net, nc, 1, 0);
+    cl_mem th = tu_upload(b->theta, b->P), la = tu_upload(b->lam, b->P);
+    cl_mem x = tu_upload(b->x + (size_t)r0 * b->in, (size_t)nc * b->in), t = tu_upload(b->t + r0 * K, (size_t)nc * K);
+    cl_mem G = tu_poisoned(b->P), H = tu_poisoned(b->P), U = tu_poisoned((size_t)nc * b->in);
+    /* acc 1 on a zeroed sum: the engine's own partial-sum path. */
+    dev_fill(G, 0, b->P, 0.0f);
+    dev_fill(H, 0, b->P, 0.0f);
+    step_grad_hvp(&e, dptr(th, 0), dptr(la, 0), x, t, nc, N, 1, dptr(G, 0), dptr(H, 0), U);
+    float *gg = tu_download(G, 0, b->P), *gh = tu_download(H, 0, b->P), *gu = tu_download(U, 0, (size_t)nc * b->in);
+    for (size_t i = 0; i < b->P; i++) { g[i] += gg[i]; h[i] += gh[i]; }
+    memcpy(u + (size_t)r0 * b->in, gu, (size_t)nc * b->in * 4);
+    free(gg); free(gh); free(gu);
+    cl_mem bufs[] = {th, la, x, t, G, H, U};
+    for (int i = 0; i < 7; i++) dev_free(bufs[i]);
+    step_free(&e);
+}
+
+/* The whole batch in one pass (acc 0, nc = n). */
+static void whole_batch(const Batch *b, double *g, double *h, float *u) {
+    StepEngine e;
+    step_init(&e, &b->net, N, 1, 0);
+    cl_mem th = tu_upload(b->theta, b->P), la = tu_upload(b->lam, b->P);
+    cl_mem x = tu_upload(b->x, N * b->in), t = tu_upload(b->t, N * K);
+    cl_mem G = tu_poisoned(b->P), H = tu_poisoned(b->P), U = tu_poisoned(N * b->in);
+    step_grad_hvp(&e, dptr(th, 0), dptr(la, 0), x, t, N, N, 0, dptr(G, 0), dptr(H, 0), U);
+    float *gg = tu_download(G, 0, b->P), *gh = tu_download(H, 0, b->P), *gu = tu_download(U, 0, N * b->in);
+    for (size_t i = 0; i < b->P; i++) { g[i] = gg[i]; h[i] = gh[i]; }
+    memcpy(u, gu, N * b->in * 4);
+    free(gg); free(gh); free(gu);
+    cl_mem bufs[] = {th, la, x, t, G, H, U};
+    for (int i = 0; i < 7; i++) dev_free(bufs[i]);
+    step_free(&e);
+}
+
+static void compare(const char *what, const Batch *b, const double *g, const double *h, const float *u,
+                    const double *g1, const double *h1, const float *u1) {
+    char w[128];
+    snprintf(w, sizeof w, "%s: gradient", what);
+    tu_check_close_d(w, g, g1, b->P, 1e-4, 1e-6);
+    snprintf(w, sizeof w, "%s: H lambda", what);
+    tu_check_close_d(w, h, h1, b->P, 1e-4, 1e-6);
+    double *ud = tu_to_double(u1, N * b->in);
+    snprintf(w, sizeof w, "%s: input meta-gradient", what);
+    tu_check_close(w, u, ud, N * b->in, 1e-4, 1e-7);
+    free(ud);
+}
+
+/* Chunks of 3, 3 and 4 rows on one device add up to the whole batch. */
+START_TEST(step_chunks_add_up) {
+    tu_init();
+    Batch b;
+    batch_make(&b, "ConvNetW32", 5);
+    double *g1 = xmalloc(b.P * 8), *h1 = xmalloc(b.P * 8), *g = xcalloc(b.P, 8), *h = xcalloc(b.P, 8);
+    float *u1 = xmalloc(N * b.in * 4), *u = xmalloc(N * b.in * 4);
+    whole_batch(&b, g1, h1, u1);
+    chunk_on_current(&b, 0, 3, g, h, u);
+    chunk_on_current(&b, 3, 3, g, h, u);
+    chunk_on_current(&b, 6, 4, g, h, u);
+    compare("3 + 3 + 4 rows", &b, g, h, u, g1, h1, u1);
+    free(g1); free(h1); free(g); free(h); free(u1); free(u);
+    batch_free(&b);
+}
+END_TEST
+
+/* A second runtime holds its own buffers, scratch and memory account; the batch split
+ * across the two runtimes (6 rows here, 4 there) adds up to the whole batch. */
+START_TEST(step_split_across_two_runtimes) {
+    tu_init();
+    Batch b;
+    batch_make(&b, "ConvNetW32", 6);
+    double *g1 = xmalloc(b.P * 8), *h1 = xmalloc(b.P * 8), *g = xcalloc(b.P, 8), *h = xcalloc(b.P, 8);
+    float *u1 = xmalloc(N * b.in * 4), *u = xmalloc(N * b.in * 4);
+    whole_batch(&b, g1, h1, u1);
+    size_t held_a = dev_mem_current();
+    Runtime *a = rt_current;
+    Runtime *second = rt_open(-1);
+    ck_assert_ptr_ne(second, a);
+    ck_assert_ptr_ne(second->ctx, a->ctx);
+    ck_assert_ptr_eq(rt_current, a);
+    chunk_on_current(&b, 0, 6, g, h, u);
+    Runtime *prev = rt_use(second);
+    ck_assert_ptr_eq(prev, a);
+    ck_assert_uint_eq(dev_mem_current(), 0);
+    chunk_on_current(&b, 6, 4, g, h, u);
+    /* The convolutions ran on the second runtime's own scratch. */
+    ck_assert_ptr_nonnull(second->scratch[RT_SCRATCH_CONV_COLS].mem);
+    ck_assert_uint_gt(dev_mem_current(), 0);   /* its scratch, until it closes */
+    rt_use(a);
+    ck_assert_uint_eq(dev_mem_current(), held_a);
+    rt_close(second);
+    ck_assert_ptr_eq(rt_current, a);
+    compare("6 rows on one runtime + 4 on another", &b, g, h, u, g1, h1, u1);
+    free(g1); free(h1); free(g); free(h); free(u1); free(u);
+    batch_free(&b);
+}
+END_TEST
+
+/* <render(s), u> = <s, pullback(u)> for random stored forms and meta-gradients. */
+static void check_adjoint(ImageParam *p, const char *what) {
+    enum { ROWS = 5, B = 3 };
+    int32_t idx[B] = {4, 0, 2};
+    size_t in = (size_t)p->C * p->H * p->W, out_n = (size_t)p->rounds * B * in;
+    Rng rng;
+    rng_init(&rng, 9, 9);
+    p->ops->draw(p, 1, B, &rng);
+    float *s = tu_new_rand(p->stored_floats, 11), *uu = tu_new_rand(out_n, 12);
+    cl_mem S = tu_upload(s, p->stored_floats), U = tu_upload(uu, out_n), I = dev_alloc(sizeof idx, "idx");
+    dev_write(I, 0, sizeof idx, idx);
+    cl_mem R = tu_poisoned(out_n), D = tu_poisoned(p->stored_floats);
+    p->ops->render(p, 1, dptr(S, 0), I, 0, B, R);
+    dev_fill(D, 0, p->stored_floats, 0.0f);
+    p->ops->pullback(p, 1, dptr(D, 0), I, 0, B, U, 1.0f);
+    float *r = tu_download(R, 0, out_n), *d = tu_download(D, 0, p->stored_floats);
+    double lhs = 0, rhs = 0;
+    for (size_t i = 0; i < out_n; i++) { ck_assert(isfinite(r[i])); lhs += (double)r[i] * uu[i]; }
+    for (size_t i = 0; i < p->stored_floats; i++) rhs += (double)s[i] * d[i];
+    ck_assert_msg(fabs(lhs - rhs) <= 1e-5 * (fabs(lhs) + 1), "%s: <render s, u> = %g, <s, pullback u> = %g", what, lhs, rhs);
+    /* save and load are inverse maps of the file's images. */
+    float *img = xmalloc(p->stored_floats * 4);
+    p->ops->save(p, dptr(S, 0), img);
+    cl_mem S2 = tu_poisoned(p->stored_floats);
+    p->ops->load(p, img, dptr(S2, 0));
+    float *back = tu_download(S2, 0, p->stored_floats);
+    ck_assert_int_eq(memcmp(back, s, p->stored_floats * 4), 0);
+    free(s); free(uu); free(r); free(d); free(img); free(back);
+    dev_free(S); dev_free(U); dev_free(I); dev_free(R); dev_free(D); dev_free(S2);
+    (void)ROWS;
+}
+
+START_TEST(imageparam_render_pullback_adjoint) {
+    tu_init();
+    ImageParam *px = imageparam_pixels(5, 2, 6, 6);
+    ck_assert_str_eq(px->ops->name, "pixels");
+    check_adjoint(px, "pixels");
+    imageparam_free(px);
+    ImageParam *tx = imageparam_texture(5, 2, 6, 6, 2, 3, 4, 3);
+    ck_assert_uint_eq(tx->stored_floats, 5 * 2 * 12 * 12);
+    check_adjoint(tx, "texture");
+    imageparam_free(tx);
+}
+END_TEST
+
+/* The set's update is the one optimizer per tensor (momentum 0.5 on images and step size);
+ * an update that makes the images non-finite is undone, momentum included. */
+START_TEST(learnset_update_and_rollback) {
+    tu_init();
+    enum { R = 4, C = 1, S = 3, KK = 2 };
+    size_t n = R * C * S * S;
+    float *x = tu_new_rand(n, 21);
+    int32_t labels[R] = {0, 0, 1, 1};
+    LearnSet ls;
+    learnset_init(&ls, imageparam_pixels(R, C, S, S), KK, x, labels, NULL, 0.01f);
+    learnset_set_optim(&ls, 10.0, 0.001);
+    /* Target rows are one-hot and sit after the images. */
+    float t[R * KK];
+    dev_read_f32(ls.theta, ls.off_targets, R * KK, t);
+    for (int i = 0; i < R; i++)
+        for (int k = 0; k < KK; k++) ck_assert_float_eq(t[i * KK + k], labels[i] == k ? 1.0f : 0.0f);
+    float *g = tu_new_rand(n, 22);
+    double xs[64], gs[64], v[64];
+    for (size_t i = 0; i < n; i++) { xs[i] = x[i]; gs[i] = g[i]; }
+    Sgd ref = {10.0, 0.5, 0.0, 1};
+    for (int step = 0; step < 2; step++) {
+        dev_write_f32(ls.grad, 0, n, g);
+        learnset_set_lr_grad(&ls, 0.5);
+        ck_assert(learnset_grad_finite(&ls));
+        ck_assert_int_eq(learnset_update(&ls), 1);
+        sgd_step_ref(&ref, n, xs, gs, v);
+        ref.fresh = 0;
+    }
+    float *got = tu_download(ls.theta, 0, n);
+    tu_check_close("images after two updates", got, xs, n, 1e-6, 1e-6);
+    /* step size: v = 0.5, then 0.75; lr = 0.01 - 0.001 * (0.5 + 0.75) */
+    ck_assert_float_eq_tol(ls.lr, 0.01f - 0.001f * 1.25f, 1e-7f);
+    float before_lr = ls.lr;
+    float *before = tu_download(ls.theta, 0, ls.total), *before_v = tu_download(ls.vel, 0, ls.total);
+    /* A gradient that overflows the images: the update is refused and undone. */
+    float big[64];
+    for (size_t i = 0; i < n; i++) big[i] = 3e38f;
+    dev_write_f32(ls.grad, 0, n, big);
+    ck_assert_int_eq(learnset_update(&ls), 0);
+    float *after = tu_download(ls.theta, 0, ls.total), *after_v = tu_download(ls.vel, 0, ls.total);
+    ck_assert_int_eq(memcmp(before, after, ls.total * 4), 0);
+    ck_assert_int_eq(memcmp(before_v, after_v, ls.total * 4), 0);
+    ck_assert_float_eq(ls.lr, before_lr);
+    ck_assert_int_eq(ls.opt_images.fresh, 0);
+    /* A NaN gradient is seen before any update. */
+    big[3] = NAN;
+    dev_write_f32(ls.grad, 0, n, big);
+    ck_assert(!learnset_grad_finite(&ls));
+    free(x); free(g); free(got); free(before); free(before_v); free(after); free(after_v);
+    learnset_free(&ls);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("seam");
+    TCase *tc = tcase_create("seam");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, step_chunks_add_up);
+    tcase_add_test(tc, step_split_across_two_runtimes);
+    tcase_add_test(tc, imageparam_render_pullback_adjoint);
+    tcase_add_test(tc, learnset_update_and_rollback);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
