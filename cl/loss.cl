@@ -29,6 +29,22 @@ int loss_group_min(int v, __local int *tmp) {
     return r;
 }
 
+/* The row's maximum (NaN-free part) into *m and the index of its first occurrence (K when
+ * there is none: a row of NaN). */
+static inline int loss_row_first_max(__global const float *row, int K, float *m, __local float *ftmp,
+                                     __local int *itmp) {
+    const int lid = get_local_id(0), ls = get_local_size(0);
+    float v = -INFINITY;
+    for (int k = lid; k < K; k += ls) v = fmax(v, row[k]);
+    v = loss_group_max(v, ftmp);
+    /* Each item's first hit is its smallest index, so the group minimum is the first maximum. */
+    int first = K;
+    for (int k = lid; k < K; k += ls)
+        if (row[k] == v) { first = k; break; }
+    *m = v;
+    return loss_group_min(first, itmp);
+}
+
 /* Row n = group id, targets t [N][K] (a distribution per row; one-hot for a hard label):
  * probs = softmax(o), rowloss = logsumexp(o) - <t, o> written as log(s) + sum_k t_k (m - o_k)
  * so a one-hot row gives exactly log(s) + (m - o_y); correct = 1 when the first maximum of o
@@ -41,14 +57,8 @@ __kernel void loss_ce_fwd(__global float *probs, __global float *rowloss, __glob
     __global const float *o = logits + (long)n * K;
     __global const float *t = targets + (long)n * K;
     __global float *p = probs + (long)n * K;
-    float m = -INFINITY;
-    for (int k = lid; k < K; k += ls) m = fmax(m, o[k]);
-    m = loss_group_max(m, ftmp);
-    /* Each item's first hit is its smallest index, so the group minimum is the first maximum. */
-    int first = K;
-    for (int k = lid; k < K; k += ls)
-        if (o[k] == m) { first = k; break; }
-    first = loss_group_min(first, itmp);
+    float m;
+    const int first = loss_row_first_max(o, K, &m, ftmp, itmp);
     float s = 0.0f;
     for (int k = lid; k < K; k += ls) s += exp(o[k] - m);
     s = group_sum(s, ftmp);
@@ -62,13 +72,8 @@ __kernel void loss_ce_fwd(__global float *probs, __global float *rowloss, __glob
         if (lid == 0) rowloss[n] = log(s) + to;
     }
     if (flags & 2) {
-        float tm = -INFINITY;
-        for (int k = lid; k < K; k += ls) tm = fmax(tm, t[k]);
-        tm = loss_group_max(tm, ftmp);
-        int tfirst = K;
-        for (int k = lid; k < K; k += ls)
-            if (t[k] == tm) { tfirst = k; break; }
-        tfirst = loss_group_min(tfirst, itmp);
+        float tm;
+        const int tfirst = loss_row_first_max(t, K, &tm, ftmp, itmp);
         if (lid == 0) correct[n] = first == tfirst && first < K ? 1.0f : 0.0f;
     }
 }

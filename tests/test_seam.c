@@ -43,38 +43,27 @@ static void batch_make(Batch *b, const char *model, uint64_t seed) {
 
 static void batch_free(Batch *b) { free(b->theta); free(b->lam); free(b->x); free(b->t); }
 
-/* Gradient, H lambda and u of rows [r0, r0 + nc) of b as a chunk of the whole batch,
- * added into the host sums (u rows written at r0) on the current runtime. */
-static void chunk_on_current(const Batch *b, int r0, int nc, double *g, double *h, float *u) {
+/* Gradient, H lambda and u of rows [r0, r0 + nc) of b as a chunk of the whole batch on
+ * the current runtime. acc 1: through the engine's partial-sum path (added into a zeroed
+ * sum), then added into the host sums; acc 0 (the whole batch): written as one pass. u's
+ * rows land at r0. */
+static void run_chunk(const Batch *b, int r0, int nc, int acc, double *g, double *h, float *u) {
     StepEngine e;
     step_init(&e, &b->net, nc, 1, 0);
     cl_mem th = tu_upload(b->theta, b->P), la = tu_upload(b->lam, b->P);
     cl_mem x = tu_upload(b->x + (size_t)r0 * b->in, (size_t)nc * b->in), t = tu_upload(b->t + r0 * K, (size_t)nc * K);
     cl_mem G = tu_poisoned(b->P), H = tu_poisoned(b->P), U = tu_poisoned((size_t)nc * b->in);
-    /* acc 1 on a zeroed sum: the engine's own partial-sum path. */
-    dev_fill(G, 0, b->P, 0.0f);
-    dev_fill(H, 0, b->P, 0.0f);
-    step_grad_hvp(&e, dptr(th, 0), dptr(la, 0), x, t, nc, N, 1, dptr(G, 0), dptr(H, 0), U);
+    if (acc) {
+        dev_fill(G, 0, b->P, 0.0f);
+        dev_fill(H, 0, b->P, 0.0f);
+    }
+    step_grad_hvp(&e, dptr(th, 0), dptr(la, 0), x, t, nc, N, acc, dptr(G, 0), dptr(H, 0), U);
     float *gg = tu_download(G, 0, b->P), *gh = tu_download(H, 0, b->P), *gu = tu_download(U, 0, (size_t)nc * b->in);
-    for (size_t i = 0; i < b->P; i++) { g[i] += gg[i]; h[i] += gh[i]; }
+    for (size_t i = 0; i < b->P; i++) {
+        g[i] = (acc ? g[i] : 0.0) + gg[i];
+        h[i] = (acc ? h[i] : 0.0) + gh[i];
+    }
     memcpy(u + (size_t)r0 * b->in, gu, (size_t)nc * b->in * 4);
-    free(gg); free(gh); free(gu);
-    cl_mem bufs[] = {th, la, x, t, G, H, U};
-    for (int i = 0; i < 7; i++) dev_free(bufs[i]);
-    step_free(&e);
-}
-
-/* The whole batch in one pass (acc 0, nc = n). */
-static void whole_batch(const Batch *b, double *g, double *h, float *u) {
-    StepEngine e;
-    step_init(&e, &b->net, N, 1, 0);
-    cl_mem th = tu_upload(b->theta, b->P), la = tu_upload(b->lam, b->P);
-    cl_mem x = tu_upload(b->x, N * b->in), t = tu_upload(b->t, N * K);
-    cl_mem G = tu_poisoned(b->P), H = tu_poisoned(b->P), U = tu_poisoned(N * b->in);
-    step_grad_hvp(&e, dptr(th, 0), dptr(la, 0), x, t, N, N, 0, dptr(G, 0), dptr(H, 0), U);
-    float *gg = tu_download(G, 0, b->P), *gh = tu_download(H, 0, b->P), *gu = tu_download(U, 0, N * b->in);
-    for (size_t i = 0; i < b->P; i++) { g[i] = gg[i]; h[i] = gh[i]; }
-    memcpy(u, gu, N * b->in * 4);
     free(gg); free(gh); free(gu);
     cl_mem bufs[] = {th, la, x, t, G, H, U};
     for (int i = 0; i < 7; i++) dev_free(bufs[i]);
@@ -101,10 +90,10 @@ START_TEST(step_chunks_add_up) {
     batch_make(&b, "ConvNetW32", 5);
     double *g1 = xmalloc(b.P * 8), *h1 = xmalloc(b.P * 8), *g = xcalloc(b.P, 8), *h = xcalloc(b.P, 8);
     float *u1 = xmalloc(N * b.in * 4), *u = xmalloc(N * b.in * 4);
-    whole_batch(&b, g1, h1, u1);
-    chunk_on_current(&b, 0, 3, g, h, u);
-    chunk_on_current(&b, 3, 3, g, h, u);
-    chunk_on_current(&b, 6, 4, g, h, u);
+    run_chunk(&b, 0, N, 0, g1, h1, u1);
+    run_chunk(&b, 0, 3, 1, g, h, u);
+    run_chunk(&b, 3, 3, 1, g, h, u);
+    run_chunk(&b, 6, 4, 1, g, h, u);
     compare("3 + 3 + 4 rows", &b, g, h, u, g1, h1, u1);
     free(g1); free(h1); free(g); free(h); free(u1); free(u);
     batch_free(&b);
@@ -119,18 +108,18 @@ START_TEST(step_split_across_two_runtimes) {
     batch_make(&b, "ConvNetW32", 6);
     double *g1 = xmalloc(b.P * 8), *h1 = xmalloc(b.P * 8), *g = xcalloc(b.P, 8), *h = xcalloc(b.P, 8);
     float *u1 = xmalloc(N * b.in * 4), *u = xmalloc(N * b.in * 4);
-    whole_batch(&b, g1, h1, u1);
+    run_chunk(&b, 0, N, 0, g1, h1, u1);
     size_t held_a = dev_mem_current();
     Runtime *a = rt_current;
     Runtime *second = rt_open(-1);
     ck_assert_ptr_ne(second, a);
     ck_assert_ptr_ne(second->ctx, a->ctx);
     ck_assert_ptr_eq(rt_current, a);
-    chunk_on_current(&b, 0, 6, g, h, u);
+    run_chunk(&b, 0, 6, 1, g, h, u);
     Runtime *prev = rt_use(second);
     ck_assert_ptr_eq(prev, a);
     ck_assert_uint_eq(dev_mem_current(), 0);
-    chunk_on_current(&b, 6, 4, g, h, u);
+    run_chunk(&b, 6, 4, 1, g, h, u);
     /* The convolutions ran on the second runtime's own scratch. */
     ck_assert_ptr_nonnull(second->scratch[RT_SCRATCH_CONV_COLS].mem);
     ck_assert_uint_gt(dev_mem_current(), 0);   /* its scratch, until it closes */
