@@ -3,6 +3,7 @@
 #include "net/net_ref.h"
 #include "testutil.h"
 #include "augment/texture.h"
+#include "layers/dct2d.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -113,6 +114,24 @@ static size_t fd_meta_row(const FdMetaShape *s) {
     return (size_t)c * s->side * c * s->side;
 }
 
+/* Frequency sets: positions by increasing h + w (low frequencies first), ties by position. */
+static int64_t *fd_freq_order(int side) {
+    int64_t *o = xmalloc((size_t)side * side * sizeof(int64_t));
+    int n = 0;
+    for (int d = 0; d <= 2 * (side - 1); d++)
+        for (int h = 0; h < side; h++)
+            if (d - h >= 0 && d - h < side) o[n++] = h * side + (d - h);
+    return o;
+}
+
+/* Decodes one frequency row (K coefficients at the order's first K positions) into an image. */
+static void fd_freq_decode(int side, int K, const int32_t *index, const double *coef, double *img) {
+    double *plane = xcalloc((size_t)side * side, sizeof(double));
+    for (int j = 0; j < K; j++) plane[index[j]] = coef[j];
+    dct2d_inverse_ref(side, side, 1, img, plane);
+    free(plane);
+}
+
 void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K, uint64_t seed) {
     m->shape = *shape;
     net_build(&m->net, model, 1, shape->side, shape->side, FD_META_CLASSES);
@@ -122,6 +141,19 @@ void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K,
     size_t P = m->net.nparams, nx = FD_META_NSYN * fd_meta_row(shape);
     m->X = xmalloc(nx * 4);
     tu_rand(m->X, nx, seed, -1.5f, 1.5f);
+    if (shape->freq_dims) {   /* images that lie in the span of the kept coefficients */
+        int side = shape->side, K = shape->freq_dims;
+        int64_t *order = fd_freq_order(side);
+        int32_t *index = xmalloc((size_t)K * sizeof(int32_t));
+        for (int j = 0; j < K; j++) index[j] = (int32_t)order[j];
+        double coef[64], *img = xmalloc(fd_meta_row(shape) * sizeof(double));
+        for (int i = 0; i < FD_META_NSYN; i++) {
+            for (int j = 0; j < K; j++) coef[j] = m->X[i * fd_meta_row(shape) + j];
+            fd_freq_decode(side, K, index, coef, img);
+            for (size_t e = 0; e < fd_meta_row(shape); e++) m->X[i * fd_meta_row(shape) + e] = (float)img[e];
+        }
+        free(order); free(index); free(img);
+    }
     m->theta0 = xmalloc(P * 4);
     m->target = xmalloc(P * 4);
     Rng r;
@@ -144,10 +176,17 @@ void fd_meta_distiller(const FdMeta *m, const char *strategy, FdMetaRun *r) {
     DsaStrategy st;
     dsa_strategy_parse(strategy, &st);
     const FdMetaShape *sh = &m->shape;
-    ImageParam *p = sh->canvas_size ? imageparam_texture(FD_META_NSYN, 1, sh->side, sh->side, sh->canvas_size,
-                                                         sh->canvas_samples, m->K, m->batch)
-                                    : imageparam_pixels(FD_META_NSYN, 1, sh->side, sh->side);
-    ck_assert_uint_eq(p->stored_floats, FD_META_NSYN * fd_meta_row(sh));
+    ImageParam *p;
+    if (sh->canvas_size) {
+        p = imageparam_texture(FD_META_NSYN, 1, sh->side, sh->side, sh->canvas_size, sh->canvas_samples, m->K, m->batch);
+    } else if (sh->freq_dims) {
+        int64_t *order = fd_freq_order(sh->side);
+        p = imageparam_freq(FD_META_NSYN, 1, sh->side, sh->side, sh->freq_dims, order, m->batch);
+        free(order);
+    } else {
+        p = imageparam_pixels(FD_META_NSYN, 1, sh->side, sh->side);
+    }
+    ck_assert_uint_eq(p->stored_floats, FD_META_NSYN * (sh->freq_dims ? (size_t)sh->freq_dims : fd_meta_row(sh)));
     learnset_init(&r->set, p, FD_META_CLASSES, m->X, m->labels, NULL, (float)m->alpha);
     distiller_init(&r->d, &m->net, FD_META_NSYN, p->rounds, m->batch, m->K, &st);
 }
@@ -167,6 +206,10 @@ static int fd_meta_batch(const FdMeta *m, const FdMetaRun *run, const double *X,
     if (m->shape.canvas_size) {
         TexShape s = {1, side, side, p->fh, p->fw};
         texture_crop_forward_ref(&s, xb, X, rows, imageparam_texture_offsets(p, k), n, S);
+    } else if (m->shape.freq_dims) {
+        int K;
+        const int32_t *index = imageparam_freq_index(p, &K);
+        for (int r = 0; r < n; r++) fd_freq_decode(side, K, index, X + (size_t)rows[r] * K, xb + r * d->in_img);
     } else {
         for (int r = 0; r < n; r++) memcpy(xb + r * d->in_img, X + rows[r] * d->in_img, d->in_img * 8);
     }
@@ -219,7 +262,10 @@ int fd_check_meta_gradient(const FdMeta *m, FdMetaRun *run, const char *what, do
     float glr;
     dev_read_f32(run->set.grad, run->set.off_lr, 1, &glr);
     ck_assert_msg(glr == (float)dalpha, "%s: the set's step-size gradient %g is not dL/dlr %g", what, glr, dalpha);
-    double *X = tu_to_double(m->X, nx);
+    /* The stored form as the set holds it (for frequency sets, the coefficients it encoded). */
+    float *xs = tu_download(run->set.theta, 0, nx);
+    double *X = tu_to_double(xs, nx);
+    free(xs);
     double ref = fd_meta_ref_loss(m, d, X, m->alpha);
     ck_assert_msg(fabs(loss - ref) <= 1e-4 * fabs(ref), "%s: loss %.8g, float64 reference %.8g", what, loss, ref);
     double fa = (fd_meta_ref_loss(m, d, X, m->alpha + h) - fd_meta_ref_loss(m, d, X, m->alpha - h)) / (2 * h);

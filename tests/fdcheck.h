@@ -68,9 +68,11 @@ typedef struct {
     int canvas_size;      /* 0: plain images; else texture canvases of canvas_size x the input */
     int canvas_samples;   /* crop rounds per step (1 without texture) */
     float norm_noise;     /* factor on the start noise of networks that normalize after the first conv */
+    int freq_dims;        /* > 0: frequency set, rows of freq_dims DCT coefficients (low frequencies first) */
 } FdMetaShape;
 
-/* A small problem: FD_META_NSYN rows of X (uniform in [-1.5, 1.5)) with labels i / 2,
+/* A small problem: FD_META_NSYN rows of X (uniform in [-1.5, 1.5); for frequency sets the
+ * images decoded from coefficients uniform in [-1.5, 1.5)) with labels i / 2,
  * batches of 4, K student steps, a start theta0 (an initialization plus noise of +-0.02)
  * and a target near it, step size alpha 0.05. */
 typedef struct {

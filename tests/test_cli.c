@@ -571,7 +571,7 @@ START_TEST(eval_rejects_bad_syn_files) {
     snprintf(wrong, sizeof wrong, "%s/cifar_shaped.safetensors", g_root);
     ImageSet s = {NCLASS, 3, 32, 32, xcalloc((size_t)NCLASS * 3 * 32 * 32, sizeof(float)), xcalloc(NCLASS, sizeof(int32_t)), NULL, 0};
     for (int i = 0; i < NCLASS; i++) s.labels[i] = i;
-    synset_save(wrong, &s, 0.01, "MNIST", "ConvNetW32", 1, 0, NULL, NULL);
+    synset_save(wrong, &s, 0.01, "MNIST", "ConvNetW32", 1, 0, NULL, NULL, NULL);
     imageset_free(&s);
     const char *files[3] = {text, traj, wrong};
     for (int i = 0; i < 3; i++) {
@@ -745,9 +745,9 @@ START_TEST(distill_init_syn_continues) {
     snprintf(badlab, sizeof badlab, "%s/bad_label_set.safetensors", g_root);
     ImageSet s = {NCLASS, 1, SIDE, SIDE, xcalloc((size_t)NCLASS * PIX, sizeof(float)), xcalloc(NCLASS, sizeof(int32_t)), NULL, 0};
     for (int i = 0; i < NCLASS; i++) s.labels[i] = i;
-    synset_save(other, &s, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, NULL, NULL);
+    synset_save(other, &s, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, NULL, NULL, NULL);
     s.labels[NCLASS - 1] = 12;
-    synset_save(badlab, &s, 0.01, "MNIST", "ConvNetW32", 1, 0, NULL, NULL);
+    synset_save(badlab, &s, 0.01, "MNIST", "ConvNetW32", 1, 0, NULL, NULL, NULL);
     imageset_free(&s);
     r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 0 --init_syn %s --save_path %s_other",
                  g_data, g_buf, other, r3);

@@ -36,7 +36,7 @@ START_TEST(chunk_order_from_the_end) {
 END_TEST
 
 /* 1 x 6 x 6 images. The start noise is 5 times larger on networks with normalization. */
-static const FdMetaShape plain = {6, 0, 1, 5.0f};
+static const FdMetaShape plain = {6, 0, 1, 5.0f, 0};
 
 static void check_meta_gradient(const char *model, const char *strategy, double h, uint64_t seed) {
     tu_init();
@@ -51,6 +51,28 @@ static void check_meta_gradient(const char *model, const char *strategy, double 
     fd_meta_run_free(&run);
     fd_meta_free(&m);
 }
+
+/* Frequency sets: 10 of the 36 DCT coefficients of each 1 x 6 x 6 image; dL/dcoefficients. */
+static const FdMetaShape freq6 = {6, 0, 1, 5.0f, 10};
+
+static void check_freq_meta_gradient(const char *strategy, uint64_t seed) {
+    tu_init();
+    FdMeta m;
+    fd_meta_make(&m, &freq6, "ConvNetAS", 3, seed);
+    FdMetaRun run;
+    fd_meta_distiller(&m, strategy, &run);
+    char what[128];
+    snprintf(what, sizeof what, "freq ConvNetAS/%s", strategy);
+    /* every coefficient of every row */
+    fd_check_meta_gradient(&m, &run, what, 1e-4, seed, 0, 1, FD_META_NSYN * 10, 3e-3, NULL);
+    fd_meta_run_free(&run);
+    fd_meta_free(&m);
+}
+
+START_TEST(meta_gradient_freq_no_augmentation) { check_freq_meta_gradient("none", 41); }
+END_TEST
+START_TEST(meta_gradient_freq_dsa) { check_freq_meta_gradient("color_crop_cutout_flip_scale_rotate", 42); }
+END_TEST
 
 /* Sigmoid keeps the unrolled loss smooth, so finite differences are clean. */
 START_TEST(meta_gradient_no_augmentation) { check_meta_gradient("ConvNetAS", "none", 1e-4, 21); }
@@ -88,6 +110,8 @@ int main(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, chunk_order_from_the_end);
     tcase_add_test(tc, meta_gradient_no_augmentation);
+    tcase_add_test(tc, meta_gradient_freq_no_augmentation);
+    tcase_add_test(tc, meta_gradient_freq_dsa);
     tcase_add_test(tc, meta_gradient_color);
     tcase_add_test(tc, meta_gradient_crop);
     tcase_add_test(tc, meta_gradient_cutout);

@@ -303,7 +303,7 @@ END_TEST
 /* ---- the distiller with texture crops ---- */
 
 /* Canvases of 2 x 2 crops of 1 x 8 x 8, two crop rounds per step. */
-static const FdMetaShape tex = {8, 2, 2, 1.0f};
+static const FdMetaShape tex = {8, 2, 2, 1.0f, 0};
 
 static void check_texture_meta_gradient(const char *model, const char *strategy, double h, uint64_t seed) {
     tu_init();
@@ -501,7 +501,7 @@ START_TEST(distill_texture_end_to_end) {
     ImageSet bad = {10, 1, 50, 50, xcalloc(10 * 50 * 50, 4), s0.set.labels, NULL, 0};
     snprintf(path, sizeof path, "%s/bad.safetensors", root);
     const char *extra[] = {"texture", "true", "canvas_size", "2", "canvas_samples", "1", NULL};
-    synset_save(path, &bad, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, NULL, extra);
+    synset_save(path, &bad, 0.01, "FashionMNIST", "ConvNetW32", 1, 0, NULL, extra, NULL);
     r = tu_clmtt(root, "eval --dataset FashionMNIST --data_path %s --model ConvNetW32 --syn %s --num_eval=1 "
                  "--epoch_eval_train=1", data, path);
     TU_EXPECT_FAIL_WITH(r, "canvas_size");

@@ -18,6 +18,14 @@
 #include <string.h>
 #include <time.h>
 
+/* --freq_dims default: the measured best at Fashion-MNIST ipc 1 (docs/algorithm.md#frequency-domain-images). */
+#define FREQ_DIMS_DEFAULT 64
+
+/* Images per class a freq set of the flags' budget holds: floor(ipc x H x W / freq_dims). */
+static int freq_images_per_class(const DistillArgs *a, const DatasetInfo *ds) {
+    return (int)((long long)a->ipc * ds->height * ds->width / a->freq_dims);
+}
+
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
@@ -34,7 +42,7 @@ int cmd_distill(int argc, char **argv) {
                      128, 1, 5, 100, 1000, 5000, 256, -1, 256, 1,
                      3, 20, 25, 0, 0, 0, 0, 2, 1,
                      -1, -1, 0, -1, -1,
-                     1000, 1e-05, 0.01, 0.01, 0};
+                     1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0};
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset", 0},
@@ -68,6 +76,8 @@ int cmd_distill(int argc, char **argv) {
         {"texture", FLAG_BOOL, &a.texture, "distill tileable textures", 0},
         {"canvas_size", FLAG_INT, &a.canvas_size, "texture canvas side in units of the image side", 0},
         {"canvas_samples", FLAG_INT, &a.canvas_samples, "random crops per canvas per step", 0},
+        {"param", FLAG_STR, &a.param, "image parameterization: pixel, or freq (DCT coefficients; --ipc is then the storage budget)", 0},
+        {"freq_dims", FLAG_INT, &a.freq_dims, "with --param=freq: DCT coefficients kept per channel per image", 0},
         {"max_files", FLAG_OPT_INT, &a.max_files, "use only this many expert files", 0},
         {"max_experts", FLAG_OPT_INT, &a.max_experts, "use only the first this many experts of each file", 0},
         {"force_save", FLAG_BOOL, &a.force_save, "write pictures even for ipc >= 50", 0},
@@ -95,6 +105,11 @@ int cmd_distill(int argc, char **argv) {
     cli_require(strcmp(a.pix_init, "real") == 0 || strcmp(a.pix_init, "noise") == 0, "pix_init",
                 "must be 'real' or 'noise', got '%s'", a.pix_init);
     cli_require(isfinite(a.lr_teacher), "lr_teacher", "must be a number");
+    cli_require(strcmp(a.param, "pixel") == 0 || strcmp(a.param, "freq") == 0, "param",
+                "must be 'pixel' or 'freq', got '%s'", a.param);
+    int freq = strcmp(a.param, "freq") == 0;
+    cli_require(!(freq && a.texture), "param", "--param=freq cannot be combined with --texture (canvases are pixels)");
+    cli_require(a.freq_dims >= 1, "freq_dims", "must be at least 1, got %d", a.freq_dims);
     DatasetInfo dsinfo;
     dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
     dsinfo.skip_bad_images = a.skip_bad_images;
@@ -113,6 +128,14 @@ int cmd_distill(int argc, char **argv) {
     SynSet init = {0};
     if (a.init_syn) {
         synset_load(a.init_syn, &init);
+        if ((init.freq_dims > 0) != freq)
+            die("%s: the file holds a %s set, but --param is %s", a.init_syn, init.freq_dims ? "freq" : "pixel", a.param);
+        if (freq) {
+            if (cli_flag(&fs, "freq_dims")->given && a.freq_dims != init.freq_dims)
+                die("--freq_dims %d does not match %s, which keeps %d coefficients", a.freq_dims, a.init_syn,
+                    init.freq_dims);
+            a.freq_dims = init.freq_dims;
+        }
         if (init.texture != a.texture)
             die("%s: the file holds %s, but --texture is %s", a.init_syn, init.texture ? "texture canvases" : "images",
                 a.texture ? "True" : "False");
@@ -124,13 +147,24 @@ int cmd_distill(int argc, char **argv) {
         if (init.set.n % ds->num_classes)
             die("%s: %d images is not a whole number per class of %s", a.init_syn, init.set.n, ds->name);
         const Flag *ipc_flag = cli_flag(&fs, "ipc");
-        int file_ipc = init.set.n / ds->num_classes;
+        int file_ipc = freq ? init.budget_ipc : init.set.n / ds->num_classes;
         if (ipc_flag->given && a.ipc != file_ipc)
-            die("--ipc %d does not match %s, which holds %d images per class", a.ipc, a.init_syn, file_ipc);
+            die("--ipc %d does not match %s, which holds %d %s per class", a.ipc, a.init_syn, file_ipc,
+                freq ? "images' storage (budget_ipc)" : "images");
         a.ipc = file_ipc;
+        if (freq && init.set.n != freq_images_per_class(&a, ds) * ds->num_classes)
+            die("%s: %d images do not fill the budget of ipc %d at freq_dims %d (%d per class)", a.init_syn, init.set.n,
+                a.ipc, a.freq_dims, freq_images_per_class(&a, ds));
         if (!cli_flag(&fs, "lr_teacher")->given) a.lr_teacher = init.lr;
     }
-    int nsyn = a.ipc * ds->num_classes;
+    if (freq && freq_images_per_class(&a, ds) < 1)
+        die("--freq_dims %d: the budget of --ipc %d holds %d x %d x %d floats per class, fewer than one image's %d "
+            "coefficients per channel", a.freq_dims, a.ipc, a.ipc, ds->height, ds->width, a.freq_dims);
+    if (freq && a.freq_dims > ds->height * ds->width)
+        die("--freq_dims %d: an image of %s has only %d DCT coefficients per channel", a.freq_dims, ds->name,
+            ds->height * ds->width);
+    a.images_per_class = freq ? freq_images_per_class(&a, ds) : a.ipc;
+    int nsyn = a.images_per_class * ds->num_classes;
     int batch_syn = a.batch_syn > 0 && a.batch_syn < nsyn ? a.batch_syn : nsyn;
 
     rt_init(a.device);
@@ -156,6 +190,19 @@ int cmd_distill(int argc, char **argv) {
     zca_cache_dir(zdir, sizeof zdir, a.buffer_path, ds, a.subset, a.res);
     ZcaSetup zs = {a.zca, zdir, 0, &zca};
     command_prepare(ds, a.data_path, a.model, &zs, &data, &net);
+    FreqRank rank = {0};
+    if (freq) {
+        freqrank_prepare(zdir, ds->name, a.zca, &data.train, &rank);
+        printf("Frequency parameterization: %d DCT coefficients per channel, %d images per class in the storage of "
+               "ipc %d\n", a.freq_dims, a.images_per_class, a.ipc);
+        if (init.freq_index)
+            for (size_t i = 0; i < (size_t)ds->channels * a.freq_dims; i++) {
+                size_t c = i / a.freq_dims, j = i % a.freq_dims;
+                if (init.freq_index[i] != rank.order[c * ds->height * ds->width + j])
+                    die("%s: its kept DCT positions differ from this data's ranking (channel %zu, coefficient %zu); "
+                        "it was distilled from other data", a.init_syn, c, j);
+            }
+    }
 
     char edir[4096];
     expert_dir(edir, sizeof edir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);
@@ -178,7 +225,7 @@ int cmd_distill(int argc, char **argv) {
     FILE *metrics = metrics_open(mpath);
 
     LearnSet ls;
-    distill_learnset(&a, ds, &set, batch_syn, &ls);
+    distill_learnset(&a, ds, &set, batch_syn, freq ? &rank : NULL, &ls);
     Distiller d;
     distiller_init(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll);
 
@@ -207,7 +254,7 @@ int cmd_distill(int argc, char **argv) {
             int improved = evalpool_run(&pool, it, &set, ls.lr, &data.test, ds->num_classes, &rng_eval, metrics, &prog);
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
-            outputs_save(&out, &set, ls.lr, it, stem, improved ? "images_best" : NULL);
+            outputs_save(&out, &ls, &set, it, stem, improved ? "images_best" : NULL);
         }
         if (it == a.Iteration) break;
         if (interrupted) break;
@@ -250,7 +297,7 @@ int cmd_distill(int argc, char **argv) {
     progress_clear(&prog);
     learnset_images(&ls, set.images);
     if (!finite_set(&set)) die("internal: the kept synthetic set is not finite");
-    outputs_save(&out, &set, ls.lr, iters_done, "images_last", NULL);
+    outputs_save(&out, &ls, &set, iters_done, "images_last", NULL);
     if (interrupted) {
         fprintf(stderr, "clmtt: interrupted after %d updates; continue with --init_syn %s/images_last.safetensors\n",
                 iters_done, out.dir);
@@ -269,6 +316,7 @@ int cmd_distill(int argc, char **argv) {
     experts_close(&experts);
     imageset_free(&set);
     synset_free(&init);
+    freqrank_free(&rank);
     zca_free(&zca);
     dataset_free(&data);
     rt_shutdown();

@@ -19,13 +19,19 @@ static float *unwhitened_set(const RunOutputs *r, const ImageSet *set) {
 }
 
 /* unwhitened: unwhitened_set(r), saved as images_zca (NULL without ZCA). */
-static void save_set(const RunOutputs *r, const ImageSet *set, float lr, const char *stem, int it,
-                     const float *unwhitened) {
+static void save_set(const RunOutputs *r, const ImageSet *set, float lr, const SynExtras *more, const char *stem,
+                     int it, const float *unwhitened) {
     char path[4300], v[32];
     snprintf(path, sizeof path, "%s/%s.safetensors", r->dir, stem);
     snprintf(v, sizeof v, "%d", it);
-    const char *extra[13] = {"iteration", v};
+    const char *extra[15] = {"iteration", v};
     int n = 2;
+    char budget[16];
+    if (more && more->nmeta) {   /* a parameterized set: the flag's ipc is a storage budget */
+        snprintf(budget, sizeof budget, "%d", r->a->ipc);
+        extra[n++] = "budget_ipc";
+        extra[n++] = budget;
+    }
     char cs[16], cn[16];
     if (r->a->texture) {
         snprintf(cs, sizeof cs, "%d", r->a->canvas_size);
@@ -41,7 +47,8 @@ static void save_set(const RunOutputs *r, const ImageSet *set, float lr, const c
         const char *sub[] = {"subset", r->ds->subset, "res", res};
         memcpy(extra + n, sub, sizeof sub);
     }
-    synset_save(path, set, lr, r->ds->name, r->a->model, r->a->ipc, r->a->zca, unwhitened, extra);
+    synset_save(path, set, lr, r->ds->name, r->a->model, set->n / r->ds->num_classes, r->a->zca, unwhitened, extra,
+                more);
 }
 
 /* The original shows sets of fewer than 50 images per class (or with --force_save):
@@ -73,14 +80,18 @@ static void save_pictures(const RunOutputs *r, const ImageSet *set, const char *
     }
 }
 
-void outputs_save(const RunOutputs *r, const ImageSet *set, float lr, int it, const char *stem, const char *also) {
+void outputs_save(const RunOutputs *r, LearnSet *ls, ImageSet *set, int it, const char *stem, const char *also) {
+    learnset_images(ls, set->images);
+    SynExtras more;
+    learnset_extras(ls, &more);
     float *unwhitened = unwhitened_set(r, set);
-    save_set(r, set, lr, stem, it, unwhitened);
+    save_set(r, set, ls->lr, &more, stem, it, unwhitened);
     save_pictures(r, set, stem, unwhitened);
     if (also) {
-        save_set(r, set, lr, also, it, unwhitened);
+        save_set(r, set, ls->lr, &more, also, it, unwhitened);
         save_pictures(r, set, also, unwhitened);
     }
+    synset_extras_free(&more);
     free(unwhitened);
 }
 

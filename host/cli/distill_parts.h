@@ -6,6 +6,7 @@
 
 #include "core/progress.h"
 #include "data/dataset.h"
+#include "data/freqrank.h"
 #include "data/zca.h"
 #include "distill/learnset.h"
 #include "io/synset.h"
@@ -22,6 +23,9 @@ typedef struct {
     int max_files, max_experts, force_save, seed, device;
     double lr_img, lr_lr, lr_teacher, lr_init;
     int skip_bad_images;
+    const char *param;       /* image parameterization: pixel or freq */
+    int freq_dims;           /* freq: kept DCT coefficients per channel per image */
+    int images_per_class;    /* rows per class: ipc, or with freq floor(ipc x H x W / freq_dims) */
 } DistillArgs;
 
 /* ---- set initialization ---- */
@@ -29,8 +33,10 @@ typedef struct {
  * real training images (texture: tiled canvases) or noise. */
 void distill_initial_images(const DistillArgs *a, const DatasetInfo *ds, const Dataset *data, SynSet *init, Rng *rng,
                             ImageSet *out);
-/* The learnable set over `images`: the parameterization the flags pick, its optimizers. */
-void distill_learnset(const DistillArgs *a, const DatasetInfo *ds, const ImageSet *images, int batch_syn, LearnSet *out);
+/* The learnable set over `images`: the parameterization the flags pick, its optimizers.
+ * rank: the DCT ranking (freq only, else NULL). */
+void distill_learnset(const DistillArgs *a, const DatasetInfo *ds, const ImageSet *images, int batch_syn,
+                      const FreqRank *rank, LearnSet *out);
 
 /* ---- evaluation pool ---- */
 typedef struct {
@@ -56,7 +62,8 @@ typedef struct {
 /* --save_path, or logged_files/<dataset>/<model>_ipc<ipc>_<time>_s<seed>; created. */
 void outputs_make_dir(RunOutputs *o, uint64_t seed);
 /* The set file <stem>.safetensors and its pictures, and the same under `also` when not
- * NULL; the inverse ZCA is computed once for all of them. */
-void outputs_save(const RunOutputs *o, const ImageSet *set, float lr, int it, const char *stem, const char *also);
+ * NULL, from the learnable set (its images refreshed into set->images, its step size, its
+ * parameterization's extras); the inverse ZCA is computed once for all of them. */
+void outputs_save(const RunOutputs *o, LearnSet *ls, ImageSet *set, int it, const char *stem, const char *also);
 
 #endif

@@ -1,6 +1,8 @@
 /* OpenCL runtime: device choice, checked calls, program build and binary cache. */
 #include "core/runtime.h"
 #include "core/tensor.h"
+
+#include <clblast_c.h>
 #include "core/util.h"
 
 #include <errno.h>
@@ -208,6 +210,10 @@ static void close_current(void) {
     if (RT.staging_pending) clReleaseEvent(RT.staging_pending);
     free(RT.staging);
     for (int i = 0; i < RT_SCRATCH_SLOTS; i++) dev_free(RT.scratch[i].mem);
+    /* CLBlast caches compiled programs per context for the whole process; a program of a
+     * released context must not outlive it (its release at exit would touch freed memory),
+     * so the cache is emptied (other runtimes' programs are rebuilt on their next use). */
+    CLBlastClearCache();
     for (int i = 0; i < RT.nkernels; i++) clReleaseKernel(RT.kernels[i].k);
     if (RT.program) clReleaseProgram(RT.program);
     clReleaseCommandQueue(RT.queue);
@@ -232,7 +238,7 @@ void rt_close(Runtime *r) {
 
 static const char *const scratch_names[RT_SCRATCH_SLOTS] = {
     "reduction partial sums", "convolution columns", "convolution slice products",
-    "norm per-set sums", "augmentation parameters", "augmentation means"};
+    "norm per-set sums", "augmentation parameters", "augmentation means", "FFT rows", "DCT transposed planes"};
 
 cl_mem rt_scratch(RtScratchSlot slot, size_t floats) {
     if ((int)slot < 0 || slot >= RT_SCRATCH_SLOTS) die("internal: bad scratch slot %d", (int)slot);

@@ -40,6 +40,8 @@ typedef enum {
     RT_SCRATCH_NORM_SUMS,    /* norm: per-set sums and parameter-gradient partials */
     RT_SCRATCH_DSA_PARAMS,   /* dsa: one draw's parameters */
     RT_SCRATCH_DSA_MEANS,    /* dsa: one mean per sample */
+    RT_SCRATCH_FFT,          /* dct2d: the complex rows of one FFT pass */
+    RT_SCRATCH_DCT_T,        /* dct2d: the transposed planes between its two passes */
     RT_SCRATCH_SLOTS
 } RtScratchSlot;
 

@@ -10,6 +10,8 @@
  *             stored form (J: the Jacobian of render)
  *   save      stored form (device) -> the set file's images (host), rows x file_floats
  *   load      the set file's images (host) -> stored form (device)
+ *   extras    what the set file carries beside the images: the stored form itself and its
+ *             metadata, when it is not the images (NULL: nothing)
  *
  * The stored form is `stored_floats` floats at the start of the set's flat parameter buffer
  * (host/distill/learnset.h). A new parameterization is one more file with these functions
@@ -19,6 +21,7 @@
 
 #include "core/blas.h"
 #include "core/rng.h"
+#include "io/synset.h"
 
 typedef struct ImageParam ImageParam;
 
@@ -29,6 +32,7 @@ typedef struct {
     void (*pullback)(ImageParam *p, int step, DPtr dstored, cl_mem idx, int idx_off, int n, cl_mem u, float scale);
     void (*save)(ImageParam *p, DPtr stored, float *images);
     void (*load)(ImageParam *p, const float *images, DPtr stored);
+    void (*extras)(ImageParam *p, DPtr stored, SynExtras *out);
     void (*destroy)(ImageParam *p);
 } ImageParamOps;
 
@@ -48,6 +52,13 @@ ImageParam *imageparam_pixels(int rows, int C, int H, int W);
  * step takes `rounds` random circular crops of every canvas of its batch. Up to max_steps
  * steps of max_batch canvases keep their offsets for the reverse sweep. */
 ImageParam *imageparam_texture(int rows, int C, int H, int W, int side, int rounds, int max_steps, int max_batch);
+
+/* Frequency-domain images: rows x C x K orthonormal DCT coefficients, at the first K positions
+ * of each channel's ranking order [C][H*W] (host/data/freqrank.h); render decodes them to
+ * C x H x W inputs. Batches of up to max_batch rows. */
+ImageParam *imageparam_freq(int rows, int C, int H, int W, int K, const int64_t *order, int max_batch);
+/* Frequency: the kept positions [C][K] (flat h*W + w), and K. */
+const int32_t *imageparam_freq_index(const ImageParam *p, int *K);
 
 /* Texture: the host copy of step k's crop offsets (rounds x n pairs dh, dw), for tests. */
 const int32_t *imageparam_texture_offsets(const ImageParam *p, int step);

@@ -96,3 +96,8 @@ int learnset_update(LearnSet *s) {
 }
 
 void learnset_images(LearnSet *s, float *images) { s->img->ops->save(s->img, dptr(s->theta, 0), images); }
+
+void learnset_extras(LearnSet *s, SynExtras *out) {
+    memset(out, 0, sizeof *out);
+    if (s->img->ops->extras) s->img->ops->extras(s->img, dptr(s->theta, 0), out);
+}

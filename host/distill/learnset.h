@@ -50,5 +50,8 @@ int learnset_grad_finite(LearnSet *s);
 int learnset_update(LearnSet *s);
 
 void learnset_images(LearnSet *s, float *images);
+/* What the set file carries beside the images (the parameterization's extras); free with
+ * synset_extras_free. */
+void learnset_extras(LearnSet *s, SynExtras *out);
 
 #endif

@@ -36,7 +36,7 @@ static void pixels_load(ImageParam *p, const float *images, DPtr stored) {
 static void pixels_destroy(ImageParam *p) { (void)p; }
 
 static const ImageParamOps pixels_ops = {"pixels", pixels_draw, pixels_render, pixels_pullback,
-                                         pixels_save, pixels_load, pixels_destroy};
+                                         pixels_save, pixels_load, NULL, pixels_destroy};
 
 ImageParam *imageparam_pixels(int rows, int C, int H, int W) {
     if (rows < 1 || C < 1 || H < 1 || W < 1) die("internal: pixel set of %d x %d x %d x %d", rows, C, H, W);

@@ -66,7 +66,7 @@ static void texture_destroy(ImageParam *p) {
 }
 
 static const ImageParamOps texture_ops = {"texture", texture_draw, texture_render, texture_pullback,
-                                          texture_save, texture_load, texture_destroy};
+                                          texture_save, texture_load, NULL, texture_destroy};
 
 ImageParam *imageparam_texture(int rows, int C, int H, int W, int side, int rounds, int max_steps, int max_batch) {
     if (rows < 1 || C < 1 || H < 1 || W < 1 || side < 1 || rounds < 1 || max_steps < 1 || max_batch < 1)

@@ -6,8 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+void synset_extras_free(SynExtras *x) {
+    for (int i = 0; i < x->ntensors; i++) free(x->t[i].data);
+    memset(x, 0, sizeof *x);
+}
+
 void synset_save(const char *path, const ImageSet *s, double lr, const char *dataset, const char *model, int ipc,
-                 int zca, const float *images_zca, const char *const *extra) {
+                 int zca, const float *images_zca, const char *const *extra, const SynExtras *more) {
     int64_t *labels = xmalloc((size_t)s->n * sizeof(int64_t));
     for (int i = 0; i < s->n; i++) labels[i] = s->labels[i];
     float lr32 = (float)lr;
@@ -25,6 +30,9 @@ void synset_save(const char *path, const ImageSet *s, double lr, const char *dat
     st_writer_meta(w, "zca", zca ? "true" : "false");
     st_writer_meta(w, "generator", "clmtt " CLMTT_VERSION);
     for (int i = 0; extra && extra[i]; i += 2) st_writer_meta(w, extra[i], extra[i + 1]);
+    for (int i = 0; more && i < more->ntensors; i++)
+        st_writer_add(w, more->t[i].name, more->t[i].dtype, more->t[i].ndim, more->t[i].shape, more->t[i].data);
+    for (int i = 0; more && i < more->nmeta; i++) st_writer_meta(w, more->meta[i][0], more->meta[i][1]);
     st_writer_save(w, path);
     st_writer_free(w);
     free(labels);
@@ -76,10 +84,34 @@ void synset_load(const char *path, SynSet *out) {
         out->canvas_samples = v ? atoi(v) : 1;
         if (out->canvas_samples < 1) die("%s: texture set with canvas_samples '%s' (must be at least 1)", path, v);
     }
+    v = st_meta(&f, "param");
+    if (v && strcmp(v, "freq") == 0) {
+        const char *k = st_meta(&f, "freq_dims"), *b = st_meta(&f, "budget_ipc");
+        out->freq_dims = k ? atoi(k) : 0;
+        out->budget_ipc = b ? atoi(b) : 0;
+        const StTensor *fi = st_find(&f, "freq_index");
+        if (out->freq_dims < 1 || out->freq_dims > s->h * s->w || out->budget_ipc < 1)
+            die("%s: frequency set with freq_dims '%s' and budget_ipc '%s' (need 1 <= freq_dims <= %d, budget_ipc >= 1)",
+                path, k ? k : "missing", b ? b : "missing", s->h * s->w);
+        if (!fi || fi->dtype != DT_I64 || fi->ndim != 2 || fi->shape[0] != s->c || fi->shape[1] != out->freq_dims)
+            die("%s: frequency set without tensor freq_index I64 [%d, %d]", path, s->c, out->freq_dims);
+        out->freq_index = xmalloc(fi->nbytes);
+        memcpy(out->freq_index, fi->data, fi->nbytes);
+        for (size_t i = 0; i < fi->numel; i++)
+            if (out->freq_index[i] < 0 || out->freq_index[i] >= (int64_t)s->h * s->w)
+                die("%s: freq_index entry %zu (%lld) is not a position of the %dx%d plane", path, i,
+                    (long long)out->freq_index[i], s->h, s->w);
+    } else if (v && strcmp(v, "pixel") != 0) {
+        die("%s: unknown image parameterization param = '%s' (pixel or freq)", path, v);
+    }
     st_close(&f);
 }
 
-void synset_free(SynSet *s) { imageset_free(&s->set); }
+void synset_free(SynSet *s) {
+    imageset_free(&s->set);
+    free(s->freq_index);
+    s->freq_index = NULL;
+}
 
 void synset_check_fits(const SynSet *s, const char *path, const DatasetInfo *ds, int zca) {
     if (s->dataset[0] && strcmp(s->dataset, ds->name) != 0)
