@@ -1,24 +1,24 @@
 /* Element-wise activations (host/layers/act.c), one work-item per element.
  * kind: 0 = ReLU, 1 = sigmoid, 2 = leaky ReLU with slope 0.01. */
 
-float act_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
+static inline float act_sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
 
 /* f(x); NaN inputs stay NaN so that diverging runs are detected downstream. */
-float act_value(int kind, float x) {
+static inline float act_value(int kind, float x) {
     if (kind == 0) return x <= 0.0f ? 0.0f : x;
     if (kind == 1) return act_sigmoid(x);
     return x > 0.0f ? x : 0.01f * x;
 }
 
 /* f'(x); ReLU uses the mask x > 0 (derivative 0 at 0). */
-float act_slope(int kind, float x) {
+static inline float act_slope(int kind, float x) {
     if (kind == 0) return x > 0.0f ? 1.0f : 0.0f;
     if (kind == 1) { float a = act_sigmoid(x); return a * (1.0f - a); }
     return x > 0.0f ? 1.0f : 0.01f;
 }
 
 /* f''(x): zero for the piecewise-linear kinds; sigma'' = sigma' (1 - 2 sigma). */
-float act_curvature(int kind, float x) {
+static inline float act_curvature(int kind, float x) {
     if (kind != 1) return 0.0f;
     float a = act_sigmoid(x);
     return a * (1.0f - a) * (1.0f - 2.0f * a);

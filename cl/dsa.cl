@@ -17,7 +17,7 @@ __kernel void dsa_sample_mean(__global const float *x, long len, __global float 
  * X = (u + 1)/2 (W-1) with u = a00 xn + a01 yn, xn = -1 + 2j/(W-1), yn = -1 + 2i/(H-1).
  * Written around the image centre, which is the same map with less float rounding:
  * X = cx + a00 (j - cx) + a01 (i - cy) cx/cy, Y = cy + a10 (j - cx) cy/cx + a11 (i - cy). */
-float2 dsa_source(__global const float *a, int i, int j, int H, int W) {
+static inline float2 dsa_source(__global const float *a, int i, int j, int H, int W) {
     const float cx = 0.5f * (float)(W - 1), cy = 0.5f * (float)(H - 1);
     const float dj = (float)j - cx, di = (float)i - cy;
     const float X = cx + a[0] * dj + a[1] * di * ((float)(W - 1) / (float)(H - 1));
@@ -26,7 +26,7 @@ float2 dsa_source(__global const float *a, int i, int j, int H, int W) {
 }
 
 /* Bilinear sample of one H x W plane at (X, Y); corners outside the image count 0. */
-float dsa_bilinear(__global const float *plane, float X, float Y, int H, int W) {
+static inline float dsa_bilinear(__global const float *plane, float X, float Y, int H, int W) {
     /* Clamping keeps the integer conversion defined; beyond [-2, size+1] every corner is outside. */
     X = fmin(fmax(X, -2.0f), (float)W + 1.0f);
     Y = fmin(fmax(Y, -2.0f), (float)H + 1.0f);
@@ -48,7 +48,7 @@ float dsa_bilinear(__global const float *plane, float X, float Y, int H, int W) 
  * weight the forward gives corner (p, q). Candidates are bounded by mapping the source box
  * |X - q| < 1, |Y - p| < 1 back through the inverse matrix; the box is widened by 0.01 pixel,
  * far above float rounding, and candidates outside the footprint get weight 0 anyway. */
-float dsa_bilinear_t(__global const float *a, __global const float *gplane, int p, int q, int H, int W) {
+static inline float dsa_bilinear_t(__global const float *a, __global const float *gplane, int p, int q, int H, int W) {
     const float du = 2.0f / (float)(W - 1), dv = 2.0f / (float)(H - 1);
     const float un = -1.0f + (float)q * du, vn = -1.0f + (float)p * dv;
     const float det = a[0] * a[3] - a[1] * a[2];
@@ -78,13 +78,13 @@ float dsa_bilinear_t(__global const float *a, __global const float *gplane, int 
 }
 
 /* 1 when (i, j) lies inside the inclusive rectangle rows q[0]..q[1], columns q[2]..q[3]. */
-bool dsa_in_cutout(__global const float *q, int i, int j) {
+static inline bool dsa_in_cutout(__global const float *q, int i, int j) {
     return i >= (int)q[0] && i <= (int)q[1] && j >= (int)q[2] && j <= (int)q[3];
 }
 
 /* Output element (c, i, j) of A(x) for one sample xs (C x H x W) with parameters q;
  * x = xs[c][i][j], mean: the sample's mean of x (colour only). */
-float dsa_fwd_at(__global const float *xs, float x, __global const float *q, __global const float *mean, int C, int H,
+static inline float dsa_fwd_at(__global const float *xs, float x, __global const float *q, __global const float *mean, int C, int H,
                  int W, int c, int i, int j, int group) {
     const long hw = (long)H * W;
     switch (group) {
@@ -116,7 +116,7 @@ float dsa_fwd_at(__global const float *xs, float x, __global const float *q, __g
 
 /* Input element (c, i, j) of A^T g for one sample gs (C x H x W) with parameters q;
  * g = gs[c][i][j], mean: the sample's mean of g (colour only). */
-float dsa_bwd_at(__global const float *gs, float g, __global const float *q, __global const float *mean, int C, int H,
+static inline float dsa_bwd_at(__global const float *gs, float g, __global const float *q, __global const float *mean, int C, int H,
                  int W, int c, int i, int j, int group) {
     const long hw = (long)H * W;
     switch (group) {

@@ -2,7 +2,7 @@
  * Row kernels run one work-group per row; the local size is a power of two. */
 
 /* Work-group maximum of v (NaN-free inputs; fmax skips NaN). */
-float loss_group_max(float v, __local float *tmp) {
+static inline float loss_group_max(float v, __local float *tmp) {
     const int lid = get_local_id(0), ls = get_local_size(0);
     tmp[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -16,7 +16,7 @@ float loss_group_max(float v, __local float *tmp) {
 }
 
 /* Work-group minimum of v. */
-int loss_group_min(int v, __local int *tmp) {
+static inline int loss_group_min(int v, __local int *tmp) {
     const int lid = get_local_id(0), ls = get_local_size(0);
     tmp[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -9,7 +9,7 @@
 /* Position 0..3 of the first maximum of the window whose top-left element is `w`:
  * order (0,0), (0,1), (1,0), (1,1); a later element wins only when strictly larger
  * or NaN, so a NaN input propagates to the output as in PyTorch. */
-int pool_argmax(__global const float *w, int W) {
+static inline int pool_argmax(__global const float *w, int W) {
     float best = w[0];
     int pos = 0;
     if (w[1] > best || isnan(w[1])) { best = w[1]; pos = 1; }
@@ -19,17 +19,17 @@ int pool_argmax(__global const float *w, int W) {
 }
 
 /* Offset of window position 0..3 from the window's top-left element. */
-int pool_pos_offset(int pos, int W) { return (pos >> 1) * W + (pos & 1); }
+static inline int pool_pos_offset(int pos, int W) { return (pos >> 1) * W + (pos & 1); }
 
 /* Pooled value of the window at `w` (W: row stride); the max position comes from `sel`
  * (the window of the forward input at the same place). */
-float pool_window(__global const float *w, __global const float *sel, int W, int kind) {
+static inline float pool_window(__global const float *w, __global const float *sel, int W, int kind) {
     if (kind == 1) return 0.25f * ((w[0] + w[1]) + (w[W] + w[W + 1]));
     return w[pool_pos_offset(pool_argmax(sel, W), W)];
 }
 
 /* Writes the backward share of g into the 2x2 window at `d` (W: row stride). */
-void pool_window_bwd(__global float *d, __global const float *sel, int W, int kind, float g) {
+static inline void pool_window_bwd(__global float *d, __global const float *sel, int W, int kind, float g) {
     if (kind == 1) {
         const float q = 0.25f * g;
         d[0] = q; d[1] = q; d[W] = q; d[W + 1] = q;

@@ -9,6 +9,7 @@ PKGS=(
   libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev
   liblapacke-dev libopenblas-dev librandom123-dev
   check
+  clang
   dataset-fashion-mnist
 )
 missing=()
