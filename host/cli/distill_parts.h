@@ -58,5 +58,7 @@ void outputs_make_dir(RunOutputs *o, uint64_t seed);
 /* The set file <stem>.safetensors and its pictures, and the same under `also` when not
  * NULL; the inverse ZCA is computed once for all of them. */
 void outputs_save(const RunOutputs *o, const ImageSet *set, float lr, int it, const char *stem, const char *also);
+/* The run's settings as the first line of metrics.jsonl, {"settings": {...}}, for clmtt report. */
+void outputs_settings_line(const RunOutputs *o, FILE *metrics, uint64_t seed, int batch_syn);
 
 #endif
