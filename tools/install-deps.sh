@@ -8,7 +8,7 @@ PKGS=(
   libclblast-dev libclfft-dev
   libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev libcairo2-dev libgif-dev
   liblapacke-dev libopenblas-dev librandom123-dev
-  check
+  check python3-numpy
   dataset-fashion-mnist
 )
 missing=()

@@ -221,7 +221,12 @@ static void info_synset(Report *r, const StFile *f) {
             memcpy(&l, (const char *)lb->data + i * 8, 8);
             if (l != i / (n / k)) class_major = 0;
         }
-        cJSON_AddStringToObject(o, "labels", class_major ? "hard, class-major" : "hard");
+        /* Soft rows (DATM's learned labels, kept by tools/convert_pt.py) travel beside the hard argmax. */
+        const StTensor *soft = st_find(f, "soft_labels");
+        if (soft && (soft->dtype != DT_F32 || soft->ndim != 2 || soft->shape[0] != n))
+            problem(r, "tensor 'soft_labels' must be F32 [%lld, K]", n);
+        cJSON_AddStringToObject(o, "labels", soft ? (class_major ? "soft (argmax in labels: class-major)" : "soft")
+                                                  : class_major ? "hard, class-major" : "hard");
         if (class_major) cJSON_AddNumberToObject(o, "ipc", (double)(n / k));
     }
     const char *ipc = st_meta(f, "ipc");
