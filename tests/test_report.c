@@ -4,6 +4,7 @@
  * report's text and JSON and its regenerating the pictures, clmtt eval --json; and the
  * drawing on metrics without updates or evaluations, through the library. */
 #include "io/report.h"
+#include "io/synset.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -214,6 +215,39 @@ START_TEST(curves_without_updates_or_evaluations) {
 }
 END_TEST
 
+/* Colour sets (more than 256 colours: giflib's quantizer) of 20 images, 2 per class: the
+ * animation shows them all, one frame per images_<it> file in iteration order. */
+START_TEST(evolution_of_colour_sets) {
+    char *dir = tu_tempdir("report_colour");
+    int its[2] = {10, 5};
+    for (int f = 0; f < 2; f++) {
+        ImageSet s = {20, 3, 32, 32, tu_new_rand(20 * 3 * 32 * 32, (uint64_t)(7 + f)), xmalloc(20 * sizeof(int32_t)), NULL, 0};
+        for (int i = 0; i < 20; i++) s.labels[i] = i / 2;
+        char name[64];
+        snprintf(name, sizeof name, "images_%d.safetensors", its[f]);
+        char *p = tu_path(dir, name);
+        synset_save(p, &s, 0.01, "CIFAR10", "ConvNet", 2, 0, NULL, NULL);
+        free(p);
+        imageset_free(&s);
+    }
+    char err[512];
+    ck_assert_msg(report_evolution(dir, err, sizeof err) == 0, "%s", err);
+    char *g = tu_path(dir, "evolution.gif");
+    ck_assert_int_eq(check_gif(g, 10 * (4 * 32 + 2) + 2, 2 * (4 * 32 + 2) + 2 + 26), 2);
+    int e;
+    GifFileType *gf = DGifOpenFileName(g, &e);
+    ck_assert(gf && DGifSlurp(gf) == GIF_OK);
+    GraphicsControlBlock gcb;
+    ck_assert(DGifSavedExtensionToGCB(gf, 1, &gcb) == GIF_OK);
+    ck_assert_int_eq(gcb.DelayTime, 200);   /* the last frame stays longer */
+    DGifCloseFile(gf, &e);
+    no_temp_files(dir);
+    free(g);
+    tu_rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(eval_json_is_one_object) {
     TuRun r = tu_clmtt(g_root, "eval --dataset MNIST --data_path %s --model ConvNetW32 --random_real 1 --num_eval 2 "
                        "--epoch_eval_train 1 --seed 3 --json", g_data);
@@ -247,6 +281,7 @@ int main(void) {
     TCase *tc = tcase_create("report");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, curves_without_updates_or_evaluations);
+    tcase_add_test(tc, evolution_of_colour_sets);
     tcase_add_test(tc, eval_json_is_one_object);
     tcase_add_test(tc, distill_writes_curves_and_evolution);
     tcase_add_test(tc, report_sums_up_and_redraws);

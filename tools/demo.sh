@@ -6,7 +6,7 @@
 #   4. evaluate the distilled set against a random real set of the same size (clmtt eval);
 #   5. print a summary: accuracies, time, peak device memory, where the files are (clmtt report
 #      sums up the run folder, whose curves.png and evolution.gif show the run).
-# About 2 minutes on 2 CPU cores (PoCL) after the build; raise the knobs below for a fuller run.
+# About 5 minutes on 2 CPU cores (PoCL) after the build; raise the knobs below for a fuller run.
 set -euo pipefail
 trap 'echo "demo: failed at line $LINENO (exit $?)" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)

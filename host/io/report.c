@@ -281,8 +281,9 @@ static void draw_series(cairo_t *cr, const Axes *a, int n, const int *it, const 
     cairo_restore(cr);
 }
 
+/* rows < 0 count from the bottom (-1: the lowest), for curves that rise to the top right. */
 static void legend(cairo_t *cr, const Axes *a, int row, const double *rgb, const char *s) {
-    double x = a->x0 + a->w - 300, y = a->y0 + 18 + 17 * row;
+    double x = a->x0 + a->w - 300, y = row >= 0 ? a->y0 + 18 + 17 * row : a->y0 + a->h + 2 + 17 * row;
     cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
     cairo_rectangle(cr, x, y - 8, 18, 8);
     cairo_fill(cr);
@@ -402,7 +403,7 @@ int report_curves(const char *dir, const RunMetrics *m, char *err, size_t errlen
         char s[128];
         if (bi >= 0) snprintf(s, sizeof s, "%s (best %.4f \u00b1 %.4f)", e->model, best, e->std[bi]);
         else snprintf(s, sizeof s, "%s", e->model);
-        legend(cr, &ax[2], k, c, s);
+        legend(cr, &ax[2], k - m->nmodels, c, s);
     }
     if (m->nmodels == 0) empty_note(cr, &ax[2], "no evaluations (--num_eval 0, or none yet)");
     free(raw);
