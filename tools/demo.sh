@@ -4,8 +4,9 @@
 #   2. train a few small experts (clmtt buffer) on a training subset;
 #   3. distill one image per class (clmtt distill);
 #   4. evaluate the distilled set against a random real set of the same size (clmtt eval);
-#   5. print a summary: accuracies, time, peak device memory, where the files are.
-# About 2 minutes on 2 CPU cores (PoCL) after the build; raise the knobs below for a fuller run.
+#   5. print a summary: accuracies, time, peak device memory, where the files are (clmtt report
+#      sums up the run folder, whose curves.png and evolution.gif show the run).
+# About 5 minutes on 2 CPU cores (PoCL) after the build; raise the knobs below for a fuller run.
 set -euo pipefail
 trap 'echo "demo: failed at line $LINENO (exit $?)" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,11 +52,12 @@ rm -rf "$out/buffers"
 "$clmtt" buffer --dataset=FashionMNIST --data_path="$data" --model="$model" --num_experts="$experts" \
   --train_epochs="$epochs" --buffer_path="$out/buffers" --seed="$seed" 2>&1 | grep --line-buffered -v "^class c" | tee "$out/buffer.log"
 t1=$(date +%s)
-echo "== 2/3 distillation: ipc 1, $iterations iterations"
+eval_it=$((iterations / 5 > 0 ? iterations / 5 : 1))
+echo "== 2/3 distillation: ipc 1, $iterations iterations, evaluated every $eval_it by 2 networks"
 rm -rf "$out/distill"
 "$clmtt" distill --dataset=FashionMNIST --data_path="$data" --model="$model" --ipc=1 --syn_steps=10 \
   --expert_epochs=1 --max_start_epoch=$((epochs - 1 > 0 ? epochs - 1 : 1)) --lr_img=100 --lr_lr=1e-05 \
-  --lr_teacher=0.01 --Iteration="$iterations" --eval_it="$iterations" --num_eval=0 \
+  --lr_teacher=0.01 --Iteration="$iterations" --eval_it="$eval_it" --num_eval=2 --epoch_eval_train="$eval_epochs" \
   --buffer_path="$out/buffers" --save_path="$out/distill" --seed="$seed" 2>&1 | grep --line-buffered -v "^class c" | tee "$out/distill.log"
 t2=$(date +%s)
 echo "== 3/3 evaluation: $num_eval networks each, $eval_epochs epochs"
@@ -76,4 +78,5 @@ echo "distilled set:    $(acc "$out/eval_distilled.log")  (10 images, $num_eval 
 echo "random real set:  $(acc "$out/eval_random.log")  (10 images, same protocol)"
 echo "evaluation time:  $((t3 - t2)) s; total $((t3 - t0)) s"
 echo "pictures:         $out/distill/images_last.png (and images_0.png: the real images it started from)"
+echo "run report:       $out/distill/curves.png, $out/distill/evolution.gif (clmtt report $out/distill)"
 echo "synthetic set:    $out/distill/images_last.safetensors"

@@ -6,9 +6,9 @@ PKGS=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 pocl-opencl-icd clinfo
   libclblast-dev libclfft-dev
-  libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev
+  libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev libcairo2-dev libgif-dev
   liblapacke-dev libopenblas-dev librandom123-dev
-  check
+  check python3-numpy
   clang
   dataset-fashion-mnist
 )

@@ -8,6 +8,7 @@
 #include "core/blas.h"
 #include "core/util.h"
 #include "distill/distill.h"
+#include "io/report.h"
 #include "train/experts.h"
 
 #include <inttypes.h>
@@ -223,6 +224,7 @@ int cmd_distill(int argc, char **argv) {
     char mpath[4300];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", out.dir);
     FILE *metrics = metrics_open(mpath);
+    outputs_settings_line(&out, metrics, seed, batch_syn);
 
     LearnSet ls;
     distill_learnset(&a, ds, &set, batch_syn, freq ? &rank : NULL, &ls);
@@ -255,6 +257,7 @@ int cmd_distill(int argc, char **argv) {
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
             outputs_save(&out, &ls, &set, it, stem, improved ? "images_best" : NULL);
+            report_write(out.dir);
         }
         if (it == a.Iteration) break;
         if (interrupted) break;

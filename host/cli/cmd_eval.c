@@ -9,16 +9,19 @@
 #include "io/synset.h"
 #include "core/util.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_eval(int argc, char **argv) {
     const char *dataset = "CIFAR10", *subset = "imagenette", *model = "ConvNet", *eval_mode = "S";
     const char *data_path = NULL, *syn = NULL, *dsa_strategy = "color_crop_cutout_flip_scale_rotate";
     int res = 128, random_real = -1, num_eval = 5, epoch_eval_train = 1000, batch_train = 256, dsa = 1, zca = 0;
-    int seed = -1, device = -1, skip_bad_images = 0;
+    int seed = -1, device = -1, skip_bad_images = 0, json = 0;
     double lr = -1;
     const char *buffer_path = "./buffers";
     Flag flags[] = {
@@ -41,6 +44,7 @@ int cmd_eval(int argc, char **argv) {
         {"buffer_path", FLAG_STR, &buffer_path, "with --zca: where clmtt buffer cached the transform (<buffer_path>/<dataset>/zca.safetensors)", 0},
         {"seed", FLAG_OPT_INT, &seed, "random seed (None: a fresh one, printed)", 0},
         {"device", FLAG_OPT_INT, &device, "OpenCL device index (None: default)", 0},
+        {"json", FLAG_BOOL, &json, "print one JSON object (settings, per-model accuracies, mean, std) on stdout; the log goes to stderr", 0},
     };
     FlagSet fs = {"eval", "Train fresh networks on a synthetic (or random real) set and report test accuracy.", flags,
                   (int)(sizeof flags / sizeof flags[0])};
@@ -69,6 +73,15 @@ int cmd_eval(int argc, char **argv) {
         cfg.lr = set.lr;
     }
     if (lr >= 0) cfg.lr = lr;
+    /* --json: everything the run prints goes to stderr, and stdout gets only the object. */
+    int json_fd = -1;
+    if (json) {
+        fflush(stdout);
+        json_fd = dup(STDOUT_FILENO);
+        if (json_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) die("eval: cannot redirect the log to stderr");
+    }
+    cJSON *res_json = cJSON_CreateObject(), *settings = cJSON_AddObjectToObject(res_json, "settings");
+    cJSON *models_json = cJSON_AddArrayToObject(res_json, "models");
     rt_init(device);
     printf("Evaluation: dataset=%s eval_mode=%s num_eval=%d epoch_eval_train=%d batch_train=%d lr=%g dsa=%s seed=%" PRIu64 "\n",
            ds->name, eval_mode, num_eval, epoch_eval_train, batch_train, cfg.lr, dsa ? "True" : "False", s);
@@ -86,10 +99,33 @@ int cmd_eval(int argc, char **argv) {
         printf("Texture set: %dx%d canvases (canvas_size %d); every batch is cropped %d time%s at random offsets\n",
                set.set.h, set.set.w, set.canvas_size, set.canvas_samples, set.canvas_samples == 1 ? "" : "s");
 
+    cJSON_AddStringToObject(settings, "dataset", ds->name);
+    if (ds->subset) {
+        cJSON_AddStringToObject(settings, "subset", ds->subset);
+        cJSON_AddNumberToObject(settings, "res", ds->height);
+    }
+    if (syn) cJSON_AddStringToObject(settings, "syn", syn);
+    else cJSON_AddNumberToObject(settings, "random_real", random_real);
+    cJSON_AddNumberToObject(settings, "images", set.set.n);
+    cJSON_AddStringToObject(settings, "model", model);
+    cJSON_AddStringToObject(settings, "eval_mode", eval_mode);
+    cJSON_AddNumberToObject(settings, "num_eval", num_eval);
+    cJSON_AddNumberToObject(settings, "epoch_eval_train", epoch_eval_train);
+    cJSON_AddNumberToObject(settings, "batch_train", batch_train);
+    cJSON_AddNumberToObject(settings, "lr", cfg.lr);
+    cJSON_AddBoolToObject(settings, "dsa", dsa);
+    if (dsa) cJSON_AddStringToObject(settings, "dsa_strategy", dsa_strategy);
+    cJSON_AddBoolToObject(settings, "zca", zca);
+    if (set.texture) cJSON_AddNumberToObject(settings, "canvas_samples", set.canvas_samples);
+    cJSON_AddNumberToObject(settings, "seed", (double)s);
+    cJSON_AddStringToObject(settings, "device", RT.dev.name);
     char pool[8][64];
     int np = eval_pool(eval_mode, model, pool, 8);
     for (int m = 0; m < np; m++) {
-        double sum = 0, sq = 0;
+        double sum = 0, sq = 0, secs = 0;
+        cJSON *mj = cJSON_CreateObject();
+        cJSON_AddStringToObject(mj, "model", pool[m]);
+        cJSON *accs = cJSON_AddArrayToObject(mj, "accuracies"), *taccs = cJSON_AddArrayToObject(mj, "train_accuracies");
         for (int k = 0; k < num_eval; k++) {
             /* Random real: a fresh subset per network, so the mean and std are over subsets
              * as well as initializations (one subset's luck moves its accuracy by points). */
@@ -101,12 +137,30 @@ int cmd_eval(int argc, char **argv) {
             printf("%s #%d: test accuracy %.4f (train %.4f, %.1f s)\n", pool[m], k, r.test_acc, r.train_acc, r.seconds);
             sum += r.test_acc;
             sq += r.test_acc * r.test_acc;
+            secs += r.seconds;
+            cJSON_AddItemToArray(accs, cJSON_CreateNumber(r.test_acc));
+            cJSON_AddItemToArray(taccs, cJSON_CreateNumber(r.train_acc));
         }
         double mean = sum / num_eval, var = sq / num_eval - mean * mean;
         printf("Evaluate %d random %s, mean = %.4f std = %.4f\n", num_eval, pool[m], mean, sqrt(var > 0 ? var : 0));
+        cJSON_AddNumberToObject(mj, "mean", mean);
+        cJSON_AddNumberToObject(mj, "std", sqrt(var > 0 ? var : 0));
+        cJSON_AddNumberToObject(mj, "seconds", secs);
+        cJSON_AddItemToArray(models_json, mj);
     }
     char pk[32];
     printf("Peak device memory: %s\n", human_bytes((double)dev_mem_peak(), pk, sizeof pk));
+    cJSON_AddNumberToObject(res_json, "peak_device_bytes", (double)dev_mem_peak());
+    if (json) {
+        fflush(stdout);
+        if (dup2(json_fd, STDOUT_FILENO) < 0) die("eval: cannot restore stdout");
+        close(json_fd);
+        char *text = cJSON_Print(res_json);
+        printf("%s\n", text);
+        fflush(stdout);
+        free(text);
+    }
+    cJSON_Delete(res_json);
     synset_free(&set);
     dataset_free(&data);
     rt_shutdown();

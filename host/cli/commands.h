@@ -7,5 +7,7 @@ int cmd_buffer(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

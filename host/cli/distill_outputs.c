@@ -3,8 +3,10 @@
 #include "cli/distill_parts.h"
 #include "augment/texture.h"
 #include "core/util.h"
+#include "core/runtime.h"
 #include "io/png.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +110,52 @@ void outputs_make_dir(RunOutputs *r, uint64_t seed) {
                  stamp, seed);
     }
     mkdir_p(r->dir);
+}
+
+void outputs_settings_line(const RunOutputs *r, FILE *metrics, uint64_t seed, int batch_syn) {
+    const DistillArgs *a = r->a;
+    cJSON *o = cJSON_CreateObject(), *s = cJSON_AddObjectToObject(o, "settings");
+    cJSON_AddStringToObject(s, "dataset", r->ds->name);
+    if (r->ds->subset) {
+        cJSON_AddStringToObject(s, "subset", r->ds->subset);
+        cJSON_AddNumberToObject(s, "res", r->ds->height);
+    }
+    cJSON_AddStringToObject(s, "model", a->model);
+    cJSON_AddNumberToObject(s, "ipc", a->ipc);
+    cJSON_AddNumberToObject(s, "syn_steps", a->syn_steps);
+    cJSON_AddNumberToObject(s, "expert_epochs", a->expert_epochs);
+    cJSON_AddNumberToObject(s, "max_start_epoch", a->max_start_epoch);
+    cJSON_AddNumberToObject(s, "Iteration", a->Iteration);
+    cJSON_AddNumberToObject(s, "lr_img", a->lr_img);
+    cJSON_AddNumberToObject(s, "lr_lr", a->lr_lr);
+    cJSON_AddNumberToObject(s, "lr_teacher", a->lr_teacher);
+    cJSON_AddNumberToObject(s, "batch_syn", batch_syn);
+    cJSON_AddStringToObject(s, "pix_init", a->init_syn ? "file" : a->pix_init);
+    if (a->init_syn) cJSON_AddStringToObject(s, "init_syn", a->init_syn);
+    cJSON_AddBoolToObject(s, "zca", a->zca);
+    cJSON_AddBoolToObject(s, "dsa", a->dsa);
+    if (a->dsa) cJSON_AddStringToObject(s, "dsa_strategy", a->dsa_strategy);
+    cJSON_AddBoolToObject(s, "no_aug", a->no_aug);
+    cJSON_AddStringToObject(s, "param", a->param);
+    if (strcmp(a->param, "freq") == 0) {
+        cJSON_AddNumberToObject(s, "freq_dims", a->freq_dims);
+        cJSON_AddNumberToObject(s, "images_per_class", a->images_per_class);
+    }
+    cJSON_AddBoolToObject(s, "texture", a->texture);
+    if (a->texture) {
+        cJSON_AddNumberToObject(s, "canvas_size", a->canvas_size);
+        cJSON_AddNumberToObject(s, "canvas_samples", a->canvas_samples);
+    }
+    cJSON_AddStringToObject(s, "eval_mode", a->eval_mode);
+    cJSON_AddNumberToObject(s, "num_eval", a->num_eval);
+    cJSON_AddNumberToObject(s, "eval_it", a->eval_it);
+    cJSON_AddNumberToObject(s, "epoch_eval_train", a->epoch_eval_train);
+    cJSON_AddNumberToObject(s, "batch_train", a->batch_train);
+    cJSON_AddStringToObject(s, "buffer_path", a->buffer_path);
+    cJSON_AddNumberToObject(s, "seed", (double)seed);
+    cJSON_AddStringToObject(s, "device", RT.dev.name);
+    char *text = cJSON_PrintUnformatted(o);
+    metrics_line(metrics, "%s", text);
+    free(text);
+    cJSON_Delete(o);
 }

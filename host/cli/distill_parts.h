@@ -65,5 +65,7 @@ void outputs_make_dir(RunOutputs *o, uint64_t seed);
  * NULL, from the learnable set (its images refreshed into set->images, its step size, its
  * parameterization's extras); the inverse ZCA is computed once for all of them. */
 void outputs_save(const RunOutputs *o, LearnSet *ls, ImageSet *set, int it, const char *stem, const char *also);
+/* The run's settings as the first line of metrics.jsonl, {"settings": {...}}, for clmtt report. */
+void outputs_settings_line(const RunOutputs *o, FILE *metrics, uint64_t seed, int batch_syn);
 
 #endif

@@ -15,6 +15,8 @@ static const Command commands[] = {
     {"buffer", cmd_buffer, "train expert networks on real data and save their trajectories (buffer.py)"},
     {"distill", cmd_distill, "distill a synthetic set by matching expert trajectories (distill.py)"},
     {"eval", cmd_eval, "train fresh networks on a synthetic or random real set and report test accuracy"},
+    {"info", cmd_info, "describe and check trajectory, set and ZCA files; print a model's parameter layout (--model, --dataset)"},
+    {"report", cmd_report, "sum up a distill run folder (settings, accuracies, time, memory) and draw curves.png and evolution.gif"},
     {"bench", cmd_bench, "measure training speed and distillation time and memory on random data (no dataset needed)"},
     {"devices", cmd_devices, "list the OpenCL devices clmtt can use (choose one with --device N or CLMTT_DEVICE=N)"},
 };

@@ -139,27 +139,30 @@ static void normalize_image(const float *x, size_t m, double clo, double chi, ui
 }
 
 /* images: N x C x H x W. The grid is H_g x W_g x 3 bytes, zero (black) padding. */
-void png_write_grid(const char *path, const float *images, int N, int C, int H, int W, int per_row, int upsample,
-                    double clip_sigma) {
-    if (N < 1 || (C != 1 && C != 3) || H < 1 || W < 1)
-        die("cannot write %s: bad image batch %d x %d x %d x %d (need N >= 1, C = 1 or 3, H, W >= 1)", path, N, C, H,
-            W);
-    if (per_row < 1 || upsample < 1)
-        die("cannot write %s: per_row (%d) and upsample (%d) must be >= 1", path, per_row, upsample);
-    if (!(clip_sigma >= 0)) die("cannot write %s: clip_sigma must be >= 0, not %g", path, clip_sigma);
+uint8_t *image_grid_rgb8(const float *images, int N, int C, int H, int W, int per_row, int upsample, double clip_sigma,
+                         int *width, int *height) {
+    if (N < 1 || (C != 1 && C != 3) || H < 1 || W < 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (per_row < 1 || upsample < 1 || !(clip_sigma >= 0)) {
+        errno = EINVAL;
+        return NULL;
+    }
     size_t per_img = (size_t)C * H * W, total = (size_t)N * per_img;
+    long hu = (long)H * upsample, wu = (long)W * upsample;
+    int single = N == 1;
+    int cols = N < per_row ? N : per_row, rows = (N + cols - 1) / cols, pad = single ? 0 : 2;
+    long gh = single ? hu : rows * (hu + 2) + 2, gw = single ? wu : cols * (wu + 2) + 2;
+    if (gh > PNG_UINT_31_MAX || gw > PNG_UINT_31_MAX || (double)gh * (double)gw * 3 > 1e12) {
+        errno = EFBIG;
+        return NULL;
+    }
     double clo = -INFINITY, chi = INFINITY;
     if (clip_sigma > 0) clip_range(images, total, clip_sigma, &clo, &chi);
     uint8_t *bytes = xmalloc(total);
     for (int k = 0; k < N; k++)
         normalize_image(images + (size_t)k * per_img, per_img, clo, chi, bytes + (size_t)k * per_img);
-
-    long hu = (long)H * upsample, wu = (long)W * upsample;
-    int single = N == 1;
-    int cols = N < per_row ? N : per_row, rows = (N + cols - 1) / cols, pad = single ? 0 : 2;
-    long gh = single ? hu : rows * (hu + 2) + 2, gw = single ? wu : cols * (wu + 2) + 2;
-    if (gh > PNG_UINT_31_MAX || gw > PNG_UINT_31_MAX || (double)gh * (double)gw * 3 > 1e12)
-        die("cannot write %s: the grid of %ld x %ld pixels is too large", path, gh, gw);
     uint8_t *grid = xcalloc((size_t)gh * (size_t)gw * 3, 1);
     for (int k = 0; k < N; k++) {
         long oy = pad + (k / cols) * (hu + pad), ox = pad + (k % cols) * (wu + pad);
@@ -173,7 +176,23 @@ void png_write_grid(const char *path, const float *images, int N, int C, int H, 
         }
     }
     free(bytes);
-    png_write_rgb8(path, grid, (int)gw, (int)gh, 3);
+    *width = (int)gw;
+    *height = (int)gh;
+    return grid;
+}
+
+void png_write_grid(const char *path, const float *images, int N, int C, int H, int W, int per_row, int upsample,
+                    double clip_sigma) {
+    if (N < 1 || (C != 1 && C != 3) || H < 1 || W < 1)
+        die("cannot write %s: bad image batch %d x %d x %d x %d (need N >= 1, C = 1 or 3, H, W >= 1)", path, N, C, H,
+            W);
+    if (per_row < 1 || upsample < 1)
+        die("cannot write %s: per_row (%d) and upsample (%d) must be >= 1", path, per_row, upsample);
+    if (!(clip_sigma >= 0)) die("cannot write %s: clip_sigma must be >= 0, not %g", path, clip_sigma);
+    int gw, gh;
+    uint8_t *grid = image_grid_rgb8(images, N, C, H, W, per_row, upsample, clip_sigma, &gw, &gh);
+    if (!grid) die("cannot write %s: the grid of %d images of %dx%d (x%d) is too large", path, N, H, W, upsample);
+    png_write_rgb8(path, grid, gw, gh, 3);
     free(grid);
 }
 

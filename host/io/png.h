@@ -14,6 +14,10 @@
  * Written atomically; dies naming the path on failure. A single image gets no padding. */
 void png_write_grid(const char *path, const float *images, int N, int C, int H, int W, int per_row, int upsample,
                     double clip_sigma);
+/* The same grid as RGB bytes (height x width x 3, malloc'd); NULL (errno set) for a bad batch
+ * or a grid too large. */
+uint8_t *image_grid_rgb8(const float *images, int N, int C, int H, int W, int per_row, int upsample, double clip_sigma,
+                         int *width, int *height);
 /* Writes an 8-bit RGB (channels 3) or gray (1) image. */
 void png_write_rgb8(const char *path, const uint8_t *pixels, int width, int height, int channels);
 /* Reads a PNG into 8-bit RGB (malloc'd, width*height*3). Returns 0, or -1 with err. */

@@ -7,6 +7,8 @@
 /* Builds `model` for inputs channels x height x width and num_classes outputs.
  * Dies with "--model: ..." for names clmtt does not know. */
 void net_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
+/* The same, returning 0 (and building nothing) for a name clmtt does not know. */
+int net_try_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
 /* Network definitions (one file each in models/): each returns 0 when `model` is not one of its names. */
 int convnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
 int mlp_build(Net *net, const char *model, int channels, int height, int width, int num_classes);
