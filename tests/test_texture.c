@@ -202,7 +202,7 @@ START_TEST(real_init_tiles_canvases) {
     }
     Rng r;
     rng_init(&r, 9, 1);
-    ImageSet out;
+    ImageSet out = {0};
     texture_init_real(&train, NC, IPC, CS, &r, &out);
     ck_assert_int_eq(out.n, NC * IPC);
     ck_assert_int_eq(out.c, C);

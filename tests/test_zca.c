@@ -162,7 +162,7 @@ static int exactly_symmetric(const float *a, int d) {
  * symmetric positive definite with T^2 (Sigma + eps I) = I, T T_inv = I and
  * T_inv^2 = Sigma + eps I. These determine T uniquely (the SPD inverse square root). */
 START_TEST(fit_identities) {
-    ImageSet s;
+    ImageSet s = {0};
     make_images(&s, 400, 3, 8, 8, 1, 0.45, 0.2, 0.3, 1);
     int d = 192;
     Zca z;
@@ -203,7 +203,7 @@ END_TEST
  * within 2e-2 of the identity; checked for zca_apply and for the device product. */
 START_TEST(whitened_covariance) {
     tu_init();
-    ImageSet s;
+    ImageSet s = {0};
     make_images(&s, 20000, 3, 4, 4, 2, 0.5, 10, 0.55, 0);
     int d = 48;
     double *mean0, *cov0;
@@ -217,7 +217,7 @@ START_TEST(whitened_covariance) {
     Zca z;
     zca_fit(&s, ZCA_EPS, &z);
     for (int path = 0; path < 2; path++) {
-        ImageSet w;
+        ImageSet w = {0};
         copy_set(&w, &s);
         if (path == 0)
             zca_apply(&z, &w);
@@ -246,7 +246,7 @@ END_TEST
  * outputs filled with NaN first so an unwritten element fails; forward and inverse shift. */
 START_TEST(device_and_host_products) {
     tu_init();
-    ImageSet s;
+    ImageSet s = {0};
     make_images(&s, 300, 3, 8, 8, 3, 0.45, 0.2, 0.3, 1);
     int d = 192;
     size_t n = (size_t)s.n, nd = n * d;
@@ -277,7 +277,7 @@ START_TEST(device_and_host_products) {
         }
     /* In place (out == x), one chunk for all rows. */
     zca_transform_ref(z.T, z.mean, -1.0, s.images, ref, n, d);
-    ImageSet w;
+    ImageSet w = {0};
     copy_set(&w, &s);
     zca_transform_device(z.T, z.mean, -1.0f, w.images, w.images, n, d, 0);
     tu_check_close("device product in place", w.images, ref, nd, 1e-4, 2e-5);

@@ -23,26 +23,11 @@ iterations=${DEMO_ITERATIONS:-100}
 eval_epochs=${DEMO_EVAL_EPOCHS:-300}
 num_eval=${DEMO_NUM_EVAL:-3}
 seed=${DEMO_SEED:-1}
-src=/usr/share/datasets/fashion-mnist
 mkdir -p "$out"
 
-# A training subset in the same IDX format (header with the new count, then the first
-# images); the test set stays whole.
-# take FILE SKIP COUNT: COUNT bytes of the gunzipped FILE after SKIP bytes. head stops early on
-# purpose, so the broken pipe upstream is expected here and not an error.
-take() { ( set +o pipefail; zcat "$1" | tail -c +$(($2 + 1)) | head -c "$3" ); }
-be32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+# A training subset in the same IDX format; the test set stays whole.
 data="$out/data"
-mkdir -p "$data"
-if [ ! -f "$data/.n$train_images" ]; then
-  rm -f "$data"/*
-  { printf '\x00\x00\x08\x03'; be32 "$train_images"; printf '\x00\x00\x00\x1c\x00\x00\x00\x1c';
-    take "$src/train-images-idx3-ubyte.gz" 16 $((train_images * 784)); } > "$data/train-images-idx3-ubyte"
-  { printf '\x00\x00\x08\x01'; be32 "$train_images";
-    take "$src/train-labels-idx1-ubyte.gz" 8 "$train_images"; } > "$data/train-labels-idx1-ubyte"
-  cp "$src/t10k-images-idx3-ubyte.gz" "$src/t10k-labels-idx1-ubyte.gz" "$data/"
-  touch "$data/.n$train_images"
-fi
+"$root/tools/fmnist_subset.sh" "$data" "$train_images"
 
 t0=$(date +%s)
 echo "== clmtt devices"

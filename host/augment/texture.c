@@ -86,6 +86,7 @@ void texture_init_real(const ImageSet *train, int num_classes, int ipc, int canv
     class_index_build(train, num_classes, &ci);
     int C = train->c, H = train->h, W = train->w, Hc = canvas_size * H, Wc = canvas_size * W;
     size_t canvas = (size_t)C * Hc * Wc;
+    memset(out, 0, sizeof *out);
     out->n = num_classes * ipc;
     out->c = C; out->h = Hc; out->w = Wc;
     out->images = xmalloc((size_t)out->n * canvas * sizeof(float));

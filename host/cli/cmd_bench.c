@@ -11,6 +11,7 @@
 #include "net/net.h"
 #include "train/train.h"
 #include "core/util.h"
+#include "layers/dct2d.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -249,6 +250,76 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     free(labels);
 }
 
+/* The orthonormal 2-D DCT of frequency-domain sets at every resolution the datasets use:
+ * clFFT (host/layers/dct2d.c) against two GEMMs with the DCT matrices (Y = D_H X D_W^T:
+ * one GEMM over all rows, then one strided batched GEMM over the planes). GFLOP/s count the
+ * GEMM form's 2 H W (H + W) flops per plane for both, so the figures compare directly. */
+static double time_dct(int fft, Dct2d *d, cl_mem y, cl_mem t, cl_mem x, cl_mem dh, cl_mem dw, int H, int W, int B,
+                       int reps) {
+    double best = 1e30;
+    for (int r = -1; r < reps; r++) {
+        rt_finish();
+        double t0 = now_seconds();
+        if (fft) {
+            dct2d(d, 0, y, x, B);
+        } else {
+            gemm(0, 1, (size_t)B * H, W, W, 1.0f, dptr(x, 0), W, dptr(dw, 0), W, 0.0f, dptr(t, 0), W);
+            gemm_batched(0, 0, H, W, H, 1.0f, dptr(dh, 0), H, 0, dptr(t, 0), W, (size_t)H * W, 0.0f, dptr(y, 0), W,
+                         (size_t)H * W, B);
+        }
+        rt_finish();
+        double s = now_seconds() - t0;
+        if (r >= 0 && s < best) best = s;   /* r = -1: warm-up (plans, kernel builds) */
+    }
+    return best;
+}
+
+/* DCT matrix D[k][n] = s(k) cos(pi (2n + 1) k / 2L) on the device. */
+static cl_mem dct_matrix_dev(int L) {
+    float *m = xmalloc((size_t)L * L * sizeof(float));
+    for (int k = 0; k < L; k++)
+        for (int n = 0; n < L; n++) m[k * L + n] = (float)(sqrt((k ? 2.0 : 1.0) / L) * cos(M_PI * (2 * n + 1) * k / (2.0 * L)));
+    cl_mem d = dev_alloc((size_t)L * L * 4, "DCT matrix");
+    dev_write_f32(d, 0, (size_t)L * L, m);
+    free(m);
+    return d;
+}
+
+static void bench_dct(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng) {
+    (void)dsa;
+    static const int sides[] = {28, 32, 64, 128, 256};
+    printf("\n== dct: orthonormal 2-D DCT of B planes, clFFT vs GEMM with the DCT matrix, fastest of %d\n",
+           a->iterations);
+    for (int i = 0; i < 5; i++) {
+        int L = sides[i], B = (int)(((size_t)64 << 20) / 4 / ((size_t)L * L));   /* up to 64 MiB of planes */
+        if (B > 512) B = 512;
+        size_t n = (size_t)B * L * L;
+        float *h = xmalloc(n * sizeof(float));
+        random_normal(rng, h, n);
+        cl_mem x = dev_alloc(n * 4, "planes"), y = dev_alloc(n * 4, "transformed planes"),
+               t = dev_alloc(n * 4, "GEMM intermediate"), dm = dct_matrix_dev(L);
+        dev_write_f32(x, 0, n, h);
+        Dct2d d;
+        dct2d_init(&d, L, L);
+        double tf = time_dct(1, &d, y, t, x, dm, dm, L, L, B, a->iterations);
+        double tg = time_dct(0, &d, y, t, x, dm, dm, L, L, B, a->iterations);
+        double flops = 2.0 * L * L * (2.0 * L) * B;
+        printf("%3dx%-3d x %5d planes: clFFT %8.3f ms (%7.2f GFLOP/s)  GEMM %8.3f ms (%7.2f GFLOP/s)  GEMM/clFFT %.2f\n",
+               L, L, B, tf * 1e3, flops / tf * 1e-9, tg * 1e3, flops / tg * 1e-9, tg / tf);
+        cJSON *o = json_begin("dct", a, ds, net);
+        cJSON_AddNumberToObject(o, "side", L);
+        cJSON_AddNumberToObject(o, "planes", B);
+        cJSON_AddNumberToObject(o, "clfft_seconds", tf);
+        cJSON_AddNumberToObject(o, "gemm_seconds", tg);
+        cJSON_AddNumberToObject(o, "clfft_gflops", flops / tf * 1e-9);
+        cJSON_AddNumberToObject(o, "gemm_gflops", flops / tg * 1e-9);
+        json_emit(o);
+        dct2d_free(&d);
+        dev_free(x); dev_free(y); dev_free(t); dev_free(dm);
+        free(h);
+    }
+}
+
 typedef void (*BenchFn)(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng);
 
 /* Runs one measurement on a runtime of its own, opened for it and closed after, so its
@@ -273,7 +344,7 @@ int cmd_bench(int argc, char **argv) {
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "shape and classes of the random data: MNIST, FashionMNIST, CIFAR10, CIFAR100", 0},
         {"model", FLAG_STR, &a.model, "network architecture", 0},
-        {"what", FLAG_STR, &a.what, "what to measure: train, distill or all", 0},
+        {"what", FLAG_STR, &a.what, "what to measure: train, distill, all, or dct (the frequency sets' transform, clFFT vs GEMM)", 0},
         {"batch_train", FLAG_INT, &a.batch_train, "training batch size", 0},
         {"train_batches", FLAG_INT, &a.train_batches, "training steps to time (after 1 warm-up step)", 0},
         {"ipc", FLAG_INT, &a.ipc, "synthetic images per class", 0},
@@ -292,7 +363,8 @@ int cmd_bench(int argc, char **argv) {
     cli_parse(&fs, argc, argv);
     int do_train = strcmp(a.what, "train") == 0 || strcmp(a.what, "all") == 0;
     int do_distill = strcmp(a.what, "distill") == 0 || strcmp(a.what, "all") == 0;
-    cli_require(do_train || do_distill, "what", "must be train, distill or all, got '%s'", a.what);
+    int do_dct = strcmp(a.what, "dct") == 0;
+    cli_require(do_train || do_distill || do_dct, "what", "must be train, distill, dct or all, got '%s'", a.what);
     cli_require(a.batch_train >= 1, "batch_train", "must be at least 1, got %d", a.batch_train);
     cli_require(a.train_batches >= 1, "train_batches", "must be at least 1, got %d", a.train_batches);
     cli_require(a.ipc >= 1, "ipc", "must be at least 1, got %d", a.ipc);
@@ -320,7 +392,9 @@ int cmd_bench(int argc, char **argv) {
            seed);
     printf("Network: %s, %zu parameters, %d layers\n", net.model, net.nparams, net.nlayers);
 
-    if (do_train && do_distill) {
+    if (do_dct) {
+        run_measurement(bench_dct, &a, ds, &net, &dsa, &rng);
+    } else if (do_train && do_distill) {
         run_measurement(bench_train, &a, ds, &net, &dsa, &rng);
         run_measurement(bench_distill, &a, ds, &net, &dsa, &rng);
     } else {

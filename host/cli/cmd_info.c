@@ -259,6 +259,17 @@ static void info_synset(Report *r, const StFile *f) {
             problem(r, "canvas_size %ld does not divide the %lldx%lld canvases", cs, (long long)im->shape[2],
                     (long long)im->shape[3]);
         side = cs > 0 ? cs : 1;
+    } else if (st_meta(f, "param") && strcmp(st_meta(f, "param"), "freq") == 0) {
+        long k = meta_int(r, f, "freq_dims", 1), budget = meta_int(r, f, "budget_ipc", 1);
+        cJSON_AddStringToObject(o, "parameterization", "freq");
+        cJSON_AddNumberToObject(o, "freq_dims", (double)k);
+        cJSON_AddNumberToObject(o, "budget_ipc", (double)budget);
+        const StTensor *fc = st_find(f, "freq_coeffs"), *fi = st_find(f, "freq_index");
+        if (!fc || fc->dtype != DT_F32 || fc->ndim != 3 || fc->shape[0] != n || fc->shape[1] != im->shape[1] ||
+            fc->shape[2] != k)
+            problem(r, "frequency set without tensor freq_coeffs F32 [%lld, %lld, %ld]", n, (long long)im->shape[1], k);
+        if (!fi || fi->dtype != DT_I64 || fi->ndim != 2 || fi->shape[0] != im->shape[1] || fi->shape[1] != k)
+            problem(r, "frequency set without tensor freq_index I64 [%lld, %ld]", (long long)im->shape[1], k);
     } else {
         cJSON_AddStringToObject(o, "parameterization", "pixels");
     }

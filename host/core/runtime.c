@@ -385,6 +385,14 @@ static void build_main_program(void) {
     free(srcs);
 }
 
+/* The cache entry of kernel `name` (created on first use). */
+static RtKernel *kernel_entry(const char *name) {
+    for (int i = 0; i < RT.nkernels; i++)
+        if (strcmp(RT.kernels[i].name, name) == 0) return &RT.kernels[i];
+    rt_kernel(name);
+    return &RT.kernels[RT.nkernels - 1];
+}
+
 cl_kernel rt_kernel(const char *name) {
     for (int i = 0; i < RT.nkernels; i++)
         if (strcmp(RT.kernels[i].name, name) == 0) return RT.kernels[i].k;
@@ -399,6 +407,12 @@ cl_kernel rt_kernel(const char *name) {
     }
     snprintf(RT.kernels[RT.nkernels].name, sizeof RT.kernels[0].name, "%s", name);
     RT.kernels[RT.nkernels].k = k;
+    /* A kernel may allow fewer items per group than the device (registers, local memory). */
+    size_t wg = 0;
+    if (clGetKernelWorkGroupInfo(k, RT.dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) != CL_SUCCESS ||
+        wg == 0 || wg > RT.dev.max_wg)
+        wg = RT.dev.max_wg;
+    RT.kernels[RT.nkernels].max_wg = wg;
     RT.nkernels++;
     return k;
 }
@@ -415,9 +429,10 @@ static void set_args(cl_kernel k, const char *name, const KArg *args, int nargs)
 
 void rt_launch(const char *name, size_t global, const KArg *args, int nargs) {
     if (global == 0) return;
-    cl_kernel k = rt_kernel(name);
+    RtKernel *e = kernel_entry(name);
+    cl_kernel k = e->k;
     set_args(k, name, args, nargs);
-    size_t local = RT.dev.max_wg >= 64 ? 64 : RT.dev.max_wg;
+    size_t local = e->max_wg >= 64 ? 64 : e->max_wg;
     size_t g = (global + local - 1) / local * local;
     cl_event ev = NULL;
     CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, RT.profile ? &ev : NULL));
@@ -426,7 +441,11 @@ void rt_launch(const char *name, size_t global, const KArg *args, int nargs) {
 
 void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg *args, int nargs) {
     if (groups == 0) return;
-    cl_kernel k = rt_kernel(name);
+    RtKernel *e = kernel_entry(name);
+    cl_kernel k = e->k;
+    if (local > e->max_wg)
+        die("kernel '%s' allows at most %zu work-items per group on %s, but %zu were asked (a driver limit; "
+            "please report it)", name, e->max_wg, RT.dev.name, local);
     set_args(k, name, args, nargs);
     size_t g = groups * local;
     cl_event ev = NULL;

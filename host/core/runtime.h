@@ -46,7 +46,7 @@ typedef enum {
 } RtScratchSlot;
 
 typedef struct { cl_mem mem; size_t floats; } RtScratch;
-typedef struct { char name[64]; cl_kernel k; } RtKernel;
+typedef struct { char name[64]; cl_kernel k; size_t max_wg; } RtKernel;   /* max_wg: CL_KERNEL_WORK_GROUP_SIZE */
 typedef struct { char name[64]; double seconds; long calls; } RtProfile;
 enum { RT_MAX_KERNELS = 512, RT_MAX_PROFILE = 256 };
 

@@ -2,6 +2,7 @@
 #include "net/registry.h"
 #include "net/net.h"
 #include "train/train.h"
+#include "core/progress.h"
 #include "core/util.h"
 
 #include <limits.h>
@@ -35,9 +36,15 @@ EvalResult evaluate_set(const char *model, const ImageSet *train, const ImageSet
     trainer_init_params(&t, rng);
     Sgd sgd = {cfg->lr, 0.9, 0.0005, 1};
     EvalResult r = {0, 0, 0};
+    /* Training a network for evaluation is long work of its own: a progress line (terminal only). */
+    Progress prog;
+    char label[96];
+    snprintf(label, sizeof label, "eval %s", model);
+    progress_start(&prog, label, cfg->epochs + 1, "ep");
     for (int ep = 0; ep <= cfg->epochs; ep++) {
         double loss, acc;
         train_epoch(&t, train, cfg->batch, &cfg->dsa, rng, &sgd, &loss, &acc, NULL, NULL);
+        progress_update(&prog, ep + 1);
         r.train_acc = acc;
         if (ep == cfg->epochs) r.test_acc = test_accuracy(&t, test);
         if (ep == cfg->epochs / 2 + 1) {
@@ -45,6 +52,7 @@ EvalResult evaluate_set(const char *model, const ImageSet *train, const ImageSet
             sgd_restart(&sgd);
         }
     }
+    progress_clear(&prog);
     trainer_free(&t);
     r.seconds = now_seconds() - t0;
     return r;
@@ -85,6 +93,7 @@ void random_real_subset(const ImageSet *train, int num_classes, int ipc, Rng *rn
     ClassIndex ci;
     class_index_build(train, num_classes, &ci);
     size_t img = (size_t)train->c * train->h * train->w;
+    memset(out, 0, sizeof *out);
     out->n = num_classes * ipc;
     out->c = train->c; out->h = train->h; out->w = train->w;
     out->images = xmalloc((size_t)out->n * img * sizeof(float));
