@@ -66,9 +66,11 @@ static void pass(Dct2d *d, int inverse, cl_mem out, cl_mem in, size_t rows, int 
     cl_mem v = rt_scratch(RT_SCRATCH_FFT, 2 * n);
     LAUNCH(inverse ? "dct_inv_pre" : "dct_fwd_pre", n, KM(v), KM(in), KI((int)rows), KI(L));
     clfftPlanHandle p = plan_for(d, L, rows);
-    fft_check(clfftEnqueueTransform(p, inverse ? CLFFT_BACKWARD : CLFFT_FORWARD, 1, &RT.queue, 0, NULL, NULL, &v,
-                                    NULL, NULL),
+    cl_event ev = NULL;   /* CLMTT_PROFILE: the FFT's device time, under "clfft_transform" */
+    fft_check(clfftEnqueueTransform(p, inverse ? CLFFT_BACKWARD : CLFFT_FORWARD, 1, &RT.queue, 0, NULL,
+                                    RT.profile ? &ev : NULL, &v, NULL, NULL),
               "clfftEnqueueTransform");
+    rt_profile_event("clfft_transform", ev);
     LAUNCH(inverse ? "dct_inv_post" : "dct_fwd_post", n, KM(out), KM(v), KI((int)rows), KI(L), KI(M));
 }
 
