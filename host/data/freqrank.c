@@ -92,29 +92,43 @@ static void save(const char *path, const FreqRank *r, char key[KEY_FIELDS][2][64
     st_writer_free(w);
 }
 
-/* 1: loaded; 0: no file. Dies on a file that does not fit. */
-static int load(const char *path, const ImageSet *t, char key[KEY_FIELDS][2][64], FreqRank *out) {
+/* 1: loaded; 0: no file; -1: a file that does not fit, with the reason in err. */
+static int load(const char *path, const ImageSet *t, char key[KEY_FIELDS][2][64], FreqRank *out, char *err,
+                size_t errlen) {
+    memset(out, 0, sizeof *out);
     if (!file_exists(path)) return 0;
     StFile f;
     char e[1024];
-    if (st_open(path, &f, e, sizeof e) != 0)
-        die("the frequency ranking cache %s is unreadable (%s); delete it to fit the ranking again", path, e);
+    if (st_open(path, &f, e, sizeof e) != 0) {
+        snprintf(err, errlen, "the frequency ranking cache %s is unreadable (%s); delete it to fit the ranking again",
+                 path, e);
+        return -1;
+    }
     const char *fmt = st_meta(&f, "format");
-    if (!fmt || strcmp(fmt, FREQRANK_FORMAT) != 0)
-        die("%s is not a frequency ranking cache (format '%s', expected '%s'); delete it or point --buffer_path "
-            "elsewhere", path, fmt ? fmt : "missing", FREQRANK_FORMAT);
+    if (!fmt || strcmp(fmt, FREQRANK_FORMAT) != 0) {
+        snprintf(err, errlen, "%s is not a frequency ranking cache (format '%s', expected '%s'); delete it or point "
+                 "--buffer_path elsewhere", path, fmt ? fmt : "missing", FREQRANK_FORMAT);
+        st_close(&f);
+        return -1;
+    }
     for (int i = 0; i < KEY_FIELDS; i++) {
         const char *got = st_meta(&f, key[i][0]);
-        if (!got || strcmp(got, key[i][1]) != 0)
-            die("%s was fitted on different training data (%s is %s there, %s here); delete it or point "
-                "--buffer_path elsewhere", path, key[i][0], got ? got : "missing", key[i][1]);
+        if (!got || strcmp(got, key[i][1]) != 0) {
+            snprintf(err, errlen, "%s was fitted on different training data (%s is %s there, %s here); delete it or "
+                     "point --buffer_path elsewhere", path, key[i][0], got ? got : "missing", key[i][1]);
+            st_close(&f);
+            return -1;
+        }
     }
     size_t hw = (size_t)t->h * t->w;
     const StTensor *v = st_find(&f, "variance"), *o = st_find(&f, "order");
     if (!v || v->dtype != DT_F32 || v->ndim != 2 || v->shape[0] != t->c || v->shape[1] != (int64_t)hw || !o ||
-        o->dtype != DT_I64 || o->ndim != 2 || o->shape[0] != t->c || o->shape[1] != (int64_t)hw)
-        die("the frequency ranking cache %s is damaged (it needs variance F32 and order I64, both [%d, %zu]); delete "
-            "it to fit the ranking again", path, t->c, hw);
+        o->dtype != DT_I64 || o->ndim != 2 || o->shape[0] != t->c || o->shape[1] != (int64_t)hw) {
+        snprintf(err, errlen, "the frequency ranking cache %s is damaged (it needs variance F32 and order I64, both "
+                 "[%d, %zu]); delete it to fit the ranking again", path, t->c, hw);
+        st_close(&f);
+        return -1;
+    }
     out->c = t->c; out->h = t->h; out->w = t->w;
     out->variance = xmalloc(v->nbytes);
     out->order = xmalloc(o->nbytes);
@@ -127,8 +141,13 @@ static int load(const char *path, const ImageSet *t, char key[KEY_FIELDS][2][64]
         memset(seen, 0, hw);
         for (size_t p = 0; p < hw; p++) {
             int64_t q = out->order[c * hw + p];
-            if (q < 0 || (size_t)q >= hw || seen[q]) die("the frequency ranking cache %s is damaged (channel %d's order "
-                                                         "is not a permutation); delete it to fit again", path, c);
+            if (q < 0 || (size_t)q >= hw || seen[q]) {
+                snprintf(err, errlen, "the frequency ranking cache %s is damaged (channel %d's order is not a "
+                         "permutation); delete it to fit the ranking again", path, c);
+                free(seen);
+                freqrank_free(out);
+                return -1;
+            }
             seen[q] = 1;
         }
     }
@@ -136,12 +155,22 @@ static int load(const char *path, const ImageSet *t, char key[KEY_FIELDS][2][64]
     return 1;
 }
 
+int freqrank_load(const char *path, const char *dataset, int zca, const ImageSet *t, FreqRank *out, char *err,
+                  size_t errlen) {
+    char key[KEY_FIELDS][2][64];
+    key_values(dataset, zca, t, key);
+    return load(path, t, key, out, err, errlen);
+}
+
 void freqrank_prepare(const char *cache_dir, const char *dataset, int zca, const ImageSet *train, FreqRank *out) {
     char key[KEY_FIELDS][2][64], path[4300] = "";
     key_values(dataset, zca, train, key);
     if (cache_dir) {
         snprintf(path, sizeof path, "%s/%s", cache_dir, FREQRANK_FILE);
-        if (load(path, train, key, out)) {
+        char err[2048];
+        int rc = load(path, train, key, out, err, sizeof err);
+        if (rc < 0) die("%s", err);
+        if (rc > 0) {
             printf("Frequency ranking: using %s\n", path);
             return;
         }

@@ -13,6 +13,7 @@
 
 #include "data/dataset.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define FREQRANK_FORMAT "mtt-freqrank/1"
@@ -27,6 +28,10 @@ typedef struct {
 /* Fits on the training images (float64 DCT of every image). */
 void freqrank_fit(const ImageSet *train, FreqRank *out);
 void freqrank_free(FreqRank *r);
+/* Reads the cache at path: 1 when it matches this data (out filled), 0 when there is none,
+ * -1 with the reason (naming the file) in err when it is unreadable, damaged or of other data. */
+int freqrank_load(const char *path, const char *dataset, int zca, const ImageSet *train, FreqRank *out, char *err,
+                  size_t errlen);
 /* Reuses <cache_dir>/freq_rank.safetensors when it matches this data (dies naming the file
  * when it exists but does not match or is damaged), else fits and writes it (cache_dir
  * NULL: fits, writes nothing). Prints what it did. */
