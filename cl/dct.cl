@@ -8,6 +8,13 @@ static inline int dct_src(int m, int L) { return m < (L + 1) / 2 ? 2 * m : 2 * (
 /* s(k): sqrt(1/L) for k = 0, sqrt(2/L) otherwise. */
 static inline float dct_scale(int k, int L) { return sqrt((k ? 2.0f : 1.0f) / (float)L); }
 
+/* Where element e = r*L + k of a pass's rows lands: row r = b*M + i goes to out[b][k][i]. */
+static inline long dct_transposed(long e, int L, int M) {
+    int k = (int)(e % L);
+    long r = e / L, b = r / M;
+    return (b * L + k) * M + (r - b * M);
+}
+
 /* Forward, before the FFT: v[r][m] = (x[r][src(m)], 0). */
 __kernel void dct_fwd_pre(__global float2 *v, __global const float *x, int rows, int L) {
     long e = get_global_id(0);
@@ -22,12 +29,9 @@ __kernel void dct_fwd_post(__global float *out, __global const float2 *V, int ro
     long e = get_global_id(0);
     if (e >= (long)rows * L) return;
     int k = (int)(e % L);
-    long r = e / L;
-    long b = r / M;
-    int i = (int)(r - b * M);
     float c, s = sincos(M_PI_F * (float)k / (2.0f * (float)L), &c);
     float2 z = V[e];
-    out[(b * L + k) * M + i] = dct_scale(k, L) * (z.x * c + z.y * s);
+    out[dct_transposed(e, L, M)] = dct_scale(k, L) * (z.x * c + z.y * s);
 }
 
 /* Inverse, before the (unscaled backward) FFT: Y[r][k] = s(k) X[r][k] exp(i pi k / 2L). */
@@ -46,9 +50,6 @@ __kernel void dct_inv_post(__global float *out, __global const float2 *v, int ro
     long e = get_global_id(0);
     if (e >= (long)rows * L) return;
     int n = (int)(e % L);
-    long r = e / L;
-    long b = r / M;
-    int i = (int)(r - b * M);
     int m = n % 2 == 0 ? n / 2 : L - 1 - n / 2;
-    out[(b * L + n) * M + i] = v[r * L + m].x;
+    out[dct_transposed(e, L, M)] = v[e - n + m].x;
 }

@@ -35,3 +35,24 @@ __kernel void distill_scatter_add_rows(__global float *dst, long doff, __global 
     int r = (int)(i / len), k = (int)(i % len);
     dst[doff + (long)idx[idx_off + r] * len + k] += scale * src[i];
 }
+
+/* The target rows' meta-gradient for learned soft labels. Rendered row b = r*n + i carries
+ * the target t_b = softmax(y[idx[i]]) and the logits' tangent o'_b along the adjoint; the
+ * targets enter the student step linearly, so dL/dt_b = scale * o'_b (scale = alpha / rows of
+ * the step), and through the softmax dy[idx[i]] += sum_r t_b * (dL/dt_b - <t_b, dL/dt_b>).
+ * The n set rows of one batch are distinct. */
+__kernel void distill_label_grad(__global float *dy, long doff, __global const float *tangent,
+                                 __global const float *t, __global const int *idx, int idx_off, int n, int rounds,
+                                 int K, float scale) {
+    long e = get_global_id(0);
+    if (e >= (long)n * K) return;
+    int i = (int)(e / K), k = (int)(e % K);
+    float acc = 0.0f;
+    for (int r = 0; r < rounds; r++) {
+        long b = ((long)r * n + i) * K;
+        float dot = 0.0f;
+        for (int j = 0; j < K; j++) dot += t[b + j] * tangent[b + j];
+        acc += t[b + k] * (tangent[b + k] - dot);
+    }
+    dy[doff + (long)idx[idx_off + i] * K + k] += scale * acc;
+}

@@ -168,9 +168,16 @@ void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K,
     }
     free(noise);
     m->alpha = 0.05;
+    m->Y = NULL;
+    if (shape->soft) {
+        m->Y = xmalloc(FD_META_NSYN * FD_META_CLASSES * sizeof(double));
+        float y[FD_META_NSYN * FD_META_CLASSES];
+        tu_rand(y, FD_META_NSYN * FD_META_CLASSES, seed + 5, -1, 1);
+        for (int i = 0; i < FD_META_NSYN * FD_META_CLASSES; i++) m->Y[i] = y[i];
+    }
 }
 
-void fd_meta_free(FdMeta *m) { free(m->X); free(m->theta0); free(m->target); }
+void fd_meta_free(FdMeta *m) { free(m->X); free(m->theta0); free(m->target); free(m->Y); }
 
 void fd_meta_distiller(const FdMeta *m, const char *strategy, FdMetaRun *r) {
     DsaStrategy st;
@@ -188,6 +195,12 @@ void fd_meta_distiller(const FdMeta *m, const char *strategy, FdMetaRun *r) {
     }
     ck_assert_uint_eq(p->stored_floats, FD_META_NSYN * (sh->freq_dims ? (size_t)sh->freq_dims : fd_meta_row(sh)));
     learnset_init(&r->set, p, FD_META_CLASSES, m->X, m->labels, NULL, (float)m->alpha);
+    if (sh->soft) {
+        float *y = tu_to_float(m->Y, FD_META_NSYN * FD_META_CLASSES);
+        learnset_set_soft(&r->set, y, 0.0, 0.0);
+        for (int i = 0; i < FD_META_NSYN * FD_META_CLASSES; i++) m->Y[i] = y[i];   /* the float values the set holds */
+        free(y);
+    }
     distiller_init(&r->d, &m->net, FD_META_NSYN, p->rounds, m->batch, m->K, &st);
 }
 
@@ -213,8 +226,18 @@ static int fd_meta_batch(const FdMeta *m, const FdMetaRun *run, const double *X,
     } else {
         for (int r = 0; r < n; r++) memcpy(xb + r * d->in_img, X + rows[r] * d->in_img, d->in_img * 8);
     }
-    for (int b = 0; b < n * S; b++)
-        for (int c = 0; c < FD_META_CLASSES; c++) y[b * FD_META_CLASSES + c] = m->labels[rows[b % n]] == c;
+    for (int b = 0; b < n * S; b++) {
+        int row = rows[b % n];
+        if (m->Y) {   /* softmax of the row's logits */
+            const double *l = m->Y + row * FD_META_CLASSES;
+            double mx = l[0], z = 0;
+            for (int c = 1; c < FD_META_CLASSES; c++) mx = l[c] > mx ? l[c] : mx;
+            for (int c = 0; c < FD_META_CLASSES; c++) z += exp(l[c] - mx);
+            for (int c = 0; c < FD_META_CLASSES; c++) y[b * FD_META_CLASSES + c] = exp(l[c] - mx) / z;
+        } else {
+            for (int c = 0; c < FD_META_CLASSES; c++) y[b * FD_META_CLASSES + c] = m->labels[row] == c;
+        }
+    }
     return n * S;
 }
 
@@ -285,6 +308,25 @@ int fd_check_meta_gradient(const FdMeta *m, FdMetaRun *run, const char *what, do
         reached += fd[k] != 0;
     }
     double e = tu_rel_err(got, fd, (size_t)k);
+    if (m->Y) {   /* dL/dY at every logit */
+        enum { NY = FD_META_NSYN * FD_META_CLASSES };
+        float *gy = tu_download(run->set.grad, run->set.off_targets, NY);
+        double fy[NY], gyd[NY];
+        for (int j = 0; j < NY; j++) {
+            double keep = m->Y[j];
+            m->Y[j] = keep + h;
+            double lp = fd_meta_ref_loss(m, d, X, m->alpha);
+            m->Y[j] = keep - h;
+            double lm = fd_meta_ref_loss(m, d, X, m->alpha);
+            m->Y[j] = keep;
+            fy[j] = (lp - lm) / (2 * h);
+            gyd[j] = gy[j];
+        }
+        double ey = tu_rel_err(gyd, fy, NY);
+        printf("meta-gradient %s: dL/dY relative error %.2e over %d logits\n", what, ey, NY);
+        ck_assert_msg(ey < tol, "%s: dL/dY relative error %g", what, ey);
+        free(gy);
+    }
     printf("meta-gradient %s: loss %.6g (float64 %.6g), dL/dlr %.6g (fd %.6g), dL/dX relative error %.2e, %d of %d "
            "pixels reached\n", what, loss, ref, dalpha, fa, e, reached, k);
     ck_assert_msg(e < tol, "%s: dL/dX relative error %g over %d pixels", what, e, k);

@@ -69,6 +69,7 @@ typedef struct {
     int canvas_samples;   /* crop rounds per step (1 without texture) */
     float norm_noise;     /* factor on the start noise of networks that normalize after the first conv */
     int freq_dims;        /* > 0: frequency set, rows of freq_dims DCT coefficients (low frequencies first) */
+    int soft;             /* 1: learned soft labels: target rows softmax(Y), Y uniform in [-1, 1) */
 } FdMetaShape;
 
 /* A small problem: FD_META_NSYN rows of X (uniform in [-1.5, 1.5); for frequency sets the
@@ -82,6 +83,7 @@ typedef struct {
     int32_t labels[FD_META_NSYN];
     float *X, *theta0, *target;
     double alpha;
+    double *Y;            /* soft: the label logits [FD_META_NSYN][FD_META_CLASSES] the reference uses */
 } FdMeta;
 
 void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K, uint64_t seed);
@@ -97,7 +99,8 @@ double fd_meta_ref_loss(const FdMeta *m, const FdMetaRun *r, const double *X, do
 /* Runs distiller_meta_grad on r (rng seeded with seed) and checks against fd_meta_ref_loss:
  * the loss (1e-4 relative), dL/dlr against a central difference with step h (2e-3
  * relative + 1e-6), and dL/dX at up to npix pixels first, first + stride, ... against
- * central differences (relative error of the vector below tol). Returns how many
+ * central differences (relative error of the vector below tol); soft labels: dL/dY at every
+ * logit against central differences (relative error below tol). Returns how many
  * differences are nonzero (pixels the loss reaches); *sampled (may be NULL) = the pixels
  * checked. */
 int fd_check_meta_gradient(const FdMeta *m, FdMetaRun *r, const char *what, double h, uint64_t seed, size_t first,

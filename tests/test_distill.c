@@ -36,7 +36,7 @@ START_TEST(chunk_order_from_the_end) {
 END_TEST
 
 /* 1 x 6 x 6 images. The start noise is 5 times larger on networks with normalization. */
-static const FdMetaShape plain = {6, 0, 1, 5.0f, 0};
+static const FdMetaShape plain = {6, 0, 1, 5.0f, 0, 0};
 
 static void check_meta_gradient(const char *model, const char *strategy, double h, uint64_t seed) {
     tu_init();
@@ -53,7 +53,28 @@ static void check_meta_gradient(const char *model, const char *strategy, double 
 }
 
 /* Frequency sets: 10 of the 36 DCT coefficients of each 1 x 6 x 6 image; dL/dcoefficients. */
-static const FdMetaShape freq6 = {6, 0, 1, 5.0f, 10};
+static const FdMetaShape freq6 = {6, 0, 1, 5.0f, 10, 0};
+
+/* Learned soft labels: dL/dY (and dL/dX, dL/dlr) with targets softmax(Y). */
+static const FdMetaShape soft6 = {6, 0, 1, 5.0f, 0, 1};
+
+static void check_soft_meta_gradient(const char *strategy, uint64_t seed) {
+    tu_init();
+    FdMeta m;
+    fd_meta_make(&m, &soft6, "ConvNetAS", 3, seed);
+    FdMetaRun run;
+    fd_meta_distiller(&m, strategy, &run);
+    char what[128];
+    snprintf(what, sizeof what, "soft labels ConvNetAS/%s", strategy);
+    fd_check_meta_gradient(&m, &run, what, 1e-4, seed, 3, 7, 64, 3e-3, NULL);
+    fd_meta_run_free(&run);
+    fd_meta_free(&m);
+}
+
+START_TEST(meta_gradient_soft_labels) { check_soft_meta_gradient("none", 51); }
+END_TEST
+START_TEST(meta_gradient_soft_labels_dsa) { check_soft_meta_gradient("color_crop_cutout_flip_scale_rotate", 52); }
+END_TEST
 
 static void check_freq_meta_gradient(const char *strategy, uint64_t seed) {
     tu_init();
@@ -112,6 +133,8 @@ int main(void) {
     tcase_add_test(tc, meta_gradient_no_augmentation);
     tcase_add_test(tc, meta_gradient_freq_no_augmentation);
     tcase_add_test(tc, meta_gradient_freq_dsa);
+    tcase_add_test(tc, meta_gradient_soft_labels);
+    tcase_add_test(tc, meta_gradient_soft_labels_dsa);
     tcase_add_test(tc, meta_gradient_color);
     tcase_add_test(tc, meta_gradient_crop);
     tcase_add_test(tc, meta_gradient_cutout);

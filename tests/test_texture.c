@@ -303,7 +303,7 @@ END_TEST
 /* ---- the distiller with texture crops ---- */
 
 /* Canvases of 2 x 2 crops of 1 x 8 x 8, two crop rounds per step. */
-static const FdMetaShape tex = {8, 2, 2, 1.0f, 0};
+static const FdMetaShape tex = {8, 2, 2, 1.0f, 0, 0};
 
 static void check_texture_meta_gradient(const char *model, const char *strategy, double h, uint64_t seed) {
     tu_init();

@@ -43,7 +43,7 @@ int cmd_distill(int argc, char **argv) {
                      128, 1, 5, 100, 1000, 5000, 256, -1, 256, 1,
                      3, 20, 25, 0, 0, 0, 0, 2, 1,
                      -1, -1, 0, -1, -1,
-                     1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0};
+                     1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0, 0, 2.0, 0.9, -1};
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset", 0},
@@ -79,6 +79,10 @@ int cmd_distill(int argc, char **argv) {
         {"canvas_samples", FLAG_INT, &a.canvas_samples, "random crops per canvas per step", 0},
         {"param", FLAG_STR, &a.param, "image parameterization: pixel, or freq (DCT coefficients; --ipc is then the storage budget)", 0},
         {"freq_dims", FLAG_INT, &a.freq_dims, "with --param=freq: DCT coefficients kept per channel per image", 0},
+        {"soft_labels", FLAG_BOOL, &a.soft_labels, "learn soft labels (label logits) with the images", 0},
+        {"lr_y", FLAG_FLOAT, &a.lr_y, "learning rate of the label logits (with --soft_labels)", 0},
+        {"Momentum_y", FLAG_FLOAT, &a.Momentum_y, "momentum of the label logits' SGD", 0},
+        {"Label_Model_Timestamp", FLAG_INT, &a.Label_Model_Timestamp, "expert snapshot (epoch) whose logits start the soft labels (-1: the last)", 0},
         {"max_files", FLAG_OPT_INT, &a.max_files, "use only this many expert files", 0},
         {"max_experts", FLAG_OPT_INT, &a.max_experts, "use only the first this many experts of each file", 0},
         {"force_save", FLAG_BOOL, &a.force_save, "write pictures even for ipc >= 50", 0},
@@ -111,6 +115,11 @@ int cmd_distill(int argc, char **argv) {
     int freq = strcmp(a.param, "freq") == 0;
     cli_require(!(freq && a.texture), "param", "--param=freq cannot be combined with --texture (canvases are pixels)");
     cli_require(a.freq_dims >= 1, "freq_dims", "must be at least 1, got %d", a.freq_dims);
+    cli_require(isfinite(a.lr_y) && a.lr_y >= 0, "lr_y", "must be a non-negative number, got %g", a.lr_y);
+    cli_require(isfinite(a.Momentum_y) && a.Momentum_y >= 0 && a.Momentum_y < 1, "Momentum_y",
+                "must be in [0, 1), got %g", a.Momentum_y);
+    cli_require(a.Label_Model_Timestamp >= -1, "Label_Model_Timestamp", "must be -1 (the last) or an epoch, got %d",
+                a.Label_Model_Timestamp);
     DatasetInfo dsinfo;
     dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
     dsinfo.skip_bad_images = a.skip_bad_images;
@@ -228,6 +237,31 @@ int cmd_distill(int argc, char **argv) {
 
     LearnSet ls;
     distill_learnset(&a, ds, &set, batch_syn, freq ? &rank : NULL, &ls);
+    if (init.label_logits && !a.soft_labels)
+        die("%s holds learned soft labels; pass --soft_labels=True to go on learning them", a.init_syn);
+    if (a.soft_labels) {
+        /* The labels start as the file's logits, or as one expert snapshot's logits on the
+         * starting images (its own stream, so the expert order of the run is unchanged). */
+        float *logits = xmalloc((size_t)set.n * ds->num_classes * sizeof(float));
+        if (init.label_logits) {
+            memcpy(logits, init.label_logits, (size_t)set.n * ds->num_classes * sizeof(float));
+        } else {
+            Rng rng_labels;
+            rng_init(&rng_labels, seed, 5);
+            ExpertSource first;
+            experts_open(&first, edir, &net, ds->name, a.zca, a.max_files, a.max_experts, 0, &rng_labels);
+            int nsnap, ts = a.Label_Model_Timestamp;
+            const float *traj = experts_next(&first, &rng_labels, &nsnap);
+            if (ts >= nsnap) die("--Label_Model_Timestamp %d: the experts in %s have %d snapshots (0 .. %d)", ts, edir,
+                                 nsnap, nsnap - 1);
+            distill_label_logits(&net, traj + (size_t)(ts < 0 ? nsnap - 1 : ts) * net.nparams, &set, logits);
+            experts_close(&first);
+        }
+        learnset_set_soft(&ls, logits, a.lr_y, a.Momentum_y);
+        free(logits);
+        printf("Soft labels: label logits learned with lr_y=%g Momentum_y=%g, starting from %s\n", a.lr_y,
+               a.Momentum_y, init.label_logits ? "the file" : "an expert's logits");
+    }
     Distiller d;
     distiller_init(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll);
 

@@ -198,8 +198,17 @@ static void info_synset(Report *r, const StFile *f) {
     if (dataset && !ds) problem(r, "dataset '%s' is not in the catalog", dataset);
     int classes = ds && strcmp(ds->name, "ImageNet") ? ds->num_classes : 0;
 
-    /* Labels: one class per row (hard); class-major when row c*ipc + j is class c. */
-    if (!lb || lb->dtype != DT_I64 || lb->ndim != 1 || lb->shape[0] != n) {
+    /* Labels: one class per row (hard); class-major when row c*ipc + j is class c. Learned soft
+     * labels (metadata labels = soft): the label logits F32 [N, classes]. */
+    const char *lkind = st_meta(f, "labels");
+    if (lkind && strcmp(lkind, "soft") == 0) {
+        if (!lb || lb->dtype != DT_F32 || lb->ndim != 2 || lb->shape[0] != n || (classes && lb->shape[1] != classes))
+            problem(r, "a soft-label set needs tensor 'labels' F32 [%lld, %d classes] (label logits)", n, classes);
+        else if (first_nonfinite(lb->data, lb->numel) >= 0)
+            problem(r, "label logit %lld is not finite", first_nonfinite(lb->data, lb->numel));
+        cJSON_AddStringToObject(o, "labels", "soft (learned label logits)");
+        if (classes && n % classes == 0) cJSON_AddNumberToObject(o, "ipc", (double)(n / classes));
+    } else if (!lb || lb->dtype != DT_I64 || lb->ndim != 1 || lb->shape[0] != n) {
         problem(r, "tensor 'labels' must be I64 [%lld]", n);
     } else {
         long long maxl = -1;

@@ -9,6 +9,7 @@
 #include "data/freqrank.h"
 #include "data/zca.h"
 #include "distill/learnset.h"
+#include "net/net.h"
 #include "io/synset.h"
 #include "train/evaluate.h"
 
@@ -26,6 +27,9 @@ typedef struct {
     const char *param;       /* image parameterization: pixel or freq */
     int freq_dims;           /* freq: kept DCT coefficients per channel per image */
     int images_per_class;    /* rows per class: ipc, or with freq floor(ipc x H x W / freq_dims) */
+    int soft_labels;         /* learned soft labels (label logits, SGD with lr_y and Momentum_y) */
+    double lr_y, Momentum_y;
+    int Label_Model_Timestamp;   /* the expert snapshot whose logits start the labels (-1: the last) */
 } DistillArgs;
 
 /* ---- set initialization ---- */
@@ -37,6 +41,10 @@ void distill_initial_images(const DistillArgs *a, const DatasetInfo *ds, const D
  * rank: the DCT ranking (freq only, else NULL). */
 void distill_learnset(const DistillArgs *a, const DatasetInfo *ds, const ImageSet *images, int batch_syn,
                       const FreqRank *rank, LearnSet *out);
+
+/* Soft labels: logits [n][classes] of `params` (one expert snapshot) on the set's images,
+ * batch statistics, in chunks. */
+void distill_label_logits(const Net *net, const float *params, const ImageSet *images, float *logits);
 
 /* ---- evaluation pool ---- */
 typedef struct {

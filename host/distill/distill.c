@@ -118,6 +118,10 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
         step_grad_hvp(&d->step, dptr(d->thetas, (size_t)k * P), dptr(d->lam, 0), in, d->targets, n, n, 0,
                       dptr(d->g, 0), dptr(d->hvp, 0), d->u);
         da -= dev_dot(P, dptr(d->lam, 0), dptr(d->g, 0));
+        /* Learned labels: the targets enter the step linearly; their gradient comes from the
+         * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */
+        learnset_label_grad(set, d->step.exec.tan[net->nlayers], d->targets, d->idx, k * d->batch_syn, d->batch_n[k],
+                            alpha / (float)n);
         cl_mem u = d->u;
         if (d->draws[k].group >= 0) {
             dsa_backward(&d->draws[k], net->channels, net->height, net->width, d->u_rendered, d->u);

@@ -35,6 +35,7 @@ void learnset_init(LearnSet *s, ImageParam *img, int K, const float *images, con
 
 void learnset_free(LearnSet *s) {
     imageparam_free(s->img);
+    dev_free(s->ybuf);
     cl_mem bufs[] = {s->theta, s->grad, s->vel, s->saved, s->saved_vel};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     memset(s, 0, sizeof *s);
@@ -47,11 +48,42 @@ void learnset_set_optim(LearnSet *s, double lr_img, double lr_lr) {
     s->learn_targets = 0;
 }
 
+void learnset_set_soft(LearnSet *s, const float *logits, double lr_y, double mom_y) {
+    s->soft = 1;
+    s->learn_targets = 1;
+    s->opt_targets = (Sgd){lr_y, mom_y, 0.0, 1};
+    dev_write_f32(s->theta, s->off_targets, (size_t)s->n * s->K, logits);
+}
+
+void learnset_logits(LearnSet *s, float *logits) {
+    dev_read_f32(s->theta, s->off_targets, (size_t)s->n * s->K, logits);
+}
+
 void learnset_render(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem x, cl_mem targets) {
     ImageParam *p = s->img;
     p->ops->render(p, step, dptr(s->theta, 0), idx, idx_off, n, x);
-    LAUNCH("distill_gather_rows", (size_t)p->rounds * n * s->K, KM(targets), KM(s->theta), KL(s->off_targets),
-           KM(idx), KI(idx_off), KI(n), KI(p->rounds), KI(s->K));
+    size_t rows = (size_t)p->rounds * n, len = rows * s->K;
+    cl_mem dst = targets;
+    if (s->soft) {   /* gather the logits, then their softmax */
+        if (len > s->ybuf_floats) {
+            dev_free(s->ybuf);
+            s->ybuf = dev_alloc(len * 4, "a batch's label logits");
+            s->ybuf_floats = len;
+        }
+        dst = s->ybuf;
+    }
+    LAUNCH("distill_gather_rows", len, KM(dst), KM(s->theta), KL(s->off_targets), KM(idx), KI(idx_off), KI(n),
+           KI(p->rounds), KI(s->K));
+    if (s->soft) {
+        CeShape cs = {(int)rows, s->K};
+        ce_forward(&cs, targets, NULL, NULL, s->ybuf, s->ybuf);
+    }
+}
+
+void learnset_label_grad(LearnSet *s, cl_mem tangent, cl_mem targets, cl_mem idx, int idx_off, int n, float scale) {
+    if (!s->learn_targets) return;
+    LAUNCH("distill_label_grad", (size_t)n * s->K, KM(s->grad), KL(s->off_targets), KM(tangent), KM(targets), KM(idx),
+           KI(idx_off), KI(n), KI(s->img->rounds), KI(s->K), KF(scale));
 }
 
 void learnset_pullback(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem u, float scale) {
@@ -100,4 +132,9 @@ void learnset_images(LearnSet *s, float *images) { s->img->ops->save(s->img, dpt
 void learnset_extras(LearnSet *s, SynExtras *out) {
     memset(out, 0, sizeof *out);
     if (s->img->ops->extras) s->img->ops->extras(s->img, dptr(s->theta, 0), out);
+    if (s->soft) {
+        out->label_logits = xmalloc((size_t)s->n * s->K * sizeof(float));
+        out->k = s->K;
+        learnset_logits(s, out->label_logits);
+    }
 }

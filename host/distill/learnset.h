@@ -27,6 +27,9 @@ typedef struct {
     cl_mem saved, saved_vel;    /* the state before the last update (rollback) */
     Sgd opt_images, opt_targets, opt_lr;
     int learn_targets;          /* 0: the target rows stay as they are */
+    int soft;                   /* 1: the target region holds label logits y; a row's target is softmax(y) */
+    cl_mem ybuf;                /* soft: one batch's gathered logits */
+    size_t ybuf_floats;
     float lr;                   /* host copy of the step size */
 } LearnSet;
 
@@ -38,11 +41,21 @@ void learnset_free(LearnSet *s);
 /* Optimizers: pixels (lr_img) and the step size (lr_lr), both with momentum 0.5. */
 void learnset_set_optim(LearnSet *s, double lr_img, double lr_lr);
 
+/* Learned soft labels: the target region becomes label logits [n][K] (initial values
+ * `logits`), learned by SGD with lr_y and momentum mom_y; targets are softmax(logits). */
+void learnset_set_soft(LearnSet *s, const float *logits, double lr_y, double mom_y);
+/* Soft: the current label logits [n][K] (host). */
+void learnset_logits(LearnSet *s, float *logits);
+
 /* Step `step`'s batch: set rows idx[idx_off .. idx_off+n) on the device. x gets
  * img->rounds x n network inputs, targets the matching rows [rounds*n][K]. */
 void learnset_render(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem x, cl_mem targets);
 /* grad(images) += scale x J^T u for the rows step `step` rendered. */
 void learnset_pullback(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem u, float scale);
+/* Soft labels: the meta-gradient of the label logits from one step: the logits' tangent
+ * along the adjoint (tangent) and the targets the step used, both [rounds*n][K];
+ * scale = alpha / rows of the step (no-op when the targets are not learned). */
+void learnset_label_grad(LearnSet *s, cl_mem tangent, cl_mem targets, cl_mem idx, int idx_off, int n, float scale);
 void learnset_zero_grad(LearnSet *s);
 void learnset_set_lr_grad(LearnSet *s, double dlr);
 /* 1 when every gradient entry is finite. */

@@ -2,12 +2,14 @@
 #include "io/safetensors.h"
 #include "core/util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void synset_extras_free(SynExtras *x) {
     for (int i = 0; i < x->ntensors; i++) free(x->t[i].data);
+    free(x->label_logits);
     memset(x, 0, sizeof *x);
 }
 
@@ -18,7 +20,10 @@ void synset_save(const char *path, const ImageSet *s, double lr, const char *dat
     float lr32 = (float)lr;
     StWriter *w = st_writer_new();
     st_writer_add(w, "images", DT_F32, 4, (int64_t[]){s->n, s->c, s->h, s->w}, s->images);
-    st_writer_add(w, "labels", DT_I64, 1, (int64_t[]){s->n}, labels);
+    if (more && more->label_logits)
+        st_writer_add(w, "labels", DT_F32, 2, (int64_t[]){s->n, more->k}, more->label_logits);
+    else
+        st_writer_add(w, "labels", DT_I64, 1, (int64_t[]){s->n}, labels);
     st_writer_add(w, "lr", DT_F32, 1, (int64_t[]){1}, &lr32);
     if (images_zca) st_writer_add(w, "images_zca", DT_F32, 4, (int64_t[]){s->n, s->c, s->h, s->w}, images_zca);
     char v[64];
@@ -28,6 +33,7 @@ void synset_save(const char *path, const ImageSet *s, double lr, const char *dat
     snprintf(v, sizeof v, "%d", ipc);
     st_writer_meta(w, "ipc", v);
     st_writer_meta(w, "zca", zca ? "true" : "false");
+    if (more && more->label_logits) st_writer_meta(w, "labels", "soft");
     st_writer_meta(w, "generator", "clmtt " CLMTT_VERSION);
     for (int i = 0; extra && extra[i]; i += 2) st_writer_meta(w, extra[i], extra[i + 1]);
     for (int i = 0; more && i < more->ntensors; i++)
@@ -48,7 +54,13 @@ void synset_load(const char *path, SynSet *out) {
             SYNSET_FORMAT);
     const StTensor *im = st_find(&f, "images"), *lb = st_find(&f, "labels"), *lr = st_find(&f, "lr");
     if (!im || im->dtype != DT_F32 || im->ndim != 4) die("%s: tensor 'images' must be F32 [N, C, H, W]", path);
-    if (!lb || lb->dtype != DT_I64 || lb->ndim != 1 || lb->shape[0] != im->shape[0])
+    const char *lk = st_meta(&f, "labels");
+    int soft = lk && strcmp(lk, "soft") == 0;
+    if (soft && (!lb || lb->dtype != DT_F32 || lb->ndim != 2 || lb->shape[0] != im->shape[0] || lb->shape[1] < 1 ||
+                 lb->shape[1] > 100000))
+        die("%s: a soft-label set (labels = soft) needs tensor 'labels' F32 [N, classes] with N = %lld", path,
+            (long long)im->shape[0]);
+    if (!soft && (!lb || lb->dtype != DT_I64 || lb->ndim != 1 || lb->shape[0] != im->shape[0]))
         die("%s: tensor 'labels' must be I64 [N] with N = %lld", path, (long long)im->shape[0]);
     if (!lr || lr->dtype != DT_F32 || lr->numel != 1) die("%s: tensor 'lr' must be F32 [1]", path);
     ImageSet *s = &out->set;
@@ -57,8 +69,27 @@ void synset_load(const char *path, SynSet *out) {
     s->images = xmalloc(im->nbytes);
     memcpy(s->images, im->data, im->nbytes);
     s->labels = xmalloc((size_t)s->n * sizeof(int32_t));
+    if (soft) {   /* logits -> argmax labels and softmax target rows */
+        int K = (int)lb->shape[1];
+        out->label_logits = xmalloc(lb->nbytes);
+        memcpy(out->label_logits, lb->data, lb->nbytes);
+        s->targets = xmalloc(lb->nbytes);
+        s->k = K;
+        for (int i = 0; i < s->n; i++) {
+            const float *l = out->label_logits + (size_t)i * K;
+            int am = 0;
+            for (int k = 0; k < K; k++) {
+                if (!isfinite(l[k])) die("%s: label logit %d of row %d is not finite", path, k, i);
+                if (l[k] > l[am]) am = k;
+            }
+            double z = 0;
+            for (int k = 0; k < K; k++) z += exp((double)l[k] - l[am]);
+            for (int k = 0; k < K; k++) s->targets[(size_t)i * K + k] = (float)(exp((double)l[k] - l[am]) / z);
+            s->labels[i] = am;
+        }
+    }
     /* Tensor data may be unaligned in files from other writers: read through memcpy. */
-    for (int i = 0; i < s->n; i++) {
+    for (int i = 0; i < s->n && !soft; i++) {
         int64_t l;
         memcpy(&l, (const char *)lb->data + (size_t)i * 8, 8);
         if (l < 0 || l > 100000) die("%s: label %lld of row %d is out of range", path, (long long)l, i);
@@ -111,6 +142,8 @@ void synset_free(SynSet *s) {
     imageset_free(&s->set);
     free(s->freq_index);
     s->freq_index = NULL;
+    free(s->label_logits);
+    s->label_logits = NULL;
 }
 
 void synset_check_fits(const SynSet *s, const char *path, const DatasetInfo *ds, int zca) {
@@ -128,6 +161,8 @@ void synset_check_fits(const SynSet *s, const char *path, const DatasetInfo *ds,
     for (int i = 0; i < x->n; i++)
         if (x->labels[i] >= ds->num_classes)
             die("%s: label %d of row %d is not a class of %s", path, x->labels[i], i, ds->name);
+    if (s->label_logits && x->k != ds->num_classes)
+        die("%s: soft labels over %d classes, but %s has %d", path, x->k, ds->name, ds->num_classes);
     if (s->zca != zca)
         die("%s: the set was made %s ZCA; pass --zca=%s", path, s->zca ? "with" : "without", s->zca ? "True" : "False");
 }

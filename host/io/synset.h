@@ -1,5 +1,6 @@
 /* Synthetic set files (mtt-synset/1): tensors images F32 [N, C, H, W] in the normalized
- * (or whitened) space the networks see, labels I64 [N], lr F32 [1] (the learned step size);
+ * (or whitened) space the networks see, labels I64 [N] (or, for learned soft labels, the
+ * label logits F32 [N, num_classes] with metadata labels = soft), lr F32 [1] (the learned step size);
  * metadata format, dataset, model, ipc, zca, plus clmtt's own keys.
  * Texture sets hold canvases (H, W = canvas_size x the network input) and the metadata
  * texture = "true", canvas_size and canvas_samples (crop rounds per batch). */
@@ -18,6 +19,8 @@ typedef struct {
     int ntensors, nmeta;
     SynTensor t[4];
     char meta[8][2][64];
+    float *label_logits;   /* learned soft labels [N][k] (malloc'd): saved as `labels` F32 [N, k] */
+    int k;
 } SynExtras;
 void synset_extras_free(SynExtras *x);
 
@@ -32,6 +35,9 @@ typedef struct {
      * (flat h*W + w), from a storage budget of budget_ipc; freq_dims 0 for pixel sets. */
     int freq_dims, budget_ipc;
     int64_t *freq_index;
+    /* Soft-label sets (metadata labels = soft): the label logits [N][K]; set.labels holds each
+     * row's argmax and set.targets the softmax rows (what evaluation trains on). */
+    float *label_logits;
 } SynSet;
 
 /* Extra metadata: NULL-terminated key, value pairs (may be NULL). images_zca (ZCA runs,
