@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of tests/fuzz/corpus/ that need no picture library (Python's
-standard library only); make_image_seeds.c writes the pictures. Run from anywhere."""
+standard library only); make_image_seeds.c beside it writes the pictures. Run from anywhere."""
 import gzip, json, os, struct
 
-here = os.path.dirname(os.path.abspath(__file__))
+here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/fuzz
 
 
 def put(name, fname, data):

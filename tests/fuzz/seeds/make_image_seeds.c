@@ -1,7 +1,7 @@
 /* Writes the picture seeds of tests/fuzz/corpus/image/: small JPEGs (gray, 4:2:0, 4:4:4,
  * progressive, CMYK) and PNGs (1-bit gray, 16-bit gray + alpha, RGB, palette, interlaced
  * RGBA). Build and run from tests/fuzz:
- *   cc make_image_seeds.c -o /tmp/mis -lturbojpeg -lpng && /tmp/mis */
+ *   cc seeds/make_image_seeds.c -o /tmp/mis -lturbojpeg -lpng && /tmp/mis */
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
