@@ -10,6 +10,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${CLMTT_FUZZ_BUILD_DIR:-$root/build-fuzz}
+# Reports with function names and lines (llvm-symbolizer, from Debian's llvm-14 or llvm-16).
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ]; then
+  for s in /usr/lib/llvm-16/bin/llvm-symbolizer /usr/lib/llvm-14/bin/llvm-symbolizer; do
+    [ -x "$s" ] && { export ASAN_SYMBOLIZER_PATH=$s; break; }
+  done
+fi
 
 # libFuzzer flags for one harness: its dictionary, a larger input where one record needs it.
 fuzz_flags() {
