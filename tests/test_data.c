@@ -295,6 +295,11 @@ START_TEST(idx_faults) {
     unsigned char *g = read_file(gp, &glen);
     ck_assert_ptr_nonnull(g);
     expect_idx_error(dir, "half.gz", g, glen / 2, 0, 1, &s, (const char *[]){"gzip stream ends early", NULL});
+    /* A damaged deflate stream (block type 3 right after the 10-byte gzip header): zlib's
+     * message, which once was read after gzclose had freed it (found by tests/fuzz/idx.c). */
+    g[10] = 0xff;
+    expect_idx_error(dir, "damaged.gz", g, glen, 0, 1, &s,
+                     (const char *[]){"cannot decompress", "invalid block type", NULL});
     free(g); free(gp); free(b);
     /* Wrong image size. */
     b = idx_images(0x803, 3, 32, 32, 1, &len);

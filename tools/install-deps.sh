@@ -9,7 +9,7 @@ PKGS=(
   libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev libcairo2-dev libgif-dev
   liblapacke-dev libopenblas-dev librandom123-dev
   check python3-numpy
-  clang
+  clang clang-16 libfuzzer-16-dev libclang-rt-16-dev
   dataset-fashion-mnist
 )
 missing=()

@@ -43,7 +43,9 @@ static int idx_slurp(const char *path, unsigned char **buf, size_t *len, char *e
     }
     /* A gzip stream cut short reads as its partial content plus Z_BUF_ERROR. */
     int zerr = Z_OK;
-    const char *msg = gzerror(f, &zerr);
+    /* gzerror's message lives in the stream's state, which gzclose frees: copy it first. */
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", gzerror(f, &zerr));
     gzclose(f);
     if (zerr == Z_BUF_ERROR) {
         snprintf(err, errlen, "%s: the gzip stream ends early after %zu decompressed bytes (incomplete download?)", path, n);
