@@ -37,38 +37,34 @@ END_TEST
 
 /* 1 x 6 x 6 images. The start noise is 5 times larger on networks with normalization. */
 static const FdMetaShape plain = {6, 0, 1, 5.0f, 0, 0};
+/* Frequency sets: 10 of the 36 DCT coefficients of each image. */
+static const FdMetaShape freq6 = {6, 0, 1, 5.0f, 10, 0};
+/* Learned soft labels: targets softmax(Y); dL/dY is checked too. */
+static const FdMetaShape soft6 = {6, 0, 1, 5.0f, 0, 1};
 
-static void check_meta_gradient(const char *model, const char *strategy, double h, uint64_t seed) {
+/* The meta-gradient of a 3-step problem of `shape` against central differences of the float64
+ * unrolled loss, at the stored entries first, first + stride, ... (up to npix). */
+static void check_shape(const FdMetaShape *shape, const char *tag, const char *model, const char *strategy, double h,
+                        uint64_t seed, size_t first, size_t stride, int npix) {
     tu_init();
     FdMeta m;
-    fd_meta_make(&m, &plain, model, 3, seed);
+    fd_meta_make(&m, shape, model, 3, seed);
     FdMetaRun run;
     fd_meta_distiller(&m, strategy, &run);
     char what[128];
-    snprintf(what, sizeof what, "%s/%s", model, strategy);
-    /* dL/dX at pixels spread over every image, including unused rows (gradient 0). */
-    fd_check_meta_gradient(&m, &run, what, h, seed, 3, 7, 64, 3e-3, NULL);
+    snprintf(what, sizeof what, "%s%s/%s", tag, model, strategy);
+    fd_check_meta_gradient(&m, &run, what, h, seed, first, stride, npix, 3e-3, NULL);
     fd_meta_run_free(&run);
     fd_meta_free(&m);
 }
 
-/* Frequency sets: 10 of the 36 DCT coefficients of each 1 x 6 x 6 image; dL/dcoefficients. */
-static const FdMetaShape freq6 = {6, 0, 1, 5.0f, 10, 0};
-
-/* Learned soft labels: dL/dY (and dL/dX, dL/dlr) with targets softmax(Y). */
-static const FdMetaShape soft6 = {6, 0, 1, 5.0f, 0, 1};
+/* dL/dX at pixels spread over every image, including unused rows (gradient 0). */
+static void check_meta_gradient(const char *model, const char *strategy, double h, uint64_t seed) {
+    check_shape(&plain, "", model, strategy, h, seed, 3, 7, 64);
+}
 
 static void check_soft_meta_gradient(const char *strategy, uint64_t seed) {
-    tu_init();
-    FdMeta m;
-    fd_meta_make(&m, &soft6, "ConvNetAS", 3, seed);
-    FdMetaRun run;
-    fd_meta_distiller(&m, strategy, &run);
-    char what[128];
-    snprintf(what, sizeof what, "soft labels ConvNetAS/%s", strategy);
-    fd_check_meta_gradient(&m, &run, what, 1e-4, seed, 3, 7, 64, 3e-3, NULL);
-    fd_meta_run_free(&run);
-    fd_meta_free(&m);
+    check_shape(&soft6, "soft labels ", "ConvNetAS", strategy, 1e-4, seed, 3, 7, 64);
 }
 
 START_TEST(meta_gradient_soft_labels) { check_soft_meta_gradient("none", 51); }
@@ -76,18 +72,9 @@ END_TEST
 START_TEST(meta_gradient_soft_labels_dsa) { check_soft_meta_gradient("color_crop_cutout_flip_scale_rotate", 52); }
 END_TEST
 
+/* every coefficient of every row */
 static void check_freq_meta_gradient(const char *strategy, uint64_t seed) {
-    tu_init();
-    FdMeta m;
-    fd_meta_make(&m, &freq6, "ConvNetAS", 3, seed);
-    FdMetaRun run;
-    fd_meta_distiller(&m, strategy, &run);
-    char what[128];
-    snprintf(what, sizeof what, "freq ConvNetAS/%s", strategy);
-    /* every coefficient of every row */
-    fd_check_meta_gradient(&m, &run, what, 1e-4, seed, 0, 1, FD_META_NSYN * 10, 3e-3, NULL);
-    fd_meta_run_free(&run);
-    fd_meta_free(&m);
+    check_shape(&freq6, "freq ", "ConvNetAS", strategy, 1e-4, seed, 0, 1, FD_META_NSYN * 10);
 }
 
 START_TEST(meta_gradient_freq_no_augmentation) { check_freq_meta_gradient("none", 41); }
