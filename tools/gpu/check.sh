@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# check.sh ARCHIVE OUT_DIR [--quick]: the one-shot check on a GPU machine without package
+# access. Unpacks pack.sh's archive into OUT_DIR/pkg, finds the vendor's OpenCL library even
+# when no ICD file names it, then, each step with a time limit, into OUT_DIR:
+#   devices.txt   clmtt devices
+#   tests.log     the packed tests on the default device (GPUs run the gpu kernel family)
+#   bench.log     clmtt bench at ipc 1, 10, 50 for Fashion-MNIST and CIFAR-10 shapes
+#   torch.log     the same-shape PyTorch CUDA step with TF32 on and off, when torch is there
+#   summary.txt   what passed and the timings
+# --quick (for a rehearsal on a CPU): ipc 1 only, one test. About 8 minutes at most on a GPU.
+set -uo pipefail
+archive=$1 out=$2 quick=${3:-}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -rf "$out/pkg" && mkdir -p "$out/pkg"
+tar -C "$out/pkg" -xzf "$archive" || { echo "check: cannot unpack $archive" >&2; exit 1; }
+pkg=$out/pkg/clmtt-gpu
+export LD_LIBRARY_PATH=$pkg/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export XDG_CACHE_HOME=$out/cache
+# The ICD loader reads /etc/OpenCL/vendors; where nothing there names the driver's library,
+# write our own vendors folder naming every vendor library found on the machine.
+if ! ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1 || ! "$pkg/bin/clmtt" devices >/dev/null 2>&1; then
+  mkdir -p "$out/icd"
+  for name in libnvidia-opencl.so.1 libamdocl64.so libigdrcl.so libpocl.so.2; do
+    f=$(find / -xdev \( -name "$name" -o -name "$name.*" \) 2>/dev/null | head -1)
+    [ -n "$f" ] && echo "$f" > "$out/icd/${name%%.so*}.icd"
+  done
+  export OCL_ICD_VENDORS=$out/icd
+fi
+{
+  echo "clmtt $(cat "$pkg/VERSION"), $(date -u +%FT%TZ), $(uname -n)"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+} > "$out/summary.txt"
+timeout 60 "$pkg/bin/clmtt" devices > "$out/devices.txt" 2>&1
+echo "devices: exit $?" >> "$out/summary.txt"
+
+tests=(test_runtime test_gemm test_act test_conv2d test_linear test_loss test_norm test_pool test_dct test_seam
+       test_dsa test_texture test_train test_model test_distill)
+[ "$quick" = --quick ] && tests=(test_seam)
+: > "$out/tests.log"
+for t in "${tests[@]}"; do
+  t0=$(date +%s)
+  (cd "$out" && timeout 240 "$pkg/bin/$t") >> "$out/tests.log" 2>&1
+  echo "$t: exit $? ($(( $(date +%s) - t0 )) s)" >> "$out/summary.txt"
+done
+
+ipcs=(1 10 50)
+[ "$quick" = --quick ] && ipcs=(1)
+: > "$out/bench.log"
+for ds in FashionMNIST CIFAR10; do
+  for ipc in "${ipcs[@]}"; do
+    timeout 120 "$pkg/bin/clmtt" bench --dataset "$ds" --ipc "$ipc" --iterations 2 --train_batches 3 \
+      >> "$out/bench.log" 2>&1
+    echo "bench $ds ipc $ipc: exit $?" >> "$out/summary.txt"
+  done
+done
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null &&
+   [ -f "$pkg/torch_peer.py" ]; then
+  for tf32 in 1 0; do
+    CLMTT_TF32=$tf32 timeout 120 python3 "$pkg/torch_peer.py" >> "$out/torch.log" 2>&1
+    echo "torch peer tf32=$tf32: exit $?" >> "$out/summary.txt"
+  done
+else
+  echo "torch peer: skipped (no CUDA PyTorch, or no peer script packed)" >> "$out/summary.txt"
+fi
+cat "$out/summary.txt"
