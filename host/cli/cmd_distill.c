@@ -344,7 +344,7 @@ int cmd_distill(int argc, char **argv) {
     printf("Done: %d updates in %s (%.2f s per iteration), peak device memory %s; run folder %s\n", iters_done,
            format_duration(now_seconds() - t_start, el, sizeof el), iters_done ? t_iters / iters_done : 0.0,
            human_bytes((double)dev_mem_peak(), pk, sizeof pk), out.dir);
-    evalpool_report(&pool);
+    evalpool_report(&pool, metrics);
     metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"seconds_per_iteration\": %.4f, \"peak_device_bytes\": %zu, \"status\": %d}",
                  iters_done, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
     fclose(metrics);

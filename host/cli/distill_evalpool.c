@@ -11,6 +11,7 @@ void evalpool_init(EvalPool *p, const DistillArgs *a, const DsaStrategy *dsa_eva
     p->n = eval_pool(a->eval_mode, a->model, p->names, 8);
     p->num_eval = a->num_eval;
     p->cfg = (EvalConfig){a->epoch_eval_train, a->batch_train, 0, *dsa_eval, a->texture ? a->canvas_samples : 0};
+    p->last_it = -1;
 }
 
 int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const ImageSet *test, int num_classes, Rng *rng,
@@ -28,7 +29,10 @@ int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const Image
             snprintf(accs + l, sizeof accs - l, "%s%.4f", k ? ", " : "", r.test_acc);
         }
         double mean = sum / p->num_eval, var = sq / p->num_eval - mean * mean, sd = sqrt(var > 0 ? var : 0);
-        if (mean > p->best[m]) { p->best[m] = mean; p->best_std[m] = sd; improved = 1; }
+        if (mean > p->best[m]) { p->best[m] = mean; p->best_std[m] = sd; p->best_it[m] = it; improved = 1; }
+        p->last[m] = mean;
+        p->last_std[m] = sd;
+        p->last_it = it;
         progress_clear(prog);
         printf("Evaluate %d random %s, mean = %.4f std = %.4f (best %.4f, %.1f s)\n", p->num_eval, p->names[m], mean,
                sd, p->best[m], now_seconds() - t0);
@@ -40,7 +44,20 @@ int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const Image
     return improved;
 }
 
-void evalpool_report(const EvalPool *p) {
-    for (int m = 0; m < p->n && p->num_eval > 0; m++)
-        printf("Best %s accuracy: %.4f +- %.4f\n", p->names[m], p->best[m], p->best_std[m]);
+void evalpool_report(const EvalPool *p, FILE *metrics) {
+    if (p->num_eval < 1 || p->last_it < 0) return;
+    /* Both figures: the last evaluation is what the final set gives; the best is a maximum over
+     * the evaluations, which reads higher than any one set's expected accuracy. */
+    char list[2048] = "";
+    for (int m = 0; m < p->n; m++) {
+        printf("Last %s accuracy: %.4f +- %.4f (iteration %d); best %.4f +- %.4f (iteration %d)\n", p->names[m],
+               p->last[m], p->last_std[m], p->last_it, p->best[m], p->best_std[m], p->best_it[m]);
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l,
+                 "%s{\"eval_model\": \"%s\", \"last_mean\": %.6f, \"last_std\": %.6f, \"last_iteration\": %d, "
+                 "\"best_mean\": %.6f, \"best_std\": %.6f, \"best_iteration\": %d}",
+                 m ? ", " : "", p->names[m], p->last[m], p->last_std[m], p->last_it, p->best[m], p->best_std[m],
+                 p->best_it[m]);
+    }
+    metrics_line(metrics, "{\"final\": [%s]}", list);
 }

@@ -51,6 +51,9 @@ typedef struct {
     char names[8][64];
     int n, num_eval;
     double best[8], best_std[8];
+    int best_it[8];
+    double last[8], last_std[8];   /* the most recent evaluation (the last iteration's set at the end) */
+    int last_it;                   /* -1: none yet */
     EvalConfig cfg;
 } EvalPool;
 void evalpool_init(EvalPool *p, const DistillArgs *a, const DsaStrategy *dsa_eval);
@@ -58,7 +61,9 @@ void evalpool_init(EvalPool *p, const DistillArgs *a, const DsaStrategy *dsa_eva
  * and writes a metrics line per model. Returns 1 when some model's mean improved. */
 int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const ImageSet *test, int num_classes, Rng *rng,
                  FILE *metrics, Progress *prog);
-void evalpool_report(const EvalPool *p);
+/* Prints the last evaluation's and the best accuracy per model (both, with their iterations),
+ * and writes them as one metrics line {"final": ...}. */
+void evalpool_report(const EvalPool *p, FILE *metrics);
 
 /* ---- outputs ---- */
 typedef struct {
