@@ -243,6 +243,43 @@ START_TEST(learnset_update_and_rollback) {
 }
 END_TEST
 
+/* --ema_decay: the set evaluation and the files read is the moving average of every update;
+ * the raw set keeps training. */
+START_TEST(learnset_ema) {
+    tu_init();
+    enum { R = 2, S = 3, KK = 2 };
+    size_t n = R * S * S;
+    float *x = tu_new_rand(n, 31), *g = tu_new_rand(n, 32);
+    int32_t labels[R] = {0, 1};
+    LearnSet ls;
+    learnset_init(&ls, imageparam_pixels(R, 1, S, S), KK, x, labels, NULL, 0.01f);
+    learnset_set_optim(&ls, 1.0, 0.001);
+    learnset_set_ema(&ls, 0.9);
+    double raw[32], avg[32], v[32], gd[32], lr = 0.01, vlr = 0, lravg = 0.01;
+    for (size_t i = 0; i < n; i++) { raw[i] = avg[i] = x[i]; gd[i] = g[i]; }
+    Sgd ref = {1.0, 0.5, 0.0, 1};
+    for (int step = 0; step < 3; step++) {
+        dev_write_f32(ls.grad, 0, n, g);
+        learnset_set_lr_grad(&ls, 0.25);
+        ck_assert_int_eq(learnset_update(&ls), 1);
+        sgd_step_ref(&ref, n, raw, gd, v);
+        vlr = ref.fresh ? 0.25 : 0.5 * vlr + 0.25;
+        ref.fresh = 0;
+        lr -= 0.001 * vlr;
+        for (size_t i = 0; i < n; i++) avg[i] = 0.9 * avg[i] + 0.1 * raw[i];
+        lravg = 0.9 * lravg + 0.1 * lr;
+    }
+    float *shown = xmalloc(n * 4), *theta = tu_download(ls.theta, 0, n);
+    learnset_images(&ls, shown);
+    tu_check_close("the average the set shows", shown, avg, n, 1e-5, 1e-6);
+    tu_check_close("the raw set", theta, raw, n, 1e-5, 1e-6);
+    ck_assert_float_eq_tol(learnset_shown_lr(&ls), (float)lravg, 1e-6f);
+    ck_assert_float_eq_tol(ls.lr, (float)lr, 1e-6f);
+    free(x); free(g); free(shown); free(theta);
+    learnset_free(&ls);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("seam");
     TCase *tc = tcase_create("seam");
@@ -251,6 +288,7 @@ int main(void) {
     tcase_add_test(tc, step_split_across_two_runtimes);
     tcase_add_test(tc, imageparam_render_pullback_adjoint);
     tcase_add_test(tc, learnset_update_and_rollback);
+    tcase_add_test(tc, learnset_ema);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -43,7 +43,7 @@ int cmd_distill(int argc, char **argv) {
                      128, 1, 5, 100, 1000, 5000, 256, -1, 256, 1,
                      3, 20, 25, 0, 0, 0, 0, 2, 1,
                      -1, -1, 0, -1, -1,
-                     1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0, 0, 2.0, 0.9, -1};
+                     1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0, 0, 2.0, 0.9, -1, 0.0};
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset", 0},
@@ -82,6 +82,7 @@ int cmd_distill(int argc, char **argv) {
         {"soft_labels", FLAG_BOOL, &a.soft_labels, "learn soft labels (label logits) with the images", 0},
         {"lr_y", FLAG_FLOAT, &a.lr_y, "learning rate of the label logits (with --soft_labels)", 0},
         {"Momentum_y", FLAG_FLOAT, &a.Momentum_y, "momentum of the label logits' SGD", 0},
+        {"ema_decay", FLAG_FLOAT, &a.ema_decay, "evaluate and save an exponential moving average of the set with this decay (0: off)", 0},
         {"Label_Model_Timestamp", FLAG_INT, &a.Label_Model_Timestamp, "expert snapshot (epoch) whose logits start the soft labels (-1: the last)", 0},
         {"max_files", FLAG_OPT_INT, &a.max_files, "use only this many expert files", 0},
         {"max_experts", FLAG_OPT_INT, &a.max_experts, "use only the first this many experts of each file", 0},
@@ -118,6 +119,8 @@ int cmd_distill(int argc, char **argv) {
     cli_require(isfinite(a.lr_y) && a.lr_y >= 0, "lr_y", "must be a non-negative number, got %g", a.lr_y);
     cli_require(isfinite(a.Momentum_y) && a.Momentum_y >= 0 && a.Momentum_y < 1, "Momentum_y",
                 "must be in [0, 1), got %g", a.Momentum_y);
+    cli_require(isfinite(a.ema_decay) && a.ema_decay >= 0 && a.ema_decay < 1, "ema_decay",
+                "must be in [0, 1) (0: off), got %g", a.ema_decay);
     cli_require(a.Label_Model_Timestamp >= -1, "Label_Model_Timestamp", "must be -1 (the last) or an epoch, got %d",
                 a.Label_Model_Timestamp);
     DatasetInfo dsinfo;
@@ -262,6 +265,10 @@ int cmd_distill(int argc, char **argv) {
         printf("Soft labels: label logits learned with lr_y=%g Momentum_y=%g, starting from %s\n", a.lr_y,
                a.Momentum_y, init.label_logits ? "the file" : "an expert's logits");
     }
+    if (a.ema_decay > 0) {
+        learnset_set_ema(&ls, a.ema_decay);
+        printf("EMA: evaluation and the saved sets use the moving average of the set (decay %g)\n", a.ema_decay);
+    }
     Distiller d;
     distiller_init(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll);
 
@@ -278,16 +285,18 @@ int cmd_distill(int argc, char **argv) {
         if (it % a.eval_it == 0 || it == a.Iteration) {
             /* Evaluation cannot train with a negative step size: stop as on divergence, so
              * that the set learned so far is still saved. */
-            if (a.num_eval > 0 && !(ls.lr >= 0)) {
+            float shown_lr = learnset_shown_lr(&ls);
+            if (a.num_eval > 0 && !(shown_lr >= 0)) {
                 progress_clear(&prog);
                 fprintf(stderr, "clmtt: iteration %d diverged: syn_lr = %g cannot train the evaluation networks "
-                        "(lower --lr_lr or --lr_img); the last set is in %s/images_last.safetensors\n", it, ls.lr,
+                        "(lower --lr_lr or --lr_img); the last set is in %s/images_last.safetensors\n", it, shown_lr,
                         out.dir);
                 status = 1;
                 break;
             }
             learnset_images(&ls, set.images);
-            int improved = evalpool_run(&pool, it, &set, ls.lr, &data.test, ds->num_classes, &rng_eval, metrics, &prog);
+            int improved = evalpool_run(&pool, it, &set, shown_lr, &data.test, ds->num_classes, &rng_eval, metrics,
+                                        &prog);
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
             outputs_save(&out, &ls, &set, it, stem, improved ? "images_best" : NULL);

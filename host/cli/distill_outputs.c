@@ -87,10 +87,11 @@ void outputs_save(const RunOutputs *r, LearnSet *ls, ImageSet *set, int it, cons
     SynExtras more;
     learnset_extras(ls, &more);
     float *unwhitened = unwhitened_set(r, set);
-    save_set(r, set, ls->lr, &more, stem, it, unwhitened);
+    float lr = learnset_shown_lr(ls);
+    save_set(r, set, lr, &more, stem, it, unwhitened);
     save_pictures(r, set, stem, unwhitened);
     if (also) {
-        save_set(r, set, ls->lr, &more, also, it, unwhitened);
+        save_set(r, set, lr, &more, also, it, unwhitened);
         save_pictures(r, set, also, unwhitened);
     }
     synset_extras_free(&more);

@@ -30,6 +30,7 @@ typedef struct {
     int soft_labels;         /* learned soft labels (label logits, SGD with lr_y and Momentum_y) */
     double lr_y, Momentum_y;
     int Label_Model_Timestamp;   /* the expert snapshot whose logits start the labels (-1: the last) */
+    double ema_decay;        /* > 0: evaluate and save an exponential moving average of the set */
 } DistillArgs;
 
 /* ---- set initialization ---- */

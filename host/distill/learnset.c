@@ -36,6 +36,7 @@ void learnset_init(LearnSet *s, ImageParam *img, int K, const float *images, con
 void learnset_free(LearnSet *s) {
     imageparam_free(s->img);
     dev_free(s->ybuf);
+    dev_free(s->ema);
     cl_mem bufs[] = {s->theta, s->grad, s->vel, s->saved, s->saved_vel};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     memset(s, 0, sizeof *s);
@@ -55,8 +56,25 @@ void learnset_set_soft(LearnSet *s, const float *logits, double lr_y, double mom
     dev_write_f32(s->theta, s->off_targets, (size_t)s->n * s->K, logits);
 }
 
+/* What evaluation and the files read: the average when there is one. */
+static cl_mem shown(const LearnSet *s) { return s->ema ? s->ema : s->theta; }
+
 void learnset_logits(LearnSet *s, float *logits) {
-    dev_read_f32(s->theta, s->off_targets, (size_t)s->n * s->K, logits);
+    dev_read_f32(shown(s), s->off_targets, (size_t)s->n * s->K, logits);
+}
+
+void learnset_set_ema(LearnSet *s, double decay) {
+    if (!(decay > 0 && decay < 1)) die("internal: EMA decay %g", decay);
+    s->ema_decay = decay;
+    if (!s->ema) s->ema = dev_alloc(s->total * 4, "synthetic set average");
+    dev_copy(s->ema, 0, s->theta, 0, s->total);
+}
+
+float learnset_shown_lr(LearnSet *s) {
+    if (!s->ema) return s->lr;
+    float lr;
+    dev_read_f32(s->ema, s->off_lr, 1, &lr);
+    return lr;
 }
 
 void learnset_render(LearnSet *s, int step, cl_mem idx, int idx_off, int n, cl_mem x, cl_mem targets) {
@@ -117,6 +135,10 @@ int learnset_update(LearnSet *s) {
     dev_read_f32(s->theta, s->off_lr, 1, &lr);
     if (isfinite(lr) && !dev_has_nonfinite(s->total, dptr(s->theta, 0))) {
         s->lr = lr;
+        if (s->ema) {   /* ema = d ema + (1 - d) theta */
+            scal(s->total, (float)s->ema_decay, dptr(s->ema, 0));
+            axpy(s->total, (float)(1.0 - s->ema_decay), dptr(s->theta, 0), dptr(s->ema, 0));
+        }
         return 1;
     }
     dev_copy(s->theta, 0, s->saved, 0, s->total);
@@ -127,11 +149,11 @@ int learnset_update(LearnSet *s) {
     return 0;
 }
 
-void learnset_images(LearnSet *s, float *images) { s->img->ops->save(s->img, dptr(s->theta, 0), images); }
+void learnset_images(LearnSet *s, float *images) { s->img->ops->save(s->img, dptr(shown(s), 0), images); }
 
 void learnset_extras(LearnSet *s, SynExtras *out) {
     memset(out, 0, sizeof *out);
-    if (s->img->ops->extras) s->img->ops->extras(s->img, dptr(s->theta, 0), out);
+    if (s->img->ops->extras) s->img->ops->extras(s->img, dptr(shown(s), 0), out);
     if (s->soft) {
         out->label_logits = xmalloc((size_t)s->n * s->K * sizeof(float));
         out->k = s->K;

@@ -29,6 +29,8 @@ typedef struct {
     int learn_targets;          /* 0: the target rows stay as they are */
     int soft;                   /* 1: the target region holds label logits y; a row's target is softmax(y) */
     cl_mem ybuf;                /* soft: one batch's gathered logits */
+    cl_mem ema;                 /* NULL, or the exponential moving average of theta (same layout) */
+    double ema_decay;
     size_t ybuf_floats;
     float lr;                   /* host copy of the step size */
 } LearnSet;
@@ -61,6 +63,13 @@ void learnset_set_lr_grad(LearnSet *s, double dlr);
 /* 1 when every gradient entry is finite. */
 int learnset_grad_finite(LearnSet *s);
 int learnset_update(LearnSet *s);
+
+/* --ema_decay d > 0: keep ema = d ema + (1 - d) theta after every update, starting at theta;
+ * evaluation and the saved files then read the average (learnset_images, learnset_extras,
+ * learnset_logits, learnset_shown_lr), while theta keeps training. */
+void learnset_set_ema(LearnSet *s, double decay);
+/* The step size evaluation and the files use: the average's with EMA, else lr. */
+float learnset_shown_lr(LearnSet *s);
 
 void learnset_images(LearnSet *s, float *images);
 /* What the set file carries beside the images (the parameterization's extras); free with
