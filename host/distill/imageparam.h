@@ -64,5 +64,8 @@ const int32_t *imageparam_freq_index(const ImageParam *p, int *K);
 const int32_t *imageparam_texture_offsets(const ImageParam *p, int step);
 
 void imageparam_free(ImageParam *p);
+/* save and load of parameterizations whose stored form is the file's images (pixels, canvases). */
+void imageparam_save_as_is(ImageParam *p, DPtr stored, float *images);
+void imageparam_load_as_is(ImageParam *p, const float *images, DPtr stored);
 
 #endif

@@ -25,18 +25,18 @@ static void pixels_pullback(ImageParam *p, int step, DPtr dstored, cl_mem idx, i
            KI(idx_off), KI(n), KI((int)len), KF(scale));
 }
 
-static void pixels_save(ImageParam *p, DPtr stored, float *images) {
+void imageparam_save_as_is(ImageParam *p, DPtr stored, float *images) {
     dev_read_f32(stored.mem, stored.off, p->stored_floats, images);
 }
 
-static void pixels_load(ImageParam *p, const float *images, DPtr stored) {
+void imageparam_load_as_is(ImageParam *p, const float *images, DPtr stored) {
     dev_write_f32(stored.mem, stored.off, p->stored_floats, images);
 }
 
 static void pixels_destroy(ImageParam *p) { (void)p; }
 
 static const ImageParamOps pixels_ops = {"pixels", pixels_draw, pixels_render, pixels_pullback,
-                                         pixels_save, pixels_load, NULL, pixels_destroy};
+                                         imageparam_save_as_is, imageparam_load_as_is, NULL, pixels_destroy};
 
 ImageParam *imageparam_pixels(int rows, int C, int H, int W) {
     if (rows < 1 || C < 1 || H < 1 || W < 1) die("internal: pixel set of %d x %d x %d x %d", rows, C, H, W);

@@ -50,14 +50,6 @@ static void texture_pullback(ImageParam *p, int step, DPtr dstored, cl_mem idx, 
     texture_crop_transpose_add(&s, dstored.mem, u, 0, idx, idx_off, t->offs, offs_start(p, step), n, p->rounds, scale);
 }
 
-static void texture_save(ImageParam *p, DPtr stored, float *images) {
-    dev_read_f32(stored.mem, stored.off, p->stored_floats, images);
-}
-
-static void texture_load(ImageParam *p, const float *images, DPtr stored) {
-    dev_write_f32(stored.mem, stored.off, p->stored_floats, images);
-}
-
 static void texture_destroy(ImageParam *p) {
     Texture *t = p->impl;
     dev_free(t->offs);
@@ -66,7 +58,8 @@ static void texture_destroy(ImageParam *p) {
 }
 
 static const ImageParamOps texture_ops = {"texture", texture_draw, texture_render, texture_pullback,
-                                          texture_save, texture_load, NULL, texture_destroy};
+                                          imageparam_save_as_is, imageparam_load_as_is, NULL,
+                                          texture_destroy};
 
 ImageParam *imageparam_texture(int rows, int C, int H, int W, int side, int rounds, int max_steps, int max_batch) {
     if (rows < 1 || C < 1 || H < 1 || W < 1 || side < 1 || rounds < 1 || max_steps < 1 || max_batch < 1)
