@@ -82,8 +82,7 @@ static void save_pictures(const RunOutputs *r, const ImageSet *set, const char *
     }
 }
 
-void outputs_save(const RunOutputs *r, LearnSet *ls, ImageSet *set, int it, const char *stem, const char *also) {
-    learnset_images(ls, set->images);
+void outputs_save(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it, const char *stem, const char *also) {
     SynExtras more;
     learnset_extras(ls, &more);
     float *unwhitened = unwhitened_set(r, set);

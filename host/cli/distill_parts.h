@@ -76,9 +76,10 @@ typedef struct {
 /* --save_path, or logged_files/<dataset>/<model>_ipc<ipc>_<time>_s<seed>; created. */
 void outputs_make_dir(RunOutputs *o, uint64_t seed);
 /* The set file <stem>.safetensors and its pictures, and the same under `also` when not
- * NULL, from the learnable set (its images refreshed into set->images, its step size, its
- * parameterization's extras); the inverse ZCA is computed once for all of them. */
-void outputs_save(const RunOutputs *o, LearnSet *ls, ImageSet *set, int it, const char *stem, const char *also);
+ * NULL: set holds the learnable set's current images (learnset_images, which the caller has
+ * just run for evaluation), ls gives the step size and the parameterization's extras; the
+ * inverse ZCA is computed once for all of them. */
+void outputs_save(const RunOutputs *o, LearnSet *ls, const ImageSet *set, int it, const char *stem, const char *also);
 /* The run's settings as the first line of metrics.jsonl, {"settings": {...}}, for clmtt report. */
 void outputs_settings_line(const RunOutputs *o, FILE *metrics, uint64_t seed, int batch_syn);
 
