@@ -5,6 +5,10 @@
 #     for Fashion-MNIST ipc 1 and 10 and CIFAR-10 ipc 1 and 10;
 #   - peak memory at syn_steps 20 vs 80 (CIFAR-10 ipc 10): growth per extra step against one
 #     parameter vector (clmtt keeps one parameter vector per step, not the activations).
+#   - scaling over MPI ranks (when Open MPI's mpirun is installed): one distillation iteration
+#     by 1 rank x all cores' threads against 2 ranks x half the threads each (mpirun -np 2), per
+#     rank compute and communication time, peak device memory per rank, and the model of the
+#     bytes communicated per step and per iteration for N ranks (docs/scaling.md).
 # Ends with a summary table beside reference figures of the original PyTorch code.
 # Installs nothing; builds with tools/build.sh. Runs on the default OpenCL device.
 #
@@ -12,6 +16,7 @@
 #   BENCH_QUICK=1        fewer steps and only the small configurations (minutes on a 2-core CPU)
 #   CLMTT_DEVICE=N       the OpenCL device (see 'clmtt devices')
 #   BENCH_DIR            where bench.log and bench.jsonl go (default runs/bench)
+#   BENCH_SCALING=0      leave out the scaling runs (default: on where mpirun is found)
 #   CLMTT_BUILD_DIR      build folder (default build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +30,8 @@ jsonl="$out/bench.jsonl"
 : > "$log"
 : > "$jsonl"
 
+# What starts clmtt: nothing (one process), or mpirun for the scaling runs.
+launch=()
 # The measurements, by label: the BENCH_JSON record of each run.
 declare -A rec
 labels=()
@@ -33,10 +40,10 @@ labels=()
 bench() {
   local label=$1; shift
   local tmp="$out/.run.txt"
-  echo "== [$label] clmtt bench $*" | tee -a "$log"
+  echo "== [$label] ${launch[*]} clmtt bench $*" | tee -a "$log"
   local status
   set +e
-  "$clmtt" bench --seed=1 "$@" 2>&1 | tee "$tmp" | grep -v '^BENCH_JSON '
+  "${launch[@]}" "$clmtt" bench --seed=1 "$@" 2>&1 | tee "$tmp" | grep -v '^BENCH_JSON '
   status=${PIPESTATUS[0]}
   set -e
   cat "$tmp" >> "$log"
@@ -90,6 +97,22 @@ for k in $mem_lo $mem_hi; do
 done
 lo="distill-$mem_ds-ipc$mem_ipc-steps$mem_lo"; hi="distill-$mem_ds-ipc$mem_ipc-steps$mem_hi"
 [ "$mem_model" = ConvNet ] || { lo="$lo-$mem_model"; hi="$hi-$mem_model"; }
+
+# Scaling: the same iteration by one process (PoCL threads on every core) and by two ranks
+# (mpirun gives each half the cores: host/core/dist.c sets POCL_MAX_PTHREAD_COUNT).
+scaling=${BENCH_SCALING:-1}
+command -v mpirun >/dev/null || scaling=0
+if [ "$scaling" = 1 ]; then
+  if [ "$quick" = 1 ]; then sc_model=ConvNetW32; sc_ipc=2; sc_steps=10; else sc_model=ConvNet; sc_ipc=2; sc_steps=20; fi
+  sc_flags=(--what=distill --dataset=FashionMNIST --model=$sc_model --ipc=$sc_ipc --syn_steps=$sc_steps
+            --iterations=$iterations)
+  bench scale-N1 "${sc_flags[@]}"
+  # Open MPI refuses root without these; --bind-to none leaves PoCL's threads free to move.
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  launch=(mpirun --oversubscribe --bind-to none -np 2)
+  bench scale-N2 "${sc_flags[@]}"
+  launch=()
+fi
 
 # ---- Summary ----
 first=${labels[0]}
@@ -150,6 +173,25 @@ if has "$lo" && has "$hi"; then
        printf "  syn_steps %d: %.1f MiB   syn_steps %d: %.1f MiB\n", klo, blo / 1048576, khi, bhi / 1048576
        printf "  growth per extra step: %.0f bytes = %.3f x one parameter vector (%d bytes)\n", per, per / pv, pv
        printf "  graph-keeping estimate grows %.0f bytes per step (%.1f x one parameter vector)\n", eper, eper / pv
+     }'
+fi
+if has scale-N1 && has scale-N2; then
+  echo
+  echo "Scaling over MPI ranks ($sc_model, FashionMNIST ipc $sc_ipc, syn_steps $sc_steps, DSA; $(nproc) cores):"
+  printf "  %-22s %8s %14s %14s %16s\n" ranks s/iter "compute s" "comm+wait s" "peak MiB/rank"
+  for l in scale-N1 scale-N2; do
+    n=${l#scale-N}
+    printf "  %-22s %8s %14s %14s %16s\n" "$n rank(s) x $(($(nproc) / n)) thread(s)" \
+      "$(fmt %.3f "$(field "$l" seconds_per_iteration)")" "$(fmt %.3f "$(field "$l" max_rank_compute_seconds)")" \
+      "$(fmt %.3f "$(field "$l" max_rank_comm_seconds)")" \
+      "$(awk -v b="$(field "$l" max_rank_peak_device_bytes)" 'BEGIN { printf "%.1f", b / 1048576 }')"
+  done
+  awk -v P="$(field scale-N2 parameter_vector_bytes)" -v k="$sc_steps" -v s="$(field scale-N2 allreduce_bytes_per_iteration)" \
+    'BEGIN {
+       printf "  Bytes summed over the ranks: %.0f per forward step (one parameter vector), %.0f per reverse step\n", P, 2 * P
+       printf "  (gradient and Hessian-vector product), %.0f per iteration (with the set'"'"'s gradient). Gathered on rank 0\n", s
+       printf "  and broadcast back, rank 0 moves 2 (N-1) x that per iteration: N=2 %.1f MiB, N=4 %.1f MiB, N=8 %.1f MiB.\n",
+              2 * s / 1048576, 6 * s / 1048576, 14 * s / 1048576
      }'
 fi
 echo

@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "core/runtime.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -56,6 +57,17 @@ static void set_value(const FlagSet *fs, Flag *f, const char *v) {
     case FLAG_STR:
         *(const char **)f->dest = v;
         break;
+    case FLAG_DEVICE: {
+        if (strcmp(v, "None") == 0 || strcmp(v, "none") == 0) {
+            *(int *)f->dest = -1;
+            break;
+        }
+        int d = rt_pick_device(v);
+        if (d < 0) die("%s: --%s expects a device index or a list like 0,1 (see 'clmtt devices'), got '%s'",
+                       fs->command, f->name, v);
+        *(int *)f->dest = d;
+        break;
+    }
     case FLAG_BOOL: {
         int b = cli_parse_bool(v);
         if (b < 0) die("%s: --%s expects True or False, got '%s'", fs->command, f->name, v);
@@ -104,6 +116,7 @@ void cli_usage(const FlagSet *fs) {
         switch (f->type) {
         case FLAG_INT: snprintf(def, sizeof def, "%d", *(int *)f->dest); break;
         case FLAG_OPT_INT:
+        case FLAG_DEVICE:
             if (*(int *)f->dest < 0) snprintf(def, sizeof def, "None");
             else snprintf(def, sizeof def, "%d", *(int *)f->dest);
             break;
@@ -123,12 +136,10 @@ const Flag *cli_flag(const FlagSet *fs, const char *name) {
 
 void cli_require(int cond, const char *flag, const char *fmt, ...) {
     if (cond) return;
+    char msg[4096];
     va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "clmtt: --%s: ", flag);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
+    die("--%s: %s", flag, msg);
 }

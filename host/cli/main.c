@@ -1,5 +1,6 @@
 /* clmtt: dataset distillation by matching training trajectories, on OpenCL. */
 #include "cli/commands.h"
+#include "core/dist.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -32,6 +33,8 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
+    /* First: under an MPI launcher this joins the job (and silences stdout on ranks > 0). */
+    dist_init(&argc, &argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage();

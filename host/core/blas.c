@@ -43,8 +43,8 @@ const char *clblast_status_name(int s) {
 
 #define BLAS_CHECK(call) do { CLBlastStatusCode st_ = (call); \
     if (st_ != CLBlastSuccess) { \
-        fprintf(stderr, "clmtt: CLBlast error %s (%d) in %s at %s:%d\n", clblast_status_name(st_), (int)st_, #call, __FILE__, __LINE__); \
-        exit(1); } } while (0)
+        die("CLBlast error %s (%d) in %s at %s:%d", clblast_status_name(st_), (int)st_, #call, __FILE__, __LINE__); \
+    } } while (0)
 
 static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
 

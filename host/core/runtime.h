@@ -83,7 +83,15 @@ void cl_fail(cl_int err, const char *call, const char *file, int line);
 int rt_list_devices(DeviceInfo *out, int max);
 /* Default: first GPU, else first accelerator, else first CPU. -1 = none. */
 int rt_default_device(const DeviceInfo *devs, int n);
-/* Opens the device: `index` >= 0 picks it; -1 means CLMTT_DEVICE or the default.
+/* This rank's device from a list "N" or "N,M,...": entry (node-local rank mod count)
+ * (host/core/dist.h), so ranks on one node spread over the listed devices. Returns -1 for
+ * a bad list. */
+int rt_pick_device(const char *list);
+/* Default for a rank: with several ranks on the node, the node-local rank picks among the
+ * devices of the default's type (GPUs on a GPU node); alone, the default. */
+int rt_default_device_for_rank(const DeviceInfo *devs, int n);
+/* Opens the device: `index` >= 0 picks it; -1 means CLMTT_DEVICE (a list as for
+ * rt_pick_device) or the rank's default.
  * Exits with a clear message when there is no device. rt_init opens the process's
  * default runtime (a no-op when it is open) and makes it current; rt_shutdown closes it. */
 void rt_init(int index);

@@ -1,4 +1,5 @@
 #include "core/util.h"
+#include "core/dist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,18 +12,19 @@
 #include <unistd.h>
 
 void die(const char *fmt, ...) {
+    char msg[8192];
     va_list ap;
-    fflush(stdout);
-    fputs("clmtt: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
+    /* Under MPI this names the rank and ends every rank of the job, so none waits forever
+     * for a message this one will never send. */
+    dist_abort(msg);
 }
 
 void warn(const char *fmt, ...) {
     va_list ap;
+    if (!dist_is_root()) return;   /* one copy of each warning: rank 0's */
     fflush(stdout);
     fputs("clmtt: warning: ", stderr);
     va_start(ap, fmt);

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Prints "clmtt: <message>" to stderr and exits with status 1. */
+/* Prints "clmtt: <message>" to stderr and exits with status 1; under MPI (host/core/dist.h)
+ * "clmtt: rank R: <message>", and the whole job ends. */
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
