@@ -153,7 +153,7 @@ START_TEST(eval_results_identical) {
     ensure_root();
     /* Two models of three networks each over two ranks: random real subsets, one per network. */
     const char *flags = "--dataset MNIST --model ConvNetW32 --eval_mode C --random_real 2 --num_eval 3 "
-                        "--epoch_eval_train 2 --batch_train 8 --seed 11 --json";
+                        "--epoch_eval_train 2 --batch_train 8 --seed 11 --json --device 0,0";
     TuRun a = tu_clmtt(g_root, "eval %s --data_path %s", flags, g_data);
     TU_EXPECT_OK(a);
     char args[2048];

@@ -1,5 +1,6 @@
 /* Device listing, the binary program cache (hit on the second build, recovery from
  * a damaged cache file), named OpenCL errors, and the devices command. */
+#include "core/dist.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -80,6 +81,55 @@ START_TEST(program_cache) {
 }
 END_TEST
 
+/* --device lists: one process is node-local rank 0 and takes the first entry; bad lists
+ * are refused (-1), and the command names the flag and the text. */
+START_TEST(device_lists) {
+    ck_assert_int_eq(dist_local_rank(), 0);
+    ck_assert_int_eq(rt_pick_device("0"), 0);
+    ck_assert_int_eq(rt_pick_device("3"), 3);
+    ck_assert_int_eq(rt_pick_device("1,0"), 1);
+    ck_assert_int_eq(rt_pick_device("2,0,1"), 2);
+    const char *bad[] = {"", ",", "0,", ",0", "a", "0,a", "-1", "0,,1", "1 ", "0;1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(rt_pick_device(bad[i]) == -1, "'%s' was taken as a device list", bad[i]);
+    char *logs = tu_tempdir("runtime");
+    TuRun r = tu_clmtt(logs, "bench --what train --dataset MNIST --model ConvNetW32 --batch_train 4 "
+                       "--train_batches 1 --device 0,x");
+    TU_EXPECT_FAIL_WITH(r, "--device expects a device index or a list like 0,1");
+    TU_ASSERT_HAS(r.err, "'0,x'");
+    ck_assert_msg(!tu_has(r.err, "rank"), "a plain run speaks of ranks: %s", r.err);
+    tu_run_free(&r);
+    setenv("CLMTT_DEVICE", "0,x", 1);
+    r = tu_clmtt(logs, "bench --what train --dataset MNIST --model ConvNetW32 --batch_train 4 --train_batches 1");
+    unsetenv("CLMTT_DEVICE");
+    TU_EXPECT_FAIL_WITH(r, "CLMTT_DEVICE='0,x' is not a device index or a list");
+    tu_run_free(&r);
+    /* A list of one process's entries: the first is used, and the run works. */
+    r = tu_clmtt(logs, "bench --what train --dataset MNIST --model ConvNetW32 --batch_train 4 --train_batches 1 "
+                 "--device 0,5");
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
+    tu_rm_tree(logs);
+    free(logs);
+}
+END_TEST
+
+/* Sub-streams depend on both ids and differ from each other and from the plain streams. */
+START_TEST(substreams) {
+    ck_assert(rng_substream(4, 0) == rng_substream(4, 0));
+    uint64_t seen[64];
+    int n = 0;
+    for (uint64_t s = 0; s < 4; s++)
+        for (uint64_t i = 0; i < 16; i++) {
+            uint64_t v = rng_substream(s, i);
+            ck_assert_msg(v > 16, "sub-stream (%llu, %llu) is %llu, one of the small plain stream ids",
+                          (unsigned long long)s, (unsigned long long)i, (unsigned long long)v);
+            for (int k = 0; k < n; k++) ck_assert_msg(seen[k] != v, "two sub-streams share an id");
+            seen[n++] = v;
+        }
+}
+END_TEST
+
 START_TEST(devices_command) {
     char *logs = tu_tempdir("runtime");
     TuRun r = tu_clmtt(logs, "devices");
@@ -111,6 +161,8 @@ int main(void) {
     tcase_add_test(tc, error_names);
     tcase_add_test(tc, program_cache);
     tcase_add_test(tc, devices_command);
+    tcase_add_test(tc, device_lists);
+    tcase_add_test(tc, substreams);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

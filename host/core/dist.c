@@ -35,12 +35,14 @@ static void finalize(void) {
 /* Ranks on one node share its cores: without this, each rank's PoCL would start a thread
  * per core, and N ranks would run N x cores threads on the cores. */
 static void share_cpu_cores(void) {
-    if (D.local_size < 2 || getenv("POCL_MAX_PTHREAD_COUNT")) return;
+    /* PoCL up to 3.x reads the first name, later versions the second. */
+    if (D.local_size < 2 || getenv("POCL_MAX_PTHREAD_COUNT") || getenv("POCL_CPU_MAX_CU_NUM")) return;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long per = cores / D.local_size;
     char v[32];
     snprintf(v, sizeof v, "%ld", per < 1 ? 1 : per);
     setenv("POCL_MAX_PTHREAD_COUNT", v, 0);
+    setenv("POCL_CPU_MAX_CU_NUM", v, 0);
 }
 
 void dist_init(int *argc, char ***argv) {

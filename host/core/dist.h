@@ -18,7 +18,8 @@
 
 /* Before anything else in main(): joins the job when launched by an MPI starter. On a
  * node with several ranks it also divides the CPU cores among them for PoCL (sets
- * POCL_MAX_PTHREAD_COUNT to cores / ranks on the node, at least 1, unless the user set it). */
+ * POCL_MAX_PTHREAD_COUNT and POCL_CPU_MAX_CU_NUM to cores / ranks on the node, at least 1,
+ * unless the user set either). */
 void dist_init(int *argc, char ***argv);
 /* 1 when this process runs under an MPI starter (even as a job of one rank). */
 int dist_active(void);
