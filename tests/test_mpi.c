@@ -2,7 +2,8 @@
  * PoCL against one plain process with the same seed, on a tiny MNIST-format dataset the
  * test writes itself.
  *
- *   buffer   the trajectory files are byte-identical (experts split over the ranks)
+ *   buffer   the trajectory files are byte-identical (experts split over the ranks), with
+ *            and without --zca (then the transform's cache too)
  *   eval     every network's accuracy is identical (the pool split over the ranks)
  *   distill  one meta-update of the set (images, learned step size, soft labels) agrees
  *            within 1e-5 relative: plain, with DSA and uneven batches, texture, soft labels,
@@ -130,6 +131,34 @@ START_TEST(buffer_files_identical) {
     }
     const char *first = strstr(b.out, "Hyper-parameters");
     ck_assert_msg(first && !strstr(first + 1, "Hyper-parameters"), "the log is not printed exactly once:\n%s", b.out);
+    tu_run_free(&a);
+    tu_run_free(&b);
+}
+END_TEST
+
+/* --zca: the transform is fitted by host BLAS on every rank; it and the experts are the
+ * same bytes as one process's (host/core/dist.c gives OpenBLAS a lone process's threads). */
+START_TEST(buffer_zca_identical) {
+    ensure_root();
+    const char *flags = "--dataset MNIST --model ConvNetW32 --num_experts 2 --train_epochs 1 --batch_train 16 "
+                        "--zca --seed 8";
+    TuRun a = tu_clmtt(g_root, "buffer %s --data_path %s --buffer_path %s/z1", flags, g_data, g_root);
+    TU_EXPECT_OK(a);
+    char args[2048];
+    snprintf(args, sizeof args, "buffer %s --data_path %s --buffer_path %s/z2", flags, g_data, g_root);
+    TuRun b = mpi2(args);
+    TU_EXPECT_OK(b);
+    const char *files[] = {"MNIST/zca.safetensors", "MNIST/ConvNetW32/replay_buffer_0.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char p1[800], p2[800];
+        snprintf(p1, sizeof p1, "%s/z1/%s", g_root, files[i]);
+        snprintf(p2, sizeof p2, "%s/z2/%s", g_root, files[i]);
+        size_t n1, n2;
+        unsigned char *f1 = must_read(p1, &n1), *f2 = must_read(p2, &n2);
+        ck_assert_msg(n1 == n2 && memcmp(f1, f2, n1) == 0, "%s and %s differ", p1, p2);
+        free(f1);
+        free(f2);
+    }
     tu_run_free(&a);
     tu_run_free(&b);
 }
@@ -329,6 +358,7 @@ int main(void) {
     tcase_add_test(t, failing_rank_ends_job);
     tcase_add_test(t, batch_norm_refused);
     tcase_add_test(t, buffer_files_identical);
+    tcase_add_test(t, buffer_zca_identical);
     tcase_add_test(t, eval_results_identical);
     tcase_add_test(t, distill_plain);
     tcase_add_test(t, distill_dsa_uneven);

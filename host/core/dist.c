@@ -1,6 +1,7 @@
 /* The only file that speaks MPI; see dist.h. */
 #include "core/dist.h"
 
+#include <cblas.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,16 @@ static void share_cpu_cores(void) {
     setenv("POCL_CPU_MAX_CU_NUM", v, 0);
 }
 
+/* OpenBLAS splits its work by its thread count, and the bits of some results (the ZCA fit's
+ * eigendecomposition) follow the split. A launcher that binds a rank to one core makes
+ * OpenBLAS start one thread; giving it the node's core count, as a lone process gets, keeps
+ * the host BLAS results the same as one process's. */
+static void host_blas_as_one_process(void) {
+    if (D.size < 2 || getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS")) return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    openblas_set_num_threads(cores < 1 ? 1 : (int)cores);
+}
+
 void dist_init(int *argc, char ***argv) {
     if (D.mpi || !launched_by_mpi()) return;
     if (MPI_Init(argc, argv) != MPI_SUCCESS) {
@@ -61,6 +72,7 @@ void dist_init(int *argc, char ***argv) {
     MPI_Comm_free(&node);
     atexit(finalize);
     share_cpu_cores();
+    host_blas_as_one_process();
     /* Rank 0 prints the log; the others print only errors (stderr). */
     if (D.rank != 0 && !freopen("/dev/null", "w", stdout)) {
         fprintf(stderr, "clmtt: rank %d: cannot silence stdout\n", D.rank);
