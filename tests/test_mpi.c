@@ -193,6 +193,9 @@ START_TEST(eval_results_identical) {
     accuracies_of(a.out, acc_a, sizeof acc_a);
     accuracies_of(b.out, acc_b, sizeof acc_b);
     ck_assert_msg(strcmp(acc_a, acc_b) == 0, "one process: %s\ntwo ranks: %s", acc_a, acc_b);
+    /* The settings count the images of a random real subset (2 per class). */
+    TU_ASSERT_HAS(a.out, "\"images\":\t20,");
+    TU_ASSERT_HAS(b.out, "\"images\":\t20,");
     tu_run_free(&a);
     tu_run_free(&b);
 }

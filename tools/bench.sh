@@ -134,6 +134,7 @@ printf "  %-12s %-12s %4s %6s %10s %10s %22s   %s\n" model dataset ipc steps s/i
   "PyTorch reference (2-core CPU)"
 for l in "${labels[@]}"; do
   [ "$(field "$l" what)" = distill ] || continue
+  [ "${l#scale-}" = "$l" ] || continue   # the scaling runs have their own table
   ds=$(field "$l" dataset); ipc=$(field "$l" ipc); k=$(field "$l" syn_steps); m=$(field "$l" model)
   ref="-"
   if [ "$m" = ConvNet ] && [ "$k" = 20 ] && [ "$ds" = FashionMNIST ] && [ "$(field "$l" dsa)" = true ]; then
@@ -153,6 +154,7 @@ echo "  device buffers; the graph-keeping estimate is an estimate (from the laye
 echo "  unrolled graph would need, not a measurement."
 for l in "${labels[@]}"; do
   [ "$(field "$l" what)" = distill ] || continue
+  [ "${l#scale-}" = "$l" ] || continue
   ds=$(field "$l" dataset); ipc=$(field "$l" ipc)
   if [ "$(field "$l" model)" = ConvNet ] && [ "$(field "$l" syn_steps)" = 20 ] && [ "$ds" = FashionMNIST ] \
      && { [ "$ipc" = 1 ] || [ "$ipc" = 10 ]; }; then

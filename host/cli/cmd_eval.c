@@ -112,7 +112,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (syn) cJSON_AddStringToObject(settings, "syn", syn);
     else cJSON_AddNumberToObject(settings, "random_real", random_real);
-    cJSON_AddNumberToObject(settings, "images", set.set.n);
+    cJSON_AddNumberToObject(settings, "images", syn ? set.set.n : ds->num_classes * random_real);
     cJSON_AddStringToObject(settings, "model", model);
     cJSON_AddStringToObject(settings, "eval_mode", eval_mode);
     cJSON_AddNumberToObject(settings, "num_eval", num_eval);
