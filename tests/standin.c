@@ -70,3 +70,38 @@ void standin_imagenet(const char *root, const char *subset, int train_per_class,
     free(rgb);
     subset_free(&s);
 }
+
+static void put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
+static void standin_mnist_split(const char *dir, const char *prefix, int n, Rng *r) {
+    enum { SIDE = 28, PIX = SIDE * SIDE };
+    unsigned char *img = xmalloc(16 + (size_t)n * PIX), *lab = xmalloc(8 + (size_t)n);
+    put_be32(img, 0x803); put_be32(img + 4, (uint32_t)n); put_be32(img + 8, SIDE); put_be32(img + 12, SIDE);
+    put_be32(lab, 0x801); put_be32(lab + 4, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        int c = i % 10;
+        lab[8 + i] = (unsigned char)c;
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                int v = (x / 2 == c + 2 || y / 2 == c + 2 ? 210 : 25) + rng_int(r, -30, 30);
+                img[16 + (size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+    }
+    char p[900];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, prefix);
+    tu_write_file(p, img, 16 + (size_t)n * PIX);
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    tu_write_file(p, lab, 8 + (size_t)n);
+    free(img);
+    free(lab);
+}
+
+void standin_mnist(const char *dir, int n_train, int n_test, uint64_t seed) {
+    Rng r;
+    rng_init(&r, seed, 17);
+    standin_mnist_split(dir, "train", n_train, &r);
+    rng_init(&r, seed + 1, 17);
+    standin_mnist_split(dir, "t10k", n_test, &r);
+}

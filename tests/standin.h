@@ -16,4 +16,8 @@ void standin_cifar100(const char *dir, int train_per_class, int test_per_class, 
 void standin_imagenet(const char *root, const char *subset, int train_per_class, int val_per_class, int w, int h,
                       uint64_t seed);
 
+/* MNIST's IDX files (uncompressed) in <dir>: n_train and n_test 28 x 28 pictures, class i % 10
+ * (two bars at 2c+4 and 2c+5, across and down, on a dark ground, noise +-30) and their labels. */
+void standin_mnist(const char *dir, int n_train, int n_test, uint64_t seed);
+
 #endif

@@ -91,6 +91,8 @@ int cmd_buffer(int argc, char **argv) {
     char dir[4096];
     expert_dir(dir, sizeof dir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);
     mkdir_p(dir);
+    int stale = remove_stale_temps(dir);
+    if (stale) printf("Removed %d unfinished temporary file%s of an interrupted run from %s\n", stale, stale == 1 ? "" : "s", dir);
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", dir);
     FILE *metrics = metrics_open(mpath);

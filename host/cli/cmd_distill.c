@@ -27,6 +27,10 @@ static int freq_images_per_class(const DistillArgs *a, const DatasetInfo *ds) {
     return (int)((long long)a->ipc * ds->height * ds->width / a->freq_dims);
 }
 
+/* images_last.safetensors is rewritten at every evaluation and at least this often, so a
+ * run killed without warning continues from it (--init_syn) losing minutes at most. */
+#define CHECKPOINT_SECONDS 300.0
+
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
@@ -276,7 +280,7 @@ int cmd_distill(int argc, char **argv) {
     evalpool_init(&pool, &a, &dsa_eval);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
-    double t_start = now_seconds(), t_iters = 0;
+    double t_start = now_seconds(), t_iters = 0, t_checkpoint = t_start;
     int iters_done = 0, status = 0;
     Progress prog;
     progress_start(&prog, "distill", a.Iteration, "it");
@@ -300,7 +304,13 @@ int cmd_distill(int argc, char **argv) {
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
             outputs_save(&out, &ls, &set, it, stem, improved ? "images_best" : NULL);
+            if (it < a.Iteration) outputs_checkpoint(&out, &ls, &set, it);
+            t_checkpoint = now_seconds();
             report_write(out.dir);
+        } else if (now_seconds() - t_checkpoint > CHECKPOINT_SECONDS) {
+            learnset_images(&ls, set.images);
+            outputs_checkpoint(&out, &ls, &set, it);
+            t_checkpoint = now_seconds();
         }
         if (it == a.Iteration) break;
         if (interrupted) break;

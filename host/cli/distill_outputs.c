@@ -97,6 +97,15 @@ void outputs_save(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it
     free(unwhitened);
 }
 
+void outputs_checkpoint(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it) {
+    SynExtras more;
+    learnset_extras(ls, &more);
+    float *unwhitened = unwhitened_set(r, set);
+    save_set(r, set, learnset_shown_lr(ls), &more, "images_last", it, unwhitened);
+    synset_extras_free(&more);
+    free(unwhitened);
+}
+
 void outputs_make_dir(RunOutputs *r, uint64_t seed) {
     if (r->a->save_path) {
         snprintf(r->dir, sizeof r->dir, "%s", r->a->save_path);
@@ -110,6 +119,8 @@ void outputs_make_dir(RunOutputs *r, uint64_t seed) {
                  stamp, seed);
     }
     mkdir_p(r->dir);
+    int stale = remove_stale_temps(r->dir);
+    if (stale) printf("Removed %d unfinished temporary file%s of an interrupted run from %s\n", stale, stale == 1 ? "" : "s", r->dir);
 }
 
 void outputs_settings_line(const RunOutputs *r, FILE *metrics, uint64_t seed, int batch_syn) {

@@ -73,6 +73,9 @@ typedef struct {
     char dir[4096];
     const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
 } RunOutputs;
+/* images_last.safetensors only (no pictures): the set a killed run continues from with
+ * --init_syn. `set` holds learnset_images of the current state. */
+void outputs_checkpoint(const RunOutputs *o, LearnSet *ls, const ImageSet *set, int it);
 /* --save_path, or logged_files/<dataset>/<model>_ipc<ipc>_<time>_s<seed>; created. */
 void outputs_make_dir(RunOutputs *o, uint64_t seed);
 /* The set file <stem>.safetensors and its pictures, and the same under `also` when not

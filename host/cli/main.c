@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "core/util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* Past a file size limit (ulimit -f) a write then fails with EFBIG, and the message
+     * names the file, instead of the process dying of the signal mid-write. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage();
         return argc < 2 ? 1 : 0;
