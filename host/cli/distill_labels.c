@@ -43,7 +43,9 @@ void distill_correct_images(const DistillArgs *a, const DatasetInfo *ds, const D
                             Rng *rng, ImageSet *out) {
     int K = ds->num_classes, ipc = a->images_per_class;
     int *examined = xcalloc((size_t)K, sizeof(int));
-    pick_correct_images(le->src.net, le->pick, le->who, &data->train, K, ipc, rng, out, examined);
+    char err[600];
+    if (pick_correct_images(le->src.net, le->pick, le->who, &data->train, K, ipc, rng, out, examined, err, sizeof err))
+        die("%s", err);
     printf("Initialization: %d real image%s per class that %s classifies correctly; candidates walked per class:", ipc,
            ipc == 1 ? "" : "s", le->who);
     for (int c = 0; c < K; c++) printf(" %d", examined[c]);
@@ -59,7 +61,8 @@ void distill_start_logits(const DistillArgs *a, const LabelExperts *le, const Ne
         return;
     }
     int *counts = xmalloc((size_t)images->n * sizeof(int));
-    average_correct_logits(net, le->file, le->nfile, images, logits, counts);
+    char err[400];
+    if (average_correct_logits(net, le->file, le->nfile, images, logits, counts, err, sizeof err)) die("%s", err);
     int lo = counts[0], hi = counts[0];
     double mean = 0;
     for (int i = 0; i < images->n; i++) {

@@ -1,6 +1,7 @@
 #include "distill/correct_init.h"
 #include "core/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +43,8 @@ int logits_argmax(const float *row, int K) {
     return best;
 }
 
-void pick_correct_images(const Net *net, const float *params, const char *who, const ImageSet *train,
-                         int num_classes, int ipc, Rng *rng, ImageSet *out, int *examined) {
+int pick_correct_images(const Net *net, const float *params, const char *who, const ImageSet *train, int num_classes,
+                        int ipc, Rng *rng, ImageSet *out, int *examined, char *err, size_t errlen) {
     ClassIndex ci;
     class_index_build(train, num_classes, &ci);
     int K = net->num_classes, most = 1;
@@ -60,11 +61,15 @@ void pick_correct_images(const Net *net, const float *params, const char *who, c
     snapfwd_init(&f, net, batch);
     snapfwd_set_params(&f, params);
     float *x = xmalloc((size_t)batch * img * sizeof(float)), *logits = xmalloc((size_t)batch * K * sizeof(float));
-    for (int c = 0; c < num_classes; c++) {
+    int status = 0;
+    for (int c = 0; c < num_classes && status == 0; c++) {
         int count = ci.count[c];
-        if (count < ipc)
-            die("--pix_init=samples_predicted_correctly: class %d has only %d training images, fewer than the %d per "
-                "class asked for", c, count, ipc);
+        if (count < ipc) {
+            snprintf(err, errlen, "--pix_init=samples_predicted_correctly: class %d has only %d training images, fewer "
+                     "than the %d per class asked for", c, count, ipc);
+            status = -1;
+            break;
+        }
         int *perm = xmalloc((size_t)count * sizeof(int));
         rng_perm(rng, perm, count);
         int got = 0, pos = 0;
@@ -83,22 +88,27 @@ void pick_correct_images(const Net *net, const float *params, const char *who, c
             pos += n;
         }
         free(perm);
-        if (got < ipc)
-            die("--pix_init=samples_predicted_correctly: %s classifies only %d of the %d training images of class %d "
-                "correctly, fewer than the %d per class needed (lower --ipc, or choose another "
-                "--Label_Model_Timestamp)", who, got, count, c, ipc);
+        if (got < ipc) {
+            snprintf(err, errlen, "--pix_init=samples_predicted_correctly: %s classifies only %d of the %d training "
+                     "images of class %d correctly, fewer than the %d per class needed (lower --ipc, or choose another "
+                     "--Label_Model_Timestamp)", who, got, count, c, ipc);
+            status = -1;
+        }
     }
     free(x);
     free(logits);
     snapfwd_free(&f);
     class_index_free(&ci);
+    if (status) imageset_free(out);
+    return status;
 }
 
-void average_correct_logits(const Net *net, const float *const *snaps, int nsnaps, const ImageSet *images,
-                            float *logits, int *counts) {
+int average_correct_logits(const Net *net, const float *const *snaps, int nsnaps, const ImageSet *images,
+                           float *logits, int *counts, char *err, size_t errlen) {
     int K = net->num_classes, n = images->n, chunk = n < PICK_BATCH ? n : PICK_BATCH;
     size_t img = (size_t)images->c * images->h * images->w;
-    /* Sums in double, so the mean does not depend on the order of the snapshots. */
+    /* Sums in double: the float mean is then the rounded exact mean for any order of the snapshots
+     * but in rare ties of rounding. */
     double *sum = xcalloc((size_t)n * K, sizeof(double));
     int *num = xcalloc((size_t)n, sizeof(int));
     float *part = xmalloc((size_t)chunk * K * sizeof(float));
@@ -117,10 +127,14 @@ void average_correct_logits(const Net *net, const float *const *snaps, int nsnap
             }
         }
     }
-    for (int i = 0; i < n; i++) {
-        if (num[i] == 0)
-            die("soft labels: none of the %d expert snapshots classifies image %d (class %d) correctly, so there is "
-                "no logit average to start it from", nsnaps, i, images->labels[i]);
+    int status = 0;
+    for (int i = 0; i < n && status == 0; i++) {
+        if (num[i] == 0) {
+            snprintf(err, errlen, "soft labels: none of the %d expert snapshots classifies image %d (class %d) "
+                     "correctly, so there is no logit average to start it from", nsnaps, i, images->labels[i]);
+            status = -1;
+            break;
+        }
         for (int k = 0; k < K; k++) logits[(size_t)i * K + k] = (float)(sum[(size_t)i * K + k] / num[i]);
         if (counts) counts[i] = num[i];
     }
@@ -128,4 +142,5 @@ void average_correct_logits(const Net *net, const float *const *snaps, int nsnap
     free(part);
     free(sum);
     free(num);
+    return status;
 }

@@ -34,16 +34,18 @@ int logits_argmax(const float *row, int K);
  * picks what --pix_init=real picks) and walked in batches of up to 256; the first ipc
  * images that `params` classifies as c are kept, in the walk's order.
  * out: [num_classes*ipc][C][H][W] class-major, labels c (malloc'd); examined[c] (may be
- * NULL): the position in the walk of class c's last pick, plus one. `who` names the
- * snapshot in the message when a class has fewer than ipc images it gets right (dies). */
-void pick_correct_images(const Net *net, const float *params, const char *who, const ImageSet *train,
-                         int num_classes, int ipc, Rng *rng, ImageSet *out, int *examined);
+ * NULL): the position in the walk of class c's last pick, plus one.
+ * Returns 0; or -1 (out empty) with a message in err[errlen] naming the class and the counts
+ * when a class has fewer than ipc images that `who` (the snapshot, in words) gets right. */
+int pick_correct_images(const Net *net, const float *params, const char *who, const ImageSet *train, int num_classes,
+                        int ipc, Rng *rng, ImageSet *out, int *examined, char *err, size_t errlen);
 
 /* For every image i of `images` (labels[i] its class): logits[i] = the mean, over the
  * snapshots s < nsnaps (snaps[s] -> [nparams]) whose prediction on image i is labels[i], of
- * their logits on image i; counts[i] (may be NULL) = how many. logits [n][K]. Dies naming
- * the first image that no snapshot classifies correctly. */
-void average_correct_logits(const Net *net, const float *const *snaps, int nsnaps, const ImageSet *images,
-                            float *logits, int *counts);
+ * their logits on image i; counts[i] (may be NULL) = how many. logits [n][K]. Returns 0; or
+ * -1 with a message in err[errlen] naming the first image that no snapshot classifies
+ * correctly. */
+int average_correct_logits(const Net *net, const float *const *snaps, int nsnaps, const ImageSet *images,
+                           float *logits, int *counts, char *err, size_t errlen);
 
 #endif
