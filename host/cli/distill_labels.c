@@ -62,7 +62,9 @@ void distill_start_logits(const DistillArgs *a, const LabelExperts *le, const Ne
     }
     int *counts = xmalloc((size_t)images->n * sizeof(int));
     char err[400];
-    if (average_correct_logits(net, le->file, le->nfile, images, logits, counts, err, sizeof err)) die("%s", err);
+    if (average_correct_logits(net, le->file, le->nfile, images, logits, counts, err, sizeof err))
+        die("%s%s", err, a->init_syn ? " (--init_syn's images were not picked by an expert; --pix_init=real starts "
+                                       "the labels from one expert's logits instead)" : "");
     int lo = counts[0], hi = counts[0];
     double mean = 0;
     for (int i = 0; i < images->n; i++) {
