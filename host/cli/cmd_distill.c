@@ -66,7 +66,7 @@ int cmd_distill(int argc, char **argv) {
         {"batch_real", FLAG_INT, &a.batch_real, "accepted for compatibility; unused (as in the original)", 0},
         {"batch_syn", FLAG_OPT_INT, &a.batch_syn, "student minibatch size (None: the whole set)", 0},
         {"batch_train", FLAG_INT, &a.batch_train, "evaluation training batch size", 0},
-        {"pix_init", FLAG_STR, &a.pix_init, "initial pixels: real or noise", 0},
+        {"pix_init", FLAG_STR, &a.pix_init, "initial pixels: real, noise, or samples_predicted_correctly (real images an expert classifies correctly)", 0},
         {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation (True/False)", 0},
         {"dsa_strategy", FLAG_STR, &a.dsa_strategy, "augmentation groups, joined by _", 0},
         {"data_path", FLAG_STR, &a.data_path, "dataset folder (default: the dataset's usual place, or 'data')", 0},
@@ -87,7 +87,7 @@ int cmd_distill(int argc, char **argv) {
         {"lr_y", FLAG_FLOAT, &a.lr_y, "learning rate of the label logits (with --soft_labels)", 0},
         {"Momentum_y", FLAG_FLOAT, &a.Momentum_y, "momentum of the label logits' SGD", 0},
         {"ema_decay", FLAG_FLOAT, &a.ema_decay, "evaluate and save an exponential moving average of the set with this decay (0: off)", 0},
-        {"Label_Model_Timestamp", FLAG_INT, &a.Label_Model_Timestamp, "expert snapshot (epoch) whose logits start the soft labels (-1: the last)", 0},
+        {"Label_Model_Timestamp", FLAG_INT, &a.Label_Model_Timestamp, "expert snapshot (epoch) whose logits start the soft labels and that picks samples_predicted_correctly (-1: the last)", 0},
         {"max_files", FLAG_OPT_INT, &a.max_files, "use only this many expert files", 0},
         {"max_experts", FLAG_OPT_INT, &a.max_experts, "use only the first this many experts of each file", 0},
         {"force_save", FLAG_BOOL, &a.force_save, "write pictures even for ipc >= 50", 0},
@@ -112,8 +112,11 @@ int cmd_distill(int argc, char **argv) {
     cli_require(a.max_start_epoch >= 1, "max_start_epoch", "must be at least 1, got %d", a.max_start_epoch);
     cli_require(a.batch_syn != 0, "batch_syn", "must be at least 1 (or None)");
     cli_require(a.batch_train >= 1, "batch_train", "must be at least 1, got %d", a.batch_train);
-    cli_require(strcmp(a.pix_init, "real") == 0 || strcmp(a.pix_init, "noise") == 0, "pix_init",
-                "must be 'real' or 'noise', got '%s'", a.pix_init);
+    int pix_correct = distill_pix_correct(&a);
+    cli_require(strcmp(a.pix_init, "real") == 0 || strcmp(a.pix_init, "noise") == 0 || pix_correct, "pix_init",
+                "must be 'real', 'noise' or 'samples_predicted_correctly', got '%s'", a.pix_init);
+    cli_require(!(pix_correct && a.texture), "pix_init",
+                "samples_predicted_correctly picks single images; it cannot fill --texture canvases (use real or noise)");
     cli_require(isfinite(a.lr_teacher), "lr_teacher", "must be a number");
     cli_require(strcmp(a.param, "pixel") == 0 || strcmp(a.param, "freq") == 0, "param",
                 "must be 'pixel' or 'freq', got '%s'", a.param);
@@ -235,7 +238,11 @@ int cmd_distill(int argc, char **argv) {
     RunOutputs out = {&a, ds, "", a.zca ? &zca : NULL};
     outputs_make_dir(&out, seed);
     ImageSet set;   /* host copy of the set's images (refreshed before evaluating and saving) */
-    distill_initial_images(&a, ds, &data, &init, &rng_init_set, &set);
+    LabelExperts le = {0};
+    int pick = pix_correct && !a.init_syn, use_le = pick || (a.soft_labels && !init.label_logits);
+    if (use_le) label_experts_open(&le, &a, edir, &net, ds->name, seed);
+    if (pick) distill_correct_images(&a, ds, &data, &le, &rng_init_set, &set);
+    else distill_initial_images(&a, ds, &data, &init, &rng_init_set, &set);
     printf("Run folder: %s\n", out.dir);
     char mpath[4300];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", out.dir);
@@ -247,28 +254,18 @@ int cmd_distill(int argc, char **argv) {
     if (init.label_logits && !a.soft_labels)
         die("%s holds learned soft labels; pass --soft_labels=True to go on learning them", a.init_syn);
     if (a.soft_labels) {
-        /* The labels start as the file's logits, or as one expert snapshot's logits on the
-         * starting images (its own stream, so the expert order of the run is unchanged). */
+        /* The labels start as the file's logits, or from the label experts' logits on the
+         * starting images. */
         float *logits = xmalloc((size_t)set.n * ds->num_classes * sizeof(float));
-        if (init.label_logits) {
-            memcpy(logits, init.label_logits, (size_t)set.n * ds->num_classes * sizeof(float));
-        } else {
-            Rng rng_labels;
-            rng_init(&rng_labels, seed, 5);
-            ExpertSource first;
-            experts_open(&first, edir, &net, ds->name, a.zca, a.max_files, a.max_experts, 0, &rng_labels);
-            int nsnap, ts = a.Label_Model_Timestamp;
-            const float *traj = experts_next(&first, &rng_labels, &nsnap);
-            if (ts >= nsnap) die("--Label_Model_Timestamp %d: the experts in %s have %d snapshots (0 .. %d)", ts, edir,
-                                 nsnap, nsnap - 1);
-            distill_label_logits(&net, traj + (size_t)(ts < 0 ? nsnap - 1 : ts) * net.nparams, &set, logits);
-            experts_close(&first);
-        }
+        char from[400] = "the file";
+        if (init.label_logits) memcpy(logits, init.label_logits, (size_t)set.n * ds->num_classes * sizeof(float));
+        else distill_start_logits(&a, &le, &net, &set, logits, from, sizeof from);
         learnset_set_soft(&ls, logits, a.lr_y, a.Momentum_y);
         free(logits);
         printf("Soft labels: label logits learned with lr_y=%g Momentum_y=%g, starting from %s\n", a.lr_y,
-               a.Momentum_y, init.label_logits ? "the file" : "an expert's logits");
+               a.Momentum_y, from);
     }
+    if (use_le) label_experts_close(&le);
     if (a.ema_decay > 0) {
         learnset_set_ema(&ls, a.ema_decay);
         printf("EMA: evaluation and the saved sets use the moving average of the set (decay %g)\n", a.ema_decay);

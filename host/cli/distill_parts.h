@@ -12,6 +12,7 @@
 #include "net/net.h"
 #include "io/synset.h"
 #include "train/evaluate.h"
+#include "train/experts.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,35 @@ void distill_learnset(const DistillArgs *a, const DatasetInfo *ds, const ImageSe
 /* Soft labels: logits [n][classes] of `params` (one expert snapshot) on the set's images,
  * batch statistics, in chunks. */
 void distill_label_logits(const Net *net, const float *params, const ImageSet *images, float *logits);
+
+/* The expert snapshots that start the labels and, with --pix_init=samples_predicted_correctly,
+ * pick the images (distill_labels.c): the first expert drawn from a stream of its own
+ * (seed stream 5, so the run's expert order is unchanged), its snapshot at
+ * --Label_Model_Timestamp, and the same snapshot of every expert of that expert's file
+ * (after --max_experts). */
+typedef struct {
+    ExpertSource src;
+    int epoch;             /* the snapshot index (-1 resolved to the last) */
+    const float *pick;     /* [nparams]: the first expert's snapshot */
+    int nfile;             /* experts of its file in use */
+    const float **file;    /* nfile pointers to [nparams]: their snapshots, file order */
+    char who[160];         /* "expert E of <file> at epoch T", for messages */
+} LabelExperts;
+/* Whether --pix_init is samples_predicted_correctly. */
+int distill_pix_correct(const DistillArgs *a);
+void label_experts_open(LabelExperts *le, const DistillArgs *a, const char *edir, const Net *net, const char *dataset,
+                        uint64_t seed);
+void label_experts_close(LabelExperts *le);
+/* --pix_init=samples_predicted_correctly: images_per_class real training images per class
+ * that le->pick classifies correctly (pick_correct_images, rng the real init's stream);
+ * prints how many candidates each class took. */
+void distill_correct_images(const DistillArgs *a, const DatasetInfo *ds, const Dataset *data, const LabelExperts *le,
+                            Rng *rng, ImageSet *out);
+/* Soft labels' starting logits [n][classes] on the set's images: with
+ * samples_predicted_correctly the mean over le's file snapshots that classify each image
+ * correctly, else le->pick's logits. Writes what it did into from[len]. */
+void distill_start_logits(const DistillArgs *a, const LabelExperts *le, const Net *net, const ImageSet *images,
+                          float *logits, char *from, size_t len);
 
 /* ---- evaluation pool ---- */
 typedef struct {
