@@ -351,10 +351,10 @@ START_TEST(distill_command_line_overrides) {
         TuRun r = tu_clmtt(tmpdir(), "distill %s", args);
         TU_EXPECT_OK(r);
         char *line = usage_line(r.out, "lr_img");
-        ck_assert_msg(line && tu_has(line, "[default: 7]"), "%s", line ? line : "(no lr_img)");
+        ck_assert_msg(line && tu_has(line, "[given: 7]"), "%s", line ? line : "(no lr_img)");
         free(line);
         line = usage_line(r.out, "zca");
-        ck_assert_msg(line && tu_has(line, "[default: False]"), "%s", line ? line : "(no zca)");
+        ck_assert_msg(line && tu_has(line, "[given: False]"), "%s", line ? line : "(no zca)");
         free(line);
         expect_from_file(r.out, "syn_steps", "80");
         tu_run_free(&r);

@@ -143,7 +143,7 @@ void cli_usage(const FlagSet *fs) {
         case FLAG_STR: snprintf(def, sizeof def, "%s", *(const char **)f->dest ? *(const char **)f->dest : "(none)"); break;
         case FLAG_BOOL: snprintf(def, sizeof def, "%s", *(int *)f->dest ? "True" : "False"); break;
         }
-        printf("  --%-20s %s [%s: %s]\n", f->name, f->help, f->given == FLAG_GIVEN_CFG ? "--cfg" : "default", def);
+        printf("  --%-20s %s [%s: %s]\n", f->name, f->help, f->given == FLAG_GIVEN_CFG ? "--cfg" : f->given ? "given" : "default", def);
     }
 }
 
