@@ -79,18 +79,51 @@ const char *cli_config_suggest(const FlagSet *fs, const char *key) {
 
 static const char *kind_name(CfgKind k) { return k == CFG_SEQUENCE ? "a list" : "a mapping"; }
 
-/* The ignored keys, joined for the one report line. */
-typedef struct {
-    char *text;
-    size_t len;
-} KeyList;
+/* DATM's device is a list of CUDA devices; clmtt's --device one OpenCL index. */
+static int datm_device_list(const CfgEntry *e) { return e->kind == CFG_SEQUENCE && strcmp(e->key, "device") == 0; }
 
-static void keylist_add(KeyList *l, const char *key) {
-    size_t k = strlen(key);
-    l->text = xrealloc(l->text, l->len + k + 3);
-    if (l->len) { memcpy(l->text + l->len, ", ", 2); l->len += 2; }
-    memcpy(l->text + l->len, key, k + 1);
-    l->len += k;
+/* Sets the flag of one entry, or leaves a key the command does not use; dies on anything
+ * wrong with the entry. */
+static void apply_entry(FlagSet *fs, const char *path, const CfgEntry *e) {
+    char origin[4200];
+    snprintf(origin, sizeof origin, "--cfg %s: line %d", path, e->line);
+    if (strcmp(e->key, "cfg") == 0) die("%s: the key 'cfg' cannot be set inside a config file", origin);
+    Flag *f = cli_find(fs, e->key, strlen(e->key));
+    if (!f) {
+        const char *near = cli_config_datm_key(e->key) ? NULL : cli_config_suggest(fs, e->key);
+        if (near) die("%s: unknown key '%s' (did you mean '%s'?)", origin, e->key, near);
+        return;
+    }
+    if (datm_device_list(e)) return;
+    if (e->kind == CFG_SEQUENCE || e->kind == CFG_MAPPING)
+        die("%s: '%s' is the flag --%s, which takes one value, not %s", origin, e->key, f->name, kind_name(e->kind));
+    if (f->given == FLAG_GIVEN_CFG)   /* the same flag spelt twice (syn_steps, syn-steps) */
+        die("%s: '%s' sets --%s a second time", origin, e->key, f->name);
+    if (f->given) return;   /* the command line has the last word */
+    if (e->kind == CFG_NULL) {
+        if (f->type != FLAG_OPT_INT) die("%s: '%s' has no value (--%s needs one)", origin, e->key, f->name);
+        cli_set(fs, f, "None", origin);
+    } else {
+        cli_set(fs, f, e->value, origin);
+    }
+}
+
+/* One stderr line naming the keys apply_entry left alone (the file is valid by then). */
+static void report_ignored(FlagSet *fs, const char *path, const CfgFile *cf) {
+    size_t len = 0;
+    char *text = NULL;
+    for (int i = 0; i < cf->n; i++) {
+        const CfgEntry *e = &cf->e[i];
+        const char *shown = datm_device_list(e) ? "device (a CUDA device list)" : e->key;
+        if (cli_find(fs, e->key, strlen(e->key)) && !datm_device_list(e)) continue;
+        size_t k = strlen(shown);
+        text = xrealloc(text, len + k + 3);
+        if (len) { memcpy(text + len, ", ", 2); len += 2; }
+        memcpy(text + len, shown, k + 1);
+        len += k;
+    }
+    if (text) fprintf(stderr, "--cfg %s: ignoring keys clmtt does not use: %s\n", path, text);
+    free(text);
 }
 
 void cli_apply_config(FlagSet *fs, const char *path) {
@@ -100,40 +133,7 @@ void cli_apply_config(FlagSet *fs, const char *path) {
     cfg_free(&kept);
     char err[1024];
     if (cfg_read(path, &kept, err, sizeof err)) die("--cfg %s", err);
-    const CfgFile *cf = &kept;
-    printf("Config: %s (%d key%s)\n", path, cf->n, cf->n == 1 ? "" : "s");
-    KeyList ignored = {0};
-    for (int i = 0; i < cf->n; i++) {
-        const CfgEntry *e = &cf->e[i];
-        char origin[4200];
-        snprintf(origin, sizeof origin, "--cfg %s: line %d", path, e->line);
-        if (strcmp(e->key, "cfg") == 0) die("%s: the key 'cfg' cannot be set inside a config file", origin);
-        Flag *f = cli_find(fs, e->key, strlen(e->key));
-        if (!f) {
-            const char *near = cli_config_datm_key(e->key) ? NULL : cli_config_suggest(fs, e->key);
-            if (near) die("%s: unknown key '%s' (did you mean '%s'?)", origin, e->key, near);
-            keylist_add(&ignored, e->key);
-            continue;
-        }
-        if (e->kind == CFG_SEQUENCE || e->kind == CFG_MAPPING) {
-            /* DATM's device is a list of CUDA devices; clmtt's --device one OpenCL index. */
-            if (e->kind == CFG_SEQUENCE && strcmp(e->key, "device") == 0) {
-                keylist_add(&ignored, "device (a CUDA device list)");
-                continue;
-            }
-            die("%s: '%s' is the flag --%s, which takes one value, not %s", origin, e->key, f->name,
-                kind_name(e->kind));
-        }
-        if (f->given == FLAG_GIVEN_CFG)   /* the same flag spelt twice (syn_steps, syn-steps) */
-            die("%s: '%s' sets --%s a second time", origin, e->key, f->name);
-        if (f->given) continue;   /* the command line has the last word */
-        if (e->kind == CFG_NULL) {
-            if (f->type != FLAG_OPT_INT) die("%s: '%s' has no value (--%s needs one)", origin, e->key, f->name);
-            cli_set(fs, f, "None", origin);
-        } else {
-            cli_set(fs, f, e->value, origin);
-        }
-    }
-    if (ignored.len) fprintf(stderr, "--cfg %s: ignoring keys clmtt does not use: %s\n", path, ignored.text);
-    free(ignored.text);
+    printf("Config: %s (%d key%s)\n", path, kept.n, kept.n == 1 ? "" : "s");
+    for (int i = 0; i < kept.n; i++) apply_entry(fs, path, &kept.e[i]);
+    report_ignored(fs, path, &kept);
 }
