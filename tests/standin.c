@@ -20,21 +20,23 @@ static void standin_picture(uint8_t *rgb, int w, int h, int c, Rng *rng) {
             }
 }
 
-static void standin_cifar100_file(const char *path, int per_class, Rng *rng) {
-    enum { REC = 3074, PIX = 1024 };
-    size_t n = (size_t)100 * per_class;
-    uint8_t *buf = xmalloc(n * REC), rgb[PIX * 3];
+/* n records of the binary CIFAR layout for class i % nclass of record i: CIFAR-10's
+ * (label, 3072 pixel bytes) or CIFAR-100's (coarse label, fine label, 3072 pixel bytes). */
+static void standin_cifar_file(const char *path, size_t n, int nclass, int cifar100, Rng *rng) {
+    enum { PIX = 1024 };
+    size_t rec = 3072 + (cifar100 ? 2 : 1);
+    uint8_t *buf = xmalloc(n * rec), rgb[PIX * 3];
     for (size_t i = 0; i < n; i++) {
-        int c = (int)(i % 100);
-        uint8_t *r = buf + i * REC;
-        r[0] = (uint8_t)(c / 5);
-        r[1] = (uint8_t)c;
+        int c = (int)(i % nclass);
+        uint8_t *r = buf + i * rec;
+        if (cifar100) *r++ = (uint8_t)(c / 5);
+        *r++ = (uint8_t)c;
         standin_picture(rgb, 32, 32, c, rng);
         /* The binary version stores planes: 1024 red, 1024 green, 1024 blue. */
         for (int p = 0; p < PIX; p++)
-            for (int k = 0; k < 3; k++) r[2 + k * PIX + p] = rgb[p * 3 + k];
+            for (int k = 0; k < 3; k++) r[k * PIX + p] = rgb[p * 3 + k];
     }
-    tu_write_file(path, buf, n * REC);
+    tu_write_file(path, buf, n * rec);
     free(buf);
 }
 
@@ -43,9 +45,21 @@ void standin_cifar100(const char *dir, int train_per_class, int test_per_class, 
     rng_init(&rng, seed, 0xc1fa);
     char path[4096];
     snprintf(path, sizeof path, "%s/train.bin", dir);
-    standin_cifar100_file(path, train_per_class, &rng);
+    standin_cifar_file(path, (size_t)100 * train_per_class, 100, 1, &rng);
     snprintf(path, sizeof path, "%s/test.bin", dir);
-    standin_cifar100_file(path, test_per_class, &rng);
+    standin_cifar_file(path, (size_t)100 * test_per_class, 100, 1, &rng);
+}
+
+void standin_cifar10(const char *dir, int train_per_class, int test_per_class, uint64_t seed) {
+    Rng rng;
+    rng_init(&rng, seed, 0xc1f0);
+    char path[4096];
+    for (int b = 1; b <= 5; b++) {
+        snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, b);
+        standin_cifar_file(path, (size_t)10 * train_per_class, 10, 0, &rng);
+    }
+    snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+    standin_cifar_file(path, (size_t)10 * test_per_class, 10, 0, &rng);
 }
 
 void standin_imagenet(const char *root, const char *subset, int train_per_class, int val_per_class, int w, int h,

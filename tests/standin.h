@@ -10,6 +10,11 @@
  * coarse label, fine label, 3072 pixel bytes), per_class records of each of the 100 classes. */
 void standin_cifar100(const char *dir, int train_per_class, int test_per_class, uint64_t seed);
 
+/* CIFAR-10 binary version: <dir>/data_batch_1.bin .. data_batch_5.bin, each with per_class
+ * records (label, 3072 pixel bytes) of each of the 10 classes (5 x train_per_class per class
+ * in all), and <dir>/test_batch.bin. */
+void standin_cifar10(const char *dir, int train_per_class, int test_per_class, uint64_t seed);
+
 /* ImageNet folders for the classes of an ImageNet subset list (data/subsets/<subset>.txt):
  * <root>/train/<wnid>/<wnid>_<k>.JPEG and <root>/val/<wnid>/val_<k>.JPEG, w x h RGB JPEGs
  * (any size: the loader resizes). */

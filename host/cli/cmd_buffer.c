@@ -33,6 +33,7 @@ static void on_batch(void *ctx, size_t done) {
 int cmd_buffer(int argc, char **argv) {
     BufferArgs a = {"CIFAR10", "imagenette", "ConvNet", "color_crop_cutout_flip_scale_rotate", NULL, "./buffers",
                     128, 100, 256, 256, 1, 50, 0, 0, 10, -1, -1, 0.01, 0, 0, 0};
+    const char *cfg_path = NULL;   /* read by cli_parse */
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset (with --dataset ImageNet)", 0},
@@ -55,6 +56,7 @@ int cmd_buffer(int argc, char **argv) {
         {"save_interval", FLAG_INT, &a.save_interval, "experts per file", 0},
         {"seed", FLAG_OPT_INT, &a.seed, "random seed (None: a fresh one, printed)", 0},
         {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (see clmtt devices; None: default)", 0},
+        {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
     };
     FlagSet fs = {"buffer", "Train expert networks on real data and save their parameter trajectories.", flags,
                   (int)(sizeof flags / sizeof flags[0])};

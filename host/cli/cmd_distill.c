@@ -48,6 +48,7 @@ int cmd_distill(int argc, char **argv) {
                      3, 20, 25, 0, 0, 0, 0, 2, 1,
                      -1, -1, 0, -1, -1,
                      1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0, 0, 2.0, 0.9, -1, 0.0};
+    const char *cfg_path = NULL;   /* read by cli_parse */
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset", 0},
@@ -95,6 +96,7 @@ int cmd_distill(int argc, char **argv) {
         {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (None: default)", 0},
         {"save_path", FLAG_STR, &a.save_path, "run folder (default logged_files/<dataset>/<run name>)", 0},
         {"init_syn", FLAG_STR, &a.init_syn, "start from this synthetic set file (images, labels and lr)", 0},
+        {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
     };
     FlagSet fs = {"distill", "Distill a synthetic set by matching expert training trajectories.", flags,
                   (int)(sizeof flags / sizeof flags[0])};
