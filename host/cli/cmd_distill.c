@@ -8,6 +8,7 @@
 #include "core/blas.h"
 #include "core/util.h"
 #include "distill/distill.h"
+#include "distill/threshold.h"
 #include "io/report.h"
 #include "train/experts.h"
 
@@ -42,12 +43,27 @@ static int finite_set(const ImageSet *s) {
 }
 
 int cmd_distill(int argc, char **argv) {
+    /* Fields after the positional part start zero; their defaults are assigned below. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
     DistillArgs a = {"CIFAR10", "imagenette", "ConvNet", "S", "real", "color_crop_cutout_flip_scale_rotate", NULL,
                      "./buffers", NULL, NULL,
                      128, 1, 5, 100, 1000, 5000, 256, -1, 256, 1,
                      3, 20, 25, 0, 0, 0, 0, 2, 1,
                      -1, -1, 0, -1, -1,
                      1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0, 0, 2.0, 0.9, -1, 0.0};
+#pragma GCC diagnostic pop
+    /* The matching options: DATM's parser defaults (utils/cfg.py) where they keep MTT's runs
+     * unchanged: Sequential_Generation True and expansion_end_epoch 3000, but the upper bound
+     * starts at max_start_epoch unless --current_max_start_epoch is given, and the threshold
+     * is off (DATM's default 1.0 would skip MTT's iterations of loss above 1). */
+    a.min_start_epoch = 0;
+    a.current_max_start_epoch = -1;
+    a.expansion_end_epoch = 3000;
+    a.Sequential_Generation = 1;
+    a.threshold = INFINITY;
+    a.auto_match = 0;
+    a.loss_ratio = 0.0;
     const char *cfg_path = NULL;   /* read by cli_parse */
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
@@ -75,7 +91,18 @@ int cmd_distill(int argc, char **argv) {
         {"buffer_path", FLAG_STR, &a.buffer_path, "where the expert trajectories are", 0},
         {"expert_epochs", FLAG_INT, &a.expert_epochs, "target = start + expert_epochs", 0},
         {"syn_steps", FLAG_INT, &a.syn_steps, "student steps per iteration", 0},
-        {"max_start_epoch", FLAG_INT, &a.max_start_epoch, "start epoch drawn from [0, max_start_epoch)", 0},
+        {"max_start_epoch", FLAG_INT, &a.max_start_epoch, "largest start epoch + 1 (the upper bound the window grows to)", 0},
+        {"min_start_epoch", FLAG_INT, &a.min_start_epoch, "smallest start epoch", 0},
+        {"current_max_start_epoch", FLAG_INT, &a.current_max_start_epoch,
+         "upper bound of the start epoch at iteration 0 (default: max_start_epoch)", 0},
+        {"expansion_end_epoch", FLAG_INT, &a.expansion_end_epoch,
+         "iterations over which the upper bound grows to max_start_epoch", 0},
+        {"Sequential_Generation", FLAG_BOOL, &a.Sequential_Generation,
+         "grow the start epoch's upper bound from current_max_start_epoch (False: max_start_epoch throughout)", 0},
+        {"threshold", FLAG_FLOAT, &a.threshold, "update the set only at iterations whose loss is <= this (inf: always)", 0},
+        {"auto_match", FLAG_BOOL, &a.auto_match, "match at the student step closest to the target", 0},
+        {"loss_ratio", FLAG_FLOAT, &a.loss_ratio,
+         "fraction of parameters with the smallest squared error left out of the loss, in [0, 1)", 0},
         {"zca", FLAG_BOOL, &a.zca, "ZCA whitening", 0},
         {"load_all", FLAG_BOOL, &a.load_all, "draw experts from all files at random", 0},
         {"no_aug", FLAG_BOOL, &a.no_aug, "no augmentation inside the unrolled student steps", 0},
@@ -132,6 +159,9 @@ int cmd_distill(int argc, char **argv) {
                 "must be in [0, 1) (0: off), got %g", a.ema_decay);
     cli_require(a.Label_Model_Timestamp >= -1, "Label_Model_Timestamp", "must be -1 (the last) or an epoch, got %d",
                 a.Label_Model_Timestamp);
+    StartWindow window;
+    MatchOptions match;
+    distill_match_options(&a, &fs, &window, &match);
     DatasetInfo dsinfo;
     dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
     dsinfo.skip_bad_images = a.skip_bad_images;
@@ -196,6 +226,7 @@ int cmd_distill(int argc, char **argv) {
            ds->name, a.model, a.ipc, a.syn_steps, a.expert_epochs, a.max_start_epoch, a.Iteration, a.lr_img, a.lr_lr,
            a.lr_teacher, batch_syn, a.pix_init, a.dsa ? "True" : "False", a.no_aug ? "True" : "False", a.eval_it,
            a.num_eval, a.epoch_eval_train, seed);
+    distill_match_describe(&a, &window);
     if (a.texture) {
         printf("Texture: canvases of %d x %d images, %d crop round%s per step\n", a.canvas_size, a.canvas_size,
                a.canvas_samples, a.canvas_samples == 1 ? "" : "s");
@@ -274,13 +305,14 @@ int cmd_distill(int argc, char **argv) {
     }
     Distiller d;
     distiller_init(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll);
+    distiller_set_match(&d, &match);
 
     EvalPool pool;
     evalpool_init(&pool, &a, &dsa_eval);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
     double t_start = now_seconds(), t_iters = 0, t_checkpoint = t_start;
-    int iters_done = 0, status = 0;
+    int iters_done = 0, skipped = 0, status = 0;
     Progress prog;
     progress_start(&prog, "distill", a.Iteration, "it");
 
@@ -317,7 +349,7 @@ int cmd_distill(int argc, char **argv) {
         double t0 = now_seconds();
         int nsnap;
         const float *traj = experts_next(&experts, &rng_experts, &nsnap);
-        int start = rng_int(&rng_experts, 0, a.max_start_epoch - 1);
+        int start = window_draw(&window, it, &rng_experts);
         const float *theta0 = traj + (size_t)start * net.nparams;
         const float *target = traj + (size_t)(start + a.expert_epochs) * net.nparams;
         double dlr;
@@ -329,7 +361,8 @@ int cmd_distill(int argc, char **argv) {
             status = 1;
             break;
         }
-        if (!learnset_update(&ls)) {
+        SetUpdate upd = threshold_update(&ls, loss, a.threshold);
+        if (upd == SET_DIVERGED) {
             progress_clear(&prog);
             fprintf(stderr, "clmtt: iteration %d diverged (the update made syn_lr or the images non-finite); "
                     "the last good set is in %s/images_last.safetensors\n", it, out.dir);
@@ -339,13 +372,17 @@ int cmd_distill(int argc, char **argv) {
         double secs = now_seconds() - t0;
         t_iters += secs;
         iters_done++;
+        skipped += upd == SET_SKIPPED;
+        char extra[160];
+        distill_match_fields(&a, &window, it, d.match.step, upd == SET_SKIPPED, extra, sizeof extra);
         metrics_line(metrics,
                      "{\"iteration\": %d, \"loss\": %.9g, \"syn_lr\": %.9g, \"start_epoch\": %d, \"grad_syn_lr\": %.9g, "
-                     "\"seconds\": %.3f, \"peak_device_bytes\": %zu}",
-                     it, loss, ls.lr, start, dlr, secs, dev_mem_peak());
+                     "\"seconds\": %.3f, \"peak_device_bytes\": %zu%s}",
+                     it, loss, ls.lr, start, dlr, secs, dev_mem_peak(), extra);
         if (it % 10 == 0) {
             progress_clear(&prog);
-            printf("iter = %04d, loss = %.4f, syn_lr = %.6g (%.2f s/it)\n", it, loss, ls.lr, secs);
+            printf("iter = %04d, loss = %.4f, syn_lr = %.6g (%.2f s/it)%s\n", it, loss, ls.lr, secs,
+                   upd == SET_SKIPPED ? " skipped: loss above --threshold" : "");
         }
         progress_update(&prog, it + 1);
     }
@@ -355,16 +392,22 @@ int cmd_distill(int argc, char **argv) {
     outputs_save(&out, &ls, &set, iters_done, "images_last", NULL);
     if (interrupted) {
         fprintf(stderr, "clmtt: interrupted after %d updates; continue with --init_syn %s/images_last.safetensors\n",
-                iters_done, out.dir);
+                iters_done - skipped, out.dir);
         status = 130;
     }
     char pk[32], el[32];
-    printf("Done: %d updates in %s (%.2f s per iteration), peak device memory %s; run folder %s\n", iters_done,
+    char skip_note[96] = "";
+    if (isfinite(a.threshold))
+        snprintf(skip_note, sizeof skip_note, " (%d of %d iterations skipped: loss above --threshold)", skipped,
+                 iters_done);
+    printf("Done: %d updates%s in %s (%.2f s per iteration), peak device memory %s; run folder %s\n",
+           iters_done - skipped, skip_note,
            format_duration(now_seconds() - t_start, el, sizeof el), iters_done ? t_iters / iters_done : 0.0,
            human_bytes((double)dev_mem_peak(), pk, sizeof pk), out.dir);
     evalpool_report(&pool, metrics);
-    metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"seconds_per_iteration\": %.4f, \"peak_device_bytes\": %zu, \"status\": %d}",
-                 iters_done, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
+    metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"skipped\": %d, \"seconds_per_iteration\": %.4f, "
+                 "\"peak_device_bytes\": %zu, \"status\": %d}",
+                 iters_done - skipped, skipped, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
     fclose(metrics);
     distiller_free(&d);
     learnset_free(&ls);

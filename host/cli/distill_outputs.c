@@ -157,6 +157,7 @@ void outputs_settings_line(const RunOutputs *r, FILE *metrics, uint64_t seed, in
         cJSON_AddNumberToObject(s, "canvas_size", a->canvas_size);
         cJSON_AddNumberToObject(s, "canvas_samples", a->canvas_samples);
     }
+    distill_match_settings(a, s);
     cJSON_AddStringToObject(s, "eval_mode", a->eval_mode);
     cJSON_AddNumberToObject(s, "num_eval", a->num_eval);
     cJSON_AddNumberToObject(s, "eval_it", a->eval_it);

@@ -4,11 +4,14 @@
 #ifndef CLMTT_DISTILL_PARTS_H
 #define CLMTT_DISTILL_PARTS_H
 
+#include "cli/cli.h"
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "data/freqrank.h"
 #include "data/zca.h"
 #include "distill/learnset.h"
+#include "distill/match.h"
+#include "distill/window.h"
 #include "net/net.h"
 #include "io/synset.h"
 #include "train/evaluate.h"
@@ -32,7 +35,27 @@ typedef struct {
     double lr_y, Momentum_y;
     int Label_Model_Timestamp;   /* the expert snapshot whose logits start the labels (-1: the last) */
     double ema_decay;        /* > 0: evaluate and save an exponential moving average of the set */
+    /* Matching options (distill_match.c); defaults set after the initializer in cmd_distill.c. */
+    int min_start_epoch, current_max_start_epoch, expansion_end_epoch, Sequential_Generation;
+    double threshold;        /* INFINITY: every iteration updates the set */
+    int auto_match;
+    double loss_ratio;
 } DistillArgs;
+
+/* ---- matching options ---- */
+/* Checks the window, threshold, auto_match and loss_ratio flags (dying with the flag's name)
+ * and fills the start-epoch window and the loss's options; current_max_start_epoch not given
+ * becomes max_start_epoch. */
+void distill_match_options(DistillArgs *a, const FlagSet *fs, StartWindow *w, MatchOptions *m);
+/* Prints one line per matching option that is on. */
+void distill_match_describe(const DistillArgs *a, const StartWindow *w);
+/* The options' values into the settings object of metrics.jsonl's first line. */
+struct cJSON;
+void distill_match_settings(const DistillArgs *a, struct cJSON *settings);
+/* The options' fields of one iteration's metrics line (", \"upper_bound\": 3, ..."), each only
+ * when its option is on, so plain MTT's lines stay as they were. */
+void distill_match_fields(const DistillArgs *a, const StartWindow *w, int it, int match_step, int skipped, char *out,
+                          size_t size);
 
 /* ---- set initialization ---- */
 /* The starting images and labels (class-major): from --init_syn's file (init, taken over),

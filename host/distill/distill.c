@@ -35,6 +35,13 @@ void distiller_init(Distiller *d, const Net *net, int nsyn, int rounds, int batc
     d->batch_idx = xcalloc(K * (size_t)batch_syn, sizeof(int));
     d->batch_n = xcalloc(K, sizeof(int));
     d->draws = xcalloc(K, sizeof(DsaDraw));
+    MatchOptions plain = {0, 0.0};
+    matcher_init(&d->match, &plain, P);
+}
+
+void distiller_set_match(Distiller *d, const MatchOptions *opt) {
+    matcher_free(&d->match);
+    matcher_init(&d->match, opt, d->net->nparams);
 }
 
 void distiller_free(Distiller *d) {
@@ -45,6 +52,7 @@ void distiller_free(Distiller *d) {
     free(d->draws);
     free(d->batch_idx);
     free(d->batch_n);
+    matcher_free(&d->match);
     memset(d, 0, sizeof *d);
 }
 
@@ -106,13 +114,13 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
         step_grad(&d->step, dptr(d->thetas, (size_t)k * P), in, d->targets, n, n, 0, dptr(d->g, 0));
         LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * P), KL((size_t)k * P), KM(d->g), KF(alpha), KL(P));
     }
-    double loss = dev_sqdist(P, dptr(d->thetas, (size_t)K * P), dptr(d->target, 0)) / D;
+    /* The loss and lambda at the matched step; later steps do not reach the loss. */
+    double loss = matcher_seed(&d->match, K, d->thetas, d->target, target, D, d->lam);
 
     /* Reverse sweep. */
-    LAUNCH("distill_lambda_init", P, KM(d->lam), KM(d->thetas), KL((size_t)K * P), KM(d->target), KF(2.0 / D), KL(P));
     learnset_zero_grad(set);
     double da = 0;
-    for (int k = K - 1; k >= 0; k--) {
+    for (int k = d->match.step - 1; k >= 0; k--) {
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
         step_grad_hvp(&d->step, dptr(d->thetas, (size_t)k * P), dptr(d->lam, 0), in, d->targets, n, n, 0,
