@@ -193,7 +193,7 @@ static int kill_after(const char *words, double after) {
 static double kill_moment(Rng *r, double run_time) { return 0.9 * run_time * rng_uniform(r); }
 
 START_TEST(buffer_killed_leaves_whole_files_and_continues) {
-    char buf[700], edir[800], words[1600];
+    char buf[700], edir[800], words[4000];
     snprintf(buf, sizeof buf, "%s/kill_buffers", g_root);
     snprintf(edir, sizeof edir, "%s/MNIST_NO_ZCA/ConvNetW32", buf);
     snprintf(words, sizeof words, "buffer %s --data_path=%s --buffer_path=%s/warm", BUFFER_FLAGS, g_data, g_root);
@@ -241,7 +241,7 @@ START_TEST(buffer_killed_leaves_whole_files_and_continues) {
 END_TEST
 
 START_TEST(distill_killed_leaves_whole_files_and_continues) {
-    char run[700], words[1600];
+    char run[700], words[4000];
     snprintf(run, sizeof run, "%s/kill_run", g_root);
     snprintf(words, sizeof words, "buffer %s --data_path=%s --buffer_path=%s", BUFFER_FLAGS, g_data, g_ref_buf);
     char first[800];
@@ -284,7 +284,7 @@ START_TEST(distill_killed_leaves_whole_files_and_continues) {
 END_TEST
 
 START_TEST(file_size_limit_names_the_file_and_keeps_the_old_one) {
-    char run[700], words[1600], set[800];
+    char run[700], words[4000], set[800];
     snprintf(run, sizeof run, "%s/limited_run", g_root);
     char first[800];
     snprintf(first, sizeof first, "%s/MNIST_NO_ZCA/ConvNetW32/replay_buffer_0.safetensors", g_ref_buf);
