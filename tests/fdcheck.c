@@ -241,15 +241,18 @@ static int fd_meta_batch(const FdMeta *m, const FdMetaRun *run, const double *X,
     return n * S;
 }
 
-double fd_meta_ref_loss(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha) {
+/* theta after `steps` float64 student steps from theta0 on r's recorded batches and draws;
+ * all (may be NULL) gets theta_0 .. theta_steps, (steps + 1) x P. */
+static void fd_meta_ref_unroll(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha, int steps,
+                               double *theta, double *all) {
     const Distiller *d = &r->d;
     size_t P = m->net.nparams, in_img = d->in_img;
     int rows_max = m->batch * d->rounds, side = m->shape.side;
-    double *theta = xmalloc(P * 8), *g = xmalloc(P * 8), *xb = xmalloc(rows_max * in_img * 8),
-           *xa = xmalloc(rows_max * in_img * 8);
+    double *g = xmalloc(P * 8), *xb = xmalloc(rows_max * in_img * 8), *xa = xmalloc(rows_max * in_img * 8);
     double *y = xmalloc((size_t)rows_max * FD_META_CLASSES * sizeof(double));
     for (size_t i = 0; i < P; i++) theta[i] = m->theta0[i];
-    for (int k = 0; k < m->K; k++) {
+    if (all) memcpy(all, theta, P * 8);
+    for (int k = 0; k < steps; k++) {
         int n = fd_meta_batch(m, r, X, k, xb, y);
         const double *in = xb;
         if (d->draws[k].group >= 0) {
@@ -262,13 +265,32 @@ double fd_meta_ref_loss(const FdMeta *m, const FdMetaRun *r, const double *X, do
         ref_backward(&re, theta, y, g, NULL);
         ref_exec_free(&re);
         for (size_t i = 0; i < P; i++) theta[i] -= alpha * g[i];
+        if (all) memcpy(all + (size_t)(k + 1) * P, theta, P * 8);
     }
+    free(g); free(xb); free(xa); free(y);
+}
+
+void fd_meta_ref_thetas(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha, int steps,
+                        double *thetas) {
+    double *theta = xmalloc(m->net.nparams * 8);
+    fd_meta_ref_unroll(m, r, X, alpha, steps, theta, thetas);
+    free(theta);
+}
+
+double fd_meta_ref_loss(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha) {
+    const Matcher *mt = &r->d.match;
+    size_t P = m->net.nparams;
+    /* The distiller's last matched step and kept entries, held fixed. */
+    int steps = mt->step > 0 ? mt->step : m->K;
+    const unsigned char *keep = mt->dropped ? mt->keep : NULL;
+    double *theta = xmalloc(P * 8);
+    fd_meta_ref_unroll(m, r, X, alpha, steps, theta, NULL);
     double num = 0, den = 0;
     for (size_t i = 0; i < P; i++) {
-        num += (theta[i] - m->target[i]) * (theta[i] - m->target[i]);
+        if (!keep || keep[i]) num += (theta[i] - m->target[i]) * (theta[i] - m->target[i]);
         den += ((double)m->theta0[i] - m->target[i]) * ((double)m->theta0[i] - m->target[i]);
     }
-    free(theta); free(g); free(xb); free(xa); free(y);
+    free(theta);
     return num / den;
 }
 

@@ -94,8 +94,12 @@ typedef struct { Distiller d; LearnSet set; } FdMetaRun;
 void fd_meta_distiller(const FdMeta *m, const char *strategy, FdMetaRun *r);
 void fd_meta_run_free(FdMetaRun *r);
 /* The unrolled loss in float64 at images X and step size alpha, replaying r's last batches,
- * crop offsets and draws. */
+ * crop offsets and draws, at r's last matched step and over its kept entries (the matching
+ * options' choices held fixed). */
 double fd_meta_ref_loss(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha);
+/* The float64 trajectory theta_0 .. theta_steps ((steps + 1) x P) replaying r's last batches. */
+void fd_meta_ref_thetas(const FdMeta *m, const FdMetaRun *r, const double *X, double alpha, int steps,
+                        double *thetas);
 /* Runs distiller_meta_grad on r (rng seeded with seed) and checks against fd_meta_ref_loss:
  * the loss (1e-4 relative), dL/dlr against a central difference with step h (2e-3
  * relative + 1e-6), and dL/dX at up to npix pixels first, first + stride, ... against

@@ -20,21 +20,23 @@ static void standin_picture(uint8_t *rgb, int w, int h, int c, Rng *rng) {
             }
 }
 
-static void standin_cifar100_file(const char *path, int per_class, Rng *rng) {
-    enum { REC = 3074, PIX = 1024 };
-    size_t n = (size_t)100 * per_class;
-    uint8_t *buf = xmalloc(n * REC), rgb[PIX * 3];
+/* n records of the binary CIFAR layout for class i % nclass of record i: CIFAR-10's
+ * (label, 3072 pixel bytes) or CIFAR-100's (coarse label, fine label, 3072 pixel bytes). */
+static void standin_cifar_file(const char *path, size_t n, int nclass, int cifar100, Rng *rng) {
+    enum { PIX = 1024 };
+    size_t rec = 3072 + (cifar100 ? 2 : 1);
+    uint8_t *buf = xmalloc(n * rec), rgb[PIX * 3];
     for (size_t i = 0; i < n; i++) {
-        int c = (int)(i % 100);
-        uint8_t *r = buf + i * REC;
-        r[0] = (uint8_t)(c / 5);
-        r[1] = (uint8_t)c;
+        int c = (int)(i % nclass);
+        uint8_t *r = buf + i * rec;
+        if (cifar100) *r++ = (uint8_t)(c / 5);
+        *r++ = (uint8_t)c;
         standin_picture(rgb, 32, 32, c, rng);
         /* The binary version stores planes: 1024 red, 1024 green, 1024 blue. */
         for (int p = 0; p < PIX; p++)
-            for (int k = 0; k < 3; k++) r[2 + k * PIX + p] = rgb[p * 3 + k];
+            for (int k = 0; k < 3; k++) r[k * PIX + p] = rgb[p * 3 + k];
     }
-    tu_write_file(path, buf, n * REC);
+    tu_write_file(path, buf, n * rec);
     free(buf);
 }
 
@@ -43,9 +45,21 @@ void standin_cifar100(const char *dir, int train_per_class, int test_per_class, 
     rng_init(&rng, seed, 0xc1fa);
     char path[4096];
     snprintf(path, sizeof path, "%s/train.bin", dir);
-    standin_cifar100_file(path, train_per_class, &rng);
+    standin_cifar_file(path, (size_t)100 * train_per_class, 100, 1, &rng);
     snprintf(path, sizeof path, "%s/test.bin", dir);
-    standin_cifar100_file(path, test_per_class, &rng);
+    standin_cifar_file(path, (size_t)100 * test_per_class, 100, 1, &rng);
+}
+
+void standin_cifar10(const char *dir, int train_per_class, int test_per_class, uint64_t seed) {
+    Rng rng;
+    rng_init(&rng, seed, 0xc1f0);
+    char path[4096];
+    for (int b = 1; b <= 5; b++) {
+        snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, b);
+        standin_cifar_file(path, (size_t)10 * train_per_class, 10, 0, &rng);
+    }
+    snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+    standin_cifar_file(path, (size_t)10 * test_per_class, 10, 0, &rng);
 }
 
 void standin_imagenet(const char *root, const char *subset, int train_per_class, int val_per_class, int w, int h,
@@ -69,4 +83,39 @@ void standin_imagenet(const char *root, const char *subset, int train_per_class,
     }
     free(rgb);
     subset_free(&s);
+}
+
+static void put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+
+static void standin_mnist_split(const char *dir, const char *prefix, int n, Rng *r) {
+    enum { SIDE = 28, PIX = SIDE * SIDE };
+    unsigned char *img = xmalloc(16 + (size_t)n * PIX), *lab = xmalloc(8 + (size_t)n);
+    put_be32(img, 0x803); put_be32(img + 4, (uint32_t)n); put_be32(img + 8, SIDE); put_be32(img + 12, SIDE);
+    put_be32(lab, 0x801); put_be32(lab + 4, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        int c = i % 10;
+        lab[8 + i] = (unsigned char)c;
+        for (int y = 0; y < SIDE; y++)
+            for (int x = 0; x < SIDE; x++) {
+                int v = (x / 2 == c + 2 || y / 2 == c + 2 ? 210 : 25) + rng_int(r, -30, 30);
+                img[16 + (size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+    }
+    char p[900];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, prefix);
+    tu_write_file(p, img, 16 + (size_t)n * PIX);
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    tu_write_file(p, lab, 8 + (size_t)n);
+    free(img);
+    free(lab);
+}
+
+void standin_mnist(const char *dir, int n_train, int n_test, uint64_t seed) {
+    Rng r;
+    rng_init(&r, seed, 17);
+    standin_mnist_split(dir, "train", n_train, &r);
+    rng_init(&r, seed + 1, 17);
+    standin_mnist_split(dir, "t10k", n_test, &r);
 }

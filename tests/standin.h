@@ -10,10 +10,19 @@
  * coarse label, fine label, 3072 pixel bytes), per_class records of each of the 100 classes. */
 void standin_cifar100(const char *dir, int train_per_class, int test_per_class, uint64_t seed);
 
+/* CIFAR-10 binary version: <dir>/data_batch_1.bin .. data_batch_5.bin, each with per_class
+ * records (label, 3072 pixel bytes) of each of the 10 classes (5 x train_per_class per class
+ * in all), and <dir>/test_batch.bin. */
+void standin_cifar10(const char *dir, int train_per_class, int test_per_class, uint64_t seed);
+
 /* ImageNet folders for the classes of an ImageNet subset list (data/subsets/<subset>.txt):
  * <root>/train/<wnid>/<wnid>_<k>.JPEG and <root>/val/<wnid>/val_<k>.JPEG, w x h RGB JPEGs
  * (any size: the loader resizes). */
 void standin_imagenet(const char *root, const char *subset, int train_per_class, int val_per_class, int w, int h,
                       uint64_t seed);
+
+/* MNIST's IDX files (uncompressed) in <dir>: n_train and n_test 28 x 28 pictures, class i % 10
+ * (two bars at 2c+4 and 2c+5, across and down, on a dark ground, noise +-30) and their labels. */
+void standin_mnist(const char *dir, int n_train, int n_test, uint64_t seed);
 
 #endif

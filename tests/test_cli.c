@@ -353,7 +353,8 @@ static const char *const distill_flags[] = {
     "lr_img", "lr_lr", "lr_teacher", "lr_init", "batch_real", "batch_syn", "batch_train", "pix_init", "dsa",
     "dsa_strategy", "data_path", "buffer_path", "expert_epochs", "syn_steps", "max_start_epoch", "zca", "load_all",
     "no_aug", "texture", "canvas_size", "canvas_samples", "max_files", "max_experts", "force_save", "seed", "device",
-    "save_path", "init_syn", NULL};
+    "save_path", "init_syn", "min_start_epoch", "current_max_start_epoch", "expansion_end_epoch",
+    "Sequential_Generation", "threshold", "auto_match", "loss_ratio", NULL};
 
 static void expect_flags_listed(const char *cmd, const char *const *names) {
     TuRun r = tu_clmtt(g_root, "%s --help", cmd);
@@ -396,10 +397,16 @@ START_TEST(flag_errors_name_the_flag) {
     const char *cases[][2] = {
         {"distill --ipc=abc", "--ipc"},          {"distill --ipc=0", "--ipc"},
         {"distill --Iteration=-1", "--Iteration"}, {"distill --pix_init=bogus", "--pix_init"},
+        {"distill --pix_init=samples_predicted_correctly --texture=True", "--pix_init"},
         {"distill --dsa=maybe", "--dsa"},        {"distill --no_such_flag 3", "--no_such_flag"},
         {"distill --syn_steps", "--syn_steps"},  {"distill --lr_img=1e", "--lr_img"},
         {"buffer --num_experts=0", "--num_experts"}, {"buffer --save-interval 0", "--save_interval"},
         {"eval --num_eval 0 --random_real 1", "--num_eval"},
+        {"distill --loss_ratio 1", "--loss_ratio"},  {"distill --threshold 0", "--threshold"},
+        {"distill --min_start_epoch -1", "--min_start_epoch"}, {"distill --expansion_end_epoch 0", "--expansion_end_epoch"},
+        {"distill --max_start_epoch 5 --current_max_start_epoch 6", "--current_max_start_epoch"},
+        {"distill --min_start_epoch 3 --current_max_start_epoch 3", "--min_start_epoch"},
+        {"distill --auto_match=maybe", "--auto_match"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TuRun r = tu_clmtt(g_root, "%s", cases[i][0]);
@@ -674,6 +681,71 @@ START_TEST(distill_first_step_is_linear_in_lr_img) {
 }
 END_TEST
 
+/* Whether row[PIX] is training image of class c, standardized as MNIST is. */
+static int is_training_image_of(const float *row, int c) {
+    const DatasetInfo *mn = dataset_find("MNIST");
+    for (int i = 0; i < NTRAIN; i++) {
+        if (g_train_lab[i] != c) continue;
+        int same = 1;
+        for (int k = 0; k < PIX && same; k++) {
+            float x = ((float)g_train_pix[i * PIX + k] / 255.0f - mn->mean[0]) / mn->std[0];
+            same = fabsf(x - row[k]) <= 1e-5f * (1 + fabsf(x));
+        }
+        if (same) return 1;
+    }
+    return 0;
+}
+
+/* DATM's start, from two experts trained until they get every training image right (the
+ * shared ones are too short for that): the picks are then exactly --pix_init real's (the same
+ * walk, every first candidate correct), real images of their class, and the soft labels
+ * average logits of experts that are right on the image, so every row's largest logit is
+ * its class. */
+START_TEST(distill_samples_predicted_correctly) {
+    char buf[700], run[700], real[700];
+    snprintf(buf, sizeof buf, "%s/buffers_spc", g_root);
+    snprintf(run, sizeof run, "%s/r_spc", g_root);
+    snprintf(real, sizeof real, "%s/r_spc_real", g_root);
+    TuRun b = tu_clmtt(g_root, "buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 "
+                       "--num_experts 2 --train_epochs 10 --batch_train 10 --seed 1", g_data, buf);
+    TU_EXPECT_OK(b);
+    tu_run_free(&b);
+    TuRun r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 0 --pix_init samples_predicted_correctly "
+                       "--soft_labels True --save_path %s", g_data, buf, run);
+    TU_EXPECT_OK(r);
+    TU_ASSERT_HAS(r.out, "Initialization: 1 real image per class that expert ");
+    TU_ASSERT_HAS(r.out, "of replay_buffer_0 at epoch 10 classifies correctly; candidates walked per class: "
+                         "1 1 1 1 1 1 1 1 1 1\n");
+    TU_ASSERT_HAS(r.out, "starting from the mean logits of the experts that classify each image correctly, of 2 "
+                         "experts of replay_buffer_0 at epoch 10 (per image 2 .. 2, mean 2.00)");
+    TuRun q = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps 2 --Iteration 0 --save_path %s", g_data, buf, real);
+    TU_EXPECT_OK(q);
+    char path[800];
+    snprintf(path, sizeof path, "%s/images_0.safetensors", run);
+    Sf f;
+    sf_load(&f, path);
+    int64_t ish[4] = {NCLASS, 1, SIDE, SIDE}, lsh[2] = {NCLASS, NCLASS};
+    float *images = sf_get(&f, "images", "F32", 4, ish), *logits = sf_get(&f, "labels", "F32", 2, lsh);
+    expect_meta(&f, "labels", "soft");
+    Syn rs = load_synset(real, "images_0");
+    ck_assert_msg(same_floats(images, rs.images, (size_t)NCLASS * PIX),
+                  "experts right on every image picked other images than --pix_init real");
+    for (int c = 0; c < NCLASS; c++) {
+        ck_assert_msg(is_training_image_of(images + (size_t)c * PIX, c), "row %d is not a training image of class %d",
+                      c, c);
+        const float *y = logits + (size_t)c * NCLASS;
+        for (int k = 0; k < NCLASS; k++)
+            ck_assert_msg(k == c || y[k] < y[c], "row %d: logit %d (%g) not below its class's (%g)", c, k, y[k], y[c]);
+    }
+    syn_free(&rs);
+    free(images);
+    free(logits);
+    sf_free(&f);
+    tu_run_free(&r);
+    tu_run_free(&q);
+}
+END_TEST
+
 START_TEST(distill_refusals_say_why) {
     ensure_experts();
     /* No experts where it looks: the message names the path it tried. */
@@ -793,6 +865,59 @@ START_TEST(distill_divergence_keeps_last_good_set) {
         }
         syn_free(&last);
     }
+}
+END_TEST
+
+/* --threshold: below every loss, no iteration updates the set (images_last is images_0, each
+ * metrics line says skipped); above every loss, with the window and matching flags at their
+ * plain values, the run is bit-identical to the shared run. --auto_match with --loss_ratio
+ * logs its matched step. */
+START_TEST(distill_threshold_skips_updates) {
+    ensure_run1();
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/threshold_low", g_root);
+    TuRun r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps=2 --Iteration 3 --eval_it 1 --threshold 1e-30 --save_path %s",
+                       g_data, g_buf, dir);
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.out, "Done: 0 updates (3 of 3 iterations skipped"), "no skip count:\n%.3000s", r.out);
+    tu_run_free(&r);
+    Syn first = load_synset(dir, "images_0"), last = load_synset(dir, "images_last");
+    ck_assert_msg(same_floats(first.images, last.images, (size_t)NCLASS * PIX), "skipped iterations changed the images");
+    ck_assert_msg(first.lr == last.lr, "skipped iterations changed syn_lr: %g -> %g", first.lr, last.lr);
+    syn_free(&first); syn_free(&last);
+    char mp[800];
+    snprintf(mp, sizeof mp, "%s/metrics.jsonl", dir);
+    char *m = tu_read_text(mp);
+    ck_assert_msg(count_lines_with(m, "\"skipped\": true") == 3, "%s: expected 3 skipped lines:\n%s", mp, m);
+    ck_assert_msg(tu_has(m, "\"updates\": 0, \"skipped\": 3"), "%s: the final line has no skip count:\n%s", mp, m);
+    free(m);
+
+    snprintf(dir, sizeof dir, "%s/threshold_high", g_root);
+    r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps=2 --Iteration 2 --eval_it 1 --threshold 1e30 --min_start_epoch 0 "
+                 "--current_max_start_epoch 1 --Sequential_Generation False --loss_ratio 0 --auto_match False "
+                 "--save_path %s", g_data, g_buf, dir);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
+    Syn a = load_synset(g_run1, "images_last"), b = load_synset(dir, "images_last");
+    ck_assert_msg(same_floats(a.images, b.images, (size_t)NCLASS * PIX) && a.lr == b.lr,
+                  "a threshold above every loss changed the run");
+    syn_free(&a); syn_free(&b);
+    snprintf(mp, sizeof mp, "%s/metrics.jsonl", dir);
+    m = tu_read_text(mp);
+    ck_assert_msg(count_lines_with(m, "\"skipped\": false") == 2, "%s: expected 2 updated lines:\n%s", mp, m);
+    free(m);
+
+    /* --auto_match with --loss_ratio runs and logs its matched step (1 or 2 of --syn_steps 2). */
+    snprintf(dir, sizeof dir, "%s/auto_match", g_root);
+    r = tu_clmtt(g_root, DISTILL_COMMON " --syn_steps=2 --Iteration 1 --eval_it 1 --auto_match --loss_ratio 0.5 "
+                 "--save_path %s", g_data, g_buf, dir);
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
+    snprintf(mp, sizeof mp, "%s/metrics.jsonl", dir);
+    m = tu_read_text(mp);
+    ck_assert_msg(tu_has(m, "\"match_step\": 1}") || tu_has(m, "\"match_step\": 2}"), "%s: no match_step:\n%s", mp, m);
+    ck_assert_msg(tu_has(m, "\"loss_ratio\":0.5"), "%s: the settings line lacks loss_ratio:\n%s", mp, m);
+    free(m);
 }
 END_TEST
 
@@ -948,9 +1073,11 @@ int main(void) {
     tcase_add_test(tc, eval_rejects_bad_syn_files);
     tcase_add_test(tc, distill_writes_sets_pictures_and_metrics);
     tcase_add_test(tc, distill_first_step_is_linear_in_lr_img);
+    tcase_add_test(tc, distill_samples_predicted_correctly);
     tcase_add_test(tc, distill_refusals_say_why);
     tcase_add_test(tc, distill_init_syn_continues);
     tcase_add_test(tc, distill_divergence_keeps_last_good_set);
+    tcase_add_test(tc, distill_threshold_skips_updates);
     tcase_add_test(tc, distill_negative_syn_lr_stops_at_evaluation);
     tcase_add_test(tc, distill_checks_all_expert_files);
     tcase_add_test(tc, distill_sigint_saves_and_exits_130);

@@ -1,10 +1,11 @@
 /* Run reports and results for scripts, through the clmtt binary (CLMTT_BIN) on a tiny
- * MNIST-format dataset this test writes (class-dependent bars plus noise): a distill run's
+ * stand-in MNIST (tests/standin.h: class-dependent bars plus noise): a distill run's
  * curves.png and evolution.gif (decoded here with libpng's signature and giflib), clmtt
  * report's text and JSON and its regenerating the pictures, clmtt eval --json; and the
  * drawing on metrics without updates or evaluations, through the library. */
 #include "io/report.h"
 #include "io/synset.h"
+#include "standin.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -20,35 +21,6 @@ enum { NTRAIN = 40, NTEST = 20, SIDE = 28, NCLASS = 10, PIX = SIDE * SIDE };
 
 static char *g_root, g_data[600], g_buf[600], g_run[600];
 static int g_have_run;
-
-static void put_be32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-
-/* Plain IDX files of n images (class i % 10: bars at 2c+4, 2c+5, noise +-30) and labels. */
-static void write_split(const char *prefix, int n, uint64_t seed) {
-    Rng r;
-    rng_init(&r, seed, 17);
-    unsigned char *img = xmalloc(16 + (size_t)n * PIX), *lab = xmalloc(8 + (size_t)n);
-    put_be32(img, 0x803); put_be32(img + 4, (uint32_t)n); put_be32(img + 8, SIDE); put_be32(img + 12, SIDE);
-    put_be32(lab, 0x801); put_be32(lab + 4, (uint32_t)n);
-    for (int i = 0; i < n; i++) {
-        int c = i % NCLASS;
-        lab[8 + i] = (unsigned char)c;
-        for (int y = 0; y < SIDE; y++)
-            for (int x = 0; x < SIDE; x++) {
-                int v = (x / 2 == c + 2 || y / 2 == c + 2 ? 210 : 25) + rng_int(&r, -30, 30);
-                img[16 + (size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-    }
-    char p[700];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", g_data, prefix);
-    tu_write_file(p, img, 16 + (size_t)n * PIX);
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", g_data, prefix);
-    tu_write_file(p, lab, 8 + (size_t)n);
-    free(img);
-    free(lab);
-}
 
 /* One expert of 2 epochs, then 2 updates evaluated at 0, 1 and 2 by 2 networks each. */
 static void ensure_run(void) {
@@ -291,8 +263,7 @@ int main(void) {
     snprintf(g_buf, sizeof g_buf, "%s/buffers", g_root);
     snprintf(g_run, sizeof g_run, "%s/run", g_root);
     mkdir_p(g_data);
-    write_split("train", NTRAIN, 1);
-    write_split("t10k", NTEST, 2);
+    standin_mnist(g_data, NTRAIN, NTEST, 1);
     int rc = tu_run(s);
     if (rc == 0) tu_rm_tree(g_root);
     return rc;

@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 pocl-opencl-icd clinfo
   libclblast-dev libclfft-dev
-  libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev libcairo2-dev libgif-dev
+  libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev libcairo2-dev libgif-dev libyaml-dev
   liblapacke-dev libopenblas-dev librandom123-dev
   libopenmpi-dev openmpi-bin
   check python3-numpy

@@ -80,6 +80,7 @@ static void train_expert(const BufferArgs *a, Trainer *tr, const Dataset *data, 
 int cmd_buffer(int argc, char **argv) {
     BufferArgs a = {"CIFAR10", "imagenette", "ConvNet", "color_crop_cutout_flip_scale_rotate", NULL, "./buffers",
                     128, 100, 256, 256, 1, 50, 0, 0, 10, -1, -1, 0.01, 0, 0, 0};
+    const char *cfg_path = NULL;   /* read by cli_parse */
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset (with --dataset ImageNet)", 0},
@@ -102,6 +103,7 @@ int cmd_buffer(int argc, char **argv) {
         {"save_interval", FLAG_INT, &a.save_interval, "experts per file", 0},
         {"seed", FLAG_OPT_INT, &a.seed, "random seed (None: a fresh one, printed)", 0},
         {"device", FLAG_DEVICE, &a.device, "OpenCL device index, or a list 0,1,... (one per rank on a node, see clmtt devices; None: CLMTT_DEVICE or the default)", 0},
+        {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
     };
     FlagSet fs = {"buffer", "Train expert networks on real data and save their parameter trajectories.", flags,
                   (int)(sizeof flags / sizeof flags[0])};
@@ -142,6 +144,10 @@ int cmd_buffer(int argc, char **argv) {
     FILE *metrics = NULL;   /* rank 0 writes every file */
     if (dist_is_root()) {
         mkdir_p(dir);
+        int stale = remove_stale_temps(dir);
+        if (stale)
+            printf("Removed %d unfinished temporary file%s of an interrupted run from %s\n", stale, stale == 1 ? "" : "s",
+                   dir);
         metrics = metrics_open(mpath);
     }
 

@@ -9,6 +9,7 @@
 #include "core/dist.h"
 #include "core/util.h"
 #include "distill/distill.h"
+#include "distill/threshold.h"
 #include "io/report.h"
 #include "train/experts.h"
 
@@ -27,6 +28,10 @@
 static int freq_images_per_class(const DistillArgs *a, const DatasetInfo *ds) {
     return (int)((long long)a->ipc * ds->height * ds->width / a->freq_dims);
 }
+
+/* images_last.safetensors is rewritten at every evaluation and at least this often, so a
+ * run killed without warning continues from it (--init_syn) losing minutes at most. */
+#define CHECKPOINT_SECONDS 300.0
 
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
@@ -47,12 +52,29 @@ static int finite_set(const ImageSet *s) {
 }
 
 int cmd_distill(int argc, char **argv) {
+    /* Fields after the positional part start zero; their defaults are assigned below. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
     DistillArgs a = {"CIFAR10", "imagenette", "ConvNet", "S", "real", "color_crop_cutout_flip_scale_rotate", NULL,
                      "./buffers", NULL, NULL,
                      128, 1, 5, 100, 1000, 5000, 256, -1, 256, 1,
                      3, 20, 25, 0, 0, 0, 0, 2, 1,
                      -1, -1, 0, -1, -1,
-                     1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0, 0, 2.0, 0.9, -1, 0.0, 1};
+                     1000, 1e-05, 0.01, 0.01, 0, "pixel", FREQ_DIMS_DEFAULT, 0, 0, 2.0, 0.9, -1, 0.0};
+#pragma GCC diagnostic pop
+    /* The matching options: DATM's parser defaults (utils/cfg.py) where they keep MTT's runs
+     * unchanged: Sequential_Generation True and expansion_end_epoch 3000, but the upper bound
+     * starts at max_start_epoch unless --current_max_start_epoch is given, and the threshold
+     * is off (DATM's default 1.0 would skip MTT's iterations of loss above 1). */
+    a.min_start_epoch = 0;
+    a.current_max_start_epoch = -1;
+    a.expansion_end_epoch = 3000;
+    a.Sequential_Generation = 1;
+    a.threshold = INFINITY;
+    a.auto_match = 0;
+    a.loss_ratio = 0.0;
+    a.num_trajectories = 1;
+    const char *cfg_path = NULL;   /* read by cli_parse */
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &a.subset, "ImageNet subset", 0},
@@ -71,7 +93,7 @@ int cmd_distill(int argc, char **argv) {
         {"batch_real", FLAG_INT, &a.batch_real, "accepted for compatibility; unused (as in the original)", 0},
         {"batch_syn", FLAG_OPT_INT, &a.batch_syn, "student minibatch size (None: the whole set)", 0},
         {"batch_train", FLAG_INT, &a.batch_train, "evaluation training batch size", 0},
-        {"pix_init", FLAG_STR, &a.pix_init, "initial pixels: real or noise", 0},
+        {"pix_init", FLAG_STR, &a.pix_init, "initial pixels: real, noise, or samples_predicted_correctly (real images an expert classifies correctly)", 0},
         {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation (True/False)", 0},
         {"dsa_strategy", FLAG_STR, &a.dsa_strategy, "augmentation groups, joined by _", 0},
         {"data_path", FLAG_STR, &a.data_path, "dataset folder (default: the dataset's usual place, or 'data')", 0},
@@ -79,7 +101,18 @@ int cmd_distill(int argc, char **argv) {
         {"buffer_path", FLAG_STR, &a.buffer_path, "where the expert trajectories are", 0},
         {"expert_epochs", FLAG_INT, &a.expert_epochs, "target = start + expert_epochs", 0},
         {"syn_steps", FLAG_INT, &a.syn_steps, "student steps per iteration", 0},
-        {"max_start_epoch", FLAG_INT, &a.max_start_epoch, "start epoch drawn from [0, max_start_epoch)", 0},
+        {"max_start_epoch", FLAG_INT, &a.max_start_epoch, "largest start epoch + 1 (the upper bound the window grows to)", 0},
+        {"min_start_epoch", FLAG_INT, &a.min_start_epoch, "smallest start epoch", 0},
+        {"current_max_start_epoch", FLAG_INT, &a.current_max_start_epoch,
+         "upper bound of the start epoch at iteration 0 (default: max_start_epoch)", 0},
+        {"expansion_end_epoch", FLAG_INT, &a.expansion_end_epoch,
+         "iterations over which the upper bound grows to max_start_epoch", 0},
+        {"Sequential_Generation", FLAG_BOOL, &a.Sequential_Generation,
+         "grow the start epoch's upper bound from current_max_start_epoch (False: max_start_epoch throughout)", 0},
+        {"threshold", FLAG_FLOAT, &a.threshold, "update the set only at iterations whose loss is <= this (inf: always)", 0},
+        {"auto_match", FLAG_BOOL, &a.auto_match, "match at the student step closest to the target", 0},
+        {"loss_ratio", FLAG_FLOAT, &a.loss_ratio,
+         "fraction of parameters with the smallest squared error left out of the loss, in [0, 1)", 0},
         {"zca", FLAG_BOOL, &a.zca, "ZCA whitening", 0},
         {"load_all", FLAG_BOOL, &a.load_all, "draw experts from all files at random", 0},
         {"no_aug", FLAG_BOOL, &a.no_aug, "no augmentation inside the unrolled student steps", 0},
@@ -92,7 +125,7 @@ int cmd_distill(int argc, char **argv) {
         {"lr_y", FLAG_FLOAT, &a.lr_y, "learning rate of the label logits (with --soft_labels)", 0},
         {"Momentum_y", FLAG_FLOAT, &a.Momentum_y, "momentum of the label logits' SGD", 0},
         {"ema_decay", FLAG_FLOAT, &a.ema_decay, "evaluate and save an exponential moving average of the set with this decay (0: off)", 0},
-        {"Label_Model_Timestamp", FLAG_INT, &a.Label_Model_Timestamp, "expert snapshot (epoch) whose logits start the soft labels (-1: the last)", 0},
+        {"Label_Model_Timestamp", FLAG_INT, &a.Label_Model_Timestamp, "expert snapshot (epoch) whose logits start the soft labels and that picks samples_predicted_correctly (-1: the last)", 0},
         {"num_trajectories", FLAG_INT, &a.num_trajectories, "expert segments per iteration, meta-gradients averaged (split over MPI ranks)", 0},
         {"max_files", FLAG_OPT_INT, &a.max_files, "use only this many expert files", 0},
         {"max_experts", FLAG_OPT_INT, &a.max_experts, "use only the first this many experts of each file", 0},
@@ -101,6 +134,7 @@ int cmd_distill(int argc, char **argv) {
         {"device", FLAG_DEVICE, &a.device, "OpenCL device index, or a list 0,1,... (one per rank on a node, see clmtt devices; None: CLMTT_DEVICE or the default)", 0},
         {"save_path", FLAG_STR, &a.save_path, "run folder (default logged_files/<dataset>/<run name>)", 0},
         {"init_syn", FLAG_STR, &a.init_syn, "start from this synthetic set file (images, labels and lr)", 0},
+        {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
     };
     FlagSet fs = {"distill", "Distill a synthetic set by matching expert training trajectories.", flags,
                   (int)(sizeof flags / sizeof flags[0])};
@@ -118,8 +152,11 @@ int cmd_distill(int argc, char **argv) {
     cli_require(a.max_start_epoch >= 1, "max_start_epoch", "must be at least 1, got %d", a.max_start_epoch);
     cli_require(a.batch_syn != 0, "batch_syn", "must be at least 1 (or None)");
     cli_require(a.batch_train >= 1, "batch_train", "must be at least 1, got %d", a.batch_train);
-    cli_require(strcmp(a.pix_init, "real") == 0 || strcmp(a.pix_init, "noise") == 0, "pix_init",
-                "must be 'real' or 'noise', got '%s'", a.pix_init);
+    int pix_correct = distill_pix_correct(&a);
+    cli_require(strcmp(a.pix_init, "real") == 0 || strcmp(a.pix_init, "noise") == 0 || pix_correct, "pix_init",
+                "must be 'real', 'noise' or 'samples_predicted_correctly', got '%s'", a.pix_init);
+    cli_require(!(pix_correct && a.texture), "pix_init",
+                "samples_predicted_correctly picks single images; it cannot fill --texture canvases (use real or noise)");
     cli_require(isfinite(a.lr_teacher), "lr_teacher", "must be a number");
     cli_require(strcmp(a.param, "pixel") == 0 || strcmp(a.param, "freq") == 0, "param",
                 "must be 'pixel' or 'freq', got '%s'", a.param);
@@ -134,6 +171,9 @@ int cmd_distill(int argc, char **argv) {
     cli_require(a.num_trajectories >= 1, "num_trajectories", "must be at least 1, got %d", a.num_trajectories);
     cli_require(a.Label_Model_Timestamp >= -1, "Label_Model_Timestamp", "must be -1 (the last) or an epoch, got %d",
                 a.Label_Model_Timestamp);
+    StartWindow window;
+    MatchOptions match;
+    distill_match_options(&a, &fs, &window, &match);
     DatasetInfo dsinfo;
     dataset_resolve(a.dataset, a.subset, a.res, &dsinfo);
     dsinfo.skip_bad_images = a.skip_bad_images;
@@ -198,6 +238,7 @@ int cmd_distill(int argc, char **argv) {
            ds->name, a.model, a.ipc, a.syn_steps, a.expert_epochs, a.max_start_epoch, a.Iteration, a.lr_img, a.lr_lr,
            a.lr_teacher, batch_syn, a.pix_init, a.dsa ? "True" : "False", a.no_aug ? "True" : "False", a.eval_it,
            a.num_eval, a.epoch_eval_train, seed);
+    distill_match_describe(&a, &window);
     if (a.texture) {
         printf("Texture: canvases of %d x %d images, %d crop round%s per step\n", a.canvas_size, a.canvas_size,
                a.canvas_samples, a.canvas_samples == 1 ? "" : "s");
@@ -246,7 +287,11 @@ int cmd_distill(int argc, char **argv) {
     RunOutputs out = {&a, ds, "", a.zca ? &zca : NULL};
     outputs_make_dir(&out, seed);
     ImageSet set;   /* host copy of the set's images (refreshed before evaluating and saving) */
-    distill_initial_images(&a, ds, &data, &init, &rng_init_set, &set);
+    LabelExperts le = {0};
+    int pick = pix_correct && !a.init_syn, use_le = pick || (a.soft_labels && !init.label_logits);
+    if (use_le) label_experts_open(&le, &a, edir, &net, ds->name, seed);
+    if (pick) distill_correct_images(&a, ds, &data, &le, &rng_init_set, &set);
+    else distill_initial_images(&a, ds, &data, &init, &rng_init_set, &set);
     printf("Run folder: %s\n", out.dir);
     char mpath[4300];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", out.dir);
@@ -258,37 +303,28 @@ int cmd_distill(int argc, char **argv) {
     if (init.label_logits && !a.soft_labels)
         die("%s holds learned soft labels; pass --soft_labels=True to go on learning them", a.init_syn);
     if (a.soft_labels) {
-        /* The labels start as the file's logits, or as one expert snapshot's logits on the
-         * starting images (its own stream, so the expert order of the run is unchanged). */
+        /* The labels start as the file's logits, or from the label experts' logits on the
+         * starting images. */
         float *logits = xmalloc((size_t)set.n * ds->num_classes * sizeof(float));
-        if (init.label_logits) {
-            memcpy(logits, init.label_logits, (size_t)set.n * ds->num_classes * sizeof(float));
-        } else {
-            Rng rng_labels;
-            rng_init(&rng_labels, seed, 5);
-            ExpertSource first;
-            experts_open(&first, edir, &net, ds->name, a.zca, a.max_files, a.max_experts, 0, &rng_labels);
-            int nsnap, ts = a.Label_Model_Timestamp;
-            const float *traj = experts_next(&first, &rng_labels, &nsnap);
-            if (ts >= nsnap) die("--Label_Model_Timestamp %d: the experts in %s have %d snapshots (0 .. %d)", ts, edir,
-                                 nsnap, nsnap - 1);
-            distill_label_logits(&net, traj + (size_t)(ts < 0 ? nsnap - 1 : ts) * net.nparams, &set, logits);
-            experts_close(&first);
-        }
+        char from[400] = "the file";
+        if (init.label_logits) memcpy(logits, init.label_logits, (size_t)set.n * ds->num_classes * sizeof(float));
+        else distill_start_logits(&a, &le, &net, &set, logits, from, sizeof from);
         learnset_set_soft(&ls, logits, a.lr_y, a.Momentum_y);
         free(logits);
         printf("Soft labels: label logits learned with lr_y=%g Momentum_y=%g, starting from %s\n", a.lr_y,
-               a.Momentum_y, init.label_logits ? "the file" : "an expert's logits");
+               a.Momentum_y, from);
     }
+    if (use_le) label_experts_close(&le);
     if (a.ema_decay > 0) {
         learnset_set_ema(&ls, a.ema_decay);
         printf("EMA: evaluation and the saved sets use the moving average of the set (decay %g)\n", a.ema_decay);
     }
     Distiller d;
     distiller_init_split(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll, split_rows);
+    distiller_set_match(&d, &match);
     Segments segs;
     segments_init(&segs, a.num_trajectories, &ls, net.nparams);
-    SegmentSpan span = {a.max_start_epoch, a.expert_epochs};
+    SegmentSpan span = {&window, a.expert_epochs};
     if (a.num_trajectories > 1)
         printf("Expert segments: %d per iteration, meta-gradients averaged%s\n", a.num_trajectories,
                dist_size() > 1 ? " (split over the ranks)" : "");
@@ -297,8 +333,8 @@ int cmd_distill(int argc, char **argv) {
     evalpool_init(&pool, &a, &dsa_eval);
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
-    double t_start = now_seconds(), t_iters = 0;
-    int iters_done = 0, status = 0;
+    double t_start = now_seconds(), t_iters = 0, t_checkpoint = t_start;
+    int iters_done = 0, skipped = 0, status = 0;
     Progress prog;
     progress_start(&prog, "distill", a.Iteration, "it");
 
@@ -321,7 +357,14 @@ int cmd_distill(int argc, char **argv) {
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
             outputs_save(&out, &ls, &set, it, stem, improved ? "images_best" : NULL);
+            if (it < a.Iteration) outputs_checkpoint(&out, &ls, &set, it);
+            t_checkpoint = now_seconds();
             if (dist_is_root()) report_write(out.dir);
+        } else if (dist_is_root() && now_seconds() - t_checkpoint > CHECKPOINT_SECONDS) {
+            /* rank 0's clock alone: the other ranks write nothing */
+            learnset_images(&ls, set.images);
+            outputs_checkpoint(&out, &ls, &set, it);
+            t_checkpoint = now_seconds();
         }
         if (it == a.Iteration) break;
         if (any_rank_interrupted()) break;
@@ -338,7 +381,8 @@ int cmd_distill(int argc, char **argv) {
             status = 1;
             break;
         }
-        if (!learnset_update(&ls)) {
+        SetUpdate upd = threshold_update(&ls, loss, a.threshold);
+        if (upd == SET_DIVERGED) {
             progress_clear(&prog);
             fprintf(stderr, "clmtt: iteration %d diverged (the update made syn_lr or the images non-finite); "
                     "the last good set is in %s/images_last.safetensors\n", it, out.dir);
@@ -348,13 +392,17 @@ int cmd_distill(int argc, char **argv) {
         double secs = now_seconds() - t0;
         t_iters += secs;
         iters_done++;
+        skipped += upd == SET_SKIPPED;
+        char extra[160];
+        distill_match_fields(&a, &window, it, d.match.step, upd == SET_SKIPPED, extra, sizeof extra);
         metrics_line(metrics,
                      "{\"iteration\": %d, \"loss\": %.9g, \"syn_lr\": %.9g, \"start_epoch\": %d, \"grad_syn_lr\": %.9g, "
-                     "\"seconds\": %.3f, \"peak_device_bytes\": %zu}",
-                     it, loss, ls.lr, start, dlr, secs, dev_mem_peak());
+                     "\"seconds\": %.3f, \"peak_device_bytes\": %zu%s}",
+                     it, loss, ls.lr, start, dlr, secs, dev_mem_peak(), extra);
         if (it % 10 == 0) {
             progress_clear(&prog);
-            printf("iter = %04d, loss = %.4f, syn_lr = %.6g (%.2f s/it)\n", it, loss, ls.lr, secs);
+            printf("iter = %04d, loss = %.4f, syn_lr = %.6g (%.2f s/it)%s\n", it, loss, ls.lr, secs,
+                   upd == SET_SKIPPED ? " skipped: loss above --threshold" : "");
         }
         progress_update(&prog, it + 1);
     }
@@ -364,16 +412,22 @@ int cmd_distill(int argc, char **argv) {
     outputs_save(&out, &ls, &set, iters_done, "images_last", NULL);
     if (interrupted) {
         fprintf(stderr, "clmtt: interrupted after %d updates; continue with --init_syn %s/images_last.safetensors\n",
-                iters_done, out.dir);
+                iters_done - skipped, out.dir);
         status = 130;
     }
     char pk[32], el[32];
-    printf("Done: %d updates in %s (%.2f s per iteration), peak device memory %s; run folder %s\n", iters_done,
+    char skip_note[96] = "";
+    if (isfinite(a.threshold))
+        snprintf(skip_note, sizeof skip_note, " (%d of %d iterations skipped: loss above --threshold)", skipped,
+                 iters_done);
+    printf("Done: %d updates%s in %s (%.2f s per iteration), peak device memory %s; run folder %s\n",
+           iters_done - skipped, skip_note,
            format_duration(now_seconds() - t_start, el, sizeof el), iters_done ? t_iters / iters_done : 0.0,
            human_bytes((double)dev_mem_peak(), pk, sizeof pk), out.dir);
     evalpool_report(&pool, metrics);
-    metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"seconds_per_iteration\": %.4f, \"peak_device_bytes\": %zu, \"status\": %d}",
-                 iters_done, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
+    metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"skipped\": %d, \"seconds_per_iteration\": %.4f, "
+                 "\"peak_device_bytes\": %zu, \"status\": %d}",
+                 iters_done - skipped, skipped, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
     if (metrics) fclose(metrics);
     segments_free(&segs);
     distiller_free(&d);

@@ -33,6 +33,7 @@ int cmd_eval(int argc, char **argv) {
     int seed = -1, device = -1, skip_bad_images = 0, json = 0;
     double lr = -1;
     const char *buffer_path = "./buffers";
+    const char *cfg_path = NULL;   /* read by cli_parse */
     Flag flags[] = {
         {"dataset", FLAG_STR, &dataset, "dataset of the test set: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
         {"subset", FLAG_STR, &subset, "ImageNet subset", 0},
@@ -54,6 +55,7 @@ int cmd_eval(int argc, char **argv) {
         {"seed", FLAG_OPT_INT, &seed, "random seed (None: a fresh one, printed)", 0},
         {"device", FLAG_DEVICE, &device, "OpenCL device index, or a list 0,1,... (one per rank on a node, see clmtt devices; None: CLMTT_DEVICE or the default)", 0},
         {"json", FLAG_BOOL, &json, "print one JSON object (settings, per-model accuracies, mean, std) on stdout; the log goes to stderr", 0},
+        {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
     };
     FlagSet fs = {"eval", "Train fresh networks on a synthetic (or random real) set and report test accuracy.", flags,
                   (int)(sizeof flags / sizeof flags[0])};

@@ -99,6 +99,16 @@ void outputs_save(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it
     free(unwhitened);
 }
 
+void outputs_checkpoint(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it) {
+    if (!dist_is_root()) return;
+    SynExtras more;
+    learnset_extras(ls, &more);
+    float *unwhitened = unwhitened_set(r, set);
+    save_set(r, set, learnset_shown_lr(ls), &more, "images_last", it, unwhitened);
+    synset_extras_free(&more);
+    free(unwhitened);
+}
+
 void outputs_make_dir(RunOutputs *r, uint64_t seed) {
     if (r->a->save_path) {
         snprintf(r->dir, sizeof r->dir, "%s", r->a->save_path);
@@ -111,7 +121,11 @@ void outputs_make_dir(RunOutputs *r, uint64_t seed) {
         snprintf(r->dir, sizeof r->dir, "logged_files/%s/%s_ipc%d_%s_s%" PRIu64, r->ds->name, r->a->model, r->a->ipc,
                  stamp, seed);
     }
-    if (dist_is_root()) mkdir_p(r->dir);
+    dist_bcast(r->dir, sizeof r->dir, 0);   /* rank 0's name (its clock's stamp) for every rank's messages */
+    if (!dist_is_root()) return;
+    mkdir_p(r->dir);
+    int stale = remove_stale_temps(r->dir);
+    if (stale) printf("Removed %d unfinished temporary file%s of an interrupted run from %s\n", stale, stale == 1 ? "" : "s", r->dir);
 }
 
 void outputs_settings_line(const RunOutputs *r, FILE *metrics, uint64_t seed, int batch_syn) {
@@ -150,6 +164,7 @@ void outputs_settings_line(const RunOutputs *r, FILE *metrics, uint64_t seed, in
         cJSON_AddNumberToObject(s, "canvas_size", a->canvas_size);
         cJSON_AddNumberToObject(s, "canvas_samples", a->canvas_samples);
     }
+    distill_match_settings(a, s);
     cJSON_AddStringToObject(s, "eval_mode", a->eval_mode);
     cJSON_AddNumberToObject(s, "num_eval", a->num_eval);
     cJSON_AddNumberToObject(s, "eval_it", a->eval_it);

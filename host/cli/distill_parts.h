@@ -4,12 +4,15 @@
 #ifndef CLMTT_DISTILL_PARTS_H
 #define CLMTT_DISTILL_PARTS_H
 
+#include "cli/cli.h"
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "data/freqrank.h"
 #include "data/zca.h"
 #include "distill/distill.h"
 #include "distill/learnset.h"
+#include "distill/match.h"
+#include "distill/window.h"
 #include "net/net.h"
 #include "io/synset.h"
 #include "train/evaluate.h"
@@ -33,8 +36,28 @@ typedef struct {
     double lr_y, Momentum_y;
     int Label_Model_Timestamp;   /* the expert snapshot whose logits start the labels (-1: the last) */
     double ema_decay;        /* > 0: evaluate and save an exponential moving average of the set */
+    /* Matching options (distill_match.c); defaults set after the initializer in cmd_distill.c. */
+    int min_start_epoch, current_max_start_epoch, expansion_end_epoch, Sequential_Generation;
+    double threshold;        /* INFINITY: every iteration updates the set */
+    int auto_match;
+    double loss_ratio;
     int num_trajectories;    /* expert segments per iteration, meta-gradients averaged */
 } DistillArgs;
+
+/* ---- matching options ---- */
+/* Checks the window, threshold, auto_match and loss_ratio flags (dying with the flag's name)
+ * and fills the start-epoch window and the loss's options; current_max_start_epoch not given
+ * becomes max_start_epoch. */
+void distill_match_options(DistillArgs *a, const FlagSet *fs, StartWindow *w, MatchOptions *m);
+/* Prints one line per matching option that is on. */
+void distill_match_describe(const DistillArgs *a, const StartWindow *w);
+/* The options' values into the settings object of metrics.jsonl's first line. */
+struct cJSON;
+void distill_match_settings(const DistillArgs *a, struct cJSON *settings);
+/* The options' fields of one iteration's metrics line (", \"upper_bound\": 3, ..."), each only
+ * when its option is on, so plain MTT's lines stay as they were. */
+void distill_match_fields(const DistillArgs *a, const StartWindow *w, int it, int match_step, int skipped, char *out,
+                          size_t size);
 
 /* ---- set initialization ---- */
 /* The starting images and labels (class-major): from --init_syn's file (init, taken over),
@@ -49,6 +72,35 @@ void distill_learnset(const DistillArgs *a, const DatasetInfo *ds, const ImageSe
 /* Soft labels: logits [n][classes] of `params` (one expert snapshot) on the set's images,
  * batch statistics, in chunks. */
 void distill_label_logits(const Net *net, const float *params, const ImageSet *images, float *logits);
+
+/* The expert snapshots that start the labels and, with --pix_init=samples_predicted_correctly,
+ * pick the images (distill_labels.c): the first expert drawn from a stream of its own
+ * (seed stream 5, so the run's expert order is unchanged), its snapshot at
+ * --Label_Model_Timestamp, and the same snapshot of every expert of that expert's file
+ * (after --max_experts). */
+typedef struct {
+    ExpertSource src;
+    int epoch;             /* the snapshot index (-1 resolved to the last) */
+    const float *pick;     /* [nparams]: the first expert's snapshot */
+    int nfile;             /* experts of its file in use */
+    const float **file;    /* nfile pointers to [nparams]: their snapshots, file order */
+    char who[160];         /* "expert E of <file> at epoch T", for messages */
+} LabelExperts;
+/* Whether --pix_init is samples_predicted_correctly. */
+int distill_pix_correct(const DistillArgs *a);
+void label_experts_open(LabelExperts *le, const DistillArgs *a, const char *edir, const Net *net, const char *dataset,
+                        uint64_t seed);
+void label_experts_close(LabelExperts *le);
+/* --pix_init=samples_predicted_correctly: images_per_class real training images per class
+ * that le->pick classifies correctly (pick_correct_images, rng the real init's stream);
+ * prints how many candidates each class took. */
+void distill_correct_images(const DistillArgs *a, const DatasetInfo *ds, const Dataset *data, const LabelExperts *le,
+                            Rng *rng, ImageSet *out);
+/* Soft labels' starting logits [n][classes] on the set's images: with
+ * samples_predicted_correctly the mean over le's file snapshots that classify each image
+ * correctly, else le->pick's logits. Writes what it did into from[len]. */
+void distill_start_logits(const DistillArgs *a, const LabelExperts *le, const Net *net, const ImageSet *images,
+                          float *logits, char *from, size_t len);
 
 /* ---- evaluation pool ---- */
 typedef struct {
@@ -73,7 +125,8 @@ void evalpool_report(const EvalPool *p, FILE *metrics);
 
 /* ---- expert segments of an iteration (distill_segments.c) ---- */
 typedef struct {
-    int max_start_epoch, expert_epochs;
+    const StartWindow *window;   /* draws each segment's start epoch */
+    int expert_epochs;           /* target = start + expert_epochs */
 } SegmentSpan;
 typedef struct {
     int M;            /* --num_trajectories */
@@ -98,6 +151,9 @@ typedef struct {
     char dir[4096];
     const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
 } RunOutputs;
+/* images_last.safetensors only (no pictures): the set a killed run continues from with
+ * --init_syn. `set` holds learnset_images of the current state. Rank 0 only. */
+void outputs_checkpoint(const RunOutputs *o, LearnSet *ls, const ImageSet *set, int it);
 /* --save_path, or logged_files/<dataset>/<model>_ipc<ipc>_<time>_s<seed>; created (by rank 0;
  * every rank knows its name). */
 void outputs_make_dir(RunOutputs *o, uint64_t seed);

@@ -41,7 +41,7 @@ double segments_meta_grad(Segments *s, Distiller *d, LearnSet *ls, ExpertSource 
     int nsnap;
     if (s->M == 1) {
         const float *traj = experts_next(ex, rng_experts, &nsnap);
-        int start = rng_int(rng_experts, 0, span->max_start_epoch - 1);
+        int start = window_draw(span->window, it, rng_experts);
         *start0 = start;
         return distiller_meta_grad(d, ls, traj + (size_t)start * P, traj + (size_t)(start + span->expert_epochs) * P,
                                    rng_steps, dlr);
@@ -51,7 +51,7 @@ double segments_meta_grad(Segments *s, Distiller *d, LearnSet *ls, ExpertSource 
     int M = s->M, N = dist_size(), me = dist_rank();
     for (int j = 0; j < M; j++) {
         const float *traj = experts_next(ex, rng_experts, &nsnap);
-        int start = rng_int(rng_experts, 0, span->max_start_epoch - 1);
+        int start = window_draw(span->window, it, rng_experts);
         if (j == 0) *start0 = start;
         if (j % N != me) continue;
         memcpy(s->ends + (size_t)j * 2 * P, traj + (size_t)start * P, P * sizeof(float));

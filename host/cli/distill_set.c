@@ -4,7 +4,7 @@
 #include "cli/distill_parts.h"
 #include "augment/texture.h"
 #include "core/util.h"
-#include "net/exec.h"
+#include "distill/correct_init.h"
 
 #include <string.h>
 
@@ -51,17 +51,12 @@ void distill_learnset(const DistillArgs *a, const DatasetInfo *ds, const ImageSe
 void distill_label_logits(const Net *net, const float *params, const ImageSet *images, float *logits) {
     int chunk = images->n < 256 ? images->n : 256, K = net->num_classes;
     size_t img = (size_t)images->c * images->h * images->w;
-    Exec e;
-    exec_init(&e, net, chunk, 0);
-    cl_mem p = dev_alloc(net->nparams * 4, "expert snapshot"), x = dev_alloc((size_t)chunk * img * 4, "image chunk");
-    dev_write_f32(p, 0, net->nparams, params);
+    SnapshotForward f;
+    snapfwd_init(&f, net, chunk);
+    snapfwd_set_params(&f, params);
     for (int r0 = 0; r0 < images->n; r0 += chunk) {
         int n = images->n - r0 < chunk ? images->n - r0 : chunk;
-        dev_write_f32(x, 0, (size_t)n * img, images->images + (size_t)r0 * img);
-        exec_forward(&e, dptr(p, 0), x, n, 1);
-        dev_read_f32(exec_logits(&e), 0, (size_t)n * K, logits + (size_t)r0 * K);
+        snapfwd_logits(&f, images->images + (size_t)r0 * img, n, logits + (size_t)r0 * K);
     }
-    dev_free(p);
-    dev_free(x);
-    exec_free(&e);
+    snapfwd_free(&f);
 }

@@ -3,6 +3,7 @@
 #include "core/dist.h"
 #include "core/util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,9 @@ int main(int argc, char **argv) {
     /* First: under an MPI launcher this joins the job (and silences stdout on ranks > 0). */
     dist_init(&argc, &argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* Past a file size limit (ulimit -f) a write then fails with EFBIG, and the message
+     * names the file, instead of the process dying of the signal mid-write. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage();
         return argc < 2 ? 1 : 0;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,18 +47,38 @@ void progress_clear(Progress *p) {
 
 double progress_elapsed(const Progress *p) { return now_seconds() - p->t0; }
 
+/* The open log's name, for the message when a line cannot be written (one log per process). */
+static char metrics_path[4096];
+
 FILE *metrics_open(const char *path) {
     FILE *f = fopen(path, "a");
     if (!f) die("cannot open the metrics log %s: %s", path, strerror(errno));
+    snprintf(metrics_path, sizeof metrics_path, "%s", path);
     return f;
 }
 
+/* Each line goes out in one write() to a file opened for appending, so a run killed at any
+ * moment leaves whole lines only; a failed write (a full disk, a file size limit) stops the
+ * run rather than losing its log silently. */
 void metrics_line(FILE *f, const char *fmt, ...) {
     if (!f) return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    char *line = NULL;
+    int n = vasprintf(&line, fmt, ap);
     va_end(ap);
-    fputc('\n', f);
+    if (n < 0) die("out of memory formatting a line of %s", metrics_path);
+    line = xrealloc(line, (size_t)n + 2);
+    line[n++] = '\n';
     fflush(f);
+    const char *p = line;
+    size_t left = (size_t)n;
+    while (left > 0) {
+        ssize_t w = write(fileno(f), p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) die("cannot write the metrics log %s: %s", metrics_path, w < 0 ? strerror(errno) : "no space");
+        p += w;
+        left -= (size_t)w;
+    }
+    free(line);
 }

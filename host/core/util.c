@@ -1,8 +1,10 @@
 #include "core/util.h"
 #include "core/dist.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,27 @@ int write_file_atomic_quiet(const char *path, const void *data, size_t len) {
 void write_file_atomic(const char *path, const void *data, size_t len) {
     if (write_file_atomic_quiet(path, data, len) != 0)
         die("cannot write %s: %s", path, strerror(errno));
+}
+
+int remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || end == t + 5 || pid <= 0) continue;
+        /* A live writer (this or another run into the same folder) keeps its file. */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 uint64_t hash64(const void *data, size_t len, uint64_t seed) {

@@ -26,6 +26,10 @@ void mkdir_p(const char *path);
 void write_file_atomic(const char *path, const void *data, size_t len);
 int write_file_atomic_quiet(const char *path, const void *data, size_t len);
 
+/* Removes the temporary files (<name>.tmp.<pid>) in dir that write_file_atomic of a process
+ * that no longer runs left behind (a killed run); returns how many. */
+int remove_stale_temps(const char *dir);
+
 /* FNV-1a, chained through `seed`. Not cryptographic: cache keys and checksums. */
 uint64_t hash64(const void *data, size_t len, uint64_t seed);
 

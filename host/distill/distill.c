@@ -60,6 +60,13 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
         d->tan_full = dev_alloc(rows * net->num_classes * 4, "logits' tangent at the batch rows");
         d->host_gh = xmalloc(2 * P * sizeof(float));
     }
+    MatchOptions plain = {0, 0.0};
+    matcher_init(&d->match, &plain, P);
+}
+
+void distiller_set_match(Distiller *d, const MatchOptions *opt) {
+    matcher_free(&d->match);
+    matcher_init(&d->match, opt, d->net->nparams);
 }
 
 void distiller_free(Distiller *d) {
@@ -73,6 +80,7 @@ void distiller_free(Distiller *d) {
     free(d->batch_n);
     free(d->host_gh);
     free(d->host_set);
+    matcher_free(&d->match);
     memset(d, 0, sizeof *d);
 }
 
@@ -213,13 +221,13 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
         forward_grad(d, dptr(d->thetas, (size_t)k * P), in, step_rows(d, k));
         LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * P), KL((size_t)k * P), KM(d->g), KF(alpha), KL(P));
     }
-    double loss = dev_sqdist(P, dptr(d->thetas, (size_t)K * P), dptr(d->target, 0)) / D;
+    /* The loss and lambda at the matched step; later steps do not reach the loss. */
+    double loss = matcher_seed(&d->match, K, d->thetas, d->target, target, D, d->lam);
 
     /* Reverse sweep. */
-    LAUNCH("distill_lambda_init", P, KM(d->lam), KM(d->thetas), KL((size_t)K * P), KM(d->target), KF(2.0 / D), KL(P));
     learnset_zero_grad(set);
     double da = 0;
-    for (int k = K - 1; k >= 0; k--) {
+    for (int k = d->match.step - 1; k >= 0; k--) {
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
         cl_mem tangent = reverse_pass(d, dptr(d->thetas, (size_t)k * P), in, n);

@@ -2,7 +2,8 @@
  * that does not grow with activations x steps. Forward sweep: syn_steps SGD steps of the
  * student from theta_0, storing only theta_k, the minibatch indices and the random draws of
  * each step (the parameterization's and the augmentation's). Loss:
- * ||theta_K - theta*||^2 / ||theta_0 - theta*||^2. Reverse sweep: re-render step k's batch
+ * ||theta_K - theta*||^2 / ||theta_0 - theta*||^2, or one of its options (host/distill/match.h:
+ * the closest step k* instead of K, a masked numerator). Reverse sweep, from the matched step: re-render step k's batch
  * from the set, re-augment it, run one R-operator pass at theta_k (gradient, Hessian-vector
  * product and input meta-gradient u along the adjoint lambda), and accumulate
  *   dlr -= <lambda, g_k>;  dset += -lr * render_k^T A_k^T u_k;  lambda -= lr * H_k lambda.
@@ -25,6 +26,7 @@
 
 #include "augment/dsa.h"
 #include "distill/learnset.h"
+#include "distill/match.h"
 #include "train/step.h"
 
 typedef struct {
@@ -52,6 +54,7 @@ typedef struct {
     cl_mem xs, ts, us, tan_full;
     float *host_gh, *host_set;
     size_t host_set_floats;
+    Matcher match;            /* the loss's options; after a meta-gradient its matched step and kept entries */
 } Distiller;
 
 /* Dies, naming the model, when `net` cannot be split over the ranks of this run (batch
@@ -66,11 +69,14 @@ void distiller_init(Distiller *d, const Net *net, int nsyn, int rounds, int batc
 void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, int batch_syn, int syn_steps,
                           const DsaStrategy *dsa, int split_rows);
 void distiller_free(Distiller *d);
+/* The matching loss's options (default: plain MTT). */
+void distiller_set_match(Distiller *d, const MatchOptions *opt);
 
 /* Meta-gradient at the set's current state, for one expert segment. Draws minibatches
  * (permutation chunks taken from the end), the parameterization's draws and augmentation
  * from rng, in that order for each step. Leaves the set's gradient (images and step size)
- * in set->grad and returns the loss; *dlr = dL/d(step size). */
+ * in set->grad and returns the loss; *dlr = dL/d(step size). d->match.step is the matched
+ * step (syn_steps without auto_match). */
 double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng,
                            double *dlr);
 

@@ -16,13 +16,15 @@ add_library(clmttfuzzhost STATIC
   ${CMAKE_SOURCE_DIR}/host/data/image.c
   ${CMAKE_SOURCE_DIR}/data/subsets.c
   ${SUBSETS_C}
-  ${CMAKE_SOURCE_DIR}/host/cli/cli.c)
+  ${CMAKE_SOURCE_DIR}/host/cli/cli.c
+  ${CMAKE_SOURCE_DIR}/host/cli/cli_config.c
+  ${CMAKE_SOURCE_DIR}/host/cli/config_yaml.c)
 # The library's objects get the coverage and sanitizer instrumentation but no main().
 target_compile_options(clmttfuzzhost PRIVATE -fsanitize=fuzzer-no-link,address,undefined
   -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
 target_include_directories(clmttfuzzhost PUBLIC ${CMAKE_SOURCE_DIR}/host ${CMAKE_SOURCE_DIR} ${TURBOJPEG_INC}
   ${CL_HEADERS_INC})
-target_link_libraries(clmttfuzzhost PUBLIC PkgConfig::PNG PkgConfig::ZLIB PkgConfig::CJSON ${TURBOJPEG_LIB} m)
+target_link_libraries(clmttfuzzhost PUBLIC PkgConfig::PNG PkgConfig::ZLIB PkgConfig::CJSON PkgConfig::YAML ${TURBOJPEG_LIB} m)
 
 file(GLOB CLMTT_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/*.c)
 list(SORT CLMTT_FUZZ_SOURCES)
