@@ -7,7 +7,8 @@
  *   eval     every network's accuracy is identical (the pool split over the ranks)
  *   distill  one meta-update of the set (images, learned step size, soft labels) agrees
  *            within 1e-5 relative: plain, with DSA and uneven batches, texture, soft labels,
- *            and three expert segments per iteration (--num_trajectories)
+ *            three expert segments per iteration (--num_trajectories), and the matched step
+ *            of --auto_match
  *   errors   a rank that fails ends the whole job, naming its rank and the reason; batch
  *            norm is refused over several ranks; only rank 0 prints the log
  *
@@ -308,6 +309,10 @@ END_TEST
 START_TEST(distill_segments) { distill_pair("segments", "--ipc 2 --num_trajectories 3", 0); }
 END_TEST
 
+/* The matching loss at the closest student step: the reverse sweep starts there. */
+START_TEST(distill_auto_match) { distill_pair("automatch", "--ipc 2 --dsa False --auto_match True", 0); }
+END_TEST
+
 START_TEST(distill_soft_labels) { distill_pair("soft", "--ipc 2 --dsa False --soft_labels True --lr_y 10", 1); }
 END_TEST
 
@@ -368,6 +373,7 @@ int main(void) {
     tcase_add_test(t, distill_texture);
     tcase_add_test(t, distill_soft_labels);
     tcase_add_test(t, distill_segments);
+    tcase_add_test(t, distill_auto_match);
     suite_add_tcase(s, t);
     return tu_run(s);
 }
