@@ -28,15 +28,8 @@ eval_epochs=${DATM_EVAL_EPOCHS:-300}
 seed=${DATM_SEED:-1}
 mkdir -p "$out"
 data="$out/data"
-"$root/tools/fmnist_subset.sh" "$data" "$train_images"
+"$root/tools/fmnist_experts.sh" "$clmtt" "$out" "$train_images" "$experts" "$epochs" "$seed"
 common=(--dataset=FashionMNIST --data_path="$data" --model=ConvNetW32)
-
-if [ ! -f "$out/buffers/.done_${experts}x$epochs" ]; then
-  rm -rf "$out/buffers"
-  "$clmtt" buffer "${common[@]}" --num_experts="$experts" --train_epochs="$epochs" --save_interval="$experts" \
-    --buffer_path="$out/buffers" --seed="$seed" > "$out/buffer.log" 2>&1
-  touch "$out/buffers/.done_${experts}x$epochs"
-fi
 
 # The flags of each row. The window grows from half the start-epoch range to all of it over
 # the first half of the run; the EMA's horizon (1 / (1 - decay)) is a tenth of the run.
