@@ -352,6 +352,12 @@ int cmd_distill(int argc, char **argv) {
                 break;
             }
             learnset_images(&ls, set.images);
+            /* Learned labels: the networks train on the set's current soft rows. */
+            if (ls.learn_targets) {
+                if (!set.targets) set.targets = xmalloc((size_t)set.n * ds->num_classes * sizeof(float));
+                set.k = ds->num_classes;
+                learnset_targets(&ls, set.targets);
+            }
             int improved = evalpool_run(&pool, it, &set, shown_lr, &data.test, ds->num_classes, seed, 4, metrics,
                                         &prog);
             char stem[64];
