@@ -1,8 +1,10 @@
 /* Device listing, the binary program cache (hit on the second build, recovery from
- * a damaged cache file), named OpenCL errors, and the devices command. */
+ * a damaged cache file), named OpenCL errors, the counts of host calls, and the devices command. */
 #include "core/dist.h"
 #include "testutil.h"
+#include "layers/act.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +132,72 @@ START_TEST(substreams) {
 }
 END_TEST
 
+/* Fails naming the first field of `got` that differs from `want`. */
+static void check_counts(const char *what, RtCounts got, RtCounts want) {
+    ck_assert_msg(got.launches == want.launches && got.blas_calls == want.blas_calls &&
+                      got.other_enqueues == want.other_enqueues && got.blocking_reads == want.blocking_reads &&
+                      got.blocking_writes == want.blocking_writes && got.waits == want.waits,
+                  "%s: counted launches %ld blas %ld other %ld reads %ld writes %ld waits %ld, want %ld %ld %ld %ld %ld %ld",
+                  what, got.launches, got.blas_calls, got.other_enqueues, got.blocking_reads, got.blocking_writes,
+                  got.waits, want.launches, want.blas_calls, want.other_enqueues, want.blocking_reads,
+                  want.blocking_writes, want.waits);
+}
+
+/* Each kind of call moves its own count by exactly one; calls with nothing to do move none. */
+START_TEST(counts_calls) {
+    tu_init();
+    enum { M = 3, N = 4, K = 5 };
+    float *ha = tu_new_rand(M * K, 1), *hb = tu_new_rand(K * N, 2), *hx = tu_new_rand(16, 3);
+    cl_mem a = tu_upload(ha, M * K), b = tu_upload(hb, K * N), c = tu_poisoned(M * N);
+    cl_mem x = tu_upload(hx, 16), y = tu_poisoned(16);
+    rt_kernel("act_fwd");   /* the program's build is not a call to count */
+    rt_finish();
+
+    RtCounts c0 = rt_counts();
+    LAUNCH("act_fwd", 16, KM(y), KM(x), KL(16), KI(ACT_RELU));
+    LAUNCH("act_fwd", 0, KM(y), KM(x), KL(0), KI(ACT_RELU));   /* empty: not enqueued */
+    gemm(0, 0, M, N, K, 1.0f, dptr(a, 0), K, dptr(b, 0), N, 0.0f, dptr(c, 0), N);
+    gemm(0, 0, 0, N, K, 1.0f, dptr(a, 0), K, dptr(b, 0), N, 0.0f, dptr(c, 0), N);   /* empty */
+    float out[16], cm[M * N];
+    dev_read_f32(y, 0, 16, out);
+    dev_read_f32(y, 0, 0, out);   /* empty */
+    check_counts("launch, GEMM, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 1, 0, 1, 0, 0});
+    for (int i = 0; i < 16; i++) ck_assert_float_eq(out[i], hx[i] > 0 ? hx[i] : 0.0f);
+
+    c0 = rt_counts();
+    dev_write_f32(x, 0, 16, hx);
+    dev_fill(y, 0, 16, 0.0f);
+    dev_copy(y, 0, x, 0, 16);
+    axpy(16, 2.0f, dptr(x, 0), dptr(y, 0));
+    scal(16, 0.5f, dptr(y, 0));
+    rt_finish();
+    RtCounts d = rt_counts_sub(rt_counts(), c0);
+    check_counts("write, fill, copy, axpy, scal, finish", d, (RtCounts){0, 2, 2, 0, 1, 1});
+    ck_assert_int_eq(rt_counts_blocking(&d), 2);
+
+    /* A reduction is one launch and one blocking read of its partial sums (once its scratch
+     * buffer exists: the first one allocates it, which is one fill). */
+    c0 = rt_counts();
+    dev_sum(1, dptr(x, 0));
+    check_counts("first reduction", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 1, 1, 0, 0});
+    c0 = rt_counts();
+    double dot = dev_dot(16, dptr(x, 0), dptr(y, 0));
+    dev_read_f32(c, 0, M * N, cm);
+    check_counts("dot, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 0, 2, 0, 0});
+    double want = 0;
+    for (int i = 0; i < 16; i++) want += 1.5 * (double)hx[i] * hx[i];
+    ck_assert_double_eq_tol(dot, want, 1e-4 * (1 + fabs(want)));
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) s += (double)ha[i * K + k] * hb[k * N + j];
+            ck_assert_double_eq_tol(cm[i * N + j], s, 1e-5);
+        }
+    dev_free(a); dev_free(b); dev_free(c); dev_free(x); dev_free(y);
+    free(ha); free(hb); free(hx);
+}
+END_TEST
+
 START_TEST(devices_command) {
     char *logs = tu_tempdir("runtime");
     TuRun r = tu_clmtt(logs, "devices");
@@ -160,6 +228,7 @@ int main(void) {
     tcase_add_test(tc, lists_devices);
     tcase_add_test(tc, error_names);
     tcase_add_test(tc, program_cache);
+    tcase_add_test(tc, counts_calls);
     tcase_add_test(tc, devices_command);
     tcase_add_test(tc, device_lists);
     tcase_add_test(tc, substreams);

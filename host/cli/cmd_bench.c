@@ -4,6 +4,7 @@
  * each measurement once more as one "BENCH_JSON {...}" line for scripts (tools/bench.sh). */
 #include "cli/cli.h"
 #include "cli/setup.h"
+#include "cli/bench_counts.h"
 #include "net/registry.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
@@ -243,10 +244,14 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     double *secs = xmalloc((size_t)a->iterations * sizeof(double));
     int finite = 1;
     double comm_s = 0, comm_b = 0;   /* this rank's communication in the timed iterations */
+    BenchCounts counts = {0};
     for (int it = -1; it < a->iterations; it++) {
         double t0 = now_seconds(), c0 = dist_comm_seconds(), b0 = dist_comm_bytes();
+        RtCounts n0 = rt_counts();
         loss = distiller_meta_grad(&d, &ls, theta0, target, rng, &dalpha);
         if (!learnset_update(&ls)) finite = 0;
+        RtCounts c1 = rt_counts_sub(rt_counts(), n0);
+        if (it >= 0) bench_counts_add(&counts, &c1, &d);
         rt_finish();
         double s = now_seconds() - t0;
         if (!isfinite(loss) || !isfinite(dalpha)) finite = 0;
@@ -278,6 +283,7 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
            est, est / MIB, peak ? est / (double)peak : 0.0);
     print_ranks(per_it - comm_s / a->iterations, comm_s / a->iterations, comm_b / a->iterations, peak,
                 (double)(3 * (size_t)a->syn_steps * P + ls.total) * 4, o);
+    bench_counts_print(&counts);
     cJSON_AddNumberToObject(o, "ipc", a->ipc);
     cJSON_AddNumberToObject(o, "nsyn", nsyn);
     cJSON_AddNumberToObject(o, "batch_syn", batch_syn);
@@ -292,6 +298,12 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     cJSON_AddNumberToObject(o, "graph_keeping_estimate_bytes", est);
     cJSON_AddNumberToObject(o, "graph_keeping_estimate_mib", est / MIB);
     cJSON_AddBoolToObject(o, "finite", finite);
+    bench_counts_json(o, &counts);
+    cJSON_AddNumberToObject(o, "host_peak_rss_bytes", (double)peak_rss_bytes());
+    cJSON_AddNumberToObject(o, "compute_units", RT.dev.compute_units);
+    cJSON_AddStringToObject(o, "device_type", RT.dev.type & CL_DEVICE_TYPE_GPU   ? "GPU"
+                                              : RT.dev.type & CL_DEVICE_TYPE_CPU ? "CPU"
+                                                                                 : "other");
     json_emit(o);
 
     free(secs);

@@ -41,7 +41,8 @@ const char *clblast_status_name(int s) {
     }
 }
 
-#define BLAS_CHECK(call) do { CLBlastStatusCode st_ = (call); \
+/* Every CLBlast call goes through here, so the runtime counts it (RtCounts.blas_calls). */
+#define BLAS_CHECK(call) do { RT.counts.blas_calls++; CLBlastStatusCode st_ = (call); \
     if (st_ != CLBlastSuccess) { \
         die("CLBlast error %s (%d) in %s at %s:%d", clblast_status_name(st_), (int)st_, #call, __FILE__, __LINE__); \
     } } while (0)

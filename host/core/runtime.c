@@ -183,7 +183,20 @@ Runtime *rt_use(Runtime *r) {
     return prev;
 }
 
-void rt_finish(void) { CL_CHECK(clFinish(RT.queue)); }
+void rt_finish(void) {
+    RT.counts.waits++;
+    CL_CHECK(clFinish(RT.queue));
+}
+
+RtCounts rt_counts(void) { return RT.counts; }
+
+RtCounts rt_counts_sub(RtCounts b, RtCounts a) {
+    RtCounts d = {b.launches - a.launches, b.blas_calls - a.blas_calls, b.other_enqueues - a.other_enqueues,
+                  b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits};
+    return d;
+}
+
+long rt_counts_blocking(const RtCounts *c) { return c->blocking_reads + c->blocking_writes + c->waits; }
 
 /* ---- kernels ---------------------------------------------------------------- */
 
@@ -193,6 +206,7 @@ void rt_finish(void) { CL_CHECK(clFinish(RT.queue)); }
 
 void rt_profile_event(const char *name, cl_event ev) {
     if (!ev) return;
+    RT.counts.waits++;
     CL_CHECK(clWaitForEvents(1, &ev));
     cl_ulong t0 = 0, t1 = 0;
     clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
@@ -279,6 +293,7 @@ cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n) {
     cl_mem m = rt_scratch(slot, n);
     if (n == 0) return m;
     if (RT.staging_pending) {
+        RT.counts.waits++;
         CL_CHECK(clWaitForEvents(1, &RT.staging_pending));
         CL_CHECK(clReleaseEvent(RT.staging_pending));
         RT.staging_pending = NULL;
@@ -288,6 +303,7 @@ cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n) {
         RT.staging_floats = n;
     }
     memcpy(RT.staging, host, n * sizeof(float));
+    RT.counts.other_enqueues++;
     CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_FALSE, 0, n * sizeof(float), RT.staging, 0, NULL,
                                   &RT.staging_pending));
     return m;
@@ -459,6 +475,7 @@ void rt_launch(const char *name, size_t global, const KArg *args, int nargs) {
     size_t local = e->max_wg >= 64 ? 64 : e->max_wg;
     size_t g = (global + local - 1) / local * local;
     cl_event ev = NULL;
+    RT.counts.launches++;
     CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, RT.profile ? &ev : NULL));
     rt_profile_event(name, ev);
 }
@@ -473,6 +490,7 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
     set_args(k, name, args, nargs);
     size_t g = groups * local;
     cl_event ev = NULL;
+    RT.counts.launches++;
     CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, RT.profile ? &ev : NULL));
     rt_profile_event(name, ev);
 }

@@ -50,6 +50,18 @@ typedef struct { char name[64]; cl_kernel k; size_t max_wg; } RtKernel;   /* max
 typedef struct { char name[64]; double seconds; long calls; } RtProfile;
 enum { RT_MAX_KERNELS = 512, RT_MAX_PROFILE = 256 };
 
+/* Host-side calls whose fixed cost (driver latency, a round trip to the device) does not
+ * shrink with the work they carry: what bounds small sets on a GPU. Counted always (one
+ * add per call), read by clmtt bench. */
+typedef struct {
+    long launches;        /* kernel enqueues through LAUNCH / LAUNCH_GROUPS / LAUNCH_ITEMS */
+    long blas_calls;      /* CLBlast calls (GEMM, batched GEMM, axpy, scal) */
+    long other_enqueues;  /* fills, copies, non-blocking writes, clFFT transforms */
+    long blocking_reads;  /* dev_read*: the host waits for the queue and the copy */
+    long blocking_writes; /* dev_write*: the host waits for the copy */
+    long waits;           /* clFinish and waits on events (staging upload, CLMTT_PROFILE) */
+} RtCounts;
+
 typedef struct {
     DeviceInfo dev;
     cl_context ctx;
@@ -66,6 +78,7 @@ typedef struct {
     size_t staging_floats;
     cl_event staging_pending;
     size_t mem_current, mem_peak;  /* bytes held through dev_alloc, and their peak */
+    RtCounts counts;               /* since the runtime opened */
 } Runtime;
 
 /* The current runtime; RT is shorthand for it. */
@@ -141,6 +154,12 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
 /* Profiling: waits for `ev`, adds its device time under `name`, releases it (NULL: no-op). */
 void rt_profile_event(const char *name, cl_event ev);
 void rt_profile_report(void);
+
+/* The current runtime's counts so far; b - a field by field; the host's waits on the device
+ * (blocking reads + blocking writes + waits). */
+RtCounts rt_counts(void);
+RtCounts rt_counts_sub(RtCounts b, RtCounts a);
+long rt_counts_blocking(const RtCounts *c);
 
 /* Kernel family: 1 for CPU devices (kernels that loop and vectorize inside one work-item),
  * 0 for GPUs (CLBlast GEMMs, work-group kernels). CLMTT_KERNEL_FAMILY=cpu|gpu forces one. */

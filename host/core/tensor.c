@@ -25,6 +25,7 @@ cl_mem dev_alloc(size_t bytes, const char *what) {
             human_bytes((double)RT.mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
     /* Touching the buffer makes lazy drivers commit it now, where a failure can be named. */
     const cl_uint zero = 0;
+    RT.counts.other_enqueues++;
     CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &zero, 4, 0, bytes & ~(size_t)3, 0, NULL, NULL));
     RT.mem_current += bytes;
     if (RT.mem_current > RT.mem_peak) RT.mem_peak = RT.mem_current;
@@ -44,19 +45,27 @@ size_t dev_mem_peak(void) { return RT.mem_peak; }
 void dev_mem_reset_peak(void) { RT.mem_peak = RT.mem_current; }
 
 void dev_write(cl_mem m, size_t off, size_t bytes, const void *src) {
-    if (bytes) CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
+    if (!bytes) return;
+    RT.counts.blocking_writes++;
+    CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
 }
 void dev_read(cl_mem m, size_t off, size_t bytes, void *dst) {
-    if (bytes) CL_CHECK(clEnqueueReadBuffer(RT.queue, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL));
+    if (!bytes) return;
+    RT.counts.blocking_reads++;
+    CL_CHECK(clEnqueueReadBuffer(RT.queue, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL));
 }
 void dev_write_f32(cl_mem m, size_t off, size_t n, const float *src) { dev_write(m, off * 4, n * 4, src); }
 void dev_read_f32(cl_mem m, size_t off, size_t n, float *dst) { dev_read(m, off * 4, n * 4, dst); }
 
 void dev_fill(cl_mem m, size_t off, size_t n, float v) {
-    if (n) CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &v, sizeof v, off * 4, n * 4, 0, NULL, NULL));
+    if (!n) return;
+    RT.counts.other_enqueues++;
+    CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &v, sizeof v, off * 4, n * 4, 0, NULL, NULL));
 }
 void dev_copy(cl_mem dst, size_t doff, cl_mem src, size_t soff, size_t n) {
-    if (n) CL_CHECK(clEnqueueCopyBuffer(RT.queue, src, dst, soff * 4, doff * 4, n * 4, 0, NULL, NULL));
+    if (!n) return;
+    RT.counts.other_enqueues++;
+    CL_CHECK(clEnqueueCopyBuffer(RT.queue, src, dst, soff * 4, doff * 4, n * 4, 0, NULL, NULL));
 }
 
 Tensor tensor_new(DType dt, int ndim, const int64_t *shape, const char *what) {

@@ -34,6 +34,9 @@ int remove_stale_temps(const char *dir);
 uint64_t hash64(const void *data, size_t len, uint64_t seed);
 
 double now_seconds(void);
+/* The process's peak resident memory so far (getrusage), in bytes: host memory, which is
+ * where a CPU OpenCL device's buffers live too. */
+size_t peak_rss_bytes(void);
 /* "1.5 GiB" style. */
 const char *human_bytes(double bytes, char *buf, size_t n);
 

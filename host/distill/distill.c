@@ -216,17 +216,20 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     dev_write(d->idx, 0, (size_t)K * d->batch_syn * sizeof(int), d->batch_idx);
 
     /* Forward sweep: each step is one chunk of the step engine. */
+    RtCounts c0 = rt_counts();
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, set, k);
         forward_grad(d, dptr(d->thetas, (size_t)k * P), in, step_rows(d, k));
         LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * P), KL((size_t)k * P), KM(d->g), KF(alpha), KL(P));
     }
+    d->counts_forward = rt_counts_sub(rt_counts(), c0);
     /* The loss and lambda at the matched step; later steps do not reach the loss. */
     double loss = matcher_seed(&d->match, K, d->thetas, d->target, target, D, d->lam);
 
     /* Reverse sweep. */
     learnset_zero_grad(set);
     double da = 0;
+    c0 = rt_counts();
     for (int k = d->match.step - 1; k >= 0; k--) {
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
@@ -243,6 +246,7 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
         learnset_pullback(set, k, d->idx, k * d->batch_syn, d->batch_n[k], u, -alpha);
         axpy(P, -alpha, dptr(d->hvp, 0), dptr(d->lam, 0));
     }
+    d->counts_reverse = rt_counts_sub(rt_counts(), c0);
     sum_set_grad(d, set);
     learnset_set_lr_grad(set, da);
     *dlr = da;

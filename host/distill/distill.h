@@ -55,6 +55,9 @@ typedef struct {
     float *host_gh, *host_set;
     size_t host_set_floats;
     Matcher match;            /* the loss's options; after a meta-gradient its matched step and kept entries */
+    /* The runtime's counts (enqueues, CLBlast calls, waits) of the last meta-gradient's
+     * forward sweep (syn_steps steps) and reverse sweep (match.step steps), for clmtt bench. */
+    RtCounts counts_forward, counts_reverse;
 } Distiller;
 
 /* Dies, naming the model, when `net` cannot be split over the ranks of this run (batch

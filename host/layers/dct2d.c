@@ -67,6 +67,7 @@ static void pass(Dct2d *d, int inverse, cl_mem out, cl_mem in, size_t rows, int 
     LAUNCH(inverse ? "dct_inv_pre" : "dct_fwd_pre", n, KM(v), KM(in), KI((int)rows), KI(L));
     clfftPlanHandle p = plan_for(d, L, rows);
     cl_event ev = NULL;   /* CLMTT_PROFILE: the FFT's device time, under "clfft_transform" */
+    RT.counts.other_enqueues++;
     fft_check(clfftEnqueueTransform(p, inverse ? CLFFT_BACKWARD : CLFFT_FORWARD, 1, &RT.queue, 0, NULL,
                                     RT.profile ? &ev : NULL, &v, NULL, NULL),
               "clfftEnqueueTransform");
