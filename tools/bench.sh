@@ -198,3 +198,89 @@ if has scale-N1 && has scale-N2; then
 fi
 echo
 echo "records: $jsonl (one JSON object per measurement); full output: $log"
+
+# ---- Same-run PyTorch peer and host-call counts ----
+# tools/bench/torch_peer.py runs the same distillation iteration in plain PyTorch (keeping the
+# unrolled graph, as the original does) for every distillation row above (ConvNet, syn_steps 20),
+# in this invocation, on the matching device: CUDA when clmtt ran on a GPU and torch sees one,
+# else the CPU with as many threads as clmtt's device has compute units. Skipped with a note
+# when no Python with torch is found.
+#   BENCH_PEER=0         leave the peer out
+#   BENCH_PYTHON=path    the Python with torch (default: Debian's /usr/bin/python3, else python3)
+#   BENCH_TF32=on|off    the peer's TF32 on CUDA (default off: full FP32, as clmtt computes)
+
+# peer_python: prints a Python that imports torch, or nothing.
+peer_python() {
+  local py
+  for py in ${BENCH_PYTHON:-/usr/bin/python3 python3}; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import torch' >/dev/null 2>&1; then echo "$py"; return; fi
+  done
+}
+
+# peer LABEL: runs the peer for the configuration of clmtt's record LABEL; keeps its record as peer-LABEL.
+peer() {
+  local l=$1 dev=cpu threads
+  threads=$(field "$l" compute_units)
+  [ -n "$threads" ] && [ "$threads" -ge 1 ] 2>/dev/null || threads=$(nproc)
+  if [ "$(field "$l" device_type)" = GPU ] && "$py" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    dev=cuda; threads=$(nproc)
+  fi
+  local args=(--dataset="$(field "$l" dataset)" --ipc="$(field "$l" ipc)" --syn_steps="$(field "$l" syn_steps)"
+              --iterations="$(field "$l" iterations)" --device=$dev --tf32="${BENCH_TF32:-off}" --threads="$threads")
+  echo "== [peer-$l] $py tools/bench/torch_peer.py ${args[*]}" | tee -a "$log"
+  local line status
+  set +e
+  line=$("$py" "$root/tools/bench/torch_peer.py" "${args[@]}" 2>>"$log")
+  status=$?
+  set -e
+  [ "$status" = 0 ] || { echo "bench.sh: the PyTorch peer failed for $l (status $status; see $log)" >&2; exit 1; }
+  line=$(grep '^{' <<<"$line" | tail -n 1)
+  echo "$line" | tee -a "$log" >> "$jsonl"
+  rec[peer-$l]=$line
+}
+
+peer_labels=()
+for l in "${labels[@]}"; do
+  [[ $l == distill-* ]] && [ "$(field "$l" model)" = ConvNet ] && [ "$(field "$l" syn_steps)" = 20 ] && peer_labels+=("$l")
+done
+py=""
+[ "${BENCH_PEER:-1}" = 0 ] || py=$(peer_python)
+echo
+if [ "${BENCH_PEER:-1}" = 0 ]; then
+  echo "PyTorch peer: left out (BENCH_PEER=0)"
+elif [ -z "$py" ]; then
+  echo "PyTorch peer: skipped, no Python with torch found (Debian: apt-get install python3-torch; or set BENCH_PYTHON)"
+else
+  for l in "${peer_labels[@]}"; do peer "$l"; done
+  echo
+  echo "Same run, same configurations: clmtt against plain PyTorch (torch_peer.py; random data, ConvNet, DSA, batch_syn = the set):"
+  printf "  %-12s %4s %5s %9s %9s %8s %10s %10s %10s %8s\n" dataset ipc steps "clmtt s" "torch s" "torch/" \
+    "clmtt MiB" "clmtt RSS" "torch MiB" "torch/"
+  for l in "${peer_labels[@]}"; do
+    p=peer-$l
+    awk -v ds="$(field "$l" dataset)" -v ipc="$(field "$l" ipc)" -v k="$(field "$l" syn_steps)" \
+        -v cs="$(field "$l" seconds_per_iteration)" -v ts="$(field "$p" seconds_per_iteration)" \
+        -v cb="$(field "$l" peak_device_bytes)" -v cr="$(field "$l" host_peak_rss_bytes)" -v tb="$(field "$p" peak_memory_bytes)" \
+      'BEGIN { printf "  %-12s %4s %5s %9.2f %9.2f %7.2fx %10.1f %10.1f %10.1f %7.2fx\n", ds, ipc, k, cs, ts, ts / cs,
+               cb / 1048576, cr / 1048576, tb / 1048576, tb / cb }'
+  done
+  f=${peer_labels[0]}
+  echo "  clmtt: $(field "$f" device) ($(field "$f" device_type), $(field "$f" compute_units) compute units); PyTorch $(field "peer-$f" torch)" \
+       "on $(field "peer-$f" device) ($(field "peer-$f" device_name)), $(field "peer-$f" threads) threads$( [ "$(field "peer-$f" device)" = cuda ] && echo ", TF32 $(field "peer-$f" tf32)")."
+  echo "  Seconds: clmtt's mean and PyTorch's median of the same number of timed iterations after one warm-up."
+  echo "  Memory: clmtt's peak of its own device buffers (clmtt RSS: its process's peak resident memory) against"
+  echo "  PyTorch's $(field "peer-$f" peak_memory_kind) (on the CPU that includes torch itself: about"
+  echo "  $(awk -v b="$(field "peer-$f" baseline_rss_bytes)" 'BEGIN { printf "%.0f", b / 1048576 }') MiB resident before the first iteration). torch/ = PyTorch over clmtt."
+fi
+
+echo
+echo "Host calls into the OpenCL runtime per distillation iteration and per student step (on a GPU each costs"
+echo "a fixed latency; blocking = blocking reads + blocking writes + clFinish and event waits):"
+printf "  %-46s %9s %7s %8s   %-23s   %-23s\n" run "launches" CLBlast blocking "forward step l/B/b" "reverse step l/B/b"
+for l in "${labels[@]}"; do
+  [ "$(field "$l" what)" = distill ] && [ -n "$(field "$l" iteration_launches)" ] || continue
+  printf "  %-46s %9s %7s %8s   %-23s   %-23s\n" "$l" "$(fmt %.0f "$(field "$l" iteration_launches)")" \
+    "$(fmt %.0f "$(field "$l" iteration_blas_calls)")" "$(fmt %.0f "$(field "$l" iteration_blocking)")" \
+    "$(fmt %.1f "$(field "$l" forward_step_launches)") / $(fmt %.1f "$(field "$l" forward_step_blas_calls)") / $(fmt %.1f "$(field "$l" forward_step_blocking)")" \
+    "$(fmt %.1f "$(field "$l" reverse_step_launches)") / $(fmt %.1f "$(field "$l" reverse_step_blas_calls)") / $(fmt %.1f "$(field "$l" reverse_step_blocking)")"
+done

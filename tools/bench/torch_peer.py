@@ -363,7 +363,7 @@ def main(argv):
         "loss": loss,
         "finite": math.isfinite(loss) and bool(torch.isfinite(run.images).all()),
     }
-    print(json.dumps(rec))
+    print(json.dumps(rec, separators=(",", ":")))
     return 0
 
 
