@@ -4,6 +4,8 @@
 #include "testutil.h"
 #include "layers/act.h"
 
+#include <cjson/cJSON.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +200,63 @@ START_TEST(counts_calls) {
 }
 END_TEST
 
+/* The BENCH_JSON record of one clmtt bench run (cJSON; NULL when there is none). */
+static cJSON *bench_record(const char *out) {
+    const char *p = strstr(out, "BENCH_JSON ");
+    return p ? cJSON_Parse(p + strlen("BENCH_JSON ")) : NULL;
+}
+
+static double num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(cJSON_IsNumber(v), "BENCH_JSON has no number '%s'", key);
+    return v->valuedouble;
+}
+
+/* clmtt bench --what distill reports its counts: the sweeps' steps fit inside the iteration,
+ * every step launches kernels and calls CLBlast, and the same seed gives the same counts. */
+START_TEST(bench_reports_counts) {
+    char *logs = tu_tempdir("bench");
+    const char *cmd = "bench --what=distill --dataset=FashionMNIST --model=ConvNetW32 --ipc=1 --syn_steps=3 "
+                      "--iterations=2 --seed=4";
+    TuRun r1 = tu_clmtt(logs, "%s", cmd), r2 = tu_clmtt(logs, "%s", cmd);
+    TU_EXPECT_OK(r1);
+    TU_EXPECT_OK(r2);
+    ck_assert_msg(tu_has(r1.out, "forward sweep, per student step:") && tu_has(r1.out, "reverse sweep, per student step:"),
+                  "no per-step counts in:\n%s", r1.out);
+    cJSON *a = bench_record(r1.out), *b = bench_record(r2.out);
+    ck_assert_msg(a && b, "no BENCH_JSON record");
+    static const char *const kinds[] = {"launches", "blas_calls", "other_enqueues", "blocking_reads",
+                                        "blocking_writes", "waits", "blocking"};
+    for (int i = 0; i < 7; i++) {
+        char it[64], fw[64], rv[64];
+        snprintf(it, sizeof it, "iteration_%s", kinds[i]);
+        snprintf(fw, sizeof fw, "forward_step_%s", kinds[i]);
+        snprintf(rv, sizeof rv, "reverse_step_%s", kinds[i]);
+        ck_assert_msg(num(a, it) >= 3 * (num(a, fw) + num(a, rv)), "%s %g < 3 x (%g + %g)", it, num(a, it), num(a, fw),
+                      num(a, rv));
+        ck_assert_msg(num(a, it) == num(b, it) && num(a, fw) == num(b, fw) && num(a, rv) == num(b, rv),
+                      "%s differs between two runs of the same seed", kinds[i]);
+    }
+    ck_assert(num(a, "forward_step_launches") > 0 && num(a, "reverse_step_launches") > num(a, "forward_step_launches"));
+    ck_assert(num(a, "forward_step_blas_calls") > 0 && num(a, "reverse_step_blas_calls") > 0);
+    ck_assert(num(a, "iteration_blocking_reads") > 0);
+    ck_assert(num(a, "iteration_blocking") == num(a, "iteration_blocking_reads") + num(a, "iteration_blocking_writes") +
+                                                   num(a, "iteration_waits"));
+    /* A CPU device's buffers live in the process's memory, so its peak RSS holds them. */
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(a, "device_type");
+    ck_assert(cJSON_IsString(type));
+    if (strcmp(type->valuestring, "CPU") == 0)
+        ck_assert_msg(num(a, "host_peak_rss_bytes") >= num(a, "peak_device_bytes"), "peak RSS %g below the device peak %g",
+                      num(a, "host_peak_rss_bytes"), num(a, "peak_device_bytes"));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    tu_run_free(&r1);
+    tu_run_free(&r2);
+    tu_rm_tree(logs);
+    free(logs);
+}
+END_TEST
+
 START_TEST(devices_command) {
     char *logs = tu_tempdir("runtime");
     TuRun r = tu_clmtt(logs, "devices");
@@ -229,6 +288,7 @@ int main(void) {
     tcase_add_test(tc, error_names);
     tcase_add_test(tc, program_cache);
     tcase_add_test(tc, counts_calls);
+    tcase_add_test(tc, bench_reports_counts);
     tcase_add_test(tc, devices_command);
     tcase_add_test(tc, device_lists);
     tcase_add_test(tc, substreams);
