@@ -446,8 +446,8 @@ static int in_list(char **names, const char *key) {
 }
 
 /* Checks one shipped file: it reads, clmtt distill takes it, and each key is a distill flag
- * (configs/mtt) or a distill flag or one of DATM's keys (configs/datm: DATM's schedule flags
- * may come after the file). */
+ * (configs/mtt, configs/fmnist) or a distill flag or one of DATM's keys (configs/datm: DATM's
+ * schedule flags may come after the file); each names where its values come from. */
 static void check_shipped(const char *path, const char *folder, char **flags) {
     CfgFile f;
     char err[1024];
@@ -462,7 +462,9 @@ static void check_shipped(const char *path, const char *folder, char **flags) {
     }
     cfg_free(&f);
     char *text = tu_read_text(path);
-    TU_ASSERT_HAS(text, datm ? "https://github.com/NUS-HPC-AI-Lab/DATM, configs/" : "(Cazenavette et al., CVPR 2022");
+    const char *source = datm ? "https://github.com/NUS-HPC-AI-Lab/DATM, configs/"
+                         : !strcmp(folder, "fmnist") ? "tools/datm_table.sh" : "(Cazenavette et al., CVPR 2022";
+    TU_ASSERT_HAS(text, source);
     free(text);
     TuRun r = tu_clmtt(tmpdir(), "distill --cfg %s --help", path);
     TU_EXPECT_OK(r);
@@ -471,9 +473,9 @@ static void check_shipped(const char *path, const char *folder, char **flags) {
 
 START_TEST(shipped_configs_use_known_keys) {
     char *src = source_dir(), **flags = distill_flag_names();
-    const char *folders[] = {"mtt", "datm"};
-    int min_files[] = {11, 12};
-    for (int d = 0; d < 2; d++) {
+    const char *folders[] = {"mtt", "datm", "fmnist"};
+    int min_files[] = {11, 12, 2};
+    for (int d = 0; d < 3; d++) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/configs/%s", src, folders[d]);
         DIR *h = opendir(dir);
