@@ -8,8 +8,9 @@
 #        soft   plain + learned soft labels (--soft_labels);
 #        datm   soft labels started from averaged expert logits, correctly classified real images
 #               (--pix_init=samples_predicted_correctly), the growing start-epoch window and an EMA;
-#   3. evaluation inside the run: DATM_NUM_EVAL fresh ConvNetW32 x DATM_EVAL_EPOCHS epochs every
-#      50 iterations at ipc 1, every 100 at larger ipc (DATM_EVAL_IT overrides); the table gives the last iteration's set and the best evaluation
+#   3. evaluation inside the run: DATM_NUM_EVAL fresh ConvNetW32 x DATM_EVAL_EPOCHS epochs, during
+#      the run and at its end (the budget per ipc is under iterations_for below); the table gives
+#      the last iteration's set and the best evaluation
 #      (mean +- std over the networks, and the iteration of the best);
 #   4. a Markdown table on stdout and in $DATM_DIR/table.md.
 # A finished row is kept (delete its folder to rerun it). Needs a built clmtt (tools/build.sh clmtt).
@@ -20,7 +21,6 @@ out=${DATM_DIR:-$root/runs/datm_table}
 train_images=${DATM_TRAIN_IMAGES:-8000}
 experts=${DATM_EXPERTS:-5}
 epochs=${DATM_EPOCHS:-6}
-iterations=${DATM_ITERATIONS:-300}
 ipcs=${DATM_IPCS:-"1 10"}
 rows=${DATM_ROWS:-"plain soft datm"}
 num_eval=${DATM_NUM_EVAL:-5}
@@ -31,10 +31,17 @@ data="$out/data"
 "$root/tools/fmnist_experts.sh" "$clmtt" "$out" "$train_images" "$experts" "$epochs" "$seed"
 common=(--dataset=FashionMNIST --data_path="$data" --model=ConvNetW32)
 
+# The budget per ipc: 300 iterations evaluated every 50 at ipc 1, 150 evaluated every 75 above
+# (an ipc 10 iteration costs several times more); DATM_ITERATIONS and DATM_EVAL_IT override.
+iterations_for() { if [ -n "${DATM_ITERATIONS:-}" ]; then echo "$DATM_ITERATIONS"; elif [ "$1" -le 1 ]; then echo 300; else echo 150; fi; }
+eval_every() { if [ -n "${DATM_EVAL_IT:-}" ]; then echo "$DATM_EVAL_IT"; elif [ "$1" -le 1 ]; then echo 50; else echo 75; fi; }
+
 # The flags of each row. The window grows from half the start-epoch range to all of it over
 # the first half of the run; the EMA's horizon (1 / (1 - decay)) is a tenth of the run.
 max_start=$((epochs - 2))
 row_flags() {
+  local iterations
+  iterations=$(iterations_for "$2")
   case $1 in
     plain) echo "" ;;
     soft) echo "--soft_labels=True" ;;
@@ -47,17 +54,17 @@ row_flags() {
 }
 
 # run IPC NAME: one distillation with its evaluations (skipped when its folder is complete).
-eval_every() { if [ -n "${DATM_EVAL_IT:-}" ]; then echo "$DATM_EVAL_IT"; elif [ "$1" -le 1 ]; then echo 50; else echo 100; fi; }
 
 run() {
-  local ipc=$1 name=$2 dir="$out/ipc$1_$2"
+  local ipc=$1 name=$2 dir="$out/ipc$1_$2" iterations
+  iterations=$(iterations_for "$1")
   if [ -f "$dir/.done" ]; then return; fi
   rm -rf "$dir"
   # shellcheck disable=SC2046
   "$clmtt" distill "${common[@]}" --ipc="$ipc" --syn_steps=10 --expert_epochs=1 --max_start_epoch="$max_start" \
     --lr_img=100 --lr_lr=1e-05 --lr_teacher=0.01 --Iteration="$iterations" --eval_it="$(eval_every "$ipc")" \
     --num_eval="$num_eval" --epoch_eval_train="$eval_epochs" --buffer_path="$out/buffers" --save_path="$dir" \
-    --seed="$seed" $(row_flags "$name") > "$dir.log" 2>&1
+    --seed="$seed" $(row_flags "$name" "$ipc") > "$dir.log" 2>&1
   touch "$dir/.done"
 }
 
@@ -74,7 +81,7 @@ done
   echo "| ipc | run | flags (besides the common ones) | last set (%) | best (%) at iteration | s / iteration |"
   echo "|---|---|---|---|---|---|"
   for ipc in $ipcs; do for name in $rows; do
-    python3 - "$out/ipc${ipc}_$name/metrics.jsonl" "$ipc" "$name" "$(row_flags "$name")" <<'PY'
+    python3 - "$out/ipc${ipc}_$name/metrics.jsonl" "$ipc" "$name" "$(row_flags "$name" "$ipc")" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 final = next(l["final"][0] for l in lines if "final" in l)
@@ -88,6 +95,6 @@ PY
 } | tee "$out/table.md"
 echo "common: $experts ConvNetW32 experts x $epochs epochs on $train_images Fashion-MNIST training images;" \
   "distill --syn_steps=10 --expert_epochs=1 --max_start_epoch=$max_start --lr_img=100 --lr_lr=1e-05" \
-  "--lr_teacher=0.01, DSA, $iterations iterations, seed $seed; evaluation every 50 (ipc 1) or 100 iterations:" \
+  "--lr_teacher=0.01, DSA, seed $seed; iterations and evaluations: ipc 1 300 every 50, above 150 every 75;" \
   "$num_eval ConvNetW32 x $eval_epochs epochs, test accuracy on the 10000 test images;" \
   "device: $("$clmtt" devices | sed -n 's/^\* [0-9]*: //p')" | tee -a "$out/table.md"
