@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <turbojpeg.h>
 
 /* One RGB picture of class c (w x h, interleaved): a class-specific colour wave plus
@@ -89,25 +90,36 @@ static void put_be32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
 }
 
+void standin_idx(const char *dir, const char *name, int images, int n, int side, const unsigned char *payload) {
+    size_t head = images ? 16 : 8, body = (size_t)n * (images ? (size_t)side * side : 1);
+    unsigned char *b = xmalloc(head + body);
+    put_be32(b, images ? 0x803 : 0x801);
+    put_be32(b + 4, (uint32_t)n);
+    if (images) { put_be32(b + 8, (uint32_t)side); put_be32(b + 12, (uint32_t)side); }
+    memcpy(b + head, payload, body);
+    char path[900];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    tu_write_file(path, b, head + body);
+    free(b);
+}
+
 static void standin_mnist_split(const char *dir, const char *prefix, int n, Rng *r) {
     enum { SIDE = 28, PIX = SIDE * SIDE };
-    unsigned char *img = xmalloc(16 + (size_t)n * PIX), *lab = xmalloc(8 + (size_t)n);
-    put_be32(img, 0x803); put_be32(img + 4, (uint32_t)n); put_be32(img + 8, SIDE); put_be32(img + 12, SIDE);
-    put_be32(lab, 0x801); put_be32(lab + 4, (uint32_t)n);
+    unsigned char *img = xmalloc((size_t)n * PIX), *lab = xmalloc((size_t)n);
     for (int i = 0; i < n; i++) {
         int c = i % 10;
-        lab[8 + i] = (unsigned char)c;
+        lab[i] = (unsigned char)c;
         for (int y = 0; y < SIDE; y++)
             for (int x = 0; x < SIDE; x++) {
                 int v = (x / 2 == c + 2 || y / 2 == c + 2 ? 210 : 25) + rng_int(r, -30, 30);
-                img[16 + (size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+                img[(size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
     }
-    char p[900];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, prefix);
-    tu_write_file(p, img, 16 + (size_t)n * PIX);
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    tu_write_file(p, lab, 8 + (size_t)n);
+    char name[64];
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
+    standin_idx(dir, name, 1, n, SIDE, img);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
+    standin_idx(dir, name, 0, n, SIDE, lab);
     free(img);
     free(lab);
 }

@@ -21,6 +21,10 @@ void standin_cifar10(const char *dir, int train_per_class, int test_per_class, u
 void standin_imagenet(const char *root, const char *subset, int train_per_class, int val_per_class, int w, int h,
                       uint64_t seed);
 
+/* One plain (not gzipped) IDX file <dir>/<name>: n pictures of side x side bytes (images 1,
+ * magic 0x803) or n label bytes (images 0, magic 0x801), then the payload. */
+void standin_idx(const char *dir, const char *name, int images, int n, int side, const unsigned char *payload);
+
 /* MNIST's IDX files (uncompressed) in <dir>: n_train and n_test 28 x 28 pictures, class i % 10
  * (two bars at 2c+4 and 2c+5, across and down, on a dark ground, noise +-30) and their labels. */
 void standin_mnist(const char *dir, int n_train, int n_test, uint64_t seed);

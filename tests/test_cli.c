@@ -7,6 +7,7 @@
 #include "net/registry.h"
 #include "net/net.h"
 #include "io/synset.h"
+#include "standin.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -81,24 +82,6 @@ static void make_images(unsigned char *pix, unsigned char *lab, int n, uint64_t 
     }
 }
 
-static void put_be32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-
-/* Plain (not gzipped) IDX: magic, count[, rows, cols], then the bytes. */
-static void write_idx(const char *dir, const char *name, int images, int n, const unsigned char *payload) {
-    size_t head = images ? 16 : 8, body = (size_t)n * (images ? PIX : 1);
-    unsigned char *b = xmalloc(head + body);
-    put_be32(b, images ? 0x803 : 0x801);
-    put_be32(b + 4, (uint32_t)n);
-    if (images) { put_be32(b + 8, SIDE); put_be32(b + 12, SIDE); }
-    memcpy(b + head, payload, body);
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    write_file_atomic(path, b, head + body);
-    free(b);
-}
-
 /* The temporary folder and the dataset, made once before the tests run. */
 static void make_root(void) {
     g_root = tu_tempdir("cli");
@@ -110,10 +93,10 @@ static void make_root(void) {
     unsigned char *test_pix = xmalloc(NTEST * PIX), test_lab[NTEST];
     make_images(g_train_pix, g_train_lab, NTRAIN, 1);
     make_images(test_pix, test_lab, NTEST, 2);
-    write_idx(g_data, "train-images-idx3-ubyte", 1, NTRAIN, g_train_pix);
-    write_idx(g_data, "train-labels-idx1-ubyte", 0, NTRAIN, g_train_lab);
-    write_idx(g_data, "t10k-images-idx3-ubyte", 1, NTEST, test_pix);
-    write_idx(g_data, "t10k-labels-idx1-ubyte", 0, NTEST, test_lab);
+    standin_idx(g_data, "train-images-idx3-ubyte", 1, NTRAIN, SIDE, g_train_pix);
+    standin_idx(g_data, "train-labels-idx1-ubyte", 0, NTRAIN, SIDE, g_train_lab);
+    standin_idx(g_data, "t10k-images-idx3-ubyte", 1, NTEST, SIDE, test_pix);
+    standin_idx(g_data, "t10k-labels-idx1-ubyte", 0, NTEST, SIDE, test_lab);
     free(test_pix);
 }
 

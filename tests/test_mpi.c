@@ -16,6 +16,7 @@
  * unless OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM) are set; the test sets them for its runs. Every
  * run goes through `timeout`, so a job that hangs fails the test instead. */
 #include "io/safetensors.h"
+#include "standin.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -47,24 +48,6 @@ static void make_images(unsigned char *pix, unsigned char *lab, int n, uint64_t 
     }
 }
 
-static void put_be32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-
-/* Plain IDX: magic, count[, rows, cols], then the bytes. */
-static void write_idx(const char *name, int images, int n, const unsigned char *payload) {
-    size_t head = images ? 16 : 8, body = (size_t)n * (images ? PIX : 1);
-    unsigned char *b = xmalloc(head + body);
-    put_be32(b, images ? 0x803 : 0x801);
-    put_be32(b + 4, (uint32_t)n);
-    if (images) { put_be32(b + 8, SIDE); put_be32(b + 12, SIDE); }
-    memcpy(b + head, payload, body);
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", g_data, name);
-    write_file_atomic(path, b, head + body);
-    free(b);
-}
-
 /* The dataset and two experts of two epochs (one plain process), made once. */
 static void ensure_root(void) {
     if (g_root) return;
@@ -75,10 +58,10 @@ static void ensure_root(void) {
     static unsigned char tr[NTRAIN * PIX], trl[NTRAIN], te[NTEST * PIX], tel[NTEST];
     make_images(tr, trl, NTRAIN, 1);
     make_images(te, tel, NTEST, 2);
-    write_idx("train-images-idx3-ubyte", 1, NTRAIN, tr);
-    write_idx("train-labels-idx1-ubyte", 0, NTRAIN, trl);
-    write_idx("t10k-images-idx3-ubyte", 1, NTEST, te);
-    write_idx("t10k-labels-idx1-ubyte", 0, NTEST, tel);
+    standin_idx(g_data, "train-images-idx3-ubyte", 1, NTRAIN, SIDE, tr);
+    standin_idx(g_data, "train-labels-idx1-ubyte", 0, NTRAIN, SIDE, trl);
+    standin_idx(g_data, "t10k-images-idx3-ubyte", 1, NTEST, SIDE, te);
+    standin_idx(g_data, "t10k-labels-idx1-ubyte", 0, NTEST, SIDE, tel);
     TuRun r = tu_clmtt(g_root, "buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 "
                        "--num_experts 2 --train_epochs 2 --batch_train 16 --seed 1", g_data, g_buf);
     TU_EXPECT_OK(r);

@@ -171,21 +171,9 @@ int cmd_buffer(int argc, char **argv) {
     double *stats = xmalloc((size_t)a.train_epochs * EPOCH_STATS * sizeof(double));
     for (int e = 0; e < a.num_experts; e++) {
         int owner = e % nranks;
-        if (owner == me) train_expert(&a, &tr, &data, &dsa, seed, e, snaps, stats, metrics);
-        if (me != 0) {
-            if (owner == me) {
-                dist_send(stats, (size_t)a.train_epochs * EPOCH_STATS * sizeof(double), 0, 1);
-                dist_send(snaps, (size_t)S * P * sizeof(float), 0, 2);
-            }
-            continue;
-        }
-        if (owner != 0) {
-            dist_recv(stats, (size_t)a.train_epochs * EPOCH_STATS * sizeof(double), owner, 1);
-            dist_recv(snaps, (size_t)S * P * sizeof(float), owner, 2);
-            for (int t = 0; t < a.train_epochs; t++)
-                log_epoch(&a, metrics, data.train.n, seed, e, t, stats + (size_t)t * EPOCH_STATS);
-        }
-        if (!open_group) {
+        /* The file's name is claimed before its first expert trains, so concurrent runs into
+         * the same folder never pick the same index (readers skip a claimed, empty file). */
+        if (me == 0 && !open_group) {
             int left = a.num_experts - e;
             traj_writer_begin(&w, dir, S, P, left < a.save_interval ? left : a.save_interval);
             char v[64];
@@ -210,6 +198,20 @@ int cmd_buffer(int argc, char **argv) {
             snprintf(v, sizeof v, "%" PRIu64, seed); traj_writer_meta(&w, "seed", v);
             traj_writer_meta(&w, "generator", "clmtt " CLMTT_VERSION);
             open_group = 1;
+        }
+        if (owner == me) train_expert(&a, &tr, &data, &dsa, seed, e, snaps, stats, metrics);
+        if (me != 0) {
+            if (owner == me) {
+                dist_send(stats, (size_t)a.train_epochs * EPOCH_STATS * sizeof(double), 0, 1);
+                dist_send(snaps, (size_t)S * P * sizeof(float), 0, 2);
+            }
+            continue;
+        }
+        if (owner != 0) {
+            dist_recv(stats, (size_t)a.train_epochs * EPOCH_STATS * sizeof(double), owner, 1);
+            dist_recv(snaps, (size_t)S * P * sizeof(float), owner, 2);
+            for (int t = 0; t < a.train_epochs; t++)
+                log_epoch(&a, metrics, data.train.n, seed, e, t, stats + (size_t)t * EPOCH_STATS);
         }
         traj_writer_add(&w, snaps);
         printf("Saving %s (%d expert%s)\n", w.path, w.experts, w.experts == 1 ? "" : "s");
