@@ -9,7 +9,7 @@
 #     by 1 rank x all cores' threads against 2 ranks x half the threads each (mpirun -np 2), per
 #     rank compute and communication time, peak device memory per rank, and the model of the
 #     bytes communicated per step and per iteration for N ranks (docs/scaling.md).
-# Ends with a summary table beside reference figures of the original PyTorch code.
+# Ends with a summary table, then a same-run PyTorch peer (tools/bench/torch_peer.py) when torch is installed.
 # Installs nothing; builds with tools/build.sh. Runs on the default OpenCL device.
 #
 # Environment:
@@ -131,7 +131,7 @@ done
 echo
 echo "Distillation, one iteration (meta-gradient + update), DSA, batch_syn = ipc x classes:"
 printf "  %-12s %-12s %4s %6s %10s %10s %22s   %s\n" model dataset ipc steps s/iter "peak MiB" "graph-keeping est. MiB" \
-  "PyTorch reference (2-core CPU)"
+  "-"
 for l in "${labels[@]}"; do
   [ "$(field "$l" what)" = distill ] || continue
   [ "${l#scale-}" = "$l" ] || continue   # the scaling runs have their own table
