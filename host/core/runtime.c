@@ -110,6 +110,9 @@ int rt_default_device(const DeviceInfo *devs, int n) {
 
 /* Opens device `index` into the current runtime (which must be closed). */
 static void open_current(int index) {
+    const char *og = getenv("CLMTT_OCLGRIND");
+    if (og && *og && strcmp(og, "0") != 0 && strcmp(og, "1") != 0)
+        die("CLMTT_OCLGRIND must be 0 or 1, got '%s'", og);
     DeviceInfo devs[64];
     int n = rt_list_devices(devs, 64);
     if (n == 0)
@@ -136,6 +139,7 @@ static void open_current(int index) {
     RT.profile = prof && *prof && strcmp(prof, "0") != 0;
     RT.queue = clCreateCommandQueue(RT.ctx, RT.dev.device, RT.profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     CL_CHECK_ERR(err, "clCreateCommandQueue");
+    RT.oclgrind = og && strcmp(og, "1") == 0;
     RT.ready = 1;
 }
 
@@ -160,6 +164,14 @@ Runtime *rt_use(Runtime *r) {
 }
 
 void rt_finish(void) { CL_CHECK(clFinish(RT.queue)); }
+
+void rt_keep_buffer(cl_mem m) {
+    if (RT.nkept == RT.kept_cap) {
+        RT.kept_cap = RT.kept_cap ? 2 * RT.kept_cap : 256;
+        RT.kept = xrealloc(RT.kept, RT.kept_cap * sizeof *RT.kept);
+    }
+    RT.kept[RT.nkept++] = m;
+}
 
 /* ---- kernels ---------------------------------------------------------------- */
 
@@ -210,6 +222,8 @@ static void close_current(void) {
     if (RT.staging_pending) clReleaseEvent(RT.staging_pending);
     free(RT.staging);
     for (int i = 0; i < RT_SCRATCH_SLOTS; i++) dev_free(RT.scratch[i].mem);
+    for (size_t i = 0; i < RT.nkept; i++) clReleaseMemObject(RT.kept[i]);
+    free(RT.kept);
     /* CLBlast caches compiled programs per context for the whole process; a program of a
      * released context must not outlive it (its release at exit would touch freed memory),
      * so the cache is emptied (other runtimes' programs are rebuilt on their next use). */
@@ -254,6 +268,10 @@ cl_mem rt_scratch(RtScratchSlot slot, size_t floats) {
 cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n) {
     cl_mem m = rt_scratch(slot, n);
     if (n == 0) return m;
+    if (RT.oclgrind) {   /* a whole-buffer store (see Runtime.oclgrind) */
+        dev_write_f32(m, 0, n, host);
+        return m;
+    }
     if (RT.staging_pending) {
         CL_CHECK(clWaitForEvents(1, &RT.staging_pending));
         CL_CHECK(clReleaseEvent(RT.staging_pending));
