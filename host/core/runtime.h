@@ -42,6 +42,7 @@ typedef enum {
     RT_SCRATCH_DSA_MEANS,    /* dsa: one mean per sample */
     RT_SCRATCH_FFT,          /* dct2d: the complex rows of one FFT pass */
     RT_SCRATCH_DCT_T,        /* dct2d: the transposed planes between its two passes */
+    RT_SCRATCH_FFT_OUT,      /* dct2d under CLMTT_OCLGRIND: the FFT's separate output */
     RT_SCRATCH_SLOTS
 } RtScratchSlot;
 
@@ -72,7 +73,8 @@ typedef struct {
      * from offset 0 leaves a short shadow and later kernel stores past it are lost; and it
      * keeps a released buffer's shadow for the next buffer placed at the same address.
      * Under the switch every host-side store is one write of the whole buffer (tensor.c)
-     * and dev_free defers every release to the runtime's close. */
+     * and dev_free defers every release to the runtime's close. The program is built with
+ * -D CLMTT_OCLGRIND, and the DCT's FFTs write out of place (host/layers/dct2d.c). */
     int oclgrind;
     cl_mem *kept;                /* buffers dev_free handed over, released at close */
     size_t nkept, kept_cap;
