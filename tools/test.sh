@@ -79,11 +79,12 @@ run_oclgrind() {
   echo "test.sh --oclgrind: $# clean"
 }
 
-# Every layer, model, augmentation, texture and distillation test; those whose kernels
-# depend on the family (convolution, normalization, pooling and what runs them) in both.
-OCLGRIND_ALL=(test_act test_loss test_dsa test_linear test_freq test_dct
+# Every layer, model, augmentation, texture and distillation test (the device cases where a
+# test has host-only ones apart); those whose kernels depend on the family (convolution,
+# normalization, pooling and what runs them) in both.
+OCLGRIND_ALL=(test_act test_loss test_dsa:device test_linear test_freq test_dct
   test_pool test_pool@gpu test_conv2d test_conv2d@gpu test_norm test_norm@gpu
-  test_model test_model:device@gpu test_texture test_texture@gpu test_distill test_distill@gpu)
+  test_model:device test_model:device@gpu test_texture test_texture@gpu test_distill test_distill@gpu)
 # The part the default run (CI) ends with: a few minutes on two cores.
 OCLGRIND_CI=(test_act test_pool@gpu test_loss test_dsa:device)
 
