@@ -446,8 +446,8 @@ static int in_list(char **names, const char *key) {
 }
 
 /* Checks one shipped file: it reads, clmtt distill takes it, and each key is a distill flag
- * (configs/mtt) or a distill flag or one of DATM's keys (configs/datm: DATM's schedule flags
- * may come after the file). */
+ * (configs/mtt, configs/fmnist) or a distill flag or one of DATM's keys (configs/datm: DATM's
+ * schedule flags may come after the file); each names where its values come from. */
 static void check_shipped(const char *path, const char *folder, char **flags) {
     CfgFile f;
     char err[1024];
@@ -462,7 +462,9 @@ static void check_shipped(const char *path, const char *folder, char **flags) {
     }
     cfg_free(&f);
     char *text = tu_read_text(path);
-    TU_ASSERT_HAS(text, datm ? "https://github.com/NUS-HPC-AI-Lab/DATM, configs/" : "(Cazenavette et al., CVPR 2022");
+    const char *source = datm ? "https://github.com/NUS-HPC-AI-Lab/DATM, configs/"
+                         : !strcmp(folder, "fmnist") ? "tools/datm_table.sh" : "(Cazenavette et al., CVPR 2022";
+    TU_ASSERT_HAS(text, source);
     free(text);
     TuRun r = tu_clmtt(tmpdir(), "distill --cfg %s --help", path);
     TU_EXPECT_OK(r);
@@ -471,9 +473,9 @@ static void check_shipped(const char *path, const char *folder, char **flags) {
 
 START_TEST(shipped_configs_use_known_keys) {
     char *src = source_dir(), **flags = distill_flag_names();
-    const char *folders[] = {"mtt", "datm"};
-    int min_files[] = {11, 12};
-    for (int d = 0; d < 2; d++) {
+    const char *folders[] = {"mtt", "datm", "fmnist"};
+    int min_files[] = {11, 12, 2};
+    for (int d = 0; d < 3; d++) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/configs/%s", src, folders[d]);
         DIR *h = opendir(dir);
@@ -500,8 +502,8 @@ END_TEST
 
 /* clmtt distill from configs/datm/CIFAR10_ipc1.yaml on stand-in CIFAR-10 with ZCA: the file's
  * values reach the run (printed settings and metrics.jsonl); the command line lowers only
- * the cost (one iteration, two student steps, no evaluation) and picks the data. pix_init is
- * set to real: the file's samples_predicted_correctly is DATM's initialization. */
+ * the cost (one iteration, two student steps, no evaluation) and picks the data; the file's
+ * DATM keys (samples_predicted_correctly, the window, the threshold) act. */
 START_TEST(standin_cifar10_run_from_datm_config) {
     char *src = source_dir(), data[800], buf[800], run[800], cfg[4200];
     snprintf(data, sizeof data, "%s/cifar10", tmpdir());
@@ -516,17 +518,19 @@ START_TEST(standin_cifar10_run_from_datm_config) {
     TU_EXPECT_OK(r);
     tu_run_free(&r);
     r = tu_clmtt(tmpdir(), "distill --cfg %s --data_path=%s --buffer_path=%s --Iteration=1 --syn_steps=2 --num_eval=0 "
-                           "--pix_init=real --seed=3 --save_path=%s", cfg, data, buf, run);
+                           "--seed=3 --save_path=%s", cfg, data, buf, run);
     TU_EXPECT_OK(r);
     char want[4400];
     snprintf(want, sizeof want, "Config: %s (", cfg);
     TU_ASSERT_HAS(r.out, want);
     const char *hp[] = {"dataset=CIFAR10 ", "model=ConvNet ", "ipc=1 ", "syn_steps=2 ", "expert_epochs=2 ",
                         "max_start_epoch=4 ", "Iteration=1 ", "lr_img=100 ", "lr_lr=1e-07 ", "lr_teacher=0.01 ",
-                        "batch_syn=10 ", "pix_init=real ", "eval_it=500 ", "num_eval=0 "};
+                        "batch_syn=10 ", "pix_init=samples_predicted_correctly ", "eval_it=500 ", "num_eval=0 "};
     for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) TU_ASSERT_HAS(r.out, hp[i]);
     TU_ASSERT_HAS(r.out, "Soft labels: label logits learned with lr_y=5 Momentum_y=0.9");
     TU_ASSERT_HAS(r.out, "decay 0.995)");
+    TU_ASSERT_HAS(r.out, "Initialization: 1 real image per class that expert");
+    TU_ASSERT_HAS(r.out, "whose loss is <= 1.1");
     tu_run_free(&r);
     char mpath[900];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", run);

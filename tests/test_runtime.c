@@ -1,8 +1,13 @@
 /* Device listing, the binary program cache (hit on the second build, recovery from
- * a damaged cache file), named OpenCL errors, the devices command, and the host-side
- * stores and deferred releases of CLMTT_OCLGRIND=1. */
+ * a damaged cache file), named OpenCL errors, the counts of host calls, the devices command,
+ * and the host-side stores and deferred releases of CLMTT_OCLGRIND=1. */
+#include "core/dist.h"
 #include "testutil.h"
+#include "layers/act.h"
 
+#include <cjson/cJSON.h>
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +83,178 @@ START_TEST(program_cache) {
     unsetenv("XDG_CACHE_HOME");
     tu_rm_tree(dir);
     free(dir);
+}
+END_TEST
+
+/* --device lists: one process is node-local rank 0 and takes the first entry; bad lists
+ * are refused (-1), and the command names the flag and the text. */
+START_TEST(device_lists) {
+    ck_assert_int_eq(dist_local_rank(), 0);
+    ck_assert_int_eq(rt_pick_device("0"), 0);
+    ck_assert_int_eq(rt_pick_device("3"), 3);
+    ck_assert_int_eq(rt_pick_device("1,0"), 1);
+    ck_assert_int_eq(rt_pick_device("2,0,1"), 2);
+    const char *bad[] = {"", ",", "0,", ",0", "a", "0,a", "-1", "0,,1", "1 ", "0;1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(rt_pick_device(bad[i]) == -1, "'%s' was taken as a device list", bad[i]);
+    char *logs = tu_tempdir("runtime");
+    TuRun r = tu_clmtt(logs, "bench --what train --dataset MNIST --model ConvNetW32 --batch_train 4 "
+                       "--train_batches 1 --device 0,x");
+    TU_EXPECT_FAIL_WITH(r, "--device expects a device index or a list like 0,1");
+    TU_ASSERT_HAS(r.err, "'0,x'");
+    ck_assert_msg(!tu_has(r.err, "rank"), "a plain run speaks of ranks: %s", r.err);
+    tu_run_free(&r);
+    setenv("CLMTT_DEVICE", "0,x", 1);
+    r = tu_clmtt(logs, "bench --what train --dataset MNIST --model ConvNetW32 --batch_train 4 --train_batches 1");
+    unsetenv("CLMTT_DEVICE");
+    TU_EXPECT_FAIL_WITH(r, "CLMTT_DEVICE='0,x' is not a device index or a list");
+    tu_run_free(&r);
+    /* A list of one process's entries: the first is used, and the run works. */
+    r = tu_clmtt(logs, "bench --what train --dataset MNIST --model ConvNetW32 --batch_train 4 --train_batches 1 "
+                 "--device 0,5");
+    TU_EXPECT_OK(r);
+    tu_run_free(&r);
+    tu_rm_tree(logs);
+    free(logs);
+}
+END_TEST
+
+/* Sub-streams depend on both ids and differ from each other and from the plain streams. */
+START_TEST(substreams) {
+    ck_assert(rng_substream(4, 0) == rng_substream(4, 0));
+    uint64_t seen[64];
+    int n = 0;
+    for (uint64_t s = 0; s < 4; s++)
+        for (uint64_t i = 0; i < 16; i++) {
+            uint64_t v = rng_substream(s, i);
+            ck_assert_msg(v > 16, "sub-stream (%llu, %llu) is %llu, one of the small plain stream ids",
+                          (unsigned long long)s, (unsigned long long)i, (unsigned long long)v);
+            for (int k = 0; k < n; k++) ck_assert_msg(seen[k] != v, "two sub-streams share an id");
+            seen[n++] = v;
+        }
+}
+END_TEST
+
+/* Fails naming the first field of `got` that differs from `want`. */
+static void check_counts(const char *what, RtCounts got, RtCounts want) {
+    ck_assert_msg(got.launches == want.launches && got.blas_calls == want.blas_calls &&
+                      got.other_enqueues == want.other_enqueues && got.blocking_reads == want.blocking_reads &&
+                      got.blocking_writes == want.blocking_writes && got.waits == want.waits,
+                  "%s: counted launches %ld blas %ld other %ld reads %ld writes %ld waits %ld, want %ld %ld %ld %ld %ld %ld",
+                  what, got.launches, got.blas_calls, got.other_enqueues, got.blocking_reads, got.blocking_writes,
+                  got.waits, want.launches, want.blas_calls, want.other_enqueues, want.blocking_reads,
+                  want.blocking_writes, want.waits);
+}
+
+/* Each kind of call moves its own count by exactly one; calls with nothing to do move none. */
+START_TEST(counts_calls) {
+    tu_init();
+    enum { M = 3, N = 4, K = 5 };
+    float *ha = tu_new_rand(M * K, 1), *hb = tu_new_rand(K * N, 2), *hx = tu_new_rand(16, 3);
+    cl_mem a = tu_upload(ha, M * K), b = tu_upload(hb, K * N), c = tu_poisoned(M * N);
+    cl_mem x = tu_upload(hx, 16), y = tu_poisoned(16);
+    rt_kernel("act_fwd");   /* the program's build is not a call to count */
+    rt_finish();
+
+    RtCounts c0 = rt_counts();
+    LAUNCH("act_fwd", 16, KM(y), KM(x), KL(16), KI(ACT_RELU));
+    LAUNCH("act_fwd", 0, KM(y), KM(x), KL(0), KI(ACT_RELU));   /* empty: not enqueued */
+    gemm(0, 0, M, N, K, 1.0f, dptr(a, 0), K, dptr(b, 0), N, 0.0f, dptr(c, 0), N);
+    gemm(0, 0, 0, N, K, 1.0f, dptr(a, 0), K, dptr(b, 0), N, 0.0f, dptr(c, 0), N);   /* empty */
+    float out[16], cm[M * N];
+    dev_read_f32(y, 0, 16, out);
+    dev_read_f32(y, 0, 0, out);   /* empty */
+    check_counts("launch, GEMM, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 1, 0, 1, 0, 0});
+    for (int i = 0; i < 16; i++) ck_assert_float_eq(out[i], hx[i] > 0 ? hx[i] : 0.0f);
+
+    c0 = rt_counts();
+    dev_write_f32(x, 0, 16, hx);
+    dev_fill(y, 0, 16, 0.0f);
+    dev_copy(y, 0, x, 0, 16);
+    axpy(16, 2.0f, dptr(x, 0), dptr(y, 0));
+    scal(16, 0.5f, dptr(y, 0));
+    rt_finish();
+    RtCounts d = rt_counts_sub(rt_counts(), c0);
+    check_counts("write, fill, copy, axpy, scal, finish", d, (RtCounts){0, 2, 2, 0, 1, 1});
+    ck_assert_int_eq(rt_counts_blocking(&d), 2);
+
+    /* A reduction is one launch and one blocking read of its partial sums (once its scratch
+     * buffer exists: the first one allocates it, which is one fill). */
+    c0 = rt_counts();
+    dev_sum(1, dptr(x, 0));
+    check_counts("first reduction", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 1, 1, 0, 0});
+    c0 = rt_counts();
+    double dot = dev_dot(16, dptr(x, 0), dptr(y, 0));
+    dev_read_f32(c, 0, M * N, cm);
+    check_counts("dot, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 0, 2, 0, 0});
+    double want = 0;
+    for (int i = 0; i < 16; i++) want += 1.5 * (double)hx[i] * hx[i];
+    ck_assert_double_eq_tol(dot, want, 1e-4 * (1 + fabs(want)));
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) s += (double)ha[i * K + k] * hb[k * N + j];
+            ck_assert_double_eq_tol(cm[i * N + j], s, 1e-5);
+        }
+    dev_free(a); dev_free(b); dev_free(c); dev_free(x); dev_free(y);
+    free(ha); free(hb); free(hx);
+}
+END_TEST
+
+/* The BENCH_JSON record of one clmtt bench run (cJSON; NULL when there is none). */
+static cJSON *bench_record(const char *out) {
+    const char *p = strstr(out, "BENCH_JSON ");
+    return p ? cJSON_Parse(p + strlen("BENCH_JSON ")) : NULL;
+}
+
+static double num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(cJSON_IsNumber(v), "BENCH_JSON has no number '%s'", key);
+    return v->valuedouble;
+}
+
+/* clmtt bench --what distill reports its counts: the sweeps' steps fit inside the iteration,
+ * every step launches kernels and calls CLBlast, and the same seed gives the same counts. */
+START_TEST(bench_reports_counts) {
+    char *logs = tu_tempdir("bench");
+    const char *cmd = "bench --what=distill --dataset=FashionMNIST --model=ConvNetW32 --ipc=1 --syn_steps=3 "
+                      "--iterations=2 --seed=4";
+    TuRun r1 = tu_clmtt(logs, "%s", cmd), r2 = tu_clmtt(logs, "%s", cmd);
+    TU_EXPECT_OK(r1);
+    TU_EXPECT_OK(r2);
+    ck_assert_msg(tu_has(r1.out, "forward sweep, per student step:") && tu_has(r1.out, "reverse sweep, per student step:"),
+                  "no per-step counts in:\n%s", r1.out);
+    cJSON *a = bench_record(r1.out), *b = bench_record(r2.out);
+    ck_assert_msg(a && b, "no BENCH_JSON record");
+    static const char *const kinds[] = {"launches", "blas_calls", "other_enqueues", "blocking_reads",
+                                        "blocking_writes", "waits", "blocking"};
+    for (int i = 0; i < 7; i++) {
+        char it[64], fw[64], rv[64];
+        snprintf(it, sizeof it, "iteration_%s", kinds[i]);
+        snprintf(fw, sizeof fw, "forward_step_%s", kinds[i]);
+        snprintf(rv, sizeof rv, "reverse_step_%s", kinds[i]);
+        ck_assert_msg(num(a, it) >= 3 * (num(a, fw) + num(a, rv)), "%s %g < 3 x (%g + %g)", it, num(a, it), num(a, fw),
+                      num(a, rv));
+        ck_assert_msg(num(a, it) == num(b, it) && num(a, fw) == num(b, fw) && num(a, rv) == num(b, rv),
+                      "%s differs between two runs of the same seed", kinds[i]);
+    }
+    ck_assert(num(a, "forward_step_launches") > 0 && num(a, "reverse_step_launches") > num(a, "forward_step_launches"));
+    ck_assert(num(a, "forward_step_blas_calls") > 0 && num(a, "reverse_step_blas_calls") > 0);
+    ck_assert(num(a, "iteration_blocking_reads") > 0);
+    ck_assert(num(a, "iteration_blocking") == num(a, "iteration_blocking_reads") + num(a, "iteration_blocking_writes") +
+                                                   num(a, "iteration_waits"));
+    /* A CPU device's buffers live in the process's memory, so its peak RSS holds them. */
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(a, "device_type");
+    ck_assert(cJSON_IsString(type));
+    if (strcmp(type->valuestring, "CPU") == 0)
+        ck_assert_msg(num(a, "host_peak_rss_bytes") >= num(a, "peak_device_bytes"), "peak RSS %g below the device peak %g",
+                      num(a, "host_peak_rss_bytes"), num(a, "peak_device_bytes"));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    tu_run_free(&r1);
+    tu_run_free(&r2);
+    tu_rm_tree(logs);
+    free(logs);
 }
 END_TEST
 
@@ -171,7 +348,11 @@ int main(void) {
     tcase_add_test(tc, lists_devices);
     tcase_add_test(tc, error_names);
     tcase_add_test(tc, program_cache);
+    tcase_add_test(tc, counts_calls);
+    tcase_add_test(tc, bench_reports_counts);
     tcase_add_test(tc, devices_command);
+    tcase_add_test(tc, device_lists);
+    tcase_add_test(tc, substreams);
     tcase_add_test(tc, oclgrind_switch);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -280,6 +280,45 @@ START_TEST(learnset_ema) {
 }
 END_TEST
 
+/* Evaluation inside distill trains on the learned labels: learnset_targets gives the softmax
+ * of the shown (averaged) logits, in float64 here, and nothing without learned labels. */
+START_TEST(learnset_targets_are_softmax_of_shown_logits) {
+    tu_init();
+    enum { R = 3, S = 2, KK = 4 };
+    size_t n = R * S * S;
+    float *x = tu_new_rand(n, 41), *y0 = tu_new_rand(R * KK, 42), *gy = tu_new_rand(R * KK, 43);
+    int32_t labels[R] = {0, 1, 2};
+    LearnSet ls;
+    learnset_init(&ls, imageparam_pixels(R, 1, S, S), KK, x, labels, NULL, 0.01f);
+    float t[R * KK];
+    for (int i = 0; i < R * KK; i++) t[i] = NAN;
+    ck_assert_int_eq(learnset_targets(&ls, t), 0);
+    ck_assert(isnan(t[0]));
+    for (int i = 0; i < R * KK; i++) y0[i] *= 3;
+    learnset_set_soft(&ls, y0, 2.0, 0.9);
+    learnset_set_ema(&ls, 0.5);
+    learnset_zero_grad(&ls);
+    dev_write_f32(ls.grad, ls.off_targets, R * KK, gy);
+    learnset_set_lr_grad(&ls, 0.0);
+    ck_assert_int_eq(learnset_update(&ls), 1);
+    /* Shown logits: 0.5 y0 + 0.5 (y0 - 2 gy); their softmax per row. */
+    double want[R * KK];
+    for (int r = 0; r < R; r++) {
+        double m = -1e300, z = 0, y[KK];
+        for (int k = 0; k < KK; k++) {
+            y[k] = (double)y0[r * KK + k] - 1.0 * gy[r * KK + k];
+            if (y[k] > m) m = y[k];
+        }
+        for (int k = 0; k < KK; k++) z += exp(y[k] - m);
+        for (int k = 0; k < KK; k++) want[r * KK + k] = exp(y[k] - m) / z;
+    }
+    ck_assert_int_eq(learnset_targets(&ls, t), 1);
+    tu_check_close("evaluation's target rows", t, want, R * KK, 1e-5, 1e-6);
+    free(x); free(y0); free(gy);
+    learnset_free(&ls);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("seam");
     TCase *tc = tcase_create("seam");
@@ -289,6 +328,7 @@ int main(void) {
     tcase_add_test(tc, imageparam_render_pullback_adjoint);
     tcase_add_test(tc, learnset_update_and_rollback);
     tcase_add_test(tc, learnset_ema);
+    tcase_add_test(tc, learnset_targets_are_softmax_of_shown_logits);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

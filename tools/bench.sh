@@ -5,6 +5,10 @@
 #     for Fashion-MNIST ipc 1 and 10 and CIFAR-10 ipc 1 and 10;
 #   - peak memory at syn_steps 20 vs 80 (CIFAR-10 ipc 10): growth per extra step against one
 #     parameter vector (clmtt keeps one parameter vector per step, not the activations).
+#   - scaling over MPI ranks (when Open MPI's mpirun is installed): one distillation iteration
+#     by 1 rank x all cores' threads against 2 ranks x half the threads each (mpirun -np 2), per
+#     rank compute and communication time, peak device memory per rank, and the model of the
+#     bytes communicated per step and per iteration for N ranks (docs/scaling.md).
 # Ends with a summary table beside reference figures of the original PyTorch code.
 # Installs nothing; builds with tools/build.sh. Runs on the default OpenCL device.
 #
@@ -12,6 +16,7 @@
 #   BENCH_QUICK=1        fewer steps and only the small configurations (minutes on a 2-core CPU)
 #   CLMTT_DEVICE=N       the OpenCL device (see 'clmtt devices')
 #   BENCH_DIR            where bench.log and bench.jsonl go (default runs/bench)
+#   BENCH_SCALING=0      leave out the scaling runs (default: on where mpirun is found)
 #   CLMTT_BUILD_DIR      build folder (default build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +30,8 @@ jsonl="$out/bench.jsonl"
 : > "$log"
 : > "$jsonl"
 
+# What starts clmtt: nothing (one process), or mpirun for the scaling runs.
+launch=()
 # The measurements, by label: the BENCH_JSON record of each run.
 declare -A rec
 labels=()
@@ -33,10 +40,10 @@ labels=()
 bench() {
   local label=$1; shift
   local tmp="$out/.run.txt"
-  echo "== [$label] clmtt bench $*" | tee -a "$log"
+  echo "== [$label] ${launch[*]} clmtt bench $*" | tee -a "$log"
   local status
   set +e
-  "$clmtt" bench --seed=1 "$@" 2>&1 | tee "$tmp" | grep -v '^BENCH_JSON '
+  "${launch[@]}" "$clmtt" bench --seed=1 "$@" 2>&1 | tee "$tmp" | grep -v '^BENCH_JSON '
   status=${PIPESTATUS[0]}
   set -e
   cat "$tmp" >> "$log"
@@ -91,6 +98,22 @@ done
 lo="distill-$mem_ds-ipc$mem_ipc-steps$mem_lo"; hi="distill-$mem_ds-ipc$mem_ipc-steps$mem_hi"
 [ "$mem_model" = ConvNet ] || { lo="$lo-$mem_model"; hi="$hi-$mem_model"; }
 
+# Scaling: the same iteration by one process (PoCL threads on every core) and by two ranks
+# (mpirun gives each half the cores: host/core/dist.c sets POCL_MAX_PTHREAD_COUNT).
+scaling=${BENCH_SCALING:-1}
+command -v mpirun >/dev/null || scaling=0
+if [ "$scaling" = 1 ]; then
+  if [ "$quick" = 1 ]; then sc_model=ConvNetW32; sc_ipc=2; sc_steps=10; else sc_model=ConvNet; sc_ipc=2; sc_steps=20; fi
+  sc_flags=(--what=distill --dataset=FashionMNIST --model=$sc_model --ipc=$sc_ipc --syn_steps=$sc_steps
+            --iterations=$iterations)
+  bench scale-N1 "${sc_flags[@]}"
+  # Open MPI refuses root without these; --bind-to none leaves PoCL's threads free to move.
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  launch=(mpirun --oversubscribe --bind-to none -np 2)
+  bench scale-N2 "${sc_flags[@]}"
+  launch=()
+fi
+
 # ---- Summary ----
 first=${labels[0]}
 echo
@@ -111,6 +134,7 @@ printf "  %-12s %-12s %4s %6s %10s %10s %22s   %s\n" model dataset ipc steps s/i
   "PyTorch reference (2-core CPU)"
 for l in "${labels[@]}"; do
   [ "$(field "$l" what)" = distill ] || continue
+  [ "${l#scale-}" = "$l" ] || continue   # the scaling runs have their own table
   ds=$(field "$l" dataset); ipc=$(field "$l" ipc); k=$(field "$l" syn_steps); m=$(field "$l" model)
   ref="-"
   if [ "$m" = ConvNet ] && [ "$k" = 20 ] && [ "$ds" = FashionMNIST ] && [ "$(field "$l" dsa)" = true ]; then
@@ -130,6 +154,7 @@ echo "  device buffers; the graph-keeping estimate is an estimate (from the laye
 echo "  unrolled graph would need, not a measurement."
 for l in "${labels[@]}"; do
   [ "$(field "$l" what)" = distill ] || continue
+  [ "${l#scale-}" = "$l" ] || continue
   ds=$(field "$l" dataset); ipc=$(field "$l" ipc)
   if [ "$(field "$l" model)" = ConvNet ] && [ "$(field "$l" syn_steps)" = 20 ] && [ "$ds" = FashionMNIST ] \
      && { [ "$ipc" = 1 ] || [ "$ipc" = 10 ]; }; then
@@ -152,5 +177,110 @@ if has "$lo" && has "$hi"; then
        printf "  graph-keeping estimate grows %.0f bytes per step (%.1f x one parameter vector)\n", eper, eper / pv
      }'
 fi
+if has scale-N1 && has scale-N2; then
+  echo
+  echo "Scaling over MPI ranks ($sc_model, FashionMNIST ipc $sc_ipc, syn_steps $sc_steps, DSA; $(nproc) cores):"
+  printf "  %-22s %8s %14s %14s %16s\n" ranks s/iter "compute s" "comm+wait s" "peak MiB/rank"
+  for l in scale-N1 scale-N2; do
+    n=${l#scale-N}
+    printf "  %-22s %8s %14s %14s %16s\n" "$n rank(s) x $(($(nproc) / n)) thread(s)" \
+      "$(fmt %.3f "$(field "$l" seconds_per_iteration)")" "$(fmt %.3f "$(field "$l" max_rank_compute_seconds)")" \
+      "$(fmt %.3f "$(field "$l" max_rank_comm_seconds)")" \
+      "$(awk -v b="$(field "$l" max_rank_peak_device_bytes)" 'BEGIN { printf "%.1f", b / 1048576 }')"
+  done
+  awk -v P="$(field scale-N2 parameter_vector_bytes)" -v k="$sc_steps" -v s="$(field scale-N2 allreduce_bytes_per_iteration)" \
+    'BEGIN {
+       printf "  Bytes summed over the ranks: %.0f per forward step (one parameter vector), %.0f per reverse step\n", P, 2 * P
+       printf "  (gradient and Hessian-vector product), %.0f per iteration (with the set'"'"'s gradient). Gathered on rank 0\n", s
+       printf "  and broadcast back, rank 0 moves 2 (N-1) x that per iteration: N=2 %.1f MiB, N=4 %.1f MiB, N=8 %.1f MiB.\n",
+              2 * s / 1048576, 6 * s / 1048576, 14 * s / 1048576
+     }'
+fi
 echo
 echo "records: $jsonl (one JSON object per measurement); full output: $log"
+
+# ---- Same-run PyTorch peer and host-call counts ----
+# tools/bench/torch_peer.py runs the same distillation iteration in plain PyTorch (keeping the
+# unrolled graph, as the original does) for every distillation row above (ConvNet, syn_steps 20),
+# in this invocation, on the matching device: CUDA when clmtt ran on a GPU and torch sees one,
+# else the CPU with as many threads as clmtt's device has compute units. Skipped with a note
+# when no Python with torch is found.
+#   BENCH_PEER=0         leave the peer out
+#   BENCH_PYTHON=path    the Python with torch (default: Debian's /usr/bin/python3, else python3)
+#   BENCH_TF32=on|off    the peer's TF32 on CUDA (default off: full FP32, as clmtt computes)
+
+# peer_python: prints a Python that imports torch, or nothing.
+peer_python() {
+  local py
+  for py in ${BENCH_PYTHON:-/usr/bin/python3 python3}; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import torch' >/dev/null 2>&1; then echo "$py"; return; fi
+  done
+}
+
+# peer LABEL: runs the peer for the configuration of clmtt's record LABEL; keeps its record as peer-LABEL.
+peer() {
+  local l=$1 dev=cpu threads
+  threads=$(field "$l" compute_units)
+  [ -n "$threads" ] && [ "$threads" -ge 1 ] 2>/dev/null || threads=$(nproc)
+  if [ "$(field "$l" device_type)" = GPU ] && "$py" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    dev=cuda; threads=$(nproc)
+  fi
+  local args=(--dataset="$(field "$l" dataset)" --ipc="$(field "$l" ipc)" --syn_steps="$(field "$l" syn_steps)"
+              --iterations="$(field "$l" iterations)" --device=$dev --tf32="${BENCH_TF32:-off}" --threads="$threads")
+  echo "== [peer-$l] $py tools/bench/torch_peer.py ${args[*]}" | tee -a "$log"
+  local line status
+  set +e
+  line=$("$py" "$root/tools/bench/torch_peer.py" "${args[@]}" 2>>"$log")
+  status=$?
+  set -e
+  [ "$status" = 0 ] || { echo "bench.sh: the PyTorch peer failed for $l (status $status; see $log)" >&2; exit 1; }
+  line=$(grep '^{' <<<"$line" | tail -n 1)
+  echo "$line" | tee -a "$log" >> "$jsonl"
+  rec[peer-$l]=$line
+}
+
+peer_labels=()
+for l in "${labels[@]}"; do
+  [[ $l == distill-* ]] && [ "$(field "$l" model)" = ConvNet ] && [ "$(field "$l" syn_steps)" = 20 ] && peer_labels+=("$l")
+done
+py=""
+[ "${BENCH_PEER:-1}" = 0 ] || py=$(peer_python)
+echo
+if [ "${BENCH_PEER:-1}" = 0 ]; then
+  echo "PyTorch peer: left out (BENCH_PEER=0)"
+elif [ -z "$py" ]; then
+  echo "PyTorch peer: skipped, no Python with torch found (Debian: apt-get install python3-torch; or set BENCH_PYTHON)"
+else
+  for l in "${peer_labels[@]}"; do peer "$l"; done
+  echo
+  echo "Same run, same configurations: clmtt against plain PyTorch (torch_peer.py; random data, ConvNet, DSA, batch_syn = the set):"
+  printf "  %-12s %4s %5s %9s %9s %8s %10s %10s %10s %8s\n" dataset ipc steps "clmtt s" "torch s" "torch/" \
+    "clmtt MiB" "clmtt RSS" "torch MiB" "torch/"
+  for l in "${peer_labels[@]}"; do
+    p=peer-$l
+    awk -v ds="$(field "$l" dataset)" -v ipc="$(field "$l" ipc)" -v k="$(field "$l" syn_steps)" \
+        -v cs="$(field "$l" seconds_per_iteration)" -v ts="$(field "$p" seconds_per_iteration)" \
+        -v cb="$(field "$l" peak_device_bytes)" -v cr="$(field "$l" host_peak_rss_bytes)" -v tb="$(field "$p" peak_memory_bytes)" \
+      'BEGIN { printf "  %-12s %4s %5s %9.2f %9.2f %7.2fx %10.1f %10.1f %10.1f %7.2fx\n", ds, ipc, k, cs, ts, ts / cs,
+               cb / 1048576, cr / 1048576, tb / 1048576, tb / cb }'
+  done
+  f=${peer_labels[0]}
+  echo "  clmtt: $(field "$f" device) ($(field "$f" device_type), $(field "$f" compute_units) compute units); PyTorch $(field "peer-$f" torch)" \
+       "on $(field "peer-$f" device) ($(field "peer-$f" device_name)), $(field "peer-$f" threads) threads$( [ "$(field "peer-$f" device)" = cuda ] && echo ", TF32 $(field "peer-$f" tf32)")."
+  echo "  Seconds: clmtt's mean and PyTorch's median of the same number of timed iterations after one warm-up."
+  echo "  Memory: clmtt's peak of its own device buffers (clmtt RSS: its process's peak resident memory) against"
+  echo "  PyTorch's $(field "peer-$f" peak_memory_kind) (on the CPU that includes torch itself: about"
+  echo "  $(awk -v b="$(field "peer-$f" baseline_rss_bytes)" 'BEGIN { printf "%.0f", b / 1048576 }') MiB resident before the first iteration). torch/ = PyTorch over clmtt."
+fi
+
+echo
+echo "Host calls into the OpenCL runtime per distillation iteration and per student step (on a GPU each costs"
+echo "a fixed latency; blocking = blocking reads + blocking writes + clFinish and event waits):"
+printf "  %-46s %9s %7s %8s   %-23s   %-23s\n" run "launches" CLBlast blocking "forward step l/B/b" "reverse step l/B/b"
+for l in "${labels[@]}"; do
+  [ "$(field "$l" what)" = distill ] && [ -n "$(field "$l" iteration_launches)" ] || continue
+  printf "  %-46s %9s %7s %8s   %-23s   %-23s\n" "$l" "$(fmt %.0f "$(field "$l" iteration_launches)")" \
+    "$(fmt %.0f "$(field "$l" iteration_blas_calls)")" "$(fmt %.0f "$(field "$l" iteration_blocking)")" \
+    "$(fmt %.1f "$(field "$l" forward_step_launches)") / $(fmt %.1f "$(field "$l" forward_step_blas_calls)") / $(fmt %.1f "$(field "$l" forward_step_blocking)")" \
+    "$(fmt %.1f "$(field "$l" reverse_step_launches)") / $(fmt %.1f "$(field "$l" reverse_step_blas_calls)") / $(fmt %.1f "$(field "$l" reverse_step_blocking)")"
+done

@@ -9,7 +9,7 @@
 #        datm   soft labels started from averaged expert logits, correctly classified real images
 #               (--pix_init=samples_predicted_correctly), the growing start-epoch window and an EMA;
 #   3. evaluation inside the run: DATM_NUM_EVAL fresh ConvNetW32 x DATM_EVAL_EPOCHS epochs every
-#      DATM_EVAL_IT iterations; the table gives the last iteration's set and the best evaluation
+#      50 iterations at ipc 1, every 100 at larger ipc (DATM_EVAL_IT overrides); the table gives the last iteration's set and the best evaluation
 #      (mean +- std over the networks, and the iteration of the best);
 #   4. a Markdown table on stdout and in $DATM_DIR/table.md.
 # A finished row is kept (delete its folder to rerun it). Needs a built clmtt (tools/build.sh clmtt).
@@ -25,19 +25,11 @@ ipcs=${DATM_IPCS:-"1 10"}
 rows=${DATM_ROWS:-"plain soft datm"}
 num_eval=${DATM_NUM_EVAL:-5}
 eval_epochs=${DATM_EVAL_EPOCHS:-300}
-eval_it=${DATM_EVAL_IT:-50}
 seed=${DATM_SEED:-1}
 mkdir -p "$out"
 data="$out/data"
-"$root/tools/fmnist_subset.sh" "$data" "$train_images"
+"$root/tools/fmnist_experts.sh" "$clmtt" "$out" "$train_images" "$experts" "$epochs" "$seed"
 common=(--dataset=FashionMNIST --data_path="$data" --model=ConvNetW32)
-
-if [ ! -f "$out/buffers/.done_${experts}x$epochs" ]; then
-  rm -rf "$out/buffers"
-  "$clmtt" buffer "${common[@]}" --num_experts="$experts" --train_epochs="$epochs" --save_interval="$experts" \
-    --buffer_path="$out/buffers" --seed="$seed" > "$out/buffer.log" 2>&1
-  touch "$out/buffers/.done_${experts}x$epochs"
-fi
 
 # The flags of each row. The window grows from half the start-epoch range to all of it over
 # the first half of the run; the EMA's horizon (1 / (1 - decay)) is a tenth of the run.
@@ -55,19 +47,28 @@ row_flags() {
 }
 
 # run IPC NAME: one distillation with its evaluations (skipped when its folder is complete).
+eval_every() { if [ -n "${DATM_EVAL_IT:-}" ]; then echo "$DATM_EVAL_IT"; elif [ "$1" -le 1 ]; then echo 50; else echo 100; fi; }
+
 run() {
   local ipc=$1 name=$2 dir="$out/ipc$1_$2"
   if [ -f "$dir/.done" ]; then return; fi
   rm -rf "$dir"
   # shellcheck disable=SC2046
   "$clmtt" distill "${common[@]}" --ipc="$ipc" --syn_steps=10 --expert_epochs=1 --max_start_epoch="$max_start" \
-    --lr_img=100 --lr_lr=1e-05 --lr_teacher=0.01 --Iteration="$iterations" --eval_it="$eval_it" \
+    --lr_img=100 --lr_lr=1e-05 --lr_teacher=0.01 --Iteration="$iterations" --eval_it="$(eval_every "$ipc")" \
     --num_eval="$num_eval" --epoch_eval_train="$eval_epochs" --buffer_path="$out/buffers" --save_path="$dir" \
     --seed="$seed" $(row_flags "$name") > "$dir.log" 2>&1
   touch "$dir/.done"
 }
 
-for ipc in $ipcs; do for name in $rows; do run "$ipc" "$name"; done; done
+# DATM_PARALLEL=1 runs the rows of an ipc side by side (the s / iteration column then shows
+# their sharing of the device).
+for ipc in $ipcs; do
+  for name in $rows; do
+    if [ "${DATM_PARALLEL:-0}" = 1 ]; then run "$ipc" "$name" & else run "$ipc" "$name"; fi
+  done
+  wait
+done
 
 {
   echo "| ipc | run | flags (besides the common ones) | last set (%) | best (%) at iteration | s / iteration |"
@@ -87,6 +88,6 @@ PY
 } | tee "$out/table.md"
 echo "common: $experts ConvNetW32 experts x $epochs epochs on $train_images Fashion-MNIST training images;" \
   "distill --syn_steps=10 --expert_epochs=1 --max_start_epoch=$max_start --lr_img=100 --lr_lr=1e-05" \
-  "--lr_teacher=0.01, DSA, $iterations iterations, seed $seed; evaluation every $eval_it iterations:" \
+  "--lr_teacher=0.01, DSA, $iterations iterations, seed $seed; evaluation every 50 (ipc 1) or 100 iterations:" \
   "$num_eval ConvNetW32 x $eval_epochs epochs, test accuracy on the 10000 test images;" \
   "device: $("$clmtt" devices | sed -n 's/^\* [0-9]*: //p')" | tee -a "$out/table.md"

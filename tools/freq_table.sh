@@ -22,15 +22,8 @@ num_eval=${FREQ_NUM_EVAL:-5}
 eval_epochs=${FREQ_EVAL_EPOCHS:-300}
 seed=${FREQ_SEED:-1}
 data="$out/data"
-"$root/tools/fmnist_subset.sh" "$data" "$train_images"
+"$root/tools/fmnist_experts.sh" "$clmtt" "$out" "$train_images" "$experts" "$epochs" "$seed"
 common=(--dataset=FashionMNIST --data_path="$data" --model=ConvNetW32)
-
-if [ ! -f "$out/buffers/.done_${experts}x$epochs" ]; then
-  rm -rf "$out/buffers"
-  "$clmtt" buffer "${common[@]}" --num_experts="$experts" --train_epochs="$epochs" --save_interval="$experts" \
-    --buffer_path="$out/buffers" --seed="$seed" > "$out/buffer.log" 2>&1
-  touch "$out/buffers/.done_${experts}x$epochs"
-fi
 
 # row NAME FLAGS...: distill, then evaluate the last set; prints one table row.
 row() {

@@ -8,6 +8,7 @@ PKGS=(
   libclblast-dev libclfft-dev
   libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev libcairo2-dev libgif-dev libyaml-dev
   liblapacke-dev libopenblas-dev librandom123-dev
+  libopenmpi-dev openmpi-bin
   check python3-numpy oclgrind
   clang clang-16 libfuzzer-16-dev libclang-rt-16-dev
   dataset-fashion-mnist

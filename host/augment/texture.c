@@ -86,11 +86,7 @@ void texture_init_real(const ImageSet *train, int num_classes, int ipc, int canv
     class_index_build(train, num_classes, &ci);
     int C = train->c, H = train->h, W = train->w, Hc = canvas_size * H, Wc = canvas_size * W;
     size_t canvas = (size_t)C * Hc * Wc;
-    memset(out, 0, sizeof *out);
-    out->n = num_classes * ipc;
-    out->c = C; out->h = Hc; out->w = Wc;
-    out->images = xmalloc((size_t)out->n * canvas * sizeof(float));
-    out->labels = xmalloc((size_t)out->n * sizeof(int32_t));
+    imageset_alloc(out, num_classes * ipc, C, Hc, Wc);
     for (int c = 0; c < num_classes; c++) {
         if (ci.count[c] < 1) die("class %d has no training images to initialize its textures from", c);
         for (int j = 0; j < ipc; j++) out->labels[c * ipc + j] = c;

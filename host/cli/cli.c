@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 #include "cli/cli_config.h"
+#include "core/runtime.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -68,6 +69,16 @@ void cli_set(const FlagSet *fs, Flag *f, const char *v, const char *origin) {
     case FLAG_STR:
         *(const char **)f->dest = v;
         break;
+    case FLAG_DEVICE: {
+        if (strcmp(v, "None") == 0 || strcmp(v, "none") == 0) {
+            *(int *)f->dest = -1;
+            break;
+        }
+        int d = rt_pick_device(v);
+        if (d < 0) bad_value(fs, f, v, "a device index or a list like 0,1 (see 'clmtt devices')", origin);
+        *(int *)f->dest = d;
+        break;
+    }
     case FLAG_BOOL: {
         int b = cli_parse_bool(v);
         if (b < 0) bad_value(fs, f, v, "True or False", origin);
@@ -136,6 +147,7 @@ void cli_usage(const FlagSet *fs) {
         switch (f->type) {
         case FLAG_INT: snprintf(def, sizeof def, "%d", *(int *)f->dest); break;
         case FLAG_OPT_INT:
+        case FLAG_DEVICE:
             if (*(int *)f->dest < 0) snprintf(def, sizeof def, "None");
             else snprintf(def, sizeof def, "%d", *(int *)f->dest);
             break;
@@ -155,16 +167,15 @@ const Flag *cli_flag(const FlagSet *fs, const char *name) {
 
 void cli_require(int cond, const char *flag, const char *fmt, ...) {
     if (cond) return;
+    char msg[4096];
     va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "clmtt: --%s: ", flag);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    char cfg[4200] = "";
     if (parsed_cfg && parsed_flags)
         for (int k = 0; k < parsed_flags->nflags; k++)
             if (strcmp(parsed_flags->flags[k].name, flag) == 0 && parsed_flags->flags[k].given == FLAG_GIVEN_CFG)
-                fprintf(stderr, " (set by --cfg %s)", parsed_cfg);
-    fputc('\n', stderr);
-    exit(1);
+                snprintf(cfg, sizeof cfg, " (set by --cfg %s)", parsed_cfg);
+    die("--%s: %s%s", flag, msg, cfg);
 }

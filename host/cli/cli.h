@@ -15,7 +15,9 @@ typedef enum {
     FLAG_FLOAT,    /* double */
     FLAG_STR,      /* const char * (points into argv, a default literal or a config file's value,
                       which is kept for the life of the program) */
-    FLAG_BOOL      /* int 0/1: bare flag = true; value True/False/true/false/1/0/yes/no */
+    FLAG_BOOL,     /* int 0/1: bare flag = true; value True/False/true/false/1/0/yes/no */
+    FLAG_DEVICE    /* int: "None" (-1), an index, or a list "0,1,...": one rank per device,
+                      the node-local rank picks its entry (core/runtime.h rt_pick_device) */
 } FlagType;
 
 typedef struct {

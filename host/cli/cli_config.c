@@ -101,7 +101,8 @@ static void apply_entry(FlagSet *fs, const char *path, const CfgEntry *e) {
         die("%s: '%s' sets --%s a second time", origin, e->key, f->name);
     if (f->given) return;   /* the command line has the last word */
     if (e->kind == CFG_NULL) {
-        if (f->type != FLAG_OPT_INT) die("%s: '%s' has no value (--%s needs one)", origin, e->key, f->name);
+        if (f->type != FLAG_OPT_INT && f->type != FLAG_DEVICE)   /* None-able flags take a null */
+            die("%s: '%s' has no value (--%s needs one)", origin, e->key, f->name);
         cli_set(fs, f, "None", origin);
     } else {
         cli_set(fs, f, e->value, origin);

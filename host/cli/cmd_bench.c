@@ -3,6 +3,8 @@
  * on any machine with an OpenCL device). Every figure is printed as a plain line, and
  * each measurement once more as one "BENCH_JSON {...}" line for scripts (tools/bench.sh). */
 #include "cli/cli.h"
+#include "cli/setup.h"
+#include "cli/bench_counts.h"
 #include "net/registry.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
@@ -10,6 +12,7 @@
 #include "augment/dsa.h"
 #include "net/net.h"
 #include "train/train.h"
+#include "core/dist.h"
 #include "core/util.h"
 #include "layers/dct2d.h"
 
@@ -161,6 +164,53 @@ static void bench_train(const BenchArgs *a, const DatasetInfo *ds, const Net *ne
     imageset_free(&set);
 }
 
+/* Per rank (gathered on rank 0): compute and communication seconds per iteration and the
+ * peak device memory; and what is sent per iteration, measured and modelled. The model:
+ * every forward step sums one parameter vector (P floats) over the ranks, every reverse step
+ * two (gradient and Hessian-vector product), and the iteration the set's gradient once:
+ * sum_bytes = 4 (3 K P + set floats). Summing by gather to rank 0 and broadcast moves
+ * sum_bytes in and out of every other rank, and (N - 1) sum_bytes in and out of rank 0. */
+static void print_ranks(double compute_s, double comm_s, double sent_bytes, size_t peak, double sum_bytes, cJSON *o) {
+    int N = dist_size();
+    double *c = xcalloc((size_t)N, sizeof(double)), *m = xcalloc((size_t)N, sizeof(double));
+    double *pk = xcalloc((size_t)N, sizeof(double)), *sb = xcalloc((size_t)N, sizeof(double));
+    dist_gather_f64(compute_s, c);
+    dist_gather_f64(comm_s, m);
+    dist_gather_f64((double)peak, pk);
+    dist_gather_f64(sent_bytes, sb);
+    printf("ranks: %d (one OpenCL device each)\n", N);
+    cJSON *rj = cJSON_AddArrayToObject(o, "per_rank");
+    double cmax = 0, mmax = 0, pmax = 0;
+    for (int r = 0; r < N; r++) {
+        printf("rank %d: compute %.3f s, communication (waits included) %.3f s per iteration; sent %.2f MiB per "
+               "iteration; peak device memory %.1f MiB\n", r, c[r], m[r], sb[r] / MIB, pk[r] / MIB);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "rank", r);
+        cJSON_AddNumberToObject(x, "rank_compute_seconds", c[r]);
+        cJSON_AddNumberToObject(x, "rank_comm_seconds", m[r]);
+        cJSON_AddNumberToObject(x, "rank_sent_bytes", sb[r]);
+        cJSON_AddNumberToObject(x, "rank_peak_device_bytes", pk[r]);
+        cJSON_AddItemToArray(rj, x);
+        cmax = fmax(cmax, c[r]);
+        mmax = fmax(mmax, m[r]);
+        pmax = fmax(pmax, pk[r]);
+    }
+    double root_bytes = 2.0 * (N - 1) * sum_bytes, other_bytes = N > 1 ? 2.0 * sum_bytes : 0;
+    printf("communication model: %.2f MiB summed over the ranks per iteration (3 x syn_steps parameter vectors + "
+           "the set's gradient); with N ranks rank 0 moves 2 (N-1) x that (%.2f MiB here), every other rank 2 x "
+           "(%.2f MiB)\n", sum_bytes / MIB, root_bytes / MIB, other_bytes / MIB);
+    cJSON_AddNumberToObject(o, "ranks", N);
+    cJSON_AddNumberToObject(o, "max_rank_compute_seconds", cmax);
+    cJSON_AddNumberToObject(o, "max_rank_comm_seconds", mmax);
+    cJSON_AddNumberToObject(o, "max_rank_peak_device_bytes", pmax);
+    cJSON_AddNumberToObject(o, "allreduce_bytes_per_iteration", sum_bytes);
+    cJSON_AddNumberToObject(o, "model_root_bytes_per_iteration", root_bytes);
+    free(c);
+    free(m);
+    free(pk);
+    free(sb);
+}
+
 /* One distillation iteration: meta-gradient over syn_steps unrolled student steps and
  * the update of images and step size, from random images and a random expert segment
  * (a fresh initialization and a small perturbation of it as the target). */
@@ -193,10 +243,15 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     double dalpha, loss = 0, warm_s = 0, total = 0;
     double *secs = xmalloc((size_t)a->iterations * sizeof(double));
     int finite = 1;
+    double comm_s = 0, comm_b = 0;   /* this rank's communication in the timed iterations */
+    BenchCounts counts = {0};
     for (int it = -1; it < a->iterations; it++) {
-        double t0 = now_seconds();
+        double t0 = now_seconds(), c0 = dist_comm_seconds(), b0 = dist_comm_bytes();
+        RtCounts n0 = rt_counts();
         loss = distiller_meta_grad(&d, &ls, theta0, target, rng, &dalpha);
         if (!learnset_update(&ls)) finite = 0;
+        RtCounts c1 = rt_counts_sub(rt_counts(), n0);
+        if (it >= 0) bench_counts_add(&counts, &c1, &d);
         rt_finish();
         double s = now_seconds() - t0;
         if (!isfinite(loss) || !isfinite(dalpha)) finite = 0;
@@ -205,10 +260,13 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
         } else {
             secs[it] = s;
             total += s;
+            comm_s += dist_comm_seconds() - c0;
+            comm_b += dist_comm_bytes() - b0;
         }
     }
     size_t peak = dev_mem_peak();
     double per_it = total / a->iterations, best = min_of(secs, a->iterations);
+    cJSON *o = json_begin("distill", a, ds, net);
     double est = graph_keeping_estimate(net, batch_syn, a->syn_steps);
     size_t act = activation_floats_per_sample(net);
 
@@ -223,8 +281,9 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     printf("graph-keeping estimate (an estimate, not a measurement: the memory if the whole unrolled graph were kept, "
            "as the original does): %.0f bytes (%.1f MiB), %.1fx the measured peak\n",
            est, est / MIB, peak ? est / (double)peak : 0.0);
-
-    cJSON *o = json_begin("distill", a, ds, net);
+    print_ranks(per_it - comm_s / a->iterations, comm_s / a->iterations, comm_b / a->iterations, peak,
+                (double)(3 * (size_t)a->syn_steps * P + ls.total) * 4, o);
+    bench_counts_print(&counts);
     cJSON_AddNumberToObject(o, "ipc", a->ipc);
     cJSON_AddNumberToObject(o, "nsyn", nsyn);
     cJSON_AddNumberToObject(o, "batch_syn", batch_syn);
@@ -239,6 +298,12 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     cJSON_AddNumberToObject(o, "graph_keeping_estimate_bytes", est);
     cJSON_AddNumberToObject(o, "graph_keeping_estimate_mib", est / MIB);
     cJSON_AddBoolToObject(o, "finite", finite);
+    bench_counts_json(o, &counts);
+    cJSON_AddNumberToObject(o, "host_peak_rss_bytes", (double)peak_rss_bytes());
+    cJSON_AddNumberToObject(o, "compute_units", RT.dev.compute_units);
+    cJSON_AddStringToObject(o, "device_type", RT.dev.type & CL_DEVICE_TYPE_GPU   ? "GPU"
+                                              : RT.dev.type & CL_DEVICE_TYPE_CPU ? "CPU"
+                                                                                 : "other");
     json_emit(o);
 
     free(secs);
@@ -352,7 +417,7 @@ int cmd_bench(int argc, char **argv) {
         {"batch_syn", FLAG_OPT_INT, &a.batch_syn, "student minibatch size (None: the whole set, ipc x classes)", 0},
         {"iterations", FLAG_INT, &a.iterations, "distillation iterations to time (after 1 warm-up iteration)", 0},
         {"dsa", FLAG_BOOL, &a.dsa, "differentiable siamese augmentation in training and in the unroll (True/False)", 0},
-        {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (None: CLMTT_DEVICE or the default)", 0},
+        {"device", FLAG_DEVICE, &a.device, "OpenCL device index, or a list 0,1,... (one per rank on a node, see clmtt devices; None: CLMTT_DEVICE or the default)", 0},
         {"seed", FLAG_OPT_INT, &a.seed, "random seed of the data (None: a fresh one, printed)", 0},
     };
     FlagSet fs = {"bench",
@@ -378,7 +443,7 @@ int cmd_bench(int argc, char **argv) {
     net_build(&net, a.model, ds->channels, ds->height, ds->width, ds->num_classes);
     DsaStrategy dsa = {0};
     if (a.dsa) dsa_strategy_parse(BENCH_DSA_STRATEGY, &dsa);
-    uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : rng_fresh_seed();
+    uint64_t seed = command_seed(a.seed);
     Rng rng;
     rng_init(&rng, seed, 0xbe7cULL);
 

@@ -5,6 +5,7 @@
 #include "data/dataset.h"
 #include "augment/dsa.h"
 #include "net/net.h"
+#include "core/dist.h"
 #include "core/progress.h"
 #include "cli/setup.h"
 #include "train/train.h"
@@ -28,6 +29,52 @@ typedef struct { Progress *p; size_t base; } EpochProgress;
 static void on_batch(void *ctx, size_t done) {
     EpochProgress *ep = ctx;
     progress_update(ep->p, (double)(ep->base + done));
+}
+
+/* What one epoch of an expert reports: loss, accuracy, test accuracy, seconds, and the
+ * peak device memory of the rank that trained it. */
+enum { EPOCH_STATS = 5 };
+
+/* Rank 0's log of epoch t of expert e (trained here, or received from another rank). */
+static void log_epoch(const BufferArgs *a, FILE *metrics, int ntrain, uint64_t seed, int e, int t, const double *st) {
+    printf("Itr: %d\tEpoch: %d\tTrain Loss: %.4f\tTrain Acc: %.4f\tTest Acc: %.4f\t(%.1f s, %.0f img/s)\n", e, t, st[0],
+           st[1], st[2], st[3], ntrain / st[3]);
+    metrics_line(metrics,
+                 "{\"expert\": %d, \"epoch\": %d, \"train_loss\": %.6f, \"train_acc\": %.6f, \"test_acc\": %.6f, "
+                 "\"seconds\": %.3f, \"images_per_second\": %.1f, \"peak_device_bytes\": %.0f, \"seed\": %" PRIu64 "}",
+                 e, t, st[0], st[1], st[2], st[3], ntrain / st[3], st[4], seed);
+}
+
+/* Trains expert e from its own stream (seed, e), so it is the same whichever rank trains
+ * it. snaps gets its train_epochs + 1 snapshots [S][P], stats [train_epochs][EPOCH_STATS].
+ * Rank 0 logs each epoch as it ends. */
+static void train_expert(const BufferArgs *a, Trainer *tr, const Dataset *data, const DsaStrategy *dsa, uint64_t seed,
+                         int e, float *snaps, double *stats, FILE *metrics) {
+    size_t P = tr->net->nparams;
+    Rng rng;
+    rng_init(&rng, seed, (uint64_t)e);
+    trainer_init_params(tr, &rng);
+    dev_read_f32(tr->params, 0, P, snaps);
+    Sgd sgd = {a->lr_teacher, a->mom, a->l2, 1};
+    for (int t = 0; t < a->train_epochs; t++) {
+        Progress p;
+        char label[96];
+        snprintf(label, sizeof label, "expert %d/%d epoch %d/%d", e + 1, a->num_experts, t + 1, a->train_epochs);
+        progress_start(&p, label, data->train.n, "img");
+        EpochProgress ep = {&p, 0};
+        double *st = stats + (size_t)t * EPOCH_STATS;
+        train_epoch(tr, &data->train, a->batch_train, dsa, &rng, &sgd, &st[0], &st[1], on_batch, &ep);
+        st[3] = progress_elapsed(&p);
+        st[2] = test_accuracy(tr, &data->test);
+        st[4] = (double)dev_mem_peak();
+        progress_clear(&p);
+        if (dist_is_root()) log_epoch(a, metrics, data->train.n, seed, e, t, st);
+        dev_read_f32(tr->params, 0, P, snaps + (size_t)(t + 1) * P);
+        if (a->decay && t == a->train_epochs / 2 + 1) {
+            sgd.lr *= 0.1;
+            sgd_restart(&sgd);
+        }
+    }
 }
 
 int cmd_buffer(int argc, char **argv) {
@@ -55,7 +102,7 @@ int cmd_buffer(int argc, char **argv) {
         {"l2", FLAG_FLOAT, &a.l2, "SGD weight decay", 0},
         {"save_interval", FLAG_INT, &a.save_interval, "experts per file", 0},
         {"seed", FLAG_OPT_INT, &a.seed, "random seed (None: a fresh one, printed)", 0},
-        {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (see clmtt devices; None: default)", 0},
+        {"device", FLAG_DEVICE, &a.device, "OpenCL device index, or a list 0,1,... (one per rank on a node, see clmtt devices; None: CLMTT_DEVICE or the default)", 0},
         {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
     };
     FlagSet fs = {"buffer", "Train expert networks on real data and save their parameter trajectories.", flags,
@@ -75,7 +122,7 @@ int cmd_buffer(int argc, char **argv) {
     if (a.zca) zca_check_size(ds->name, ds->channels, ds->height, ds->width);
     DsaStrategy dsa = {0};
     if (a.dsa) dsa_strategy_parse(a.dsa_strategy, &dsa);
-    uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : rng_fresh_seed();
+    uint64_t seed = command_seed(a.seed);
 
     rt_init(a.device);
     printf("Hyper-parameters: dataset=%s model=%s num_experts=%d train_epochs=%d lr_teacher=%g batch_train=%d "
@@ -87,17 +134,22 @@ int cmd_buffer(int argc, char **argv) {
     /* The transform is shared by every model trained on this data: <buffer_path>/<dataset>. */
     char zdir[4096];
     zca_cache_dir(zdir, sizeof zdir, a.buffer_path, ds, a.subset, a.res);
-    ZcaSetup zs = {a.zca, zdir, 1, NULL};
+    ZcaSetup zs = {a.zca, zdir, dist_is_root(), NULL};
     command_prepare(ds, a.data_path, a.model, &zs, &data, &net);
 
     char dir[4096];
     expert_dir(dir, sizeof dir, a.buffer_path, ds, a.subset, a.res, a.zca, a.model);
-    mkdir_p(dir);
-    int stale = remove_stale_temps(dir);
-    if (stale) printf("Removed %d unfinished temporary file%s of an interrupted run from %s\n", stale, stale == 1 ? "" : "s", dir);
     char mpath[4200];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", dir);
-    FILE *metrics = metrics_open(mpath);
+    FILE *metrics = NULL;   /* rank 0 writes every file */
+    if (dist_is_root()) {
+        mkdir_p(dir);
+        int stale = remove_stale_temps(dir);
+        if (stale)
+            printf("Removed %d unfinished temporary file%s of an interrupted run from %s\n", stale, stale == 1 ? "" : "s",
+                   dir);
+        metrics = metrics_open(mpath);
+    }
 
     /* Rows of one pass: a training batch, or up to 256 test images. */
     int train_rows = a.batch_train < data.train.n ? a.batch_train : data.train.n;
@@ -113,7 +165,26 @@ int cmd_buffer(int argc, char **argv) {
     int open_group = 0;
     double t_start = now_seconds();
 
+    /* Expert e is trained by rank e % N; rank 0 writes them all, in order, into the same
+     * files as one process would. */
+    int nranks = dist_size(), me = dist_rank();
+    double *stats = xmalloc((size_t)a.train_epochs * EPOCH_STATS * sizeof(double));
     for (int e = 0; e < a.num_experts; e++) {
+        int owner = e % nranks;
+        if (owner == me) train_expert(&a, &tr, &data, &dsa, seed, e, snaps, stats, metrics);
+        if (me != 0) {
+            if (owner == me) {
+                dist_send(stats, (size_t)a.train_epochs * EPOCH_STATS * sizeof(double), 0, 1);
+                dist_send(snaps, (size_t)S * P * sizeof(float), 0, 2);
+            }
+            continue;
+        }
+        if (owner != 0) {
+            dist_recv(stats, (size_t)a.train_epochs * EPOCH_STATS * sizeof(double), owner, 1);
+            dist_recv(snaps, (size_t)S * P * sizeof(float), owner, 2);
+            for (int t = 0; t < a.train_epochs; t++)
+                log_epoch(&a, metrics, data.train.n, seed, e, t, stats + (size_t)t * EPOCH_STATS);
+        }
         if (!open_group) {
             int left = a.num_experts - e;
             traj_writer_begin(&w, dir, S, P, left < a.save_interval ? left : a.save_interval);
@@ -140,34 +211,6 @@ int cmd_buffer(int argc, char **argv) {
             traj_writer_meta(&w, "generator", "clmtt " CLMTT_VERSION);
             open_group = 1;
         }
-        Rng rng;
-        rng_init(&rng, seed, (uint64_t)e);
-        trainer_init_params(&tr, &rng);
-        dev_read_f32(tr.params, 0, P, snaps);
-        Sgd sgd = {a.lr_teacher, a.mom, a.l2, 1};
-        for (int t = 0; t < a.train_epochs; t++) {
-            Progress p;
-            char label[96];
-            snprintf(label, sizeof label, "expert %d/%d epoch %d/%d", e + 1, a.num_experts, t + 1, a.train_epochs);
-            progress_start(&p, label, data.train.n, "img");
-            EpochProgress ep = {&p, 0};
-            double loss, acc;
-            train_epoch(&tr, &data.train, a.batch_train, &dsa, &rng, &sgd, &loss, &acc, on_batch, &ep);
-            double secs = progress_elapsed(&p);
-            double test_acc = test_accuracy(&tr, &data.test);
-            progress_clear(&p);
-            printf("Itr: %d\tEpoch: %d\tTrain Loss: %.4f\tTrain Acc: %.4f\tTest Acc: %.4f\t(%.1f s, %.0f img/s)\n", e, t,
-                   loss, acc, test_acc, secs, data.train.n / secs);
-            metrics_line(metrics,
-                         "{\"expert\": %d, \"epoch\": %d, \"train_loss\": %.6f, \"train_acc\": %.6f, \"test_acc\": %.6f, "
-                         "\"seconds\": %.3f, \"images_per_second\": %.1f, \"peak_device_bytes\": %zu, \"seed\": %" PRIu64 "}",
-                         e, t, loss, acc, test_acc, secs, data.train.n / secs, dev_mem_peak(), seed);
-            dev_read_f32(tr.params, 0, P, snaps + (size_t)(t + 1) * P);
-            if (a.decay && t == a.train_epochs / 2 + 1) {
-                sgd.lr *= 0.1;
-                sgd_restart(&sgd);
-            }
-        }
         traj_writer_add(&w, snaps);
         printf("Saving %s (%d expert%s)\n", w.path, w.experts, w.experts == 1 ? "" : "s");
         if (w.experts == w.capacity) {
@@ -175,11 +218,12 @@ int cmd_buffer(int argc, char **argv) {
             open_group = 0;
         }
     }
+    free(stats);
     if (open_group) traj_writer_end(&w);
     char pk[32], el[32];
     printf("Done: %d experts in %s; peak device memory %s\n", a.num_experts,
            format_duration(now_seconds() - t_start, el, sizeof el), human_bytes((double)dev_mem_peak(), pk, sizeof pk));
-    fclose(metrics);
+    if (metrics) fclose(metrics);
     free(layout);
     free(snaps);
     trainer_free(&tr);

@@ -6,6 +6,7 @@
 #include "cli/distill_parts.h"
 #include "cli/setup.h"
 #include "core/blas.h"
+#include "core/dist.h"
 #include "core/util.h"
 #include "distill/distill.h"
 #include "distill/threshold.h"
@@ -34,6 +35,14 @@ static int freq_images_per_class(const DistillArgs *a, const DatasetInfo *ds) {
 
 static volatile sig_atomic_t interrupted = 0;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+/* Under MPI the signal may reach the ranks at different iterations: they stop together, at
+ * the first iteration where any of them saw it. */
+static int any_rank_interrupted(void) {
+    double flag = interrupted;
+    dist_allreduce_sum_f64(&flag, 1);
+    if (flag > 0) interrupted = 1;
+    return flag > 0;
+}
 
 static int finite_set(const ImageSet *s) {
     size_t n = (size_t)s->n * s->c * s->h * s->w;
@@ -64,6 +73,7 @@ int cmd_distill(int argc, char **argv) {
     a.threshold = INFINITY;
     a.auto_match = 0;
     a.loss_ratio = 0.0;
+    a.num_trajectories = 1;
     const char *cfg_path = NULL;   /* read by cli_parse */
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "dataset: MNIST, FashionMNIST, CIFAR10, CIFAR100, Tiny, ImageNet", 0},
@@ -116,11 +126,12 @@ int cmd_distill(int argc, char **argv) {
         {"Momentum_y", FLAG_FLOAT, &a.Momentum_y, "momentum of the label logits' SGD", 0},
         {"ema_decay", FLAG_FLOAT, &a.ema_decay, "evaluate and save an exponential moving average of the set with this decay (0: off)", 0},
         {"Label_Model_Timestamp", FLAG_INT, &a.Label_Model_Timestamp, "expert snapshot (epoch) whose logits start the soft labels and that picks samples_predicted_correctly (-1: the last)", 0},
+        {"num_trajectories", FLAG_INT, &a.num_trajectories, "expert segments per iteration, meta-gradients averaged (split over MPI ranks)", 0},
         {"max_files", FLAG_OPT_INT, &a.max_files, "use only this many expert files", 0},
         {"max_experts", FLAG_OPT_INT, &a.max_experts, "use only the first this many experts of each file", 0},
         {"force_save", FLAG_BOOL, &a.force_save, "write pictures even for ipc >= 50", 0},
         {"seed", FLAG_OPT_INT, &a.seed, "random seed (None: a fresh one, printed)", 0},
-        {"device", FLAG_OPT_INT, &a.device, "OpenCL device index (None: default)", 0},
+        {"device", FLAG_DEVICE, &a.device, "OpenCL device index, or a list 0,1,... (one per rank on a node, see clmtt devices; None: CLMTT_DEVICE or the default)", 0},
         {"save_path", FLAG_STR, &a.save_path, "run folder (default logged_files/<dataset>/<run name>)", 0},
         {"init_syn", FLAG_STR, &a.init_syn, "start from this synthetic set file (images, labels and lr)", 0},
         {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
@@ -157,6 +168,7 @@ int cmd_distill(int argc, char **argv) {
                 "must be in [0, 1), got %g", a.Momentum_y);
     cli_require(isfinite(a.ema_decay) && a.ema_decay >= 0 && a.ema_decay < 1, "ema_decay",
                 "must be in [0, 1) (0: off), got %g", a.ema_decay);
+    cli_require(a.num_trajectories >= 1, "num_trajectories", "must be at least 1, got %d", a.num_trajectories);
     cli_require(a.Label_Model_Timestamp >= -1, "Label_Model_Timestamp", "must be -1 (the last) or an epoch, got %d",
                 a.Label_Model_Timestamp);
     StartWindow window;
@@ -170,12 +182,12 @@ int cmd_distill(int argc, char **argv) {
     DsaStrategy dsa_eval = {0}, dsa_unroll = {0};
     if (a.dsa) dsa_strategy_parse(a.dsa_strategy, &dsa_eval);
     if (a.dsa && !a.no_aug) dsa_unroll = dsa_eval;
-    uint64_t seed = a.seed >= 0 ? (uint64_t)a.seed : rng_fresh_seed();
-    Rng rng_init_set, rng_experts, rng_steps, rng_eval;
+    uint64_t seed = command_seed(a.seed);
+    Rng rng_init_set, rng_experts, rng_steps;
     rng_init(&rng_init_set, seed, 1);
     rng_init(&rng_experts, seed, 2);
     rng_init(&rng_steps, seed, 3);
-    rng_init(&rng_eval, seed, 4);
+    /* Stream 4: the evaluation networks, one sub-stream per iteration and network. */
 
     SynSet init = {0};
     if (a.init_syn) {
@@ -243,9 +255,13 @@ int cmd_distill(int argc, char **argv) {
     zca_cache_dir(zdir, sizeof zdir, a.buffer_path, ds, a.subset, a.res);
     ZcaSetup zs = {a.zca, zdir, 0, &zca};
     command_prepare(ds, a.data_path, a.model, &zs, &data, &net);
+    /* One segment per iteration: the student's rows are split over the ranks (checked before
+     * looking for experts); several: whole segments are. */
+    int split_rows = a.num_trajectories == 1;
+    if (split_rows) distiller_check_split(&net);
     FreqRank rank = {0};
     if (freq) {
-        freqrank_prepare(zdir, ds->name, a.zca, &data.train, &rank);
+        freqrank_prepare(dist_is_root() ? zdir : NULL, ds->name, a.zca, &data.train, &rank);   /* rank 0 writes */
         printf("Frequency parameterization: %d DCT coefficients per channel, %d images per class in the storage of "
                "ipc %d\n", a.freq_dims, a.images_per_class, a.ipc);
         if (init.freq_index)
@@ -279,7 +295,7 @@ int cmd_distill(int argc, char **argv) {
     printf("Run folder: %s\n", out.dir);
     char mpath[4300];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", out.dir);
-    FILE *metrics = metrics_open(mpath);
+    FILE *metrics = dist_is_root() ? metrics_open(mpath) : NULL;   /* rank 0 writes every file */
     outputs_settings_line(&out, metrics, seed, batch_syn);
 
     LearnSet ls;
@@ -304,8 +320,14 @@ int cmd_distill(int argc, char **argv) {
         printf("EMA: evaluation and the saved sets use the moving average of the set (decay %g)\n", a.ema_decay);
     }
     Distiller d;
-    distiller_init(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll);
+    distiller_init_split(&d, &net, nsyn, ls.img->rounds, batch_syn, a.syn_steps, &dsa_unroll, split_rows);
     distiller_set_match(&d, &match);
+    Segments segs;
+    segments_init(&segs, a.num_trajectories, &ls, net.nparams);
+    SegmentSpan span = {&window, a.expert_epochs};
+    if (a.num_trajectories > 1)
+        printf("Expert segments: %d per iteration, meta-gradients averaged%s\n", a.num_trajectories,
+               dist_size() > 1 ? " (split over the ranks)" : "");
 
     EvalPool pool;
     evalpool_init(&pool, &a, &dsa_eval);
@@ -330,30 +352,34 @@ int cmd_distill(int argc, char **argv) {
                 break;
             }
             learnset_images(&ls, set.images);
-            int improved = evalpool_run(&pool, it, &set, shown_lr, &data.test, ds->num_classes, &rng_eval, metrics,
+            /* Learned labels: the networks train on the set's current soft rows. */
+            if (ls.learn_targets) {
+                if (!set.targets) set.targets = xmalloc((size_t)set.n * ds->num_classes * sizeof(float));
+                set.k = ds->num_classes;
+                learnset_targets(&ls, set.targets);
+            }
+            int improved = evalpool_run(&pool, it, &set, shown_lr, &data.test, ds->num_classes, seed, 4, metrics,
                                         &prog);
             char stem[64];
             snprintf(stem, sizeof stem, "images_%d", it);
             outputs_save(&out, &ls, &set, it, stem, improved ? "images_best" : NULL);
             if (it < a.Iteration) outputs_checkpoint(&out, &ls, &set, it);
             t_checkpoint = now_seconds();
-            report_write(out.dir);
-        } else if (now_seconds() - t_checkpoint > CHECKPOINT_SECONDS) {
+            if (dist_is_root()) report_write(out.dir);
+        } else if (dist_is_root() && now_seconds() - t_checkpoint > CHECKPOINT_SECONDS) {
+            /* rank 0's clock alone: the other ranks write nothing */
             learnset_images(&ls, set.images);
             outputs_checkpoint(&out, &ls, &set, it);
             t_checkpoint = now_seconds();
         }
         if (it == a.Iteration) break;
-        if (interrupted) break;
+        if (any_rank_interrupted()) break;
 
         double t0 = now_seconds();
-        int nsnap;
-        const float *traj = experts_next(&experts, &rng_experts, &nsnap);
-        int start = window_draw(&window, it, &rng_experts);
-        const float *theta0 = traj + (size_t)start * net.nparams;
-        const float *target = traj + (size_t)(start + a.expert_epochs) * net.nparams;
+        int start;
         double dlr;
-        double loss = distiller_meta_grad(&d, &ls, theta0, target, &rng_steps, &dlr);
+        double loss = segments_meta_grad(&segs, &d, &ls, &experts, &rng_experts, &rng_steps, &span, seed, it, &start,
+                                         &dlr);
         if (!isfinite(loss) || !isfinite(dlr) || !learnset_grad_finite(&ls)) {
             progress_clear(&prog);
             fprintf(stderr, "clmtt: iteration %d diverged (loss %g, d loss/d syn_lr %g); the last good set is in %s/images_last.safetensors\n",
@@ -408,7 +434,8 @@ int cmd_distill(int argc, char **argv) {
     metrics_line(metrics, "{\"done\": true, \"updates\": %d, \"skipped\": %d, \"seconds_per_iteration\": %.4f, "
                  "\"peak_device_bytes\": %zu, \"status\": %d}",
                  iters_done - skipped, skipped, iters_done ? t_iters / iters_done : 0.0, dev_mem_peak(), status);
-    fclose(metrics);
+    if (metrics) fclose(metrics);
+    segments_free(&segs);
     distiller_free(&d);
     learnset_free(&ls);
     experts_close(&experts);

@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "data/dataset.h"
 #include "train/evaluate.h"
+#include "core/dist.h"
 #include "core/progress.h"
 #include "cli/setup.h"
 #include "io/synset.h"
@@ -16,6 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The stream family of the evaluation networks (network i: rng_substream(EVAL_STREAM, i)). */
+#define EVAL_STREAM 0x5eedULL
+
+/* One network's line of the log: r = test accuracy, train accuracy, seconds. */
+static void print_network(const char *model, int k, const double *r) {
+    printf("%s #%d: test accuracy %.4f (train %.4f, %.1f s)\n", model, k, r[0], r[1], r[2]);
+}
 
 int cmd_eval(int argc, char **argv) {
     const char *dataset = "CIFAR10", *subset = "imagenette", *model = "ConvNet", *eval_mode = "S";
@@ -44,7 +53,7 @@ int cmd_eval(int argc, char **argv) {
         {"zca", FLAG_BOOL, &zca, "ZCA whitening (must match the set)", 0},
         {"buffer_path", FLAG_STR, &buffer_path, "with --zca: where clmtt buffer cached the transform (<buffer_path>/<dataset>/zca.safetensors)", 0},
         {"seed", FLAG_OPT_INT, &seed, "random seed (None: a fresh one, printed)", 0},
-        {"device", FLAG_OPT_INT, &device, "OpenCL device index (None: default)", 0},
+        {"device", FLAG_DEVICE, &device, "OpenCL device index, or a list 0,1,... (one per rank on a node, see clmtt devices; None: CLMTT_DEVICE or the default)", 0},
         {"json", FLAG_BOOL, &json, "print one JSON object (settings, per-model accuracies, mean, std) on stdout; the log goes to stderr", 0},
         {"cfg", FLAG_STR, &cfg_path, "YAML file of flags (key: value, as DATM's configs); the command line overrides it", 0},
     };
@@ -63,9 +72,7 @@ int cmd_eval(int argc, char **argv) {
     if (zca) zca_check_size(ds->name, ds->channels, ds->height, ds->width);
     EvalConfig cfg = {epoch_eval_train, batch_train, 0.01, {0}, 0};
     if (dsa) dsa_strategy_parse(dsa_strategy, &cfg.dsa);
-    uint64_t s = seed >= 0 ? (uint64_t)seed : rng_fresh_seed();
-    Rng rng;
-    rng_init(&rng, s, 0x5eedULL);
+    uint64_t s = command_seed(seed);
 
     SynSet set = {0};
     if (syn) {
@@ -77,7 +84,7 @@ int cmd_eval(int argc, char **argv) {
     if (lr >= 0) cfg.lr = lr;
     /* --json: everything the run prints goes to stderr, and stdout gets only the object. */
     int json_fd = -1;
-    if (json) {
+    if (json && dist_is_root()) {   /* other ranks print nothing on stdout anyway */
         fflush(stdout);
         json_fd = dup(STDOUT_FILENO);
         if (json_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) die("eval: cannot redirect the log to stderr");
@@ -94,8 +101,7 @@ int cmd_eval(int argc, char **argv) {
     zca_cache_dir(zdir, sizeof zdir, buffer_path, ds, subset, res);
     ZcaSetup zs = {zca, zdir, 0, NULL};
     command_load_data(ds, data_path, &zs, &data);
-    if (!syn) random_real_subset(&data.train, ds->num_classes, random_real, &rng, &set.set);
-    printf("Training set: %d images (%s)\n", set.set.n,
+    printf("Training set: %d images (%s)\n", syn ? set.set.n : ds->num_classes * random_real,
            syn ? syn : "random real; every network gets its own random subset");
     if (set.texture)
         printf("Texture set: %dx%d canvases (canvas_size %d); every batch is cropped %d time%s at random offsets\n",
@@ -108,7 +114,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (syn) cJSON_AddStringToObject(settings, "syn", syn);
     else cJSON_AddNumberToObject(settings, "random_real", random_real);
-    cJSON_AddNumberToObject(settings, "images", set.set.n);
+    cJSON_AddNumberToObject(settings, "images", syn ? set.set.n : ds->num_classes * random_real);
     cJSON_AddStringToObject(settings, "model", model);
     cJSON_AddStringToObject(settings, "eval_mode", eval_mode);
     cJSON_AddNumberToObject(settings, "num_eval", num_eval);
@@ -123,25 +129,41 @@ int cmd_eval(int argc, char **argv) {
     cJSON_AddStringToObject(settings, "device", RT.dev.name);
     char pool[8][64];
     int np = eval_pool(eval_mode, model, pool, 8);
+    /* Network i = m * num_eval + k (model m, run k) draws from its own stream, and rank
+     * i % N trains it; the results are summed over ranks (each rank fills its own). */
+    int nnet = np * num_eval, nranks = dist_size();
+    double *results = xcalloc((size_t)nnet * 3, sizeof(double));   /* [nnet][test acc, train acc, seconds] */
+    for (int i = 0; i < nnet; i++) {
+        if (i % nranks != dist_rank()) continue;
+        int m = i / num_eval, k = i % num_eval;
+        Rng rng;
+        rng_init(&rng, s, rng_substream(EVAL_STREAM, (uint64_t)i));
+        /* Random real: a fresh subset per network, so the mean and std are over subsets
+         * as well as initializations (one subset's luck moves its accuracy by points). */
+        if (!syn) {
+            imageset_free(&set.set);
+            random_real_subset(&data.train, ds->num_classes, random_real, &rng, &set.set);
+        }
+        EvalResult r = evaluate_set(pool[m], &set.set, &data.test, ds->num_classes, &cfg, &rng);
+        results[3 * i] = r.test_acc;
+        results[3 * i + 1] = r.train_acc;
+        results[3 * i + 2] = r.seconds;
+        if (nranks == 1) print_network(pool[m], k, results + 3 * i);
+    }
+    dist_allreduce_sum_f64(results, (size_t)nnet * 3);
     for (int m = 0; m < np; m++) {
         double sum = 0, sq = 0, secs = 0;
         cJSON *mj = cJSON_CreateObject();
         cJSON_AddStringToObject(mj, "model", pool[m]);
         cJSON *accs = cJSON_AddArrayToObject(mj, "accuracies"), *taccs = cJSON_AddArrayToObject(mj, "train_accuracies");
         for (int k = 0; k < num_eval; k++) {
-            /* Random real: a fresh subset per network, so the mean and std are over subsets
-             * as well as initializations (one subset's luck moves its accuracy by points). */
-            if (!syn && (m > 0 || k > 0)) {
-                imageset_free(&set.set);
-                random_real_subset(&data.train, ds->num_classes, random_real, &rng, &set.set);
-            }
-            EvalResult r = evaluate_set(pool[m], &set.set, &data.test, ds->num_classes, &cfg, &rng);
-            printf("%s #%d: test accuracy %.4f (train %.4f, %.1f s)\n", pool[m], k, r.test_acc, r.train_acc, r.seconds);
-            sum += r.test_acc;
-            sq += r.test_acc * r.test_acc;
-            secs += r.seconds;
-            cJSON_AddItemToArray(accs, cJSON_CreateNumber(r.test_acc));
-            cJSON_AddItemToArray(taccs, cJSON_CreateNumber(r.train_acc));
+            const double *r = results + 3 * ((size_t)m * num_eval + k);
+            if (nranks > 1) print_network(pool[m], k, r);
+            sum += r[0];
+            sq += r[0] * r[0];
+            secs += r[2];
+            cJSON_AddItemToArray(accs, cJSON_CreateNumber(r[0]));
+            cJSON_AddItemToArray(taccs, cJSON_CreateNumber(r[1]));
         }
         double mean = sum / num_eval, var = sq / num_eval - mean * mean;
         printf("Evaluate %d random %s, mean = %.4f std = %.4f\n", num_eval, pool[m], mean, sqrt(var > 0 ? var : 0));
@@ -150,10 +172,11 @@ int cmd_eval(int argc, char **argv) {
         cJSON_AddNumberToObject(mj, "seconds", secs);
         cJSON_AddItemToArray(models_json, mj);
     }
+    free(results);
     char pk[32];
     printf("Peak device memory: %s\n", human_bytes((double)dev_mem_peak(), pk, sizeof pk));
     cJSON_AddNumberToObject(res_json, "peak_device_bytes", (double)dev_mem_peak());
-    if (json) {
+    if (json_fd >= 0) {
         fflush(stdout);
         if (dup2(json_fd, STDOUT_FILENO) < 0) die("eval: cannot restore stdout");
         close(json_fd);

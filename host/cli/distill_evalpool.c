@@ -1,6 +1,7 @@
 /* clmtt distill's evaluation pool: --num_eval fresh networks of each model of --eval_mode,
  * trained on the current set with its learned step size (docs/algorithm.md#evaluation). */
 #include "cli/distill_parts.h"
+#include "core/dist.h"
 #include "core/util.h"
 
 #include <math.h>
@@ -14,20 +15,37 @@ void evalpool_init(EvalPool *p, const DistillArgs *a, const DsaStrategy *dsa_eva
     p->last_it = -1;
 }
 
-int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const ImageSet *test, int num_classes, Rng *rng,
-                 FILE *metrics, Progress *prog) {
-    int improved = 0;
-    for (int m = 0; m < p->n && p->num_eval > 0; m++) {
-        p->cfg.lr = lr;
-        double sum = 0, sq = 0, t0 = now_seconds();
+int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const ImageSet *test, int num_classes,
+                 uint64_t seed, uint64_t stream, FILE *metrics, Progress *prog) {
+    int improved = 0, nnet = p->n * p->num_eval, nranks = dist_size();
+    if (nnet < 1) return 0;
+    p->cfg.lr = lr;
+    /* [network][test accuracy, seconds]: each rank fills its networks, the sum joins them. */
+    double *res = xcalloc((size_t)nnet * 2, sizeof(double)), t0 = now_seconds();
+    uint64_t it_stream = rng_substream(stream, (uint64_t)it);
+    for (int i = 0; i < nnet; i++) {
+        if (i % nranks != dist_rank()) continue;
+        Rng rng;
+        rng_init(&rng, seed, rng_substream(it_stream, (uint64_t)i));
+        EvalResult r = evaluate_set(p->names[i / p->num_eval], set, test, num_classes, &p->cfg, &rng);
+        res[2 * i] = r.test_acc;
+        res[2 * i + 1] = r.seconds;
+    }
+    dist_allreduce_sum_f64(res, (size_t)nnet * 2);
+    for (int m = 0; m < p->n; m++) {
+        double sum = 0, sq = 0, secs = 0;
         char accs[1024] = "";
         for (int k = 0; k < p->num_eval; k++) {
-            EvalResult r = evaluate_set(p->names[m], set, test, num_classes, &p->cfg, rng);
-            sum += r.test_acc;
-            sq += r.test_acc * r.test_acc;
+            double acc = res[2 * ((size_t)m * p->num_eval + k)];
+            secs += res[2 * ((size_t)m * p->num_eval + k) + 1];
+            sum += acc;
+            sq += acc * acc;
             size_t l = strlen(accs);
-            snprintf(accs + l, sizeof accs - l, "%s%.4f", k ? ", " : "", r.test_acc);
+            snprintf(accs + l, sizeof accs - l, "%s%.4f", k ? ", " : "", acc);
         }
+        /* One process: the model's own training time; several ranks: the wall time of the
+         * whole pool, shared by its models. */
+        if (nranks > 1) secs = now_seconds() - t0;
         double mean = sum / p->num_eval, var = sq / p->num_eval - mean * mean, sd = sqrt(var > 0 ? var : 0);
         if (mean > p->best[m]) { p->best[m] = mean; p->best_std[m] = sd; p->best_it[m] = it; improved = 1; }
         p->last[m] = mean;
@@ -35,12 +53,13 @@ int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const Image
         p->last_it = it;
         progress_clear(prog);
         printf("Evaluate %d random %s, mean = %.4f std = %.4f (best %.4f, %.1f s)\n", p->num_eval, p->names[m], mean,
-               sd, p->best[m], now_seconds() - t0);
+               sd, p->best[m], secs);
         metrics_line(metrics,
                      "{\"iteration\": %d, \"eval_model\": \"%s\", \"accuracy_mean\": %.6f, \"accuracy_std\": %.6f, "
                      "\"best_mean\": %.6f, \"best_std\": %.6f, \"accuracies\": [%s], \"syn_lr\": %.9g, \"seconds\": %.3f}",
-                     it, p->names[m], mean, sd, p->best[m], p->best_std[m], accs, lr, now_seconds() - t0);
+                     it, p->names[m], mean, sd, p->best[m], p->best_std[m], accs, lr, secs);
     }
+    free(res);
     return improved;
 }
 

@@ -2,6 +2,7 @@
  * and the pictures of the set. */
 #include "cli/distill_parts.h"
 #include "augment/texture.h"
+#include "core/dist.h"
 #include "core/util.h"
 #include "core/runtime.h"
 #include "io/png.h"
@@ -83,6 +84,7 @@ static void save_pictures(const RunOutputs *r, const ImageSet *set, const char *
 }
 
 void outputs_save(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it, const char *stem, const char *also) {
+    if (!dist_is_root()) return;   /* every rank holds the same set; rank 0 writes it */
     SynExtras more;
     learnset_extras(ls, &more);
     float *unwhitened = unwhitened_set(r, set);
@@ -98,6 +100,7 @@ void outputs_save(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it
 }
 
 void outputs_checkpoint(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it) {
+    if (!dist_is_root()) return;
     SynExtras more;
     learnset_extras(ls, &more);
     float *unwhitened = unwhitened_set(r, set);
@@ -118,6 +121,8 @@ void outputs_make_dir(RunOutputs *r, uint64_t seed) {
         snprintf(r->dir, sizeof r->dir, "logged_files/%s/%s_ipc%d_%s_s%" PRIu64, r->ds->name, r->a->model, r->a->ipc,
                  stamp, seed);
     }
+    dist_bcast(r->dir, sizeof r->dir, 0);   /* rank 0's name (its clock's stamp) for every rank's messages */
+    if (!dist_is_root()) return;
     mkdir_p(r->dir);
     int stale = remove_stale_temps(r->dir);
     if (stale) printf("Removed %d unfinished temporary file%s of an interrupted run from %s\n", stale, stale == 1 ? "" : "s", r->dir);
@@ -134,6 +139,8 @@ void outputs_settings_line(const RunOutputs *r, FILE *metrics, uint64_t seed, in
     cJSON_AddStringToObject(s, "model", a->model);
     cJSON_AddNumberToObject(s, "ipc", a->ipc);
     cJSON_AddNumberToObject(s, "syn_steps", a->syn_steps);
+    cJSON_AddNumberToObject(s, "num_trajectories", a->num_trajectories);
+    cJSON_AddNumberToObject(s, "ranks", dist_size());
     cJSON_AddNumberToObject(s, "expert_epochs", a->expert_epochs);
     cJSON_AddNumberToObject(s, "max_start_epoch", a->max_start_epoch);
     cJSON_AddNumberToObject(s, "Iteration", a->Iteration);

@@ -9,6 +9,7 @@
 #include "data/dataset.h"
 #include "data/freqrank.h"
 #include "data/zca.h"
+#include "distill/distill.h"
 #include "distill/learnset.h"
 #include "distill/match.h"
 #include "distill/window.h"
@@ -40,6 +41,7 @@ typedef struct {
     double threshold;        /* INFINITY: every iteration updates the set */
     int auto_match;
     double loss_ratio;
+    int num_trajectories;    /* expert segments per iteration, meta-gradients averaged */
 } DistillArgs;
 
 /* ---- matching options ---- */
@@ -112,12 +114,35 @@ typedef struct {
 } EvalPool;
 void evalpool_init(EvalPool *p, const DistillArgs *a, const DsaStrategy *dsa_eval);
 /* --num_eval fresh networks of every model of the pool on `set` with step size lr; prints
- * and writes a metrics line per model. Returns 1 when some model's mean improved. */
-int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const ImageSet *test, int num_classes, Rng *rng,
-                 FILE *metrics, Progress *prog);
+ * and writes a metrics line per model. Returns 1 when some model's mean improved. Network
+ * i of iteration it draws from stream rng_substream(rng_substream(stream, it), i) of seed,
+ * and rank i % N trains it (host/core/dist.h). */
+int evalpool_run(EvalPool *p, int it, const ImageSet *set, float lr, const ImageSet *test, int num_classes,
+                 uint64_t seed, uint64_t stream, FILE *metrics, Progress *prog);
 /* Prints the last evaluation's and the best accuracy per model (both, with their iterations),
  * and writes them as one metrics line {"final": ...}. */
 void evalpool_report(const EvalPool *p, FILE *metrics);
+
+/* ---- expert segments of an iteration (distill_segments.c) ---- */
+typedef struct {
+    const StartWindow *window;   /* draws each segment's start epoch */
+    int expert_epochs;           /* target = start + expert_epochs */
+} SegmentSpan;
+typedef struct {
+    int M;            /* --num_trajectories */
+    size_t P;
+    cl_mem acc;       /* M > 1: the sum of this rank's 1/M meta-gradients, the set's layout */
+    float *host;      /* its host copy, summed over ranks */
+    float *ends;      /* [M][2][P]: start and target of this rank's segments */
+} Segments;
+void segments_init(Segments *s, int M, const LearnSet *ls, size_t nparams);
+void segments_free(Segments *s);
+/* One iteration's meta-gradient in ls->grad (dL/dlr in *dlr) and loss over M segments
+ * drawn from ex; *start0 = the first segment's start epoch. M = 1 is exactly the
+ * single-segment iteration (rng_steps); M > 1 splits the segments over the ranks, each from
+ * its own stream of (seed, it, j), and averages. */
+double segments_meta_grad(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *ex, Rng *rng_experts,
+                          Rng *rng_steps, const SegmentSpan *span, uint64_t seed, int it, int *start0, double *dlr);
 
 /* ---- outputs ---- */
 typedef struct {
@@ -127,14 +152,16 @@ typedef struct {
     const Zca *zca;        /* --zca: the transform, for pictures in normal colours; else NULL */
 } RunOutputs;
 /* images_last.safetensors only (no pictures): the set a killed run continues from with
- * --init_syn. `set` holds learnset_images of the current state. */
+ * --init_syn. `set` holds learnset_images of the current state. Rank 0 only. */
 void outputs_checkpoint(const RunOutputs *o, LearnSet *ls, const ImageSet *set, int it);
-/* --save_path, or logged_files/<dataset>/<model>_ipc<ipc>_<time>_s<seed>; created. */
+/* --save_path, or logged_files/<dataset>/<model>_ipc<ipc>_<time>_s<seed>; created (by rank 0;
+ * every rank knows its name). */
 void outputs_make_dir(RunOutputs *o, uint64_t seed);
 /* The set file <stem>.safetensors and its pictures, and the same under `also` when not
  * NULL: set holds the learnable set's current images (learnset_images, which the caller has
  * just run for evaluation), ls gives the step size and the parameterization's extras; the
- * inverse ZCA is computed once for all of them. */
+ * inverse ZCA is computed once for all of them. Rank 0 writes; the others hold the same
+ * set and do nothing. */
 void outputs_save(const RunOutputs *o, LearnSet *ls, const ImageSet *set, int it, const char *stem, const char *also);
 /* The run's settings as the first line of metrics.jsonl, {"settings": {...}}, for clmtt report. */
 void outputs_settings_line(const RunOutputs *o, FILE *metrics, uint64_t seed, int batch_syn);

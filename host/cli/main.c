@@ -1,5 +1,6 @@
 /* clmtt: dataset distillation by matching training trajectories, on OpenCL. */
 #include "cli/commands.h"
+#include "core/dist.h"
 #include "core/util.h"
 
 #include <signal.h>
@@ -33,6 +34,8 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
+    /* First: under an MPI launcher this joins the job (and silences stdout on ranks > 0). */
+    dist_init(&argc, &argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* Past a file size limit (ulimit -f) a write then fails with EFBIG, and the message
      * names the file, instead of the process dying of the signal mid-write. */

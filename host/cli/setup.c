@@ -1,5 +1,7 @@
 #include "cli/setup.h"
 #include "net/registry.h"
+#include "core/dist.h"
+#include "core/rng.h"
 #include "core/runtime.h"
 
 #include <stdio.h>
@@ -19,4 +21,10 @@ void command_prepare(const DatasetInfo *ds, const char *data_path, const char *m
     dataset_print_summary(data);
     net_build(net, model, ds->channels, ds->height, ds->width, ds->num_classes);
     net_print(net);
+}
+
+uint64_t command_seed(int flag_seed) {
+    uint64_t seed = flag_seed >= 0 ? (uint64_t)flag_seed : rng_fresh_seed();
+    dist_bcast(&seed, sizeof seed, 0);
+    return seed;
 }

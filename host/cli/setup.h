@@ -7,6 +7,8 @@
 #include "net/net.h"
 #include "data/zca.h"
 
+#include <stdint.h>
+
 /* The --zca choice of a command (docs/algorithm.md#pixel-pipeline, docs/algorithm.md#zca-whitening). */
 typedef struct {
     int on;                 /* --zca: pixels stay in [0, 1], then whitened */
@@ -21,5 +23,8 @@ void command_load_data(const DatasetInfo *ds, const char *data_path, const ZcaSe
 /* Expects the device opened (rt_init). Prints as the original scripts do at start-up. */
 void command_prepare(const DatasetInfo *ds, const char *data_path, const char *model, const ZcaSetup *zca,
                      Dataset *data, Net *net);
+
+/* --seed, or a fresh one when it is None (-1); under MPI rank 0's, so all ranks agree. */
+uint64_t command_seed(int flag_seed);
 
 #endif

@@ -41,10 +41,11 @@ const char *clblast_status_name(int s) {
     }
 }
 
-#define BLAS_CHECK(call) do { CLBlastStatusCode st_ = (call); \
+/* Every CLBlast call goes through here, so the runtime counts it (RtCounts.blas_calls). */
+#define BLAS_CHECK(call) do { RT.counts.blas_calls++; CLBlastStatusCode st_ = (call); \
     if (st_ != CLBlastSuccess) { \
-        fprintf(stderr, "clmtt: CLBlast error %s (%d) in %s at %s:%d\n", clblast_status_name(st_), (int)st_, #call, __FILE__, __LINE__); \
-        exit(1); } } while (0)
+        die("CLBlast error %s (%d) in %s at %s:%d", clblast_status_name(st_), (int)st_, #call, __FILE__, __LINE__); \
+    } } while (0)
 
 static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
 

@@ -57,6 +57,17 @@ void rng_perm(Rng *r, int *out, int n) {
     }
 }
 
+/* SplitMix64's finalizer: a bijection of 64-bit values that spreads every input bit. */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t rng_substream(uint64_t stream, uint64_t index) {
+    return mix64(mix64(stream + 0x9e3779b97f4a7c15ULL) ^ (index + 0x632be59bd9b4e019ULL));
+}
+
 uint64_t rng_fresh_seed(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -25,6 +25,10 @@ int rng_int(Rng *r, int lo, int hi);
 double rng_normal(Rng *r);
 /* out[0..n-1] = a uniformly random permutation of 0..n-1. */
 void rng_perm(Rng *r, int *out, int n);
+/* The id of sub-stream `index` of stream `stream` (a 64-bit mix of both), so that work item
+ * i (an expert, an evaluation network) draws from a stream of its own that depends only on
+ * the seed and i, whichever process or rank runs it. */
+uint64_t rng_substream(uint64_t stream, uint64_t index);
 /* A seed from the clock and process id, for runs without --seed. */
 uint64_t rng_fresh_seed(void);
 

@@ -4,6 +4,7 @@
 
 #include <clblast_c.h>
 #include "core/util.h"
+#include "core/dist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,10 +51,10 @@ const char *cl_error_name(cl_int e) {
 }
 
 void cl_fail(cl_int err, const char *call, const char *file, int line) {
-    fprintf(stderr, "clmtt: OpenCL error %s (%d) in %s at %s:%d\n", cl_error_name(err), err, call, file, line);
-    if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY)
-        fprintf(stderr, "clmtt: the device ran out of memory or resources; try a smaller --batch_syn/--batch_train or another --device\n");
-    exit(1);
+    int oom = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY;
+    die("OpenCL error %s (%d) in %s at %s:%d%s", cl_error_name(err), err, call, file, line,
+        oom ? "\nclmtt: the device ran out of memory or resources; try a smaller --batch_syn/--batch_train or another "
+              "--device" : "");
 }
 
 static void dev_str(cl_device_id d, cl_device_info what, char *out, size_t n) {
@@ -108,6 +109,31 @@ int rt_default_device(const DeviceInfo *devs, int n) {
     return n > 0 ? 0 : -1;
 }
 
+int rt_pick_device(const char *list) {
+    int ids[64], n = 0;
+    const char *p = list;
+    while (n < 64) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1000000) return -1;
+        ids[n++] = (int)v;
+        if (*end == 0) break;
+        if (*end != ',') return -1;
+        p = end + 1;
+    }
+    if (n == 0 || *p == 0) return -1;
+    return ids[dist_local_rank() % n];
+}
+
+int rt_default_device_for_rank(const DeviceInfo *devs, int n) {
+    int def = rt_default_device(devs, n);
+    if (def < 0 || dist_local_size() < 2) return def;
+    int same[64], count = 0;
+    for (int i = 0; i < n && count < 64; i++)
+        if (devs[i].type == devs[def].type) same[count++] = i;
+    return same[dist_local_rank() % count];
+}
+
 /* Opens device `index` into the current runtime (which must be closed). */
 static void open_current(int index) {
     const char *og = getenv("CLMTT_OCLGRIND");
@@ -121,12 +147,10 @@ static void open_current(int index) {
     if (index < 0) {
         const char *env = getenv("CLMTT_DEVICE");
         if (env && *env) {
-            char *end;
-            long v = strtol(env, &end, 10);
-            if (*end || v < 0) die("CLMTT_DEVICE='%s' is not a device index (see 'clmtt devices')", env);
-            index = (int)v;
+            index = rt_pick_device(env);
+            if (index < 0) die("CLMTT_DEVICE='%s' is not a device index or a list of them (see 'clmtt devices')", env);
         } else {
-            index = rt_default_device(devs, n);
+            index = rt_default_device_for_rank(devs, n);
         }
     }
     if (index >= n) die("--device %d: there are only %d OpenCL device(s) (see 'clmtt devices')", index, n);
@@ -163,7 +187,20 @@ Runtime *rt_use(Runtime *r) {
     return prev;
 }
 
-void rt_finish(void) { CL_CHECK(clFinish(RT.queue)); }
+void rt_finish(void) {
+    RT.counts.waits++;
+    CL_CHECK(clFinish(RT.queue));
+}
+
+RtCounts rt_counts(void) { return RT.counts; }
+
+RtCounts rt_counts_sub(RtCounts b, RtCounts a) {
+    RtCounts d = {b.launches - a.launches, b.blas_calls - a.blas_calls, b.other_enqueues - a.other_enqueues,
+                  b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits};
+    return d;
+}
+
+long rt_counts_blocking(const RtCounts *c) { return c->blocking_reads + c->blocking_writes + c->waits; }
 
 void rt_keep_buffer(cl_mem m) {
     if (RT.nkept == RT.kept_cap) {
@@ -181,6 +218,7 @@ void rt_keep_buffer(cl_mem m) {
 
 void rt_profile_event(const char *name, cl_event ev) {
     if (!ev) return;
+    RT.counts.waits++;
     CL_CHECK(clWaitForEvents(1, &ev));
     cl_ulong t0 = 0, t1 = 0;
     clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
@@ -274,6 +312,7 @@ cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n) {
         return m;
     }
     if (RT.staging_pending) {
+        RT.counts.waits++;
         CL_CHECK(clWaitForEvents(1, &RT.staging_pending));
         CL_CHECK(clReleaseEvent(RT.staging_pending));
         RT.staging_pending = NULL;
@@ -283,6 +322,7 @@ cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n) {
         RT.staging_floats = n;
     }
     memcpy(RT.staging, host, n * sizeof(float));
+    RT.counts.other_enqueues++;
     CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_FALSE, 0, n * sizeof(float), RT.staging, 0, NULL,
                                   &RT.staging_pending));
     return m;
@@ -455,6 +495,7 @@ void rt_launch(const char *name, size_t global, const KArg *args, int nargs) {
     size_t local = e->max_wg >= 64 ? 64 : e->max_wg;
     size_t g = (global + local - 1) / local * local;
     cl_event ev = NULL;
+    RT.counts.launches++;
     CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, RT.profile ? &ev : NULL));
     rt_profile_event(name, ev);
 }
@@ -469,6 +510,7 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
     set_args(k, name, args, nargs);
     size_t g = groups * local;
     cl_event ev = NULL;
+    RT.counts.launches++;
     CL_CHECK(clEnqueueNDRangeKernel(RT.queue, k, 1, NULL, &g, &local, 0, NULL, RT.profile ? &ev : NULL));
     rt_profile_event(name, ev);
 }

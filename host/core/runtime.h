@@ -51,6 +51,18 @@ typedef struct { char name[64]; cl_kernel k; size_t max_wg; } RtKernel;   /* max
 typedef struct { char name[64]; double seconds; long calls; } RtProfile;
 enum { RT_MAX_KERNELS = 512, RT_MAX_PROFILE = 256 };
 
+/* Host-side calls whose fixed cost (driver latency, a round trip to the device) does not
+ * shrink with the work they carry: what bounds small sets on a GPU. Counted always (one
+ * add per call), read by clmtt bench. */
+typedef struct {
+    long launches;        /* kernel enqueues through LAUNCH / LAUNCH_GROUPS / LAUNCH_ITEMS */
+    long blas_calls;      /* CLBlast calls (GEMM, batched GEMM, axpy, scal) */
+    long other_enqueues;  /* fills, copies, non-blocking writes, clFFT transforms */
+    long blocking_reads;  /* dev_read*: the host waits for the queue and the copy */
+    long blocking_writes; /* dev_write*: the host waits for the copy */
+    long waits;           /* clFinish and waits on events (staging upload, CLMTT_PROFILE) */
+} RtCounts;
+
 typedef struct {
     DeviceInfo dev;
     cl_context ctx;
@@ -74,10 +86,11 @@ typedef struct {
      * keeps a released buffer's shadow for the next buffer placed at the same address.
      * Under the switch every host-side store is one write of the whole buffer (tensor.c)
      * and dev_free defers every release to the runtime's close. The program is built with
- * -D CLMTT_OCLGRIND, and the DCT's FFTs write out of place (host/layers/dct2d.c). */
+     * -D CLMTT_OCLGRIND, and the DCT's FFTs write out of place (host/layers/dct2d.c). */
     int oclgrind;
     cl_mem *kept;                /* buffers dev_free handed over, released at close */
     size_t nkept, kept_cap;
+    RtCounts counts;               /* since the runtime opened */
 } Runtime;
 
 /* The current runtime; RT is shorthand for it. */
@@ -95,7 +108,15 @@ void cl_fail(cl_int err, const char *call, const char *file, int line);
 int rt_list_devices(DeviceInfo *out, int max);
 /* Default: first GPU, else first accelerator, else first CPU. -1 = none. */
 int rt_default_device(const DeviceInfo *devs, int n);
-/* Opens the device: `index` >= 0 picks it; -1 means CLMTT_DEVICE or the default.
+/* This rank's device from a list "N" or "N,M,...": entry (node-local rank mod count)
+ * (host/core/dist.h), so ranks on one node spread over the listed devices. Returns -1 for
+ * a bad list. */
+int rt_pick_device(const char *list);
+/* Default for a rank: with several ranks on the node, the node-local rank picks among the
+ * devices of the default's type (GPUs on a GPU node); alone, the default. */
+int rt_default_device_for_rank(const DeviceInfo *devs, int n);
+/* Opens the device: `index` >= 0 picks it; -1 means CLMTT_DEVICE (a list as for
+ * rt_pick_device) or the rank's default.
  * Exits with a clear message when there is no device. rt_init opens the process's
  * default runtime (a no-op when it is open) and makes it current; rt_shutdown closes it. */
 void rt_init(int index);
@@ -147,6 +168,12 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
 /* Profiling: waits for `ev`, adds its device time under `name`, releases it (NULL: no-op). */
 void rt_profile_event(const char *name, cl_event ev);
 void rt_profile_report(void);
+
+/* The current runtime's counts so far; b - a field by field; the host's waits on the device
+ * (blocking reads + blocking writes + waits). */
+RtCounts rt_counts(void);
+RtCounts rt_counts_sub(RtCounts b, RtCounts a);
+long rt_counts_blocking(const RtCounts *c);
 
 /* Kernel family: 1 for CPU devices (kernels that loop and vectorize inside one work-item),
  * 0 for GPUs (CLBlast GEMMs, work-group kernels). CLMTT_KERNEL_FAMILY=cpu|gpu forces one. */

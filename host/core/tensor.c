@@ -47,6 +47,7 @@ cl_mem dev_alloc(size_t bytes, const char *what) {
             human_bytes((double)RT.mem_current, b, sizeof b), human_bytes((double)RT.dev.global_mem, c, sizeof c));
     /* Touching the buffer makes lazy drivers commit it now, where a failure can be named. */
     const cl_uint zero = 0;
+    RT.counts.other_enqueues++;
     if (RT.oclgrind) whole_store(m, 0, bytes, NULL);
     else CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &zero, 4, 0, bytes & ~(size_t)3, 0, NULL, NULL));
     RT.mem_current += bytes;
@@ -66,30 +67,38 @@ size_t dev_mem_peak(void) { return RT.mem_peak; }
 void dev_mem_reset_peak(void) { RT.mem_peak = RT.mem_current; }
 
 void dev_write(cl_mem m, size_t off, size_t bytes, const void *src) {
-    if (bytes && RT.oclgrind) whole_store(m, off, bytes, src);
-    else if (bytes) CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
+    if (!bytes) return;
+    RT.counts.blocking_writes++;
+    if (RT.oclgrind) whole_store(m, off, bytes, src);
+    else CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
 }
 void dev_read(cl_mem m, size_t off, size_t bytes, void *dst) {
-    if (bytes) CL_CHECK(clEnqueueReadBuffer(RT.queue, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL));
+    if (!bytes) return;
+    RT.counts.blocking_reads++;
+    CL_CHECK(clEnqueueReadBuffer(RT.queue, m, CL_TRUE, off, bytes, dst, 0, NULL, NULL));
 }
 void dev_write_f32(cl_mem m, size_t off, size_t n, const float *src) { dev_write(m, off * 4, n * 4, src); }
 void dev_read_f32(cl_mem m, size_t off, size_t n, float *dst) { dev_read(m, off * 4, n * 4, dst); }
 
 void dev_fill(cl_mem m, size_t off, size_t n, float v) {
-    if (n && RT.oclgrind) {
+    if (!n) return;
+    RT.counts.other_enqueues++;
+    if (RT.oclgrind) {
         float *x = xmalloc(n * sizeof *x);
         for (size_t i = 0; i < n; i++) x[i] = v;
         whole_store(m, off * 4, n * 4, x);
         free(x);
-    } else if (n) CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &v, sizeof v, off * 4, n * 4, 0, NULL, NULL));
+    } else CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &v, sizeof v, off * 4, n * 4, 0, NULL, NULL));
 }
 void dev_copy(cl_mem dst, size_t doff, cl_mem src, size_t soff, size_t n) {
-    if (n && RT.oclgrind) {
+    if (!n) return;
+    RT.counts.other_enqueues++;
+    if (RT.oclgrind) {
         float *x = xmalloc(n * sizeof *x);
         dev_read_f32(src, soff, n, x);
         whole_store(dst, doff * 4, n * 4, x);
         free(x);
-    } else if (n) CL_CHECK(clEnqueueCopyBuffer(RT.queue, src, dst, soff * 4, doff * 4, n * 4, 0, NULL, NULL));
+    } else CL_CHECK(clEnqueueCopyBuffer(RT.queue, src, dst, soff * 4, doff * 4, n * 4, 0, NULL, NULL));
 }
 
 Tensor tensor_new(DType dt, int ndim, const int64_t *shape, const char *what) {

@@ -1,4 +1,5 @@
 #include "core/util.h"
+#include "core/dist.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,23 +9,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 void die(const char *fmt, ...) {
+    char msg[8192];
     va_list ap;
-    fflush(stdout);
-    fputs("clmtt: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
+    /* Under MPI this names the rank and ends every rank of the job, so none waits forever
+     * for a message this one will never send. */
+    dist_abort(msg);
 }
 
 void warn(const char *fmt, ...) {
     va_list ap;
+    if (!dist_is_root()) return;   /* one copy of each warning: rank 0's */
     fflush(stdout);
     fputs("clmtt: warning: ", stderr);
     va_start(ap, fmt);
@@ -157,6 +160,12 @@ double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+size_t peak_rss_bytes(void) {
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+    return (size_t)u.ru_maxrss * 1024;   /* Linux reports kilobytes */
 }
 
 const char *human_bytes(double b, char *buf, size_t n) {

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Prints "clmtt: <message>" to stderr and exits with status 1. */
+/* Prints "clmtt: <message>" to stderr and exits with status 1; under MPI (host/core/dist.h)
+ * "clmtt: rank R: <message>", and the whole job ends. */
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -33,6 +34,9 @@ int remove_stale_temps(const char *dir);
 uint64_t hash64(const void *data, size_t len, uint64_t seed);
 
 double now_seconds(void);
+/* The process's peak resident memory so far (getrusage), in bytes: host memory, which is
+ * where a CPU OpenCL device's buffers live too. */
+size_t peak_rss_bytes(void);
 /* "1.5 GiB" style. */
 const char *human_bytes(double bytes, char *buf, size_t n);
 

@@ -191,6 +191,13 @@ void dataset_load(const DatasetInfo *info, const char *data_path, int normalize,
     }
 }
 
+void imageset_alloc(ImageSet *s, int n, int c, int h, int w) {
+    memset(s, 0, sizeof *s);
+    s->n = n; s->c = c; s->h = h; s->w = w;
+    s->images = xmalloc((size_t)n * c * h * w * sizeof(float));
+    s->labels = xmalloc((size_t)n * sizeof(int32_t));
+}
+
 void imageset_free(ImageSet *s) {
     free(s->images);
     free(s->labels);

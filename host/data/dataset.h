@@ -68,6 +68,8 @@ typedef struct {
  * (missing, truncated, bad magic number, label out of range, wrong image size). */
 void dataset_load(const DatasetInfo *info, const char *data_path, int normalize, Dataset *out);
 void dataset_free(Dataset *d);
+/* A set of n images of c x h x w with room for n labels (contents unset, no targets). */
+void imageset_alloc(ImageSet *s, int n, int c, int h, int w);
 void imageset_free(ImageSet *s);
 
 /* Per-class training indices (docs/algorithm.md#pixel-pipeline indices_class), in dataset order. */

@@ -52,11 +52,7 @@ int pick_correct_images(const Net *net, const float *params, const char *who, co
         if (ci.count[c] > most) most = ci.count[c];
     int batch = most < PICK_BATCH ? most : PICK_BATCH;
     size_t img = (size_t)train->c * train->h * train->w;
-    memset(out, 0, sizeof *out);
-    out->n = num_classes * ipc;
-    out->c = train->c; out->h = train->h; out->w = train->w;
-    out->images = xmalloc((size_t)out->n * img * sizeof(float));
-    out->labels = xmalloc((size_t)out->n * sizeof(int32_t));
+    imageset_alloc(out, num_classes * ipc, train->c, train->h, train->w);
     SnapshotForward f;
     snapfwd_init(&f, net, batch);
     snapfwd_set_params(&f, params);

@@ -1,13 +1,26 @@
 #include "distill/distill.h"
 #include "core/blas.h"
+#include "core/dist.h"
 #include "core/util.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+void distiller_check_split(const Net *net) {
+    if (dist_size() > 1 && net->nbatchnorm > 0)
+        die("%s has batch norm, whose statistics couple the rows of a batch; split over %d ranks each rank would "
+            "normalize its own rows only. Run one rank, or a model without batch norm (instance norm, the ConvNet "
+            "default, is per row)", net->model, dist_size());
+}
+
 void distiller_init(Distiller *d, const Net *net, int nsyn, int rounds, int batch_syn, int syn_steps,
                     const DsaStrategy *dsa) {
+    distiller_init_split(d, net, nsyn, rounds, batch_syn, syn_steps, dsa, 1);
+}
+
+void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, int batch_syn, int syn_steps,
+                          const DsaStrategy *dsa, int split_rows) {
     if (rounds < 1 || batch_syn < 1 || batch_syn > nsyn || syn_steps < 1)
         die("internal: distiller of %d rows, batch %d, %d rounds, %d steps", nsyn, batch_syn, rounds, syn_steps);
     memset(d, 0, sizeof *d);
@@ -20,7 +33,12 @@ void distiller_init(Distiller *d, const Net *net, int nsyn, int rounds, int batc
     d->in_img = (size_t)net->channels * net->height * net->width;
     size_t P = net->nparams, K = (size_t)syn_steps, rows = (size_t)batch_syn * rounds;
     if (rows > 0x7fffffff / 2) die("distill: batch_syn %d x canvas_samples %d is too large", batch_syn, rounds);
-    step_init(&d->step, net, (int)rows, 1, 0);
+    d->rank = split_rows ? dist_rank() : 0;
+    d->nranks = split_rows ? dist_size() : 1;
+    if (split_rows) distiller_check_split(net);
+    /* A rank's slice of a step: at most ceil(rows / N) rows. */
+    size_t slice = (rows + (size_t)d->nranks - 1) / (size_t)d->nranks;
+    step_init(&d->step, net, (int)slice, 1, 0);
     d->thetas = dev_alloc((K + 1) * P * 4, "student parameters of every step");
     d->target = dev_alloc(P * 4, "expert target parameters");
     d->lam = dev_alloc(P * 4, "adjoint");
@@ -35,6 +53,13 @@ void distiller_init(Distiller *d, const Net *net, int nsyn, int rounds, int batc
     d->batch_idx = xcalloc(K * (size_t)batch_syn, sizeof(int));
     d->batch_n = xcalloc(K, sizeof(int));
     d->draws = xcalloc(K, sizeof(DsaDraw));
+    if (d->nranks > 1) {
+        d->xs = dev_alloc(slice * d->in_img * 4, "this rank's rows of the student batch");
+        d->ts = dev_alloc(slice * net->num_classes * 4, "this rank's target rows");
+        d->us = dev_alloc(slice * d->in_img * 4, "this rank's input meta-gradient");
+        d->tan_full = dev_alloc(rows * net->num_classes * 4, "logits' tangent at the batch rows");
+        d->host_gh = xmalloc(2 * P * sizeof(float));
+    }
     MatchOptions plain = {0, 0.0};
     matcher_init(&d->match, &plain, P);
 }
@@ -46,12 +71,15 @@ void distiller_set_match(Distiller *d, const MatchOptions *opt) {
 
 void distiller_free(Distiller *d) {
     step_free(&d->step);
-    cl_mem bufs[] = {d->thetas, d->target, d->lam, d->g, d->hvp, d->x, d->x_aug, d->u, d->u_rendered, d->targets, d->idx};
+    cl_mem bufs[] = {d->thetas, d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
+                     d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     for (int k = 0; k < d->syn_steps; k++) dsa_draw_free(&d->draws[k]);
     free(d->draws);
     free(d->batch_idx);
     free(d->batch_n);
+    free(d->host_gh);
+    free(d->host_set);
     matcher_free(&d->match);
     memset(d, 0, sizeof *d);
 }
@@ -81,6 +109,86 @@ static cl_mem step_input(Distiller *d, LearnSet *set, int k) {
     return d->x_aug;
 }
 
+/* This rank's contiguous slice [*lo, *lo + nc) of a step's n rows (nc may be 0). */
+static int rank_slice(const Distiller *d, int n, int *lo) {
+    *lo = (int)((long long)n * d->rank / d->nranks);
+    return (int)((long long)n * (d->rank + 1) / d->nranks) - *lo;
+}
+
+/* Copies this rank's rows of the step's input and targets into xs, ts. */
+static void take_slice(Distiller *d, cl_mem in, int lo, int nc) {
+    size_t K = (size_t)d->net->num_classes;
+    dev_copy(d->xs, 0, in, (size_t)lo * d->in_img, (size_t)nc * d->in_img);
+    dev_copy(d->ts, 0, d->targets, (size_t)lo * K, (size_t)nc * K);
+}
+
+/* Sums n floats of each of the device buffers a (and b, when not NULL) over ranks, in one
+ * message, through the host. */
+static void sum_over_ranks(Distiller *d, cl_mem a, cl_mem b, size_t n) {
+    dev_read_f32(a, 0, n, d->host_gh);
+    if (b) dev_read_f32(b, 0, n, d->host_gh + n);
+    dist_allreduce_sum_f32(d->host_gh, b ? 2 * n : n);
+    dev_write_f32(a, 0, n, d->host_gh);
+    if (b) dev_write_f32(b, 0, n, d->host_gh + n);
+}
+
+/* Forward step k's gradient g at theta_k: the whole batch on one rank, else this rank's
+ * slice as a chunk, summed over ranks. */
+static void forward_grad(Distiller *d, DPtr theta, cl_mem in, int n) {
+    size_t P = d->net->nparams;
+    if (d->nranks == 1) {
+        step_grad(&d->step, theta, in, d->targets, n, n, 0, dptr(d->g, 0));
+        return;
+    }
+    int lo, nc = rank_slice(d, n, &lo);
+    if (nc > 0) {
+        take_slice(d, in, lo, nc);
+        step_grad(&d->step, theta, d->xs, d->ts, nc, n, 0, dptr(d->g, 0));
+    } else {
+        dev_fill(d->g, 0, P, 0.0f);
+    }
+    sum_over_ranks(d, d->g, NULL, P);
+}
+
+/* Reverse step k's pass at theta_k along lambda: g and hvp summed over ranks; u gets the
+ * input meta-gradient at this rank's rows (zeros at the others'). Returns the logits'
+ * tangent [n][K] at the batch rows (zeros at the other ranks' rows). */
+static cl_mem reverse_pass(Distiller *d, DPtr theta, cl_mem in, int n) {
+    const Net *net = d->net;
+    size_t P = net->nparams, K = (size_t)net->num_classes;
+    if (d->nranks == 1) {
+        step_grad_hvp(&d->step, theta, dptr(d->lam, 0), in, d->targets, n, n, 0, dptr(d->g, 0), dptr(d->hvp, 0), d->u);
+        return d->step.exec.tan[net->nlayers];
+    }
+    int lo, nc = rank_slice(d, n, &lo);
+    dev_fill(d->u, 0, (size_t)n * d->in_img, 0.0f);
+    dev_fill(d->tan_full, 0, (size_t)n * K, 0.0f);
+    if (nc > 0) {
+        take_slice(d, in, lo, nc);
+        step_grad_hvp(&d->step, theta, dptr(d->lam, 0), d->xs, d->ts, nc, n, 0, dptr(d->g, 0), dptr(d->hvp, 0), d->us);
+        dev_copy(d->u, (size_t)lo * d->in_img, d->us, 0, (size_t)nc * d->in_img);
+        dev_copy(d->tan_full, (size_t)lo * K, d->step.exec.tan[net->nlayers], 0, (size_t)nc * K);
+    } else {
+        dev_fill(d->g, 0, P, 0.0f);
+        dev_fill(d->hvp, 0, P, 0.0f);
+    }
+    sum_over_ranks(d, d->g, d->hvp, P);
+    return d->tan_full;
+}
+
+/* The set's gradient (images and targets; the step size's slot is still 0) summed over ranks. */
+static void sum_set_grad(Distiller *d, LearnSet *set) {
+    if (d->nranks == 1) return;
+    if (d->host_set_floats < set->total) {
+        free(d->host_set);
+        d->host_set = xmalloc(set->total * sizeof(float));
+        d->host_set_floats = set->total;
+    }
+    dev_read_f32(set->grad, 0, set->total, d->host_set);
+    dist_allreduce_sum_f32(d->host_set, set->total);
+    dev_write_f32(set->grad, 0, set->total, d->host_set);
+}
+
 double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng,
                            double *dlr) {
     const Net *net = d->net;
@@ -108,28 +216,28 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     dev_write(d->idx, 0, (size_t)K * d->batch_syn * sizeof(int), d->batch_idx);
 
     /* Forward sweep: each step is one chunk of the step engine. */
+    RtCounts c0 = rt_counts();
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, set, k);
-        int n = step_rows(d, k);
-        step_grad(&d->step, dptr(d->thetas, (size_t)k * P), in, d->targets, n, n, 0, dptr(d->g, 0));
+        forward_grad(d, dptr(d->thetas, (size_t)k * P), in, step_rows(d, k));
         LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * P), KL((size_t)k * P), KM(d->g), KF(alpha), KL(P));
     }
+    d->counts_forward = rt_counts_sub(rt_counts(), c0);
     /* The loss and lambda at the matched step; later steps do not reach the loss. */
     double loss = matcher_seed(&d->match, K, d->thetas, d->target, target, D, d->lam);
 
     /* Reverse sweep. */
     learnset_zero_grad(set);
     double da = 0;
+    c0 = rt_counts();
     for (int k = d->match.step - 1; k >= 0; k--) {
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
-        step_grad_hvp(&d->step, dptr(d->thetas, (size_t)k * P), dptr(d->lam, 0), in, d->targets, n, n, 0,
-                      dptr(d->g, 0), dptr(d->hvp, 0), d->u);
+        cl_mem tangent = reverse_pass(d, dptr(d->thetas, (size_t)k * P), in, n);
         da -= dev_dot(P, dptr(d->lam, 0), dptr(d->g, 0));
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */
-        learnset_label_grad(set, d->step.exec.tan[net->nlayers], d->targets, d->idx, k * d->batch_syn, d->batch_n[k],
-                            alpha / (float)n);
+        learnset_label_grad(set, tangent, d->targets, d->idx, k * d->batch_syn, d->batch_n[k], alpha / (float)n);
         cl_mem u = d->u;
         if (d->draws[k].group >= 0) {
             dsa_backward(&d->draws[k], net->channels, net->height, net->width, d->u_rendered, d->u);
@@ -138,6 +246,8 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
         learnset_pullback(set, k, d->idx, k * d->batch_syn, d->batch_n[k], u, -alpha);
         axpy(P, -alpha, dptr(d->hvp, 0), dptr(d->lam, 0));
     }
+    d->counts_reverse = rt_counts_sub(rt_counts(), c0);
+    sum_set_grad(d, set);
     learnset_set_lr_grad(set, da);
     *dlr = da;
     return loss;

@@ -10,7 +10,17 @@
  * The set (host/distill/learnset.h) renders the batches and takes the meta-gradient; one
  * student step is the step engine's (host/train/step.h).
  * Device memory: (K+1) parameter vectors + 4 more + one step's activations with tangents
- * (the set's own buffers apart). */
+ * (the set's own buffers apart).
+ *
+ * Data parallel over MPI ranks (host/core/dist.h): every rank holds the whole set and makes
+ * the same random draws; each renders and augments the step's whole batch (gathers and
+ * pointwise passes, cheap), and runs the network passes on its contiguous slice of the
+ * batch's rows only, as a chunk of the step engine (its share nc / n of the mean). The
+ * gradient of every forward step and the gradient and Hessian-vector product of every
+ * reverse step are summed over ranks (fixed order), so theta_k, lambda and dL/dlr are the
+ * same bits on every rank. Each rank's input meta-gradient covers its rows (zeros
+ * elsewhere); the set's gradient is summed over ranks once per iteration. One step's
+ * activations then take 1/N of the memory. Batch norm couples the rows and is refused. */
 #ifndef CLMTT_DISTILL_H
 #define CLMTT_DISTILL_H
 
@@ -37,12 +47,30 @@ typedef struct {
     int *batch_idx;           /* K x batch_syn: the rows of each step */
     int *batch_n;             /* rows of each step */
     DsaDraw *draws;           /* K draws */
+    /* Split over ranks (nranks > 1): this rank's slice of a step's rows, its targets and its
+     * input meta-gradient; the logits' tangent at the whole batch's rows; host staging for
+     * the sums over ranks ([g | hvp], and the set's gradient). */
+    int rank, nranks;
+    cl_mem xs, ts, us, tan_full;
+    float *host_gh, *host_set;
+    size_t host_set_floats;
     Matcher match;            /* the loss's options; after a meta-gradient its matched step and kept entries */
+    /* The runtime's counts (enqueues, CLBlast calls, waits) of the last meta-gradient's
+     * forward sweep (syn_steps steps) and reverse sweep (match.step steps), for clmtt bench. */
+    RtCounts counts_forward, counts_reverse;
 } Distiller;
 
-/* For sets of nsyn rows whose parameterization renders `rounds` inputs per row. */
+/* Dies, naming the model, when `net` cannot be split over the ranks of this run (batch
+ * norm over more than one rank). */
+void distiller_check_split(const Net *net);
+/* For sets of nsyn rows whose parameterization renders `rounds` inputs per row. The rows of
+ * every step are split over the ranks of the run (one rank: not at all). */
 void distiller_init(Distiller *d, const Net *net, int nsyn, int rounds, int batch_syn, int syn_steps,
                     const DsaStrategy *dsa);
+/* The same with split_rows 0: this rank computes whole meta-gradients alone (the caller
+ * splits other work over the ranks, as whole expert segments). */
+void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, int batch_syn, int syn_steps,
+                          const DsaStrategy *dsa, int split_rows);
 void distiller_free(Distiller *d);
 /* The matching loss's options (default: plain MTT). */
 void distiller_set_match(Distiller *d, const MatchOptions *opt);

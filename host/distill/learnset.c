@@ -63,6 +63,16 @@ void learnset_logits(LearnSet *s, float *logits) {
     dev_read_f32(shown(s), s->off_targets, (size_t)s->n * s->K, logits);
 }
 
+int learnset_targets(LearnSet *s, float *targets) {
+    if (!s->learn_targets) return 0;
+    float *logits = xmalloc((size_t)s->n * s->K * sizeof(float));
+    learnset_logits(s, logits);
+    int bad = ce_softmax_rows(targets, NULL, logits, s->n, s->K);
+    free(logits);
+    if (bad >= 0) die("the label logits of row %d are not finite", bad);
+    return 1;
+}
+
 void learnset_set_ema(LearnSet *s, double decay) {
     if (!(decay > 0 && decay < 1)) die("internal: EMA decay %g", decay);
     s->ema_decay = decay;

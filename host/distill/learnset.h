@@ -48,6 +48,9 @@ void learnset_set_optim(LearnSet *s, double lr_img, double lr_lr);
 void learnset_set_soft(LearnSet *s, const float *logits, double lr_y, double mom_y);
 /* Soft: the current label logits [n][K] (host). */
 void learnset_logits(LearnSet *s, float *logits);
+/* Soft: the rows evaluation trains on, softmax of the shown logits, into targets[n][K];
+ * returns 0 and writes nothing when the labels are not learned (the one-hot rows apply). */
+int learnset_targets(LearnSet *s, float *targets);
 
 /* Step `step`'s batch: set rows idx[idx_off .. idx_off+n) on the device. x gets
  * img->rounds x n network inputs, targets the matching rows [rounds*n][K]. */

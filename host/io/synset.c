@@ -1,4 +1,5 @@
 #include "io/synset.h"
+#include "layers/loss.h"
 #include "io/safetensors.h"
 #include "core/util.h"
 
@@ -75,18 +76,8 @@ void synset_load(const char *path, SynSet *out) {
         memcpy(out->label_logits, lb->data, lb->nbytes);
         s->targets = xmalloc(lb->nbytes);
         s->k = K;
-        for (int i = 0; i < s->n; i++) {
-            const float *l = out->label_logits + (size_t)i * K;
-            int am = 0;
-            for (int k = 0; k < K; k++) {
-                if (!isfinite(l[k])) die("%s: label logit %d of row %d is not finite", path, k, i);
-                if (l[k] > l[am]) am = k;
-            }
-            double z = 0;
-            for (int k = 0; k < K; k++) z += exp((double)l[k] - l[am]);
-            for (int k = 0; k < K; k++) s->targets[(size_t)i * K + k] = (float)(exp((double)l[k] - l[am]) / z);
-            s->labels[i] = am;
-        }
+        int bad = ce_softmax_rows(s->targets, s->labels, out->label_logits, s->n, K);
+        if (bad >= 0) die("%s: the label logits of row %d are not finite", path, bad);
     }
     /* Tensor data may be unaligned in files from other writers: read through memcpy. */
     for (int i = 0; i < s->n && !soft; i++) {

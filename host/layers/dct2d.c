@@ -70,6 +70,7 @@ static void pass(Dct2d *d, int inverse, cl_mem out, cl_mem in, size_t rows, int 
     clfftPlanHandle p = plan_for(d, L, rows);
     cl_event ev = NULL;   /* CLMTT_PROFILE: the FFT's device time, under "clfft_transform" */
     cl_mem w = RT.oclgrind ? rt_scratch(RT_SCRATCH_FFT_OUT, 2 * n) : NULL;   /* NULL: in place */
+    RT.counts.other_enqueues++;
     fft_check(clfftEnqueueTransform(p, inverse ? CLFFT_BACKWARD : CLFFT_FORWARD, 1, &RT.queue, 0, NULL,
                                     RT.profile ? &ev : NULL, &v, w ? &w : NULL, NULL),
               "clfftEnqueueTransform");

@@ -60,6 +60,22 @@ void ce_onehot_rows(float *targets, const int32_t *labels, int n, int K) {
             targets[(size_t)i * K + k] = labels[i] < 0 || labels[i] >= K ? NAN : labels[i] == k ? 1.0f : 0.0f;
 }
 
+int ce_softmax_rows(float *targets, int32_t *labels, const float *logits, int n, int K) {
+    for (int i = 0; i < n; i++) {
+        const float *l = logits + (size_t)i * K;
+        int am = 0;
+        for (int k = 0; k < K; k++) {
+            if (!isfinite(l[k])) return i;
+            if (l[k] > l[am]) am = k;
+        }
+        double z = 0;
+        for (int k = 0; k < K; k++) z += exp((double)l[k] - l[am]);
+        for (int k = 0; k < K; k++) targets[(size_t)i * K + k] = (float)(exp((double)l[k] - l[am]) / z);
+        if (labels) labels[i] = am;
+    }
+    return -1;
+}
+
 /* rdlogits [N][K] = probs * (logits_t - <probs, logits_t>_row) / N */
 void ce_rbackward(const CeShape *s, cl_mem rdlogits, cl_mem probs, cl_mem logits_t) {
     size_t nk = loss_begin(s, rdlogits, "rdlogits", probs, "probs");

@@ -8,6 +8,9 @@
  *   ce_rbackward  rdlogits = probs * (logits_t - <probs, logits_t>_row) / N
  *   ce_onehot_rows  host target rows [n][K] from int32 class indices [n] (a NaN row for an
  *                 index outside [0, K), so its loss is NaN and the caller's check names it)
+ *   ce_softmax_rows host target rows [n][K] = softmax of label logits [n][K] (in double, row
+ *                 max subtracted); labels[n] (may be NULL) gets each row's first maximum.
+ *                 Returns the first row with a non-finite logit, or -1
  * The mean loss is dev_sum(rowloss) / N. */
 #ifndef CLMTT_LOSS_H
 #define CLMTT_LOSS_H
@@ -22,6 +25,7 @@ void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, 
 void ce_backward(const CeShape *s, cl_mem dlogits, cl_mem probs, cl_mem targets);
 void ce_rbackward(const CeShape *s, cl_mem rdlogits, cl_mem probs, cl_mem logits_t);
 void ce_onehot_rows(float *targets, const int32_t *labels, int n, int K);
+int ce_softmax_rows(float *targets, int32_t *labels, const float *logits, int n, int K);
 
 /* References. Returns the mean loss. */
 double ce_forward_ref(const CeShape *s, double *probs, double *rowloss, double *correct, const double *logits,

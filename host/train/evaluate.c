@@ -93,11 +93,7 @@ void random_real_subset(const ImageSet *train, int num_classes, int ipc, Rng *rn
     ClassIndex ci;
     class_index_build(train, num_classes, &ci);
     size_t img = (size_t)train->c * train->h * train->w;
-    memset(out, 0, sizeof *out);
-    out->n = num_classes * ipc;
-    out->c = train->c; out->h = train->h; out->w = train->w;
-    out->images = xmalloc((size_t)out->n * img * sizeof(float));
-    out->labels = xmalloc((size_t)out->n * sizeof(int32_t));
+    imageset_alloc(out, num_classes * ipc, train->c, train->h, train->w);
     for (int c = 0; c < num_classes; c++) {
         if (ci.count[c] < ipc)
             die("class %d has only %d training images, fewer than the %d per class asked for", c, ci.count[c], ipc);
