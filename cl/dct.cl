@@ -32,7 +32,8 @@ static inline float dct_sincos(float a, float *c) {
     *c = cos(a);
     return sin(a);
 #else
-    return sincos(a, c);
+    const float s = sincos(a, c);
+    return s;
 #endif
 }
 
