@@ -1,6 +1,17 @@
 /* Shared helpers, placed first in the program. Every kernel checks its bounds:
  * the host rounds global sizes up to a multiple of the work-group size. */
 
+/* Sum of the 16 lanes as a tree: lane i + lane i+8, then the halves again, as
+ * `v.lo + v.hi` three times would add them. Written with single lanes because Oclgrind's
+ * uninitialized-value checker loses a lane's state through the sum of two half-vector
+ * shuffles (tools/oclgrind.md); the additions and their order are the same. */
+static inline float hsum16(float16 v) {
+    const float a0 = v.s0 + v.s8, a1 = v.s1 + v.s9, a2 = v.s2 + v.sa, a3 = v.s3 + v.sb;
+    const float a4 = v.s4 + v.sc, a5 = v.s5 + v.sd, a6 = v.s6 + v.se, a7 = v.s7 + v.sf;
+    const float b0 = a0 + a4, b1 = a1 + a5, b2 = a2 + a6, b3 = a3 + a7;
+    return (b0 + b2) + (b1 + b3);
+}
+
 /* Float atomic add through compare-and-swap (OpenCL 1.2 has no float atomics). */
 static inline void atomic_add_f(volatile __global float *addr, float v) {
     union { unsigned int u; float f; } old, upd;

@@ -214,13 +214,6 @@ __kernel void conv_gemm_ab(int M, int N, int K, __global const float *a, long ao
     CONV_GEMM_STORE(3); CONV_GEMM_STORE(4); CONV_GEMM_STORE(5);
 }
 
-static inline float conv_hsum16(float16 v) {
-    const float8 h8 = v.lo + v.hi;
-    const float4 h4 = h8.lo + h8.hi;
-    const float2 h2 = h4.lo + h4.hi;
-    return h2.x + h2.y;
-}
-
 #define CONV_DOT_ROW(i) do { \
         const float16 va = vload16(0, pa##i + k); \
         s##i##0 = mad(va, vb0, s##i##0); s##i##1 = mad(va, vb1, s##i##1); s##i##2 = mad(va, vb2, s##i##2); \
@@ -230,7 +223,7 @@ static inline float conv_hsum16(float16 v) {
 /* Finishes C[m0+i][n0+j]: horizontal sum, the k tail past the last multiple of 16, store. */
 #define CONV_DOT_STORE(i, j) do { \
         if (m0 + i < M && n0 + j < N) { \
-            float v = conv_hsum16(s##i##j); \
+            float v = hsum16(s##i##j); \
             for (int k = K16; k < K; k++) v = mad(pa##i[k], pb##j[k], v); \
             __global float *cp = c + (long)(m0 + i) * ldc + n0 + j; \
             *cp = acc_c ? v + *cp : v; \
@@ -281,7 +274,7 @@ __kernel void conv_bias_grad_rows(__global float *db, long dboff, __global const
     float16 acc = (float16)(0.0f);
     const int len16 = len & ~15;
     for (int j = 0; j < len16; j += 16) acc += vload16(0, row + j);
-    float s = conv_hsum16(acc);
+    float s = hsum16(acc);
     for (int j = len16; j < len; j++) s += row[j];
     db[dboff + c] = s;
 }

@@ -24,12 +24,25 @@ __kernel void dct_fwd_pre(__global float2 *v, __global const float *x, int rows,
     v[e] = (float2)(x[r * L + dct_src(m, L)], 0.0f);
 }
 
+/* sin(a), and cos(a) into *c. Oclgrind's uninitialized-value checker stops on sincos's
+ * private-memory output (tools/oclgrind.md), so the program built for it (CLMTT_OCLGRIND)
+ * takes the two apart; everywhere else sincos. */
+static inline float dct_sincos(float a, float *c) {
+#ifdef CLMTT_OCLGRIND
+    *c = cos(a);
+    return sin(a);
+#else
+    const float s = sincos(a, c);
+    return s;
+#endif
+}
+
 /* Forward, after the FFT: X[k] = s(k) Re(V[k] exp(-i pi k / 2L)), written to out[b][k][i]. */
 __kernel void dct_fwd_post(__global float *out, __global const float2 *V, int rows, int L, int M) {
     long e = get_global_id(0);
     if (e >= (long)rows * L) return;
     int k = (int)(e % L);
-    float c, s = sincos(M_PI_F * (float)k / (2.0f * (float)L), &c);
+    float c, s = dct_sincos(M_PI_F * (float)k / (2.0f * (float)L), &c);
     float2 z = V[e];
     out[dct_transposed(e, L, M)] = dct_scale(k, L) * (z.x * c + z.y * s);
 }
@@ -39,7 +52,7 @@ __kernel void dct_inv_pre(__global float2 *Y, __global const float *X, int rows,
     long e = get_global_id(0);
     if (e >= (long)rows * L) return;
     int k = (int)(e % L);
-    float c, s = sincos(M_PI_F * (float)k / (2.0f * (float)L), &c);
+    float c, s = dct_sincos(M_PI_F * (float)k / (2.0f * (float)L), &c);
     float a = dct_scale(k, L) * X[e];
     Y[e] = (float2)(a * c, a * s);
 }

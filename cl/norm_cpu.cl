@@ -6,12 +6,6 @@
 
 #define NORM_BLOCK 1024
 
-static inline float norm_hsum16(float16 v) {
-    const float8 h8 = v.lo + v.hi;
-    const float4 h4 = h8.lo + h8.hi;
-    const float2 h2 = h4.lo + h4.hi;
-    return h2.x + h2.y;
-}
 /* sum x[0..len) in 16 lanes, block by block. */
 static inline float norm_run_sum(__global const float *x, int len) {
     float tot = 0.0f;
@@ -19,7 +13,7 @@ static inline float norm_run_sum(__global const float *x, int len) {
         const int e = min(len, b + NORM_BLOCK), e16 = b + ((e - b) & ~15);
         float16 acc = (float16)(0.0f);
         for (int p = b; p < e16; p += 16) acc += vload16(0, x + p);
-        float s = norm_hsum16(acc);
+        float s = hsum16(acc);
         for (int p = e16; p < e; p++) s += x[p];
         tot += s;
     }
@@ -36,7 +30,7 @@ static inline float norm_run_sqdev(__global const float *x, int len, float mean)
             const float16 d = vload16(0, x + p) - mean;
             acc = mad(d, d, acc);
         }
-        float s = norm_hsum16(acc);
+        float s = hsum16(acc);
         for (int p = e16; p < e; p++) { const float d = x[p] - mean; s = mad(d, d, s); }
         tot += s;
     }
@@ -54,7 +48,7 @@ static inline float2 norm_run_dots(norm_set_t k, __global const float *x, __glob
             a1 += vv;
             a2 = mad(vv, (vload16(0, x + p) - k.mean) * k.r, a2);
         }
-        float2 s = (float2)(norm_hsum16(a1), norm_hsum16(a2));
+        float2 s = (float2)(hsum16(a1), hsum16(a2));
         for (int p = e16; p < e; p++) s = norm_dot_add(s, k, x[p], v[p]);
         tot += s;
     }
@@ -89,7 +83,7 @@ static inline void norm_run_rsums(norm_set_t k, __global const float *x, __globa
             a3 = mad(rv, zh, a3);
             if (t) a4 = mad(dv, k.r * ((vload16(0, t + p) - k.mt1) - zh * k.mt2), a4);
         }
-        float s[5] = {norm_hsum16(a0), norm_hsum16(a1), norm_hsum16(a2), norm_hsum16(a3), norm_hsum16(a4)};
+        float s[5] = {hsum16(a0), hsum16(a1), hsum16(a2), hsum16(a3), hsum16(a4)};
         for (int p = e16; p < e; p++) norm_rsum_add(s, k, x[p], d[p], rd[p], t, p);
         for (int u = 0; u < 5; u++) q[u] += s[u];
     }

@@ -238,6 +238,9 @@ static const DevCase dev_cases[] = {
 START_TEST(device_vs_ref) {
     tu_init();
     const DevCase *c = &dev_cases[_i];
+    /* tu_small: the 28x28 and 16-channel layers are left out; the other cases take every
+     * layout, padding, 1x1 and option. */
+    if (tu_small() && (size_t)c->s.N * c->s.Cin * c->s.H * c->s.W * c->s.Cout > 10000) return;
     HostData h = host_data(&c->s, 1000 + 17 * _i);
     DevResult r = device_run(c, &h);
     compare_to_ref(c, &h, &r);

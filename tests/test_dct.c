@@ -59,7 +59,11 @@ START_TEST(dct_device_matches_ref) {
     tu_init();
     const int sizes[][3] = {{28, 28, 4}, {32, 32, 3}, {64, 64, 2}, {128, 128, 1}, {256, 256, 1},
                             {6, 10, 5}, {7, 5, 3}, {1, 8, 2}, {9, 1, 2}};
-    for (int i = 0; i < 9; i++) device_vs_ref(sizes[i][0], sizes[i][1], sizes[i][2]);
+    for (int i = 0; i < 9; i++) {
+        /* tu_small: up to 32 x 32 (odd, prime and power-of-two lengths all stay). */
+        if (tu_small() && sizes[i][0] * sizes[i][1] > 1024) continue;
+        device_vs_ref(sizes[i][0], sizes[i][1], sizes[i][2]);
+    }
 }
 END_TEST
 

@@ -191,6 +191,8 @@ START_TEST(ce_device_matches_ref) {
     const int shapes[][3] = {{37, 10, 5}, {5, 200, 5}, {300, 100, 3}, {3, 1, 2}, {64, 10, 60}, {2000, 10, 4}};
     for (int si = 0; si < 6; si++) {
         int N = shapes[si][0], K = shapes[si][1];
+        /* tu_small: the widest rows (K = 200), K = 1 and the largest logits stay. */
+        if (tu_small() && N * K > 1000) continue;
         int *y = xmalloc((size_t)N * sizeof(int));
         rand_labels(y, N, K, 100 + si);
         float *t = onehot(y, N, K);

@@ -30,6 +30,13 @@ static const NormShape LARGE[] = {
 };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* tu_small: the sets larger than one work-group keep their HW (the strided loops still
+ * run) with 2 samples instead of 5. */
+static NormShape sized(NormShape s) {
+    if (tu_small() && s.HW > 256 && s.N > 2) s.N = 2;
+    return s;
+}
+
 static const char *kind_name(NormKind k) {
     switch (k) {
     case NORM_INSTANCE: return "instance";
@@ -412,7 +419,10 @@ END_TEST
 
 START_TEST(device_matches_ref_large) {
     tu_init();
-    for (size_t k = 0; k < COUNT(LARGE); k++) device_vs_ref(&LARGE[k], 700 + 20 * k, 0.5f);
+    for (size_t k = 0; k < COUNT(LARGE); k++) {
+        NormShape sh = sized(LARGE[k]);
+        device_vs_ref(&sh, 700 + 20 * k, 0.5f);
+    }
 }
 END_TEST
 
@@ -423,7 +433,8 @@ START_TEST(device_stats_with_large_mean) {
     const NormShape shapes[] = {{NORM_INSTANCE, 8, 3, 15}, {NORM_LAYER, 8, 5, 323}, {NORM_BATCH, 8, 5, 323}};
     for (size_t k = 0; k < COUNT(shapes); k++) {
         DevCase c;
-        dev_case(&c, &shapes[k], 900 + 20 * k, 1000.0f);
+        NormShape sh = sized(shapes[k]);
+        dev_case(&c, &sh, 900 + 20 * k, 1000.0f);
         char tag[96];
         snprintf(tag, sizeof tag, "device %s shifted by 1000", kind_name(shapes[k].kind));
         /* |zhat| error ~ a few ulps of 1000 times rstd (~1). */
@@ -441,7 +452,8 @@ START_TEST(batchnorm_eval_and_running) {
                                 {NORM_BATCH, 8, 5, 323}};
     for (size_t k = 0; k < COUNT(shapes); k++) {
         DevCase c;
-        dev_case(&c, &shapes[k], 1100 + 20 * k, 0.5f);
+        NormShape sh = sized(shapes[k]);
+        dev_case(&c, &sh, 1100 + 20 * k, 0.5f);
         const NormShape *s = &c.s;
         int C = s->C, nhw = s->N * s->HW;
         float *rm = xmalloc(C * 4), *rv = xmalloc(C * 4);

@@ -1,5 +1,6 @@
 /* Device listing, the binary program cache (hit on the second build, recovery from
- * a damaged cache file), named OpenCL errors, the counts of host calls, and the devices command. */
+ * a damaged cache file), named OpenCL errors, the counts of host calls, the devices command,
+ * and the host-side stores and deferred releases of CLMTT_OCLGRIND=1. */
 #include "core/dist.h"
 #include "testutil.h"
 #include "layers/act.h"
@@ -280,6 +281,66 @@ START_TEST(devices_command) {
 }
 END_TEST
 
+static void open_and_close(void *arg) {
+    (void)arg;
+    rt_close(rt_open(-1));
+}
+
+/* Host-side stores into a buffer of 10 floats (partial write, partial fill, copy from
+ * another buffer, scratch upload) on the current runtime; returns the buffer's contents
+ * and the scratch's first 5 floats (malloc'd, 15 floats). */
+static float *store_sequence(void) {
+    const float a[4] = {1, 2, 3, 4}, b[6] = {10, 11, 12, 13, 14, 15}, up[5] = {-1, -2, -3, -4, -5};
+    cl_mem m = dev_alloc(10 * sizeof(float), "test buffer"), m2 = dev_alloc(6 * sizeof(float), "test source");
+    float *out = xmalloc(15 * sizeof(float));
+    dev_read_f32(m, 0, 10, out);
+    for (int i = 0; i < 10; i++) ck_assert_msg(out[i] == 0.0f, "a new buffer holds %g at %d, want 0", out[i], i);
+    dev_write_f32(m, 3, 4, a);
+    dev_fill(m, 1, 2, 7.5f);
+    dev_write_f32(m2, 0, 6, b);
+    dev_copy(m, 7, m2, 2, 3);
+    dev_read_f32(m, 0, 10, out);
+    rt_scratch(RT_SCRATCH_REDUCE, 9);
+    cl_mem s = rt_scratch_upload(RT_SCRATCH_REDUCE, up, 5);
+    dev_read_f32(s, 0, 5, out + 10);
+    size_t before = dev_mem_current();
+    dev_free(m);
+    dev_free(m2);
+    ck_assert_uint_eq(before - dev_mem_current(), 16 * sizeof(float));
+    return out;
+}
+
+/* Under CLMTT_OCLGRIND=1 every host-side store gives what the plain OpenCL calls give,
+ * released buffers wait for the runtime's close, and a bad value is named. */
+START_TEST(oclgrind_switch) {
+    tu_init();
+    const float want[15] = {0, 7.5f, 7.5f, 1, 2, 3, 4, 12, 13, 14, -1, -2, -3, -4, -5};
+    float *plain = store_sequence();
+    ck_assert_int_eq((int)RT.nkept, 0);
+    setenv("CLMTT_OCLGRIND", "1", 1);
+    Runtime *r = rt_open(-1);
+    unsetenv("CLMTT_OCLGRIND");
+    Runtime *prev = rt_use(r);
+    ck_assert(RT.oclgrind);
+    float *og = store_sequence();
+    ck_assert_int_eq((int)RT.nkept, 2);   /* the scratch is the runtime's own */
+    rt_use(prev);
+    rt_close(r);
+    for (int i = 0; i < 15; i++) {
+        ck_assert_msg(plain[i] == want[i], "plain stores: element %d is %g, want %g", i, plain[i], want[i]);
+        ck_assert_msg(og[i] == want[i], "CLMTT_OCLGRIND stores: element %d is %g, want %g", i, og[i], want[i]);
+    }
+    free(plain);
+    free(og);
+    char err[512];
+    setenv("CLMTT_OCLGRIND", "yes", 1);
+    int st = tu_in_child(open_and_close, NULL, err, sizeof err);
+    unsetenv("CLMTT_OCLGRIND");
+    ck_assert_msg(st != 0, "CLMTT_OCLGRIND=yes was accepted");
+    TU_ASSERT_HAS(err, "CLMTT_OCLGRIND must be 0 or 1, got 'yes'");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("runtime");
     TCase *tc = tcase_create("runtime");
@@ -292,6 +353,7 @@ int main(void) {
     tcase_add_test(tc, devices_command);
     tcase_add_test(tc, device_lists);
     tcase_add_test(tc, substreams);
+    tcase_add_test(tc, oclgrind_switch);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

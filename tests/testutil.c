@@ -14,6 +14,13 @@
 
 void tu_init(void) { rt_init(-1); }
 
+int tu_small(void) {
+    const char *e = getenv("CLMTT_TEST_SMALL");
+    if (!e || !*e || strcmp(e, "0") == 0) return 0;
+    if (strcmp(e, "1") != 0) die("CLMTT_TEST_SMALL must be 0 or 1, got '%s'", e);
+    return 1;
+}
+
 void tu_rand(float *x, size_t n, uint64_t seed, float lo, float hi) {
     Rng r;
     rng_init(&r, seed, 99);

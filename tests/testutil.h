@@ -16,6 +16,10 @@
 
 /* Opens the default device once (PoCL's CPU device in CI). */
 void tu_init(void);
+/* CLMTT_TEST_SMALL=1 (set by tools/test.sh --oclgrind): the device tests take fewer and
+ * smaller shapes, still running every kernel and every code path, so that they fit a
+ * simulator. 0 or unset: the full tests. */
+int tu_small(void);
 /* Uniform random floats/doubles in [lo, hi) from a fixed seed. */
 void tu_rand(float *x, size_t n, uint64_t seed, float lo, float hi);
 void tu_rand_d(double *x, size_t n, uint64_t seed, double lo, double hi);

@@ -9,7 +9,7 @@ PKGS=(
   libpng-dev zlib1g-dev libcjson-dev libturbojpeg0-dev libcairo2-dev libgif-dev libyaml-dev
   liblapacke-dev libopenblas-dev librandom123-dev
   libopenmpi-dev openmpi-bin
-  check python3-numpy
+  check python3-numpy oclgrind
   clang clang-16 libfuzzer-16-dev libclang-rt-16-dev
   dataset-fashion-mnist
 )

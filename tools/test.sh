@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs every test (ctest) on the default OpenCL device.
-#   tools/test.sh [ctest args]             the suite on the default device (build/ or $CLMTT_BUILD_DIR)
+#   tools/test.sh [ctest args]             the suite on the default device (build/ or $CLMTT_BUILD_DIR),
+#                                          then a few tests on Oclgrind where it is installed
 #   tools/test.sh --sanitize [ctest args]  clmtt and the tests built with AddressSanitizer and
 #                                          UndefinedBehaviorSanitizer into build-sanitize/
 #                                          (or $CLMTT_SAN_BUILD_DIR), then ctest there
-#   tools/test.sh --oclgrind [TEST[:CASE] ...]
+#   tools/test.sh --oclgrind [TEST[:CASE][@cpu|@gpu] ...]
 #                                          tests run on the Oclgrind simulator (Debian oclgrind)
-#                                          with --data-races --uninitialized --check-api; fails
-#                                          on any report (tools/oclgrind.md has the figures)
+#                                          with --data-races --uninitialized --check-api, small
+#                                          shapes, the given kernel family; fails on any report.
+#                                          No TEST: every layer, model, DSA, texture and
+#                                          distillation test (tools/oclgrind.md has the figures)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mode=default
@@ -24,7 +27,9 @@ if [ "$mode" = sanitize ]; then
     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" >/dev/null
   cmake --build "$build" -j"$(nproc)"
   # The tests fork (Check, tu_in_child) and run the clmtt binary: the options reach them all.
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0}
+  # new_delete_type_mismatch=0: clmtt is C and never calls new or delete; the check fires
+  # inside clFFT (FFTRepo::deletePlan deletes a plan through a base of another size).
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0:new_delete_type_mismatch=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan.supp:print_suppressions=0}
   cd "$build"
@@ -32,44 +37,72 @@ if [ "$mode" = sanitize ]; then
   exit
 fi
 
-if [ "$mode" = oclgrind ]; then
-  command -v oclgrind >/dev/null || { echo "test.sh: oclgrind not found (Debian package oclgrind)" >&2; exit 1; }
-  build=${CLMTT_BUILD_DIR:-$root/build}
-  "$root/tools/build.sh"
-  # Default subset: small tests whose every device case fits a few minutes on the simulator.
-  tests=("$@")
-  [ ${#tests[@]} -gt 0 ] || tests=(test_act test_pool)
+# Runs tests on Oclgrind, one at a time; each spec is TEST[:CASE][@FAMILY] (FAMILY cpu or
+# gpu: CLMTT_KERNEL_FAMILY). Fails on any report. CLMTT_OCLGRIND=1 steers the runtime around
+# the simulator's shadow-memory defects, CLMTT_TEST_SMALL=1 gives the tests small shapes
+# (tools/oclgrind.md).
+run_oclgrind() {
+  command -v oclgrind >/dev/null || { echo "test.sh: oclgrind not found (Debian package oclgrind)" >&2; return 1; }
+  local build=${CLMTT_BUILD_DIR:-$root/build}
   # Oclgrind builds the program itself; a binary cached for another build would skip that,
   # so the runs use their own kernel cache. -cl-opt-disable: Oclgrind's uninitialized-value
   # checker stops on LLVM's `freeze`, which the optimizer emits (tools/oclgrind.md).
+  local cache logs
   cache=$(mktemp -d)
   logs=$(mktemp -d)
-  trap 'rm -rf "$cache"' EXIT
-  fails=0
-  for spec in "${tests[@]}"; do
+  local fails=0 spec t case_ fam log rc n start
+  for spec in "$@"; do
+    fam=""
+    case $spec in *@*) fam=${spec##*@}; spec=${spec%@*} ;; esac
+    case $fam in ""|cpu|gpu) ;; *) echo "test.sh: family '$fam' in '$spec@$fam' is not cpu or gpu" >&2; return 1 ;; esac
     t=${spec%%:*}
     case_=""
     [ "$t" = "$spec" ] || case_=${spec#*:}
-    log=$logs/$t${case_:+-$case_}.log
-    echo "== $spec on Oclgrind"
+    [ -x "$build/$t" ] || { echo "test.sh: no test '$t' in $build" >&2; return 1; }
+    log=$logs/$t${case_:+-$case_}${fam:+-$fam}.log
+    echo "== $spec${fam:+ ($fam family)} on Oclgrind"
     rc=0
-    (cd "$build" && env XDG_CACHE_HOME="$cache" ${case_:+CK_RUN_CASE=$case_} CLMTT_BIN="$build/clmtt" CLMTT_SOURCE_DIR="$root" \
+    start=$SECONDS
+    (cd "$build" && env XDG_CACHE_HOME="$cache" ${case_:+CK_RUN_CASE=$case_} ${fam:+CLMTT_KERNEL_FAMILY=$fam} \
+       CLMTT_OCLGRIND=1 CLMTT_TEST_SMALL=1 CLMTT_BIN="$build/clmtt" CLMTT_SOURCE_DIR="$root" \
        oclgrind --data-races --uninitialized --check-api --build-options -cl-opt-disable \
          --max-errors 100 --log "$log" "./$t") || rc=$?
     n=$(grep -cE '^(Invalid|Uninitialized|Read-write|Write-write|Work-group divergence|Work-item divergence|Oclgrind|OCLGRIND|Controlflow|Instruction depends)' "$log" 2>/dev/null || true)
-    echo "   $spec: exit $rc, $n Oclgrind report(s)${n:+ (log: $log)}"
+    echo "   $spec${fam:+@$fam}: exit $rc, ${n:-0} Oclgrind report(s), $((SECONDS - start)) s"
     if [ "$rc" -ne 0 ] || [ "${n:-0}" -ne 0 ] || grep -q . "$log" 2>/dev/null; then
       [ -s "$log" ] && head -40 "$log"
+      echo "   (log: $log)"
       fails=$((fails + 1))
     fi
   done
-  [ "$fails" -eq 0 ] || { echo "test.sh --oclgrind: $fails of ${#tests[@]} failed (logs in $logs)"; exit 1; }
+  rm -rf "$cache"
+  [ "$fails" -eq 0 ] || { echo "test.sh --oclgrind: $fails of $# failed (logs in $logs)"; return 1; }
   rm -rf "$logs"
-  echo "test.sh --oclgrind: ${#tests[@]} clean"
+  echo "test.sh --oclgrind: $# clean"
+}
+
+# Every layer, model, augmentation, texture and distillation test (the device cases where a
+# test has host-only ones apart); those whose kernels depend on the family (convolution,
+# normalization, pooling and what runs them) in both.
+OCLGRIND_ALL=(test_act test_loss test_dsa:device test_linear test_freq test_dct
+  test_pool test_pool@gpu test_conv2d test_conv2d@gpu test_norm test_norm@gpu
+  test_model:device test_model:device@gpu test_texture test_texture@gpu test_distill test_distill@gpu)
+# The part the default run (CI) ends with: a few minutes on two cores.
+OCLGRIND_CI=(test_act test_pool@gpu test_loss test_dsa:device)
+
+if [ "$mode" = oclgrind ]; then
+  "$root/tools/build.sh"
+  if [ $# -eq 0 ]; then set -- "${OCLGRIND_ALL[@]}"; fi
+  run_oclgrind "$@"
   exit
 fi
 
 "$root/tools/build.sh"
 build=${CLMTT_BUILD_DIR:-$root/build}
-cd "$build"
-ctest --output-on-failure "$@"
+(cd "$build" && ctest --output-on-failure "$@")
+# Then a small part on Oclgrind, where it is installed (tools/install-deps.sh installs it).
+if command -v oclgrind >/dev/null; then
+  run_oclgrind "${OCLGRIND_CI[@]}"
+else
+  echo "test.sh: oclgrind not installed, the Oclgrind runs are skipped"
+fi

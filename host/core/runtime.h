@@ -42,6 +42,7 @@ typedef enum {
     RT_SCRATCH_DSA_MEANS,    /* dsa: one mean per sample */
     RT_SCRATCH_FFT,          /* dct2d: the complex rows of one FFT pass */
     RT_SCRATCH_DCT_T,        /* dct2d: the transposed planes between its two passes */
+    RT_SCRATCH_FFT_OUT,      /* dct2d under CLMTT_OCLGRIND: the FFT's separate output */
     RT_SCRATCH_SLOTS
 } RtScratchSlot;
 
@@ -78,6 +79,17 @@ typedef struct {
     size_t staging_floats;
     cl_event staging_pending;
     size_t mem_current, mem_peak;  /* bytes held through dev_alloc, and their peak */
+    /* CLMTT_OCLGRIND=1: work around two defects of Oclgrind's uninitialized-value checker
+     * (tools/oclgrind.md). It sizes a buffer's shadow by the last host-side store into it,
+     * not by the buffer, so a fill, a copy or a write that does not cover the whole buffer
+     * from offset 0 leaves a short shadow and later kernel stores past it are lost; and it
+     * keeps a released buffer's shadow for the next buffer placed at the same address.
+     * Under the switch every host-side store is one write of the whole buffer (tensor.c)
+     * and dev_free defers every release to the runtime's close. The program is built with
+     * -D CLMTT_OCLGRIND, and the DCT's FFTs write out of place (host/layers/dct2d.c). */
+    int oclgrind;
+    cl_mem *kept;                /* buffers dev_free handed over, released at close */
+    size_t nkept, kept_cap;
     RtCounts counts;               /* since the runtime opened */
 } Runtime;
 
@@ -122,6 +134,8 @@ cl_mem rt_scratch(RtScratchSlot slot, size_t floats);
 /* Copies n host floats into scratch `slot` without waiting for the device: the data go
  * through a runtime-owned staging copy, reused only after its last write finished. */
 cl_mem rt_scratch_upload(RtScratchSlot slot, const float *host, size_t n);
+/* Holds a buffer the caller is done with until the runtime closes (CLMTT_OCLGRIND). */
+void rt_keep_buffer(cl_mem m);
 /* Waits for the queue to drain. */
 void rt_finish(void);
 

@@ -7,6 +7,28 @@
 size_t dtype_size(DType t) { return t == DT_I64 ? 8 : 4; }
 const char *dtype_name(DType t) { return t == DT_F32 ? "F32" : t == DT_I32 ? "I32" : "I64"; }
 
+static size_t mem_size(cl_mem m) {
+    size_t sz = 0;
+    CL_CHECK(clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof sz, &sz, NULL));
+    return sz;
+}
+
+/* Under CLMTT_OCLGRIND every host-side store is one blocking write of the whole buffer
+ * (Runtime.oclgrind says why): the buffer is read, `bytes` at `off` are replaced by src
+ * (NULL: zeros), and the whole is written back. Every dev_alloc buffer starts zeroed, so
+ * all its bytes are defined and the rewrite hides nothing; an undefined value a kernel
+ * stored is reported at that store. */
+static void whole_store(cl_mem m, size_t off, size_t bytes, const void *src) {
+    size_t sz = mem_size(m);
+    if (off > sz || bytes > sz - off) die("internal: store of %zu bytes at %zu past a %zu-byte buffer", bytes, off, sz);
+    unsigned char *all = xcalloc(sz ? sz : 1, 1);
+    if (off > 0 || bytes < sz) CL_CHECK(clEnqueueReadBuffer(RT.queue, m, CL_TRUE, 0, sz, all, 0, NULL, NULL));
+    if (src) memcpy(all + off, src, bytes);
+    else memset(all + off, 0, bytes);
+    CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, 0, sz, all, 0, NULL, NULL));
+    free(all);
+}
+
 cl_mem dev_alloc(size_t bytes, const char *what) {
     if (bytes == 0) bytes = 4;
     char a[32], b[32], c[32];
@@ -26,7 +48,8 @@ cl_mem dev_alloc(size_t bytes, const char *what) {
     /* Touching the buffer makes lazy drivers commit it now, where a failure can be named. */
     const cl_uint zero = 0;
     RT.counts.other_enqueues++;
-    CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &zero, 4, 0, bytes & ~(size_t)3, 0, NULL, NULL));
+    if (RT.oclgrind) whole_store(m, 0, bytes, NULL);
+    else CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &zero, 4, 0, bytes & ~(size_t)3, 0, NULL, NULL));
     RT.mem_current += bytes;
     if (RT.mem_current > RT.mem_peak) RT.mem_peak = RT.mem_current;
     return m;
@@ -34,10 +57,9 @@ cl_mem dev_alloc(size_t bytes, const char *what) {
 
 void dev_free(cl_mem m) {
     if (!m) return;
-    size_t sz = 0;
-    CL_CHECK(clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof sz, &sz, NULL));
-    RT.mem_current -= sz;
-    CL_CHECK(clReleaseMemObject(m));
+    RT.mem_current -= mem_size(m);
+    if (RT.oclgrind) rt_keep_buffer(m);
+    else CL_CHECK(clReleaseMemObject(m));
 }
 
 size_t dev_mem_current(void) { return RT.mem_current; }
@@ -47,7 +69,8 @@ void dev_mem_reset_peak(void) { RT.mem_peak = RT.mem_current; }
 void dev_write(cl_mem m, size_t off, size_t bytes, const void *src) {
     if (!bytes) return;
     RT.counts.blocking_writes++;
-    CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
+    if (RT.oclgrind) whole_store(m, off, bytes, src);
+    else CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
 }
 void dev_read(cl_mem m, size_t off, size_t bytes, void *dst) {
     if (!bytes) return;
@@ -60,12 +83,22 @@ void dev_read_f32(cl_mem m, size_t off, size_t n, float *dst) { dev_read(m, off 
 void dev_fill(cl_mem m, size_t off, size_t n, float v) {
     if (!n) return;
     RT.counts.other_enqueues++;
-    CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &v, sizeof v, off * 4, n * 4, 0, NULL, NULL));
+    if (RT.oclgrind) {
+        float *x = xmalloc(n * sizeof *x);
+        for (size_t i = 0; i < n; i++) x[i] = v;
+        whole_store(m, off * 4, n * 4, x);
+        free(x);
+    } else CL_CHECK(clEnqueueFillBuffer(RT.queue, m, &v, sizeof v, off * 4, n * 4, 0, NULL, NULL));
 }
 void dev_copy(cl_mem dst, size_t doff, cl_mem src, size_t soff, size_t n) {
     if (!n) return;
     RT.counts.other_enqueues++;
-    CL_CHECK(clEnqueueCopyBuffer(RT.queue, src, dst, soff * 4, doff * 4, n * 4, 0, NULL, NULL));
+    if (RT.oclgrind) {
+        float *x = xmalloc(n * sizeof *x);
+        dev_read_f32(src, soff, n, x);
+        whole_store(dst, doff * 4, n * 4, x);
+        free(x);
+    } else CL_CHECK(clEnqueueCopyBuffer(RT.queue, src, dst, soff * 4, doff * 4, n * 4, 0, NULL, NULL));
 }
 
 Tensor tensor_new(DType dt, int ndim, const int64_t *shape, const char *what) {

@@ -34,7 +34,9 @@ void dct2d_free(Dct2d *d) {
     if (--fft_users == 0) clfftTeardown();
 }
 
-/* The in-place complex plan of `batch` transforms of length len (backward unscaled). */
+/* The complex plan of `batch` transforms of length len (backward unscaled): in place, or
+ * out of place under CLMTT_OCLGRIND, where the simulator reports clFFT's in-place kernels
+ * as racing and gets wrong values from them (tools/oclgrind.md). */
 static clfftPlanHandle plan_for(Dct2d *d, int len, size_t batch) {
     for (int i = 0; i < d->nplans; i++)
         if (d->plans[i].len == len && d->plans[i].batch == batch) return d->plans[i].plan;
@@ -48,7 +50,7 @@ static clfftPlanHandle plan_for(Dct2d *d, int len, size_t batch) {
     fft_check(clfftCreateDefaultPlan(&p, RT.ctx, CLFFT_1D, lengths), "clfftCreateDefaultPlan");
     fft_check(clfftSetPlanPrecision(p, CLFFT_SINGLE), "clfftSetPlanPrecision");
     fft_check(clfftSetLayout(p, CLFFT_COMPLEX_INTERLEAVED, CLFFT_COMPLEX_INTERLEAVED), "clfftSetLayout");
-    fft_check(clfftSetResultLocation(p, CLFFT_INPLACE), "clfftSetResultLocation");
+    fft_check(clfftSetResultLocation(p, RT.oclgrind ? CLFFT_OUTOFPLACE : CLFFT_INPLACE), "clfftSetResultLocation");
     fft_check(clfftSetPlanBatchSize(p, batch), "clfftSetPlanBatchSize");
     fft_check(clfftSetPlanDistance(p, (size_t)len, (size_t)len), "clfftSetPlanDistance");
     fft_check(clfftSetPlanScale(p, CLFFT_BACKWARD, 1.0f), "clfftSetPlanScale");
@@ -67,12 +69,13 @@ static void pass(Dct2d *d, int inverse, cl_mem out, cl_mem in, size_t rows, int 
     LAUNCH(inverse ? "dct_inv_pre" : "dct_fwd_pre", n, KM(v), KM(in), KI((int)rows), KI(L));
     clfftPlanHandle p = plan_for(d, L, rows);
     cl_event ev = NULL;   /* CLMTT_PROFILE: the FFT's device time, under "clfft_transform" */
+    cl_mem w = RT.oclgrind ? rt_scratch(RT_SCRATCH_FFT_OUT, 2 * n) : NULL;   /* NULL: in place */
     RT.counts.other_enqueues++;
     fft_check(clfftEnqueueTransform(p, inverse ? CLFFT_BACKWARD : CLFFT_FORWARD, 1, &RT.queue, 0, NULL,
-                                    RT.profile ? &ev : NULL, &v, NULL, NULL),
+                                    RT.profile ? &ev : NULL, &v, w ? &w : NULL, NULL),
               "clfftEnqueueTransform");
     rt_profile_event("clfft_transform", ev);
-    LAUNCH(inverse ? "dct_inv_post" : "dct_fwd_post", n, KM(out), KM(v), KI((int)rows), KI(L), KI(M));
+    LAUNCH(inverse ? "dct_inv_post" : "dct_fwd_post", n, KM(out), KM(w ? w : v), KI((int)rows), KI(L), KI(M));
 }
 
 void dct2d(Dct2d *d, int inverse, cl_mem out, cl_mem in, int B) {
