@@ -103,9 +103,9 @@ void standin_idx(const char *dir, const char *name, int images, int n, int side,
     free(b);
 }
 
-static void standin_mnist_split(const char *dir, const char *prefix, int n, Rng *r) {
+/* n pictures of 28 x 28 bytes and their labels, drawn from r (see standin_mnist). */
+static void mnist_draw(unsigned char *img, unsigned char *lab, int n, Rng *r) {
     enum { SIDE = 28, PIX = SIDE * SIDE };
-    unsigned char *img = xmalloc((size_t)n * PIX), *lab = xmalloc((size_t)n);
     for (int i = 0; i < n; i++) {
         int c = i % 10;
         lab[i] = (unsigned char)c;
@@ -115,11 +115,22 @@ static void standin_mnist_split(const char *dir, const char *prefix, int n, Rng 
                 img[(size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
     }
+}
+
+void standin_mnist_train(unsigned char *img, unsigned char *lab, int n, uint64_t seed) {
+    Rng r;
+    rng_init(&r, seed, 17);
+    mnist_draw(img, lab, n, &r);
+}
+
+static void standin_mnist_split(const char *dir, const char *prefix, int n, Rng *r) {
+    unsigned char *img = xmalloc((size_t)n * 28 * 28), *lab = xmalloc((size_t)n);
+    mnist_draw(img, lab, n, r);
     char name[64];
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
-    standin_idx(dir, name, 1, n, SIDE, img);
+    standin_idx(dir, name, 1, n, 28, img);
     snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
-    standin_idx(dir, name, 0, n, SIDE, lab);
+    standin_idx(dir, name, 0, n, 28, lab);
     free(img);
     free(lab);
 }

@@ -29,4 +29,8 @@ void standin_idx(const char *dir, const char *name, int images, int n, int side,
  * (two bars at 2c+4 and 2c+5, across and down, on a dark ground, noise +-30) and their labels. */
 void standin_mnist(const char *dir, int n_train, int n_test, uint64_t seed);
 
+/* The bytes of standin_mnist's training pictures (n x 28 x 28) and labels for the same seed, for
+ * tests that check results against the pictures themselves. */
+void standin_mnist_train(unsigned char *img, unsigned char *lab, int n, uint64_t seed);
+
 #endif

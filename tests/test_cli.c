@@ -64,24 +64,6 @@ static int count_lines_with(const char *text, const char *needle) {
 
 /* ---- the dataset ---- */
 
-/* Class c: a bright vertical bar at columns 2c+4, 2c+5 and a bright horizontal bar at rows
- * 2c+4, 2c+5 on a dark background, plus uniform noise of +-30 levels, so that a small
- * network tells the classes apart within two epochs. Labels cycle 0..9. */
-static void make_images(unsigned char *pix, unsigned char *lab, int n, uint64_t seed) {
-    Rng r;
-    rng_init(&r, seed, 17);
-    for (int i = 0; i < n; i++) {
-        int c = i % NCLASS;
-        lab[i] = (unsigned char)c;
-        for (int y = 0; y < SIDE; y++)
-            for (int x = 0; x < SIDE; x++) {
-                int on = x / 2 == c + 2 || y / 2 == c + 2;
-                int v = (on ? 210 : 25) + rng_int(&r, -30, 30);
-                pix[(size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-    }
-}
-
 /* The temporary folder and the dataset, made once before the tests run. */
 static void make_root(void) {
     g_root = tu_tempdir("cli");
@@ -90,14 +72,10 @@ static void make_root(void) {
     snprintf(g_edir, sizeof g_edir, "%s/MNIST_NO_ZCA/ConvNetW32", g_buf);
     snprintf(g_run1, sizeof g_run1, "%s/run1", g_root);
     mkdir_p(g_data);
-    unsigned char *test_pix = xmalloc(NTEST * PIX), test_lab[NTEST];
-    make_images(g_train_pix, g_train_lab, NTRAIN, 1);
-    make_images(test_pix, test_lab, NTEST, 2);
-    standin_idx(g_data, "train-images-idx3-ubyte", 1, NTRAIN, SIDE, g_train_pix);
-    standin_idx(g_data, "train-labels-idx1-ubyte", 0, NTRAIN, SIDE, g_train_lab);
-    standin_idx(g_data, "t10k-images-idx3-ubyte", 1, NTEST, SIDE, test_pix);
-    standin_idx(g_data, "t10k-labels-idx1-ubyte", 0, NTEST, SIDE, test_lab);
-    free(test_pix);
+    /* Class c: bright bars at rows and columns 2c+4, 2c+5 on a dark ground, noise +-30
+     * levels, so a small network tells the classes apart within two epochs. */
+    standin_mnist(g_data, NTRAIN, NTEST, 1);
+    standin_mnist_train(g_train_pix, g_train_lab, NTRAIN, 1);
 }
 
 /* ---- reading safetensors ---- */

@@ -33,21 +33,6 @@ static char g_data[512], g_buf[512];
 #define MPI2 "timeout 600 mpirun --oversubscribe -np 2 "
 #define MPI_TIMEOUT_STATUS 124
 
-/* Class c: bright bars at row and column 2c+4 on a dark background, plus noise. */
-static void make_images(unsigned char *pix, unsigned char *lab, int n, uint64_t seed) {
-    Rng r;
-    rng_init(&r, seed, 17);
-    for (int i = 0; i < n; i++) {
-        int c = i % NCLASS;
-        lab[i] = (unsigned char)c;
-        for (int y = 0; y < SIDE; y++)
-            for (int x = 0; x < SIDE; x++) {
-                int v = (x / 2 == c + 2 || y / 2 == c + 2 ? 210 : 25) + rng_int(&r, -30, 30);
-                pix[(size_t)i * PIX + y * SIDE + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-    }
-}
-
 /* The dataset and two experts of two epochs (one plain process), made once. */
 static void ensure_root(void) {
     if (g_root) return;
@@ -55,13 +40,7 @@ static void ensure_root(void) {
     snprintf(g_data, sizeof g_data, "%s/data", g_root);
     snprintf(g_buf, sizeof g_buf, "%s/buffers", g_root);
     mkdir_p(g_data);
-    static unsigned char tr[NTRAIN * PIX], trl[NTRAIN], te[NTEST * PIX], tel[NTEST];
-    make_images(tr, trl, NTRAIN, 1);
-    make_images(te, tel, NTEST, 2);
-    standin_idx(g_data, "train-images-idx3-ubyte", 1, NTRAIN, SIDE, tr);
-    standin_idx(g_data, "train-labels-idx1-ubyte", 0, NTRAIN, SIDE, trl);
-    standin_idx(g_data, "t10k-images-idx3-ubyte", 1, NTEST, SIDE, te);
-    standin_idx(g_data, "t10k-labels-idx1-ubyte", 0, NTEST, SIDE, tel);
+    standin_mnist(g_data, NTRAIN, NTEST, 1);
     TuRun r = tu_clmtt(g_root, "buffer --dataset MNIST --data_path %s --buffer_path %s --model ConvNetW32 "
                        "--num_experts 2 --train_epochs 2 --batch_train 16 --seed 1", g_data, g_buf);
     TU_EXPECT_OK(r);

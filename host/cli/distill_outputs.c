@@ -83,30 +83,30 @@ static void save_pictures(const RunOutputs *r, const ImageSet *set, const char *
     }
 }
 
-void outputs_save(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it, const char *stem, const char *also) {
+/* The set under stem (and also, when not NULL), with its pictures when pictures is set. */
+static void save_stems(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it, const char *stem,
+                       const char *also, int pictures) {
     if (!dist_is_root()) return;   /* every rank holds the same set; rank 0 writes it */
     SynExtras more;
     learnset_extras(ls, &more);
     float *unwhitened = unwhitened_set(r, set);
     float lr = learnset_shown_lr(ls);
-    save_set(r, set, lr, &more, stem, it, unwhitened);
-    save_pictures(r, set, stem, unwhitened);
-    if (also) {
-        save_set(r, set, lr, &more, also, it, unwhitened);
-        save_pictures(r, set, also, unwhitened);
+    const char *stems[2] = {stem, also};
+    for (int i = 0; i < 2 && stems[i]; i++) {
+        save_set(r, set, lr, &more, stems[i], it, unwhitened);
+        if (pictures) save_pictures(r, set, stems[i], unwhitened);
     }
     synset_extras_free(&more);
     free(unwhitened);
 }
 
+void outputs_save(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it, const char *stem, const char *also) {
+    save_stems(r, ls, set, it, stem, also, 1);
+}
+
+/* images_last alone, no pictures: cheap enough for every evaluation and every few minutes. */
 void outputs_checkpoint(const RunOutputs *r, LearnSet *ls, const ImageSet *set, int it) {
-    if (!dist_is_root()) return;
-    SynExtras more;
-    learnset_extras(ls, &more);
-    float *unwhitened = unwhitened_set(r, set);
-    save_set(r, set, learnset_shown_lr(ls), &more, "images_last", it, unwhitened);
-    synset_extras_free(&more);
-    free(unwhitened);
+    save_stems(r, ls, set, it, "images_last", NULL, 0);
 }
 
 void outputs_make_dir(RunOutputs *r, uint64_t seed) {
