@@ -34,8 +34,9 @@ fi
 timeout 60 "$pkg/bin/clmtt" devices > "$out/devices.txt" 2>&1
 echo "devices: exit $?" >> "$out/summary.txt"
 
-tests=(test_runtime test_gemm test_act test_conv2d test_linear test_loss test_norm test_pool test_dct test_seam
-       test_dsa test_texture test_train test_model test_distill)
+# Every test pack.sh packed (the ones that make their own data).
+tests=()
+for b in "$pkg"/bin/test_*; do tests+=("$(basename "$b")"); done
 [ "$quick" = --quick ] && tests=(test_seam)
 : > "$out/tests.log"
 for t in "${tests[@]}"; do
@@ -54,13 +55,20 @@ for ds in FashionMNIST CIFAR10; do
     echo "bench $ds ipc $ipc: exit $?" >> "$out/summary.txt"
   done
 done
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null &&
-   [ -f "$pkg/torch_peer.py" ]; then
-  for tf32 in 1 0; do
-    CLMTT_TF32=$tf32 timeout 120 python3 "$pkg/torch_peer.py" >> "$out/torch.log" 2>&1
-    echo "torch peer tf32=$tf32: exit $?" >> "$out/summary.txt"
+# The same iteration in plain PyTorch (tools/bench/torch_peer.py) for the Fashion-MNIST and
+# CIFAR-10 shapes at each ipc, TF32 on and off; its JSON lines go to torch.log.
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  : > "$out/torch.log"
+  for tf32 in on off; do
+    for ds in FashionMNIST CIFAR10; do
+      for ipc in "${ipcs[@]}"; do
+        timeout 120 python3 "$pkg/torch_peer.py" --dataset="$ds" --ipc="$ipc" --syn_steps=20 --iterations=2 \
+          --device=cuda --tf32=$tf32 --threads="$(nproc)" >> "$out/torch.log" 2>&1
+        echo "torch peer $ds ipc $ipc tf32 $tf32: exit $?" >> "$out/summary.txt"
+      done
+    done
   done
 else
-  echo "torch peer: skipped (no CUDA PyTorch, or no peer script packed)" >> "$out/summary.txt"
+  echo "torch peer: skipped (no PyTorch with CUDA here)" >> "$out/summary.txt"
 fi
 cat "$out/summary.txt"

@@ -2,7 +2,8 @@
 # pack.sh [ARCHIVE]: builds clmtt here (with Debian's packages) and packs what a GPU machine
 # without package access needs into one archive (default tools/gpu/clmtt-gpu.tar.gz, kept
 # out of git): the clmtt binary, the test binaries that need no dataset, stripped, every
-# shared library they load except the C library's own, and tools/gpu/check.sh to run there.
+# shared library they load except the C library's own, tools/gpu/check.sh to run there, and
+# the PyTorch peer (tools/bench/torch_peer.py) for a machine with CUDA PyTorch.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 archive=${1:-$root/tools/gpu/clmtt-gpu.tar.gz}
@@ -27,7 +28,7 @@ done | sort -u | while read -r lib; do
     *) cp -L "$lib" "$stage/clmtt-gpu/lib/" ;;
   esac
 done
-cp "$root/tools/gpu/check.sh" "$stage/clmtt-gpu/"
+cp "$root/tools/gpu/check.sh" "$root/tools/bench/torch_peer.py" "$stage/clmtt-gpu/"
 echo "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" > "$stage/clmtt-gpu/VERSION"
 tar -C "$stage" -czf "$archive.tmp" clmtt-gpu
 mv "$archive.tmp" "$archive"
