@@ -7,7 +7,8 @@
 #   bench.log     clmtt bench at ipc 1, 10, 50 for Fashion-MNIST and CIFAR-10 shapes
 #   torch.log     the same-shape PyTorch CUDA step with TF32 on and off, when torch is there
 #   summary.txt   what passed and the timings
-# --quick (for a rehearsal on a CPU): ipc 1 only, one test. About 8 minutes at most on a GPU.
+# --quick (for a rehearsal on a CPU): ipc 1 only, one test. Every step has a time limit and the
+# whole check stops starting steps after CHECK_SECONDS (default 450), so it ends within 8 minutes.
 set -uo pipefail
 archive=$1 out=$2 quick=${3:-}
 mkdir -p "$out"
@@ -31,6 +32,16 @@ fi
   echo "clmtt $(cat "$pkg/VERSION"), $(date -u +%FT%TZ), $(uname -n)"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 } > "$out/summary.txt"
+# Every step runs under limit CAP: CAP seconds or what is left of the whole check's 7.5 minutes,
+# whichever is less; a step with under 5 s left is recorded as skipped, so the check ends in time.
+end=$((SECONDS + ${CHECK_SECONDS:-450}))
+limit() { local cap=$1 left=$((end - SECONDS)); [ "$left" -lt 5 ] && return 1; echo $((cap < left ? cap : left)); }
+step() {   # step NAME CAP CMD...: runs CMD under the limit, appends "NAME: exit N (S s)" to the summary
+  local name=$1 cap=$2 t0=$SECONDS lim; shift 2
+  if ! lim=$(limit "$cap"); then echo "$name: skipped (out of time)" >> "$out/summary.txt"; return; fi
+  timeout "$lim" "$@"
+  echo "$name: exit $? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
+}
 timeout 60 "$pkg/bin/clmtt" devices > "$out/devices.txt" 2>&1
 echo "devices: exit $?" >> "$out/summary.txt"
 
@@ -40,9 +51,7 @@ for b in "$pkg"/bin/test_*; do tests+=("$(basename "$b")"); done
 [ "$quick" = --quick ] && tests=(test_seam)
 : > "$out/tests.log"
 for t in "${tests[@]}"; do
-  t0=$(date +%s)
-  (cd "$out" && timeout 240 "$pkg/bin/$t") >> "$out/tests.log" 2>&1
-  echo "$t: exit $? ($(( $(date +%s) - t0 )) s)" >> "$out/summary.txt"
+  (cd "$out" && step "$t" 120 "$pkg/bin/$t") >> "$out/tests.log" 2>&1
 done
 
 ipcs=(1 10 50)
@@ -50,9 +59,8 @@ ipcs=(1 10 50)
 : > "$out/bench.log"
 for ds in FashionMNIST CIFAR10; do
   for ipc in "${ipcs[@]}"; do
-    timeout 120 "$pkg/bin/clmtt" bench --dataset "$ds" --ipc "$ipc" --iterations 2 --train_batches 3 \
+    step "bench $ds ipc $ipc" 90 "$pkg/bin/clmtt" bench --dataset "$ds" --ipc "$ipc" --iterations 2 --train_batches 3 \
       >> "$out/bench.log" 2>&1
-    echo "bench $ds ipc $ipc: exit $?" >> "$out/summary.txt"
   done
 done
 # The same iteration in plain PyTorch (tools/bench/torch_peer.py) for the Fashion-MNIST and
@@ -62,9 +70,8 @@ if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
   for tf32 in on off; do
     for ds in FashionMNIST CIFAR10; do
       for ipc in "${ipcs[@]}"; do
-        timeout 120 python3 "$pkg/torch_peer.py" --dataset="$ds" --ipc="$ipc" --syn_steps=20 --iterations=2 \
-          --device=cuda --tf32=$tf32 --threads="$(nproc)" >> "$out/torch.log" 2>&1
-        echo "torch peer $ds ipc $ipc tf32 $tf32: exit $?" >> "$out/summary.txt"
+        step "torch peer $ds ipc $ipc tf32 $tf32" 60 python3 "$pkg/torch_peer.py" --dataset="$ds" --ipc="$ipc" \
+          --syn_steps=20 --iterations=2 --device=cuda --tf32=$tf32 --threads="$(nproc)" >> "$out/torch.log" 2>&1
       done
     done
   done
