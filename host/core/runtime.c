@@ -216,6 +216,18 @@ void rt_keep_buffer(cl_mem m) {
 /* ---- profiling (CLMTT_PROFILE=1): device time per kernel name ---------------- */
 
 
+/* Adds the device time from t0 to t1 (ns) to the profile line `name`. */
+static void profile_add(const char *name, cl_ulong t0, cl_ulong t1) {
+    int i = 0;
+    while (i < RT.nprof && strcmp(RT.prof[i].name, name) != 0) i++;
+    if (i == RT.nprof) {
+        if (RT.nprof == RT_MAX_PROFILE) return;
+        snprintf(RT.prof[RT.nprof++].name, sizeof RT.prof[0].name, "%s", name);
+    }
+    RT.prof[i].seconds += t1 > t0 ? (double)(t1 - t0) * 1e-9 : 0.0;
+    RT.prof[i].calls++;
+}
+
 void rt_profile_event(const char *name, cl_event ev) {
     if (!ev) return;
     RT.counts.waits++;
@@ -224,14 +236,31 @@ void rt_profile_event(const char *name, cl_event ev) {
     clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
     clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
     clReleaseEvent(ev);
-    int i = 0;
-    while (i < RT.nprof && strcmp(RT.prof[i].name, name) != 0) i++;
-    if (i == RT.nprof) {
-        if (RT.nprof == RT_MAX_PROFILE) return;
-        snprintf(RT.prof[RT.nprof++].name, sizeof RT.prof[0].name, "%s", name);
+    profile_add(name, t0, t1);
+}
+
+cl_event rt_profile_marker(void) {
+    if (!RT.profile) return NULL;
+    cl_event ev = NULL;
+    RT.counts.other_enqueues++;
+    CL_CHECK(clEnqueueMarkerWithWaitList(RT.queue, 0, NULL, &ev));
+    return ev;
+}
+
+void rt_profile_span(const char *name, cl_event before, cl_event after) {
+    if (!before || !after) {
+        if (before) clReleaseEvent(before);
+        if (after) clReleaseEvent(after);
+        return;
     }
-    RT.prof[i].seconds += (double)(t1 - t0) * 1e-9;
-    RT.prof[i].calls++;
+    RT.counts.waits++;
+    CL_CHECK(clWaitForEvents(1, &after));
+    cl_ulong t0 = 0, t1 = 0;
+    clGetEventProfilingInfo(before, CL_PROFILING_COMMAND_END, sizeof t0, &t0, NULL);
+    clGetEventProfilingInfo(after, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+    clReleaseEvent(before);
+    clReleaseEvent(after);
+    profile_add(name, t0, t1);
 }
 
 static int prof_cmp(const void *a, const void *b) {
@@ -291,7 +320,7 @@ void rt_close(Runtime *r) {
 static const char *const scratch_names[RT_SCRATCH_SLOTS] = {
     "reduction partial sums", "convolution columns", "convolution slice products",
     "norm per-set sums", "augmentation parameters", "augmentation means", "FFT rows", "DCT transposed planes",
-    "FFT output rows"};
+    "FFT output rows", "GEMM temporary"};
 
 cl_mem rt_scratch(RtScratchSlot slot, size_t floats) {
     if ((int)slot < 0 || slot >= RT_SCRATCH_SLOTS) die("internal: bad scratch slot %d", (int)slot);

@@ -43,6 +43,7 @@ typedef enum {
     RT_SCRATCH_FFT,          /* dct2d: the complex rows of one FFT pass */
     RT_SCRATCH_DCT_T,        /* dct2d: the transposed planes between its two passes */
     RT_SCRATCH_FFT_OUT,      /* dct2d under CLMTT_OCLGRIND: the FFT's separate output */
+    RT_SCRATCH_GEMM_TEMP,    /* blas: CLBlast's temporary for padded/transposed GEMM operands */
     RT_SCRATCH_SLOTS
 } RtScratchSlot;
 
@@ -168,6 +169,12 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
 /* Profiling: waits for `ev`, adds its device time under `name`, releases it (NULL: no-op). */
 void rt_profile_event(const char *name, cl_event ev);
 void rt_profile_report(void);
+/* Under CLMTT_PROFILE, a marker enqueued now (NULL otherwise): it completes when everything
+ * enqueued before it has. rt_profile_span books the device time from the end of `before` to
+ * the end of `after` under `name` (both markers, released): the span of the commands between,
+ * however many a library enqueued for one call. */
+cl_event rt_profile_marker(void);
+void rt_profile_span(const char *name, cl_event before, cl_event after);
 
 /* The current runtime's counts so far; b - a field by field; the host's waits on the device
  * (blocking reads + blocking writes + waits). */
