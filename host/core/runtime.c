@@ -1,5 +1,6 @@
 /* OpenCL runtime: device choice, checked calls, program build and binary cache. */
 #include "core/runtime.h"
+#include "core/blas_params.h"
 #include "core/tensor.h"
 
 #include <clblast_c.h>
@@ -165,6 +166,7 @@ static void open_current(int index) {
     CL_CHECK_ERR(err, "clCreateCommandQueue");
     RT.oclgrind = og && strcmp(og, "1") == 0;
     RT.ready = 1;
+    blas_params_apply_env(RT.dev.device, RT.dev.name);   /* CLMTT_CLBLAST_PARAMS */
 }
 
 void rt_init(int index) {

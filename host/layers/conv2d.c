@@ -85,6 +85,8 @@ static ConvDims conv_dims(const Conv2dShape *s, const char *who) {
     return d;
 }
 
+int conv2d_chunk_samples(const Conv2dShape *s) { return conv_dims(s, "conv2d_chunk_samples").nc; }
+
 /* The im2col scratch (the runtime's, shared by every convolution), grown to at least `floats`. */
 static cl_mem col_scratch(size_t floats) { return rt_scratch(RT_SCRATCH_CONV_COLS, floats); }
 
