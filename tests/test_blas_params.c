@@ -139,6 +139,27 @@ START_TEST(refused_by_clblast_through_env) {
 }
 END_TEST
 
+/* A file clblast_tuner_xgemm wrote (tests/fixtures/clblast): read as the tuner meant it. */
+START_TEST(tuner_output_read_and_applied) {
+    tu_init();
+    char *src = xstrdup(__FILE__), *cut = strstr(src, "/tests/test_blas_params.c");
+    if (cut) *cut = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/clblast/clblast_xgemm_2_32.json", src);
+    free(src);
+    BlasParams p;
+    blas_params_read(path, &p);
+    ck_assert_str_eq(p.kernel, "Xgemm");
+    ck_assert_int_eq(p.precision, 32);
+    ck_assert_int_eq(p.count, 16);
+    const char *want[] = {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB", "NDIMC", "NWG",
+                          "SA", "SB", "STRM", "STRN", "VWM", "VWN"};
+    for (int i = 0; i < 16; i++) ck_assert_str_eq(p.names[i], want[i]);
+    ck_assert_str_eq(p.device, "pthread-skylake-avx512-Intel(R) Xeon(R) Processor");
+    blas_params_apply(&p, RT.dev.device, RT.dev.name, path);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("blas_params");
     TCase *tc = tcase_create("blas_params");
@@ -146,6 +167,7 @@ int main(void) {
     tcase_add_test(tc, bad_files_refused);
     tcase_add_test(tc, refused_by_clblast_through_env);
     tcase_add_test(tc, good_file_read_and_applied);
+    tcase_add_test(tc, tuner_output_read_and_applied);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

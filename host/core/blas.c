@@ -84,9 +84,15 @@ void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
     if (st != CLBlastSuccess)
         die("CLBlast error %s (%d) sizing the temporary of a %zux%zux%zu product", clblast_status_name(st), (int)st,
             m, n, k);
-    /* The size comes in bytes; a one-float buffer stands for "none needed" (CLBlast wants a buffer). */
-    cl_mem temp = rt_scratch(RT_SCRATCH_GEMM_TEMP, temp_bytes / sizeof(float) + 1);
     char name[96];
+    if (temp_bytes == 0) {   /* the direct kernel, or operands that need no padding: no temporary */
+        BLAS_CALL(gemm_name(name, sizeof name, "gemm", ta, tb, m, n, k),
+                  CLBlastSgemm(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, alpha, b.mem, b.off, ldb, a.mem, a.off,
+                               lda, beta, c.mem, c.off, ldc, &RT.queue, NULL));
+        return;
+    }
+    /* The size comes in bytes. */
+    cl_mem temp = rt_scratch(RT_SCRATCH_GEMM_TEMP, (temp_bytes + sizeof(float) - 1) / sizeof(float));
     BLAS_CALL(gemm_name(name, sizeof name, "gemm", ta, tb, m, n, k),
               CLBlastSgemmWithTempBuffer(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, alpha, b.mem, b.off, ldb,
                                          a.mem, a.off, lda, beta, c.mem, c.off, ldc, &RT.queue, NULL, temp));

@@ -93,6 +93,7 @@ int rt_list_devices(DeviceInfo *out, int max) {
             clGetDeviceInfo(devs[d], CL_DEVICE_LOCAL_MEM_SIZE, sizeof di->local_mem, &di->local_mem, NULL);
             clGetDeviceInfo(devs[d], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof di->max_alloc, &di->max_alloc, NULL);
             clGetDeviceInfo(devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof di->max_wg, &di->max_wg, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof di->base_align_bits, &di->base_align_bits, NULL);
             cl_device_fp_config fp = 0;
             clGetDeviceInfo(devs[d], CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
             di->fp64 = fp != 0;
@@ -194,11 +195,22 @@ void rt_finish(void) {
     CL_CHECK(clFinish(RT.queue));
 }
 
+size_t rt_align_floats(void) {
+    size_t a = RT.dev.base_align_bits / 32;
+    return a > 32 ? a : 32;
+}
+
+size_t rt_align_up(size_t n) {
+    size_t a = rt_align_floats();
+    return (n + a - 1) / a * a;
+}
+
 RtCounts rt_counts(void) { return RT.counts; }
 
 RtCounts rt_counts_sub(RtCounts b, RtCounts a) {
     RtCounts d = {b.launches - a.launches, b.blas_calls - a.blas_calls, b.other_enqueues - a.other_enqueues,
-                  b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits};
+                  b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits,
+                  b.im2col_saved - a.im2col_saved};
     return d;
 }
 
@@ -291,6 +303,7 @@ static void close_current(void) {
     if (RT.staging_pending) clReleaseEvent(RT.staging_pending);
     free(RT.staging);
     for (int i = 0; i < RT_SCRATCH_SLOTS; i++) dev_free(RT.scratch[i].mem);
+    for (int i = 0; i < RT.cols.n; i++) dev_free(RT.cols.e[i].buf);
     for (size_t i = 0; i < RT.nkept; i++) clReleaseMemObject(RT.kept[i]);
     free(RT.kept);
     /* CLBlast caches compiled programs per context for the whole process; a program of a
