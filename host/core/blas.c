@@ -64,12 +64,13 @@ static const char *gemm_name(char *buf, size_t cap, const char *what, int ta, in
 /* The row-major product C[m,n] = op(A) op(B) is the column-major product C^T = op(B)^T op(A)^T:
  * a row-major r x c matrix with leading dimension ld is, in the same memory, a column-major
  * c x r one. So every call passes B first, A second, n before m, with the transposes as given.
- * Why: CLBlast's own row-major path reaches the same column-major kernels only after
- * transposing C through a temporary buffer of its own, per call; column-major it does not.
- * The indirect (large-matrix) kernel still needs a temporary when an operand must be padded
- * or transposed to its tile sizes; gemm hands it the runtime's grow-only buffer
- * (RT_SCRATCH_GEMM_TEMP) so nothing is allocated per call. The strided-batched routine has
- * no such argument in CLBlast's C API (1.5): it allocates what it needs itself. */
+ * Why: CLBlast's kernels are column-major. Row-major, its indirect (large-matrix) path copies
+ * C into a transposed temporary and back on every call; column-major it copies an operand
+ * only when it must be padded or transposed to the kernel's tiles (the direct path, for
+ * small products, needs nothing). CLBlastSGemmTempBufferSize says how many bytes a call
+ * needs; gemm hands CLBlast the runtime's grow-only buffer (RT_SCRATCH_GEMM_TEMP) for them,
+ * so CLBlast allocates nothing per call. The strided-batched routine has no such argument in
+ * CLBlast's C API (1.5): it allocates what it needs itself. */
 void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
           DPtr a, size_t lda, DPtr b, size_t ldb, float beta, DPtr c, size_t ldc) {
     if (m == 0 || n == 0) return;
