@@ -4,6 +4,8 @@
 #include "core/dist.h"
 #include "testutil.h"
 #include "layers/act.h"
+#include "net/net.h"
+#include "net/registry.h"
 
 #include <cjson/cJSON.h>
 
@@ -214,6 +216,52 @@ static double num(const cJSON *o, const char *key) {
     return v->valuedouble;
 }
 
+/* clmtt bench --what=gemm: one record per product of every linear layer (forward, backward
+ * data, backward weights) at ipc 1, 10 and 50, with the batch as the forward's rows, a
+ * positive rate, and a summary with the best rate and the peak estimate. */
+START_TEST(bench_gemm_shapes) {
+    char *logs = tu_tempdir("bench_gemm");
+    TuRun r = tu_clmtt(logs, "bench --what=gemm --dataset=MNIST --model=MLP --seed=1");
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.out, "peak estimate:") && tu_has(r.out, "best measured:"), "no summary in:\n%s", r.out);
+    int records = 0, forwards = 0, summaries = 0;
+    double best = 0;
+    for (const char *p = strstr(r.out, "BENCH_JSON "); p; p = strstr(p + 1, "BENCH_JSON ")) {
+        cJSON *o = cJSON_Parse(p + strlen("BENCH_JSON "));
+        ck_assert_ptr_nonnull(o);
+        const cJSON *what = cJSON_GetObjectItemCaseSensitive(o, "what");
+        ck_assert(cJSON_IsString(what));
+        if (strcmp(what->valuestring, "gemm") == 0) {
+            records++;
+            ck_assert(num(o, "gflops") > 0 && num(o, "seconds") > 0);
+            ck_assert(num(o, "batch") == 10 * num(o, "ipc"));
+            const cJSON *pass = cJSON_GetObjectItemCaseSensitive(o, "pass");
+            if (strcmp(pass->valuestring, "forward") == 0) {
+                forwards++;
+                ck_assert(num(o, "m") == num(o, "batch"));
+            }
+            if (num(o, "gflops") > best) best = num(o, "gflops");
+        } else {
+            ck_assert_str_eq(what->valuestring, "gemm_summary");
+            summaries++;
+            ck_assert(num(o, "peak_estimate_gflops") > 0);
+            ck_assert_double_eq(num(o, "best_gflops"), best);
+        }
+        cJSON_Delete(o);
+    }
+    Net net;
+    net_build(&net, "MLP", 1, 28, 28, 10);
+    int linear = 0;
+    for (int i = 0; i < net.nlayers; i++) linear += net.layers[i].kind == LAYER_LINEAR;
+    ck_assert_int_eq(records, 3 * 3 * linear);
+    ck_assert_int_eq(forwards, 3 * linear);
+    ck_assert_int_eq(summaries, 1);
+    tu_run_free(&r);
+    tu_rm_tree(logs);
+    free(logs);
+}
+END_TEST
+
 /* clmtt bench --what distill reports its counts: the sweeps' steps fit inside the iteration,
  * every step launches kernels and calls CLBlast, and the same seed gives the same counts. */
 START_TEST(bench_reports_counts) {
@@ -242,6 +290,9 @@ START_TEST(bench_reports_counts) {
     ck_assert(num(a, "forward_step_launches") > 0 && num(a, "reverse_step_launches") > num(a, "forward_step_launches"));
     ck_assert(num(a, "forward_step_blas_calls") > 0 && num(a, "reverse_step_blas_calls") > 0);
     ck_assert(num(a, "iteration_blocking_reads") > 0);
+    /* The reverse passes read the im2col columns the forward and tangent passes built. */
+    ck_assert(num(a, "forward_step_im2col_saved") == 0 && num(a, "reverse_step_im2col_saved") > 0);
+    ck_assert(num(a, "iteration_im2col_saved") == num(b, "iteration_im2col_saved"));
     ck_assert(num(a, "iteration_blocking") == num(a, "iteration_blocking_reads") + num(a, "iteration_blocking_writes") +
                                                    num(a, "iteration_waits"));
     /* A CPU device's buffers live in the process's memory, so its peak RSS holds them. */
@@ -351,6 +402,7 @@ int main(void) {
     tcase_add_test(tc, program_cache);
     tcase_add_test(tc, counts_calls);
     tcase_add_test(tc, bench_reports_counts);
+    tcase_add_test(tc, bench_gemm_shapes);
     tcase_add_test(tc, devices_command);
     tcase_add_test(tc, device_lists);
     tcase_add_test(tc, substreams);
