@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void ref_gemm(int ta, int tb, int m, int n, int k, double alpha, const float *a, int lda,
                      const float *b, int ldb, double beta, const float *c0, int ldc, double *out) {
@@ -56,23 +57,92 @@ START_TEST(gemm_random_shapes) {
 }
 END_TEST
 
+/* Every transpose pair of the batched product, with leading dimensions and batch strides
+ * wider than the operands, operands at aligned and unaligned offsets, beta = 0 into a
+ * poisoned C (no NaN may leak) and beta = 0.5 into a random one. The gaps between the
+ * problems of C stay untouched. */
 START_TEST(gemm_strided_batched) {
     tu_init();
-    int m = 6, n = 5, k = 7, batch = 3;
-    size_t sa = m * k, sb = k * n, sc = m * n;
-    float *a = xmalloc(sa * batch * 4), *b = xmalloc(sb * batch * 4);
-    tu_rand(a, sa * batch, 11, -1, 1);
-    tu_rand(b, sb * batch, 12, -1, 1);
-    cl_mem A = tu_upload(a, sa * batch), B = tu_upload(b, sb * batch), C = tu_poisoned(sc * batch);
-    gemm_batched(0, 0, m, n, k, 1.0f, dptr(A, 0), k, sa, dptr(B, 0), n, sb, 0.0f, dptr(C, 0), n, sc, batch);
-    float *got = tu_download(C, 0, sc * batch);
-    double *want = xmalloc(sc * 8);
-    for (int i = 0; i < batch; i++) {
-        ref_gemm(0, 0, m, n, k, 1, a + i * sa, k, b + i * sb, n, 0, NULL, n, want);
-        tu_check_close("batched gemm", got + i * sc, want, sc, 1e-5, 1e-6);
-    }
-    free(a); free(b); free(got); free(want);
-    dev_free(A); dev_free(B); dev_free(C);
+    const int shapes[][4] = {{6, 5, 7, 3}, {33, 70, 129, 4}, {64, 27, 300, 5}};
+    const size_t offs[] = {0, 32, 5};
+    int seed = 100;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], batch = shapes[s][3];
+                size_t off = offs[(s + ta + tb) % 3];
+                int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 1;
+                size_t sa = (size_t)(ta ? k : m) * lda + 3, sb = (size_t)(tb ? n : k) * ldb + 1,
+                       sc = (size_t)m * ldc + 4;
+                size_t na = off + sa * batch, nb = off + sb * batch, nc = off + sc * batch;
+                float *a = xmalloc(na * 4), *b = xmalloc(nb * 4), *c = xmalloc(nc * 4);
+                tu_rand(a, na, seed++, -1, 1);
+                tu_rand(b, nb, seed++, -1, 1);
+                tu_rand(c, nc, seed++, -1, 1);
+                for (int beta_case = 0; beta_case < 2; beta_case++) {
+                    float beta = beta_case ? 0.5f : 0.0f;
+                    cl_mem A = tu_upload(a, na), B = tu_upload(b, nb), C = beta_case ? tu_upload(c, nc) : tu_poisoned(nc);
+                    float *c_before = tu_download(C, 0, nc);
+                    gemm_batched(ta, tb, m, n, k, -1.25f, dptr(A, off), lda, sa, dptr(B, off), ldb, sb, beta,
+                                 dptr(C, off), ldc, sc, batch);
+                    float *got = tu_download(C, 0, nc);
+                    double *want = xmalloc((size_t)m * n * 8);
+                    float *packed = xmalloc((size_t)m * n * 4);
+                    for (int i = 0; i < batch; i++) {
+                        size_t co = off + i * sc;
+                        ref_gemm(ta, tb, m, n, k, -1.25, a + off + i * sa, lda, b + off + i * sb, ldb, beta,
+                                 c + co, ldc, want);
+                        for (int r = 0; r < m; r++)
+                            for (int j = 0; j < n; j++) packed[r * n + j] = got[co + (size_t)r * ldc + j];
+                        char what[128];
+                        snprintf(what, sizeof what, "batched gemm %dx%dx%d ta=%d tb=%d off=%zu beta=%g item %d", m, n, k,
+                                 ta, tb, off, beta, i);
+                        tu_check_close(what, packed, want, (size_t)m * n, 1e-4, 1e-5 * sqrt((double)k));
+                        /* Padding columns of each row and the gap after each problem keep their bits. */
+                        for (int r = 0; r < m; r++)
+                            for (int j = n; j < ldc; j++)
+                                ck_assert(memcmp(&got[co + (size_t)r * ldc + j], &c_before[co + (size_t)r * ldc + j], 4) == 0);
+                        for (size_t g = (size_t)m * ldc; g < sc; g++)
+                            ck_assert(memcmp(&got[co + g], &c_before[co + g], 4) == 0);
+                    }
+                    for (size_t g = 0; g < off; g++) ck_assert(memcmp(&got[g], &c_before[g], 4) == 0);
+                    free(c_before); free(got); free(want); free(packed);
+                    dev_free(A); dev_free(B); dev_free(C);
+                }
+                free(a); free(b); free(c);
+            }
+}
+END_TEST
+
+/* Products large enough for CLBlast's indirect kernel (tiles, padding, the temporary),
+ * shaped like the convolution layers' (forward NN, weight gradient NT, data gradient TN),
+ * at a 32-float-aligned and an unaligned offset, beta = 0 into a poisoned C. */
+START_TEST(gemm_large_layer_shapes) {
+    tu_init();
+    const int shapes[][5] = {{128, 1568, 1152, 0, 0}, {128, 1152, 1568, 0, 1}, {1152, 1568, 128, 1, 0},
+                             {10, 128, 2048, 0, 1}, {513, 257, 259, 1, 1}};
+    const size_t offs[] = {64, 7};
+    int seed = 300;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int o = 0; o < 2; o++) {
+            int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ta = shapes[s][3], tb = shapes[s][4];
+            size_t off = offs[o];
+            int lda = ta ? m : k, ldb = tb ? k : n, ldc = n;
+            size_t na = off + (size_t)(ta ? k : m) * lda, nb = off + (size_t)(tb ? n : k) * ldb, nc = off + (size_t)m * ldc;
+            float *a = xmalloc(na * 4), *b = xmalloc(nb * 4);
+            tu_rand(a, na, seed++, -1, 1);
+            tu_rand(b, nb, seed++, -1, 1);
+            cl_mem A = tu_upload(a, na), B = tu_upload(b, nb), C = tu_poisoned(nc);
+            gemm(ta, tb, m, n, k, 1.0f, dptr(A, off), lda, dptr(B, off), ldb, 0.0f, dptr(C, off), ldc);
+            float *got = tu_download(C, off, (size_t)m * n);
+            double *want = xmalloc((size_t)m * n * 8);
+            ref_gemm(ta, tb, m, n, k, 1.0, a + off, lda, b + off, ldb, 0.0, NULL, ldc, want);
+            char what[96];
+            snprintf(what, sizeof what, "gemm %dx%dx%d ta=%d tb=%d off=%zu", m, n, k, ta, tb, off);
+            tu_check_close(what, got, want, (size_t)m * n, 1e-4, 1e-5 * sqrt((double)k));
+            free(a); free(b); free(got); free(want);
+            dev_free(A); dev_free(B); dev_free(C);
+        }
 }
 END_TEST
 
@@ -103,6 +173,7 @@ int main(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, gemm_random_shapes);
     tcase_add_test(tc, gemm_strided_batched);
+    tcase_add_test(tc, gemm_large_layer_shapes);
     tcase_add_test(tc, reductions);
     suite_add_tcase(s, tc);
     return tu_run(s);

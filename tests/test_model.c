@@ -351,6 +351,85 @@ START_TEST(device_matches_reference) {
 }
 END_TEST
 
+/* im2col columns kept across the passes of a reverse step (layers/conv_cols.h): with
+ * keeping off, on by default, and under a cap too small for all of them with several
+ * chunks per layer, exec_grad_hvp gives the same bits; by default every convolution that
+ * builds columns saves three im2col launches of its input per chunk (tangent, R-backward,
+ * backward read the forward's) and one of its input tangent (R-backward reads the
+ * tangent pass's). */
+static void grad_hvp_run(const Problem *pr, float **out, size_t P, size_t X, long *saved) {
+    float *pf = tu_to_float(pr->p, P), *xf = tu_to_float(pr->x, X), *lf = tu_to_float(pr->lam, P);
+    float *yf = tu_to_float(pr->y, (size_t)pr->n * pr->net.num_classes);
+    cl_mem dP = tu_upload(pf, P), dX = tu_upload(xf, X), dL = tu_upload(lf, P),
+           dY = tu_upload(yf, (size_t)pr->n * pr->net.num_classes);
+    cl_mem dG = tu_poisoned(P), dH = tu_poisoned(P), dU = tu_poisoned(X);
+    Exec e;
+    exec_init(&e, &pr->net, pr->n, 1);
+    RtCounts c0 = rt_counts();
+    exec_grad_hvp(&e, dptr(dP, 0), dptr(dL, 0), dX, pr->n, dY, dptr(dG, 0), dptr(dH, 0), dU);
+    *saved = rt_counts_sub(rt_counts(), c0).im2col_saved;
+    out[0] = tu_download(dG, 0, P);
+    out[1] = tu_download(dH, 0, P);
+    out[2] = tu_download(dU, 0, X);
+    exec_free(&e);
+    dev_free(dP); dev_free(dX); dev_free(dL); dev_free(dY); dev_free(dG); dev_free(dH); dev_free(dU);
+    free(pf); free(xf); free(lf); free(yf);
+}
+
+static long expected_saves(const Net *net, int n) {
+    long saves = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const Layer *l = &net->layers[i];
+        if (l->kind != LAYER_CONV) continue;
+        Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
+        if (s.K == 1 && s.pad == 0 && !s.in_nchw) continue;   /* no im2col */
+        int nc = conv2d_chunk_samples(&s), chunks = (n + nc - 1) / nc;
+        saves += (long)chunks * (3 + (l->src != 0));
+    }
+    return saves;
+}
+
+START_TEST(kept_columns_change_nothing) {
+    tu_init();
+    const Small cases[] = {{"LeNet", 1, 13, 12, 3, 3, 0, 0, 0}, {"ConvNetW32", 1, 6, 6, 4, 3, 0, 0, 0}};
+    for (size_t m = 0; m < sizeof cases / sizeof cases[0]; m++) {
+        Problem pr;
+        problem_make(&pr, &cases[m], 77 + m);
+        size_t P = pr.net.nparams, X = (size_t)pr.n * cases[m].c * cases[m].h * cases[m].w;
+        size_t sizes[3] = {P, P, X};
+        float *off[3], *on[3], *coff[3], *tight[3];
+        long s_off, s_on, s_coff, s_tight;
+        setenv("CLMTT_CONV_COLS_FLOATS", "0", 1);
+        grad_hvp_run(&pr, off, P, X, &s_off);
+        unsetenv("CLMTT_CONV_COLS_FLOATS");
+        grad_hvp_run(&pr, on, P, X, &s_on);
+        long want = expected_saves(&pr.net, pr.n);
+        /* One sample per chunk, without kept columns and with room for only a few chunks'. */
+        setenv("CLMTT_CONV_CHUNK_FLOATS", "1", 1);
+        setenv("CLMTT_CONV_COLS_FLOATS", "0", 1);
+        grad_hvp_run(&pr, coff, P, X, &s_coff);
+        setenv("CLMTT_CONV_COLS_FLOATS", "3000", 1);
+        grad_hvp_run(&pr, tight, P, X, &s_tight);
+        long want_chunked = expected_saves(&pr.net, pr.n);
+        unsetenv("CLMTT_CONV_CHUNK_FLOATS");
+        unsetenv("CLMTT_CONV_COLS_FLOATS");
+        ck_assert_int_eq(s_off, 0);
+        ck_assert_int_eq(s_coff, 0);
+        ck_assert_msg(want > 0 && s_on == want, "%s: %ld im2col launches saved, expected %ld", cases[m].model, s_on, want);
+        ck_assert_msg(want_chunked > want && s_tight > 0 && s_tight < want_chunked,
+                      "%s: under the cap %ld saved, expected some of %ld", cases[m].model, s_tight, want_chunked);
+        for (int k = 0; k < 3; k++) {
+            ck_assert_msg(memcmp(off[k], on[k], sizes[k] * 4) == 0, "%s: output %d differs with kept columns",
+                          cases[m].model, k);
+            ck_assert_msg(memcmp(coff[k], tight[k], sizes[k] * 4) == 0,
+                          "%s: output %d differs with some chunks' columns kept", cases[m].model, k);
+            free(off[k]); free(on[k]); free(coff[k]); free(tight[k]);
+        }
+        problem_free(&pr);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
@@ -365,6 +444,7 @@ int main(void) {
     TCase *dev = tcase_create("device");
     tcase_set_timeout(dev, 900);
     tcase_add_test(dev, device_matches_reference);
+    tcase_add_test(dev, kept_columns_change_nothing);
     suite_add_tcase(s, dev);
     return tu_run(s);
 }

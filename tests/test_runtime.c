@@ -4,6 +4,8 @@
 #include "core/dist.h"
 #include "testutil.h"
 #include "layers/act.h"
+#include "net/net.h"
+#include "net/registry.h"
 
 #include <cjson/cJSON.h>
 
@@ -139,7 +141,8 @@ END_TEST
 static void check_counts(const char *what, RtCounts got, RtCounts want) {
     ck_assert_msg(got.launches == want.launches && got.blas_calls == want.blas_calls &&
                       got.other_enqueues == want.other_enqueues && got.blocking_reads == want.blocking_reads &&
-                      got.blocking_writes == want.blocking_writes && got.waits == want.waits,
+                      got.blocking_writes == want.blocking_writes && got.waits == want.waits &&
+                      got.im2col_saved == want.im2col_saved,
                   "%s: counted launches %ld blas %ld other %ld reads %ld writes %ld waits %ld, want %ld %ld %ld %ld %ld %ld",
                   what, got.launches, got.blas_calls, got.other_enqueues, got.blocking_reads, got.blocking_writes,
                   got.waits, want.launches, want.blas_calls, want.other_enqueues, want.blocking_reads,
@@ -164,7 +167,7 @@ START_TEST(counts_calls) {
     float out[16], cm[M * N];
     dev_read_f32(y, 0, 16, out);
     dev_read_f32(y, 0, 0, out);   /* empty */
-    check_counts("launch, GEMM, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 1, 0, 1, 0, 0});
+    check_counts("launch, GEMM, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 1, 0, 1, 0, 0, 0});
     for (int i = 0; i < 16; i++) ck_assert_float_eq(out[i], hx[i] > 0 ? hx[i] : 0.0f);
 
     c0 = rt_counts();
@@ -175,18 +178,18 @@ START_TEST(counts_calls) {
     scal(16, 0.5f, dptr(y, 0));
     rt_finish();
     RtCounts d = rt_counts_sub(rt_counts(), c0);
-    check_counts("write, fill, copy, axpy, scal, finish", d, (RtCounts){0, 2, 2, 0, 1, 1});
+    check_counts("write, fill, copy, axpy, scal, finish", d, (RtCounts){0, 2, 2, 0, 1, 1, 0});
     ck_assert_int_eq(rt_counts_blocking(&d), 2);
 
     /* A reduction is one launch and one blocking read of its partial sums (once its scratch
      * buffer exists: the first one allocates it, which is one fill). */
     c0 = rt_counts();
     dev_sum(1, dptr(x, 0));
-    check_counts("first reduction", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 1, 1, 0, 0});
+    check_counts("first reduction", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 1, 1, 0, 0, 0});
     c0 = rt_counts();
     double dot = dev_dot(16, dptr(x, 0), dptr(y, 0));
     dev_read_f32(c, 0, M * N, cm);
-    check_counts("dot, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 0, 2, 0, 0});
+    check_counts("dot, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 0, 2, 0, 0, 0});
     double want = 0;
     for (int i = 0; i < 16; i++) want += 1.5 * (double)hx[i] * hx[i];
     ck_assert_double_eq_tol(dot, want, 1e-4 * (1 + fabs(want)));
@@ -212,6 +215,52 @@ static double num(const cJSON *o, const char *key) {
     ck_assert_msg(cJSON_IsNumber(v), "BENCH_JSON has no number '%s'", key);
     return v->valuedouble;
 }
+
+/* clmtt bench --what=gemm: one record per product of every linear layer (forward, backward
+ * data, backward weights) at ipc 1, 10 and 50, with the batch as the forward's rows, a
+ * positive rate, and a summary with the best rate and the peak estimate. */
+START_TEST(bench_gemm_shapes) {
+    char *logs = tu_tempdir("bench_gemm");
+    TuRun r = tu_clmtt(logs, "bench --what=gemm --dataset=MNIST --model=MLP --seed=1");
+    TU_EXPECT_OK(r);
+    ck_assert_msg(tu_has(r.out, "peak estimate:") && tu_has(r.out, "best measured:"), "no summary in:\n%s", r.out);
+    int records = 0, forwards = 0, summaries = 0;
+    double best = 0;
+    for (const char *p = strstr(r.out, "BENCH_JSON "); p; p = strstr(p + 1, "BENCH_JSON ")) {
+        cJSON *o = cJSON_Parse(p + strlen("BENCH_JSON "));
+        ck_assert_ptr_nonnull(o);
+        const cJSON *what = cJSON_GetObjectItemCaseSensitive(o, "what");
+        ck_assert(cJSON_IsString(what));
+        if (strcmp(what->valuestring, "gemm") == 0) {
+            records++;
+            ck_assert(num(o, "gflops") > 0 && num(o, "seconds") > 0);
+            ck_assert(num(o, "batch") == 10 * num(o, "ipc"));
+            const cJSON *pass = cJSON_GetObjectItemCaseSensitive(o, "pass");
+            if (strcmp(pass->valuestring, "forward") == 0) {
+                forwards++;
+                ck_assert(num(o, "m") == num(o, "batch"));
+            }
+            if (num(o, "gflops") > best) best = num(o, "gflops");
+        } else {
+            ck_assert_str_eq(what->valuestring, "gemm_summary");
+            summaries++;
+            ck_assert(num(o, "peak_estimate_gflops") > 0);
+            ck_assert_double_eq(num(o, "best_gflops"), best);
+        }
+        cJSON_Delete(o);
+    }
+    Net net;
+    net_build(&net, "MLP", 1, 28, 28, 10);
+    int linear = 0;
+    for (int i = 0; i < net.nlayers; i++) linear += net.layers[i].kind == LAYER_LINEAR;
+    ck_assert_int_eq(records, 3 * 3 * linear);
+    ck_assert_int_eq(forwards, 3 * linear);
+    ck_assert_int_eq(summaries, 1);
+    tu_run_free(&r);
+    tu_rm_tree(logs);
+    free(logs);
+}
+END_TEST
 
 /* clmtt bench --what distill reports its counts: the sweeps' steps fit inside the iteration,
  * every step launches kernels and calls CLBlast, and the same seed gives the same counts. */
@@ -241,6 +290,9 @@ START_TEST(bench_reports_counts) {
     ck_assert(num(a, "forward_step_launches") > 0 && num(a, "reverse_step_launches") > num(a, "forward_step_launches"));
     ck_assert(num(a, "forward_step_blas_calls") > 0 && num(a, "reverse_step_blas_calls") > 0);
     ck_assert(num(a, "iteration_blocking_reads") > 0);
+    /* The reverse passes read the im2col columns the forward and tangent passes built. */
+    ck_assert(num(a, "forward_step_im2col_saved") == 0 && num(a, "reverse_step_im2col_saved") > 0);
+    ck_assert(num(a, "iteration_im2col_saved") == num(b, "iteration_im2col_saved"));
     ck_assert(num(a, "iteration_blocking") == num(a, "iteration_blocking_reads") + num(a, "iteration_blocking_writes") +
                                                    num(a, "iteration_waits"));
     /* A CPU device's buffers live in the process's memory, so its peak RSS holds them. */
@@ -350,6 +402,7 @@ int main(void) {
     tcase_add_test(tc, program_cache);
     tcase_add_test(tc, counts_calls);
     tcase_add_test(tc, bench_reports_counts);
+    tcase_add_test(tc, bench_gemm_shapes);
     tcase_add_test(tc, devices_command);
     tcase_add_test(tc, device_lists);
     tcase_add_test(tc, substreams);

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/setup.h"
 #include "cli/bench_counts.h"
+#include "cli/bench_gemm.h"
 #include "net/registry.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
@@ -385,6 +386,14 @@ static void bench_dct(const BenchArgs *a, const DatasetInfo *ds, const Net *net,
     }
 }
 
+/* The GEMM shapes of the model at ipc 1, 10 and 50 (cli/bench_gemm.c). */
+static void bench_gemm_shapes(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa,
+                              Rng *rng) {
+    (void)dsa; (void)rng;
+    static const int ipcs[] = {1, 10, 50};
+    bench_gemm(net, ds->name, ipcs, 3, a->iterations > 3 ? a->iterations : 3);
+}
+
 typedef void (*BenchFn)(const BenchArgs *a, const DatasetInfo *ds, const Net *net, const DsaStrategy *dsa, Rng *rng);
 
 /* Runs one measurement on a runtime of its own, opened for it and closed after, so its
@@ -409,7 +418,7 @@ int cmd_bench(int argc, char **argv) {
     Flag flags[] = {
         {"dataset", FLAG_STR, &a.dataset, "shape and classes of the random data: MNIST, FashionMNIST, CIFAR10, CIFAR100", 0},
         {"model", FLAG_STR, &a.model, "network architecture", 0},
-        {"what", FLAG_STR, &a.what, "what to measure: train, distill, all, or dct (the frequency sets' transform, clFFT vs GEMM)", 0},
+        {"what", FLAG_STR, &a.what, "what to measure: train, distill, all, dct (the frequency sets' transform, clFFT vs GEMM) or gemm (the model's matrix products at ipc 1, 10, 50)", 0},
         {"batch_train", FLAG_INT, &a.batch_train, "training batch size", 0},
         {"train_batches", FLAG_INT, &a.train_batches, "training steps to time (after 1 warm-up step)", 0},
         {"ipc", FLAG_INT, &a.ipc, "synthetic images per class", 0},
@@ -428,8 +437,9 @@ int cmd_bench(int argc, char **argv) {
     cli_parse(&fs, argc, argv);
     int do_train = strcmp(a.what, "train") == 0 || strcmp(a.what, "all") == 0;
     int do_distill = strcmp(a.what, "distill") == 0 || strcmp(a.what, "all") == 0;
-    int do_dct = strcmp(a.what, "dct") == 0;
-    cli_require(do_train || do_distill || do_dct, "what", "must be train, distill, dct or all, got '%s'", a.what);
+    int do_dct = strcmp(a.what, "dct") == 0, do_gemm = strcmp(a.what, "gemm") == 0;
+    cli_require(do_train || do_distill || do_dct || do_gemm, "what", "must be train, distill, dct, gemm or all, got '%s'",
+                a.what);
     cli_require(a.batch_train >= 1, "batch_train", "must be at least 1, got %d", a.batch_train);
     cli_require(a.train_batches >= 1, "train_batches", "must be at least 1, got %d", a.train_batches);
     cli_require(a.ipc >= 1, "ipc", "must be at least 1, got %d", a.ipc);
@@ -457,7 +467,9 @@ int cmd_bench(int argc, char **argv) {
            seed);
     printf("Network: %s, %zu parameters, %d layers\n", net.model, net.nparams, net.nlayers);
 
-    if (do_dct) {
+    if (do_gemm) {
+        run_measurement(bench_gemm_shapes, &a, ds, &net, &dsa, &rng);
+    } else if (do_dct) {
         run_measurement(bench_dct, &a, ds, &net, &dsa, &rng);
     } else if (do_train && do_distill) {
         run_measurement(bench_train, &a, ds, &net, &dsa, &rng);

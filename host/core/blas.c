@@ -41,14 +41,36 @@ const char *clblast_status_name(int s) {
     }
 }
 
-/* Every CLBlast call goes through here, so the runtime counts it (RtCounts.blas_calls). */
-#define BLAS_CHECK(call) do { RT.counts.blas_calls++; CLBlastStatusCode st_ = (call); \
+/* Every CLBlast call goes through here, so the runtime counts it (RtCounts.blas_calls).
+ * Under CLMTT_PROFILE a marker before and one after the call bracket everything CLBlast
+ * enqueues for it (one call may run several kernels: pads, transposes, the product), and
+ * the profile books the span under `name` (rt_profile_span). */
+#define BLAS_CALL(name, call) do { RT.counts.blas_calls++; cl_event before_ = rt_profile_marker(); \
+    CLBlastStatusCode st_ = (call); \
     if (st_ != CLBlastSuccess) { \
         die("CLBlast error %s (%d) in %s at %s:%d", clblast_status_name(st_), (int)st_, #call, __FILE__, __LINE__); \
-    } } while (0)
+    } \
+    if (before_) rt_profile_span((name), before_, rt_profile_marker()); } while (0)
 
 static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
 
+/* The profile's line for a product: transposes and the row-major shape, e.g. "gemm_NT 64x27x8192". */
+static const char *gemm_name(char *buf, size_t cap, const char *what, int ta, int tb, size_t m, size_t n, size_t k) {
+    if (!RT.profile) return what;
+    snprintf(buf, cap, "%s_%c%c %zux%zux%zu", what, ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
+    return buf;
+}
+
+/* The row-major product C[m,n] = op(A) op(B) is the column-major product C^T = op(B)^T op(A)^T:
+ * a row-major r x c matrix with leading dimension ld is, in the same memory, a column-major
+ * c x r one. So every call passes B first, A second, n before m, with the transposes as given.
+ * Why: CLBlast's kernels are column-major. Row-major, its indirect (large-matrix) path copies
+ * C into a transposed temporary and back on every call; column-major it copies an operand
+ * only when it must be padded or transposed to the kernel's tiles (the direct path, for
+ * small products, needs nothing). CLBlastSGemmTempBufferSize says how many bytes a call
+ * needs; gemm hands CLBlast the runtime's grow-only buffer (RT_SCRATCH_GEMM_TEMP) for them,
+ * so CLBlast allocates nothing per call. The strided-batched routine has no such argument in
+ * CLBlast's C API (1.5): it allocates what it needs itself. */
 void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
           DPtr a, size_t lda, DPtr b, size_t ldb, float beta, DPtr c, size_t ldc) {
     if (m == 0 || n == 0) return;
@@ -57,10 +79,24 @@ void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
         else if (beta != 1.0f) for (size_t i = 0; i < m; i++) scal(n, beta, dptr_add(c, i * ldc));
         return;
     }
-    cl_event ev = NULL;
-    BLAS_CHECK(CLBlastSgemm(CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha,
-                            a.mem, a.off, lda, b.mem, b.off, ldb, beta, c.mem, c.off, ldc, &RT.queue, RT.profile ? &ev : NULL));
-    rt_profile_event(ta ? (tb ? "gemm_TT" : "gemm_TN") : (tb ? "gemm_NT" : "gemm_NN"), ev);
+    size_t temp_bytes = 0;
+    CLBlastStatusCode st = CLBlastSGemmTempBufferSize(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, b.off, ldb,
+                                                      a.off, lda, c.off, ldc, &RT.queue, &temp_bytes);
+    if (st != CLBlastSuccess)
+        die("CLBlast error %s (%d) sizing the temporary of a %zux%zux%zu product", clblast_status_name(st), (int)st,
+            m, n, k);
+    char name[96];
+    if (temp_bytes == 0) {   /* the direct kernel, or operands that need no padding: no temporary */
+        BLAS_CALL(gemm_name(name, sizeof name, "gemm", ta, tb, m, n, k),
+                  CLBlastSgemm(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, alpha, b.mem, b.off, ldb, a.mem, a.off,
+                               lda, beta, c.mem, c.off, ldc, &RT.queue, NULL));
+        return;
+    }
+    /* The size comes in bytes. */
+    cl_mem temp = rt_scratch(RT_SCRATCH_GEMM_TEMP, (temp_bytes + sizeof(float) - 1) / sizeof(float));
+    BLAS_CALL(gemm_name(name, sizeof name, "gemm", ta, tb, m, n, k),
+              CLBlastSgemmWithTempBuffer(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, alpha, b.mem, b.off, ldb,
+                                         a.mem, a.off, lda, beta, c.mem, c.off, ldc, &RT.queue, NULL, temp));
 }
 
 void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
@@ -68,17 +104,18 @@ void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
                   float beta, DPtr c, size_t ldc, size_t sc, size_t batch) {
     if (batch == 0 || m == 0 || n == 0) return;
     if (batch == 1) { gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
-    BLAS_CHECK(CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, tr(ta), tr(tb), m, n, k, alpha,
-                                          a.mem, a.off, lda, sa, b.mem, b.off, ldb, sb, beta,
-                                          c.mem, c.off, ldc, sc, batch, &RT.queue, NULL));
+    char name[96];
+    BLAS_CALL(gemm_name(name, sizeof name, "gemm_batched", ta, tb, m, n, k),
+              CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, alpha, b.mem, b.off, ldb, sb,
+                                         a.mem, a.off, lda, sa, beta, c.mem, c.off, ldc, sc, batch, &RT.queue, NULL));
 }
 
 void axpy(size_t n, float alpha, DPtr x, DPtr y) {
-    if (n) BLAS_CHECK(CLBlastSaxpy(n, alpha, x.mem, x.off, 1, y.mem, y.off, 1, &RT.queue, NULL));
+    if (n) BLAS_CALL("axpy", CLBlastSaxpy(n, alpha, x.mem, x.off, 1, y.mem, y.off, 1, &RT.queue, NULL));
 }
 
 void scal(size_t n, float alpha, DPtr x) {
-    if (n) BLAS_CHECK(CLBlastSscal(n, alpha, x.mem, x.off, 1, &RT.queue, NULL));
+    if (n) BLAS_CALL("scal", CLBlastSscal(n, alpha, x.mem, x.off, 1, &RT.queue, NULL));
 }
 
 /* Partial sums per work-group (kernel reduce_partials in cl/common.cl), finished in double. */

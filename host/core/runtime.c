@@ -1,5 +1,6 @@
 /* OpenCL runtime: device choice, checked calls, program build and binary cache. */
 #include "core/runtime.h"
+#include "core/blas_params.h"
 #include "core/tensor.h"
 
 #include <clblast_c.h>
@@ -92,6 +93,7 @@ int rt_list_devices(DeviceInfo *out, int max) {
             clGetDeviceInfo(devs[d], CL_DEVICE_LOCAL_MEM_SIZE, sizeof di->local_mem, &di->local_mem, NULL);
             clGetDeviceInfo(devs[d], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof di->max_alloc, &di->max_alloc, NULL);
             clGetDeviceInfo(devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof di->max_wg, &di->max_wg, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof di->base_align_bits, &di->base_align_bits, NULL);
             cl_device_fp_config fp = 0;
             clGetDeviceInfo(devs[d], CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
             di->fp64 = fp != 0;
@@ -165,6 +167,7 @@ static void open_current(int index) {
     CL_CHECK_ERR(err, "clCreateCommandQueue");
     RT.oclgrind = og && strcmp(og, "1") == 0;
     RT.ready = 1;
+    blas_params_apply_env(RT.dev.device, RT.dev.name);   /* CLMTT_CLBLAST_PARAMS */
 }
 
 void rt_init(int index) {
@@ -192,11 +195,22 @@ void rt_finish(void) {
     CL_CHECK(clFinish(RT.queue));
 }
 
+size_t rt_align_floats(void) {
+    size_t a = RT.dev.base_align_bits / 32;
+    return a > 32 ? a : 32;
+}
+
+size_t rt_align_up(size_t n) {
+    size_t a = rt_align_floats();
+    return (n + a - 1) / a * a;
+}
+
 RtCounts rt_counts(void) { return RT.counts; }
 
 RtCounts rt_counts_sub(RtCounts b, RtCounts a) {
     RtCounts d = {b.launches - a.launches, b.blas_calls - a.blas_calls, b.other_enqueues - a.other_enqueues,
-                  b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits};
+                  b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits,
+                  b.im2col_saved - a.im2col_saved};
     return d;
 }
 
@@ -216,6 +230,18 @@ void rt_keep_buffer(cl_mem m) {
 /* ---- profiling (CLMTT_PROFILE=1): device time per kernel name ---------------- */
 
 
+/* Adds the device time from t0 to t1 (ns) to the profile line `name`. */
+static void profile_add(const char *name, cl_ulong t0, cl_ulong t1) {
+    int i = 0;
+    while (i < RT.nprof && strcmp(RT.prof[i].name, name) != 0) i++;
+    if (i == RT.nprof) {
+        if (RT.nprof == RT_MAX_PROFILE) return;
+        snprintf(RT.prof[RT.nprof++].name, sizeof RT.prof[0].name, "%s", name);
+    }
+    RT.prof[i].seconds += t1 > t0 ? (double)(t1 - t0) * 1e-9 : 0.0;
+    RT.prof[i].calls++;
+}
+
 void rt_profile_event(const char *name, cl_event ev) {
     if (!ev) return;
     RT.counts.waits++;
@@ -224,14 +250,31 @@ void rt_profile_event(const char *name, cl_event ev) {
     clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
     clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
     clReleaseEvent(ev);
-    int i = 0;
-    while (i < RT.nprof && strcmp(RT.prof[i].name, name) != 0) i++;
-    if (i == RT.nprof) {
-        if (RT.nprof == RT_MAX_PROFILE) return;
-        snprintf(RT.prof[RT.nprof++].name, sizeof RT.prof[0].name, "%s", name);
+    profile_add(name, t0, t1);
+}
+
+cl_event rt_profile_marker(void) {
+    if (!RT.profile) return NULL;
+    cl_event ev = NULL;
+    RT.counts.other_enqueues++;
+    CL_CHECK(clEnqueueMarkerWithWaitList(RT.queue, 0, NULL, &ev));
+    return ev;
+}
+
+void rt_profile_span(const char *name, cl_event before, cl_event after) {
+    if (!before || !after) {
+        if (before) clReleaseEvent(before);
+        if (after) clReleaseEvent(after);
+        return;
     }
-    RT.prof[i].seconds += (double)(t1 - t0) * 1e-9;
-    RT.prof[i].calls++;
+    RT.counts.waits++;
+    CL_CHECK(clWaitForEvents(1, &after));
+    cl_ulong t0 = 0, t1 = 0;
+    clGetEventProfilingInfo(before, CL_PROFILING_COMMAND_END, sizeof t0, &t0, NULL);
+    clGetEventProfilingInfo(after, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+    clReleaseEvent(before);
+    clReleaseEvent(after);
+    profile_add(name, t0, t1);
 }
 
 static int prof_cmp(const void *a, const void *b) {
@@ -260,6 +303,7 @@ static void close_current(void) {
     if (RT.staging_pending) clReleaseEvent(RT.staging_pending);
     free(RT.staging);
     for (int i = 0; i < RT_SCRATCH_SLOTS; i++) dev_free(RT.scratch[i].mem);
+    for (int i = 0; i < RT.cols.n; i++) dev_free(RT.cols.e[i].buf);
     for (size_t i = 0; i < RT.nkept; i++) clReleaseMemObject(RT.kept[i]);
     free(RT.kept);
     /* CLBlast caches compiled programs per context for the whole process; a program of a
@@ -291,7 +335,7 @@ void rt_close(Runtime *r) {
 static const char *const scratch_names[RT_SCRATCH_SLOTS] = {
     "reduction partial sums", "convolution columns", "convolution slice products",
     "norm per-set sums", "augmentation parameters", "augmentation means", "FFT rows", "DCT transposed planes",
-    "FFT output rows"};
+    "FFT output rows", "GEMM temporary"};
 
 cl_mem rt_scratch(RtScratchSlot slot, size_t floats) {
     if ((int)slot < 0 || slot >= RT_SCRATCH_SLOTS) die("internal: bad scratch slot %d", (int)slot);

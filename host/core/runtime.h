@@ -29,6 +29,7 @@ typedef struct {
     cl_ulong max_alloc;
     size_t max_wg;
     int fp64;
+    cl_uint base_align_bits;     /* CL_DEVICE_MEM_BASE_ADDR_ALIGN */
 } DeviceInfo;
 
 /* Grow-only scratch buffers that layers keep between calls so the hot path allocates
@@ -43,6 +44,7 @@ typedef enum {
     RT_SCRATCH_FFT,          /* dct2d: the complex rows of one FFT pass */
     RT_SCRATCH_DCT_T,        /* dct2d: the transposed planes between its two passes */
     RT_SCRATCH_FFT_OUT,      /* dct2d under CLMTT_OCLGRIND: the FFT's separate output */
+    RT_SCRATCH_GEMM_TEMP,    /* blas: CLBlast's temporary for padded/transposed GEMM operands */
     RT_SCRATCH_SLOTS
 } RtScratchSlot;
 
@@ -61,7 +63,24 @@ typedef struct {
     long blocking_reads;  /* dev_read*: the host waits for the queue and the copy */
     long blocking_writes; /* dev_write*: the host waits for the copy */
     long waits;           /* clFinish and waits on events (staging upload, CLMTT_PROFILE) */
+    long im2col_saved;    /* im2col launches not made: columns kept from an earlier pass (layers/conv_cols.h) */
 } RtCounts;
+
+/* im2col columns of one convolution chunk kept across the passes of a reverse step
+ * (layers/conv_cols.h): `buf` holds the columns of `src` for the layer shape `key` and the
+ * chunk [n0, n0 + nc) while `valid`; buffers outlive their contents and are reused. */
+typedef struct {
+    cl_mem src, buf;
+    int key[8], n0, nc, valid;
+    size_t floats;
+} RtColEntry;
+enum { RT_MAX_COLS = 64 };
+typedef struct {
+    int on;               /* between conv_cols_begin and conv_cols_end */
+    size_t cap, held;     /* floats: the cap, and what the buffers hold */
+    int n;
+    RtColEntry e[RT_MAX_COLS];
+} RtCols;
 
 typedef struct {
     DeviceInfo dev;
@@ -91,6 +110,7 @@ typedef struct {
     cl_mem *kept;                /* buffers dev_free handed over, released at close */
     size_t nkept, kept_cap;
     RtCounts counts;               /* since the runtime opened */
+    RtCols cols;                   /* conv2d's kept im2col columns */
 } Runtime;
 
 /* The current runtime; RT is shorthand for it. */
@@ -168,6 +188,12 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
 /* Profiling: waits for `ev`, adds its device time under `name`, releases it (NULL: no-op). */
 void rt_profile_event(const char *name, cl_event ev);
 void rt_profile_report(void);
+/* Under CLMTT_PROFILE, a marker enqueued now (NULL otherwise): it completes when everything
+ * enqueued before it has. rt_profile_span books the device time from the end of `before` to
+ * the end of `after` under `name` (both markers, released): the span of the commands between,
+ * however many a library enqueued for one call. */
+cl_event rt_profile_marker(void);
+void rt_profile_span(const char *name, cl_event before, cl_event after);
 
 /* The current runtime's counts so far; b - a field by field; the host's waits on the device
  * (blocking reads + blocking writes + waits). */
@@ -184,6 +210,13 @@ size_t rt_items_local(size_t items);
 #define LAUNCH_ITEMS(name, items, ...) do { \
         size_t n_ = (items), l_ = rt_items_local(n_); \
         LAUNCH_GROUPS((name), (n_ + l_ - 1) / l_, l_, __VA_ARGS__); } while (0)
+
+/* Alignment in floats for offsets into a buffer that CLBlast reads as a matrix: the device's
+ * CL_DEVICE_MEM_BASE_ADDR_ALIGN (bits) and at least 32 floats (128 bytes), so a slice starts
+ * where a sub-buffer could and on a cache line of every current GPU. Both are powers of two,
+ * so the larger is a multiple of the other. rt_align_up rounds n up to it. */
+size_t rt_align_floats(void);
+size_t rt_align_up(size_t n);
 
 /* Local size for reduction kernels: a power of two <= max work-group size and <= 256. */
 size_t rt_reduce_local(void);

@@ -39,7 +39,8 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
     /* A rank's slice of a step: at most ceil(rows / N) rows. */
     size_t slice = (rows + (size_t)d->nranks - 1) / (size_t)d->nranks;
     step_init(&d->step, net, (int)slice, 1, 0);
-    d->thetas = dev_alloc((K + 1) * P * 4, "student parameters of every step");
+    d->stride = rt_align_up(P);
+    d->thetas = dev_alloc((K + 1) * d->stride * 4, "student parameters of every step");
     d->target = dev_alloc(P * 4, "expert target parameters");
     d->lam = dev_alloc(P * 4, "adjoint");
     d->g = dev_alloc(P * 4, "student gradient");
@@ -219,12 +220,13 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     RtCounts c0 = rt_counts();
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, set, k);
-        forward_grad(d, dptr(d->thetas, (size_t)k * P), in, step_rows(d, k));
-        LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * P), KL((size_t)k * P), KM(d->g), KF(alpha), KL(P));
+        forward_grad(d, dptr(d->thetas, (size_t)k * d->stride), in, step_rows(d, k));
+        LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * d->stride), KL((size_t)k * d->stride), KM(d->g),
+               KF(alpha), KL(P));
     }
     d->counts_forward = rt_counts_sub(rt_counts(), c0);
     /* The loss and lambda at the matched step; later steps do not reach the loss. */
-    double loss = matcher_seed(&d->match, K, d->thetas, d->target, target, D, d->lam);
+    double loss = matcher_seed(&d->match, K, d->thetas, d->stride, d->target, target, D, d->lam);
 
     /* Reverse sweep. */
     learnset_zero_grad(set);
@@ -233,7 +235,7 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     for (int k = d->match.step - 1; k >= 0; k--) {
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
-        cl_mem tangent = reverse_pass(d, dptr(d->thetas, (size_t)k * P), in, n);
+        cl_mem tangent = reverse_pass(d, dptr(d->thetas, (size_t)k * d->stride), in, n);
         da -= dev_dot(P, dptr(d->lam, 0), dptr(d->g, 0));
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */

@@ -44,10 +44,10 @@ size_t match_dropped_count(double r, size_t P);
 void match_select(const float *theta, const float *target, size_t P, size_t drop, unsigned char *keep, double *err,
                   size_t *order);
 
-/* After the forward sweep over thetas [(K+1) x P] (device): picks the matched step, writes the
+/* After the forward sweep over thetas [(K+1) x stride], theta_k at k * stride (device): picks the matched step, writes the
  * adjoint's seed into lam (P, device) and returns the loss. target: the same P values on the
  * device (target_dev) and on the host (target_host); D = ||theta_0 - target||^2. */
-double matcher_seed(Matcher *mt, int K, cl_mem thetas, cl_mem target_dev, const float *target_host, double D,
-                    cl_mem lam);
+double matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target_dev, const float *target_host,
+                    double D, cl_mem lam);
 
 #endif

@@ -20,6 +20,7 @@
  * variable CLMTT_KERNEL_FAMILY=cpu|gpu forces one family on any device, so both are
  * testable on one machine. */
 #include "layers/conv2d.h"
+#include "layers/conv_cols.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -84,6 +85,8 @@ static ConvDims conv_dims(const Conv2dShape *s, const char *who) {
     d.nc = d.direct ? s->N : (int)nc; /* direct layers use no scratch, so one chunk */
     return d;
 }
+
+int conv2d_chunk_samples(const Conv2dShape *s) { return conv_dims(s, "conv2d_chunk_samples").nc; }
 
 /* The im2col scratch (the runtime's, shared by every convolution), grown to at least `floats`. */
 static cl_mem col_scratch(size_t floats) { return rt_scratch(RT_SCRATCH_CONV_COLS, floats); }
@@ -157,15 +160,19 @@ static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t
 }
 
 /* The GEMM operand col[CKK][nc*P] of `in` for the chunk at n0 (row stride in *ld).
- * Direct layers point into the input; others fill the scratch. */
+ * Direct layers point into the input; others take the columns an earlier pass of the
+ * reverse step kept (conv_cols.h), or build them into a kept buffer, or into the scratch. */
 static DPtr col_of(const Conv2dShape *s, const ConvDims *d, cl_mem in, int n0, int nc, size_t *ld) {
     if (d->direct) {
         *ld = d->NP;
         return dptr(in, (size_t)n0 * d->P);
     }
-    cl_mem col = col_scratch((size_t)d->CKK * d->nc * d->P);
-    im2col(s, d, col, in, n0, nc);
     *ld = (size_t)nc * d->P;
+    cl_mem col = conv_cols_find(s, in, n0, nc);
+    if (col) return dptr(col, 0);
+    col = conv_cols_claim(s, in, n0, nc, (size_t)d->CKK * nc * d->P);
+    if (!col) col = col_scratch((size_t)d->CKK * d->nc * d->P);
+    im2col(s, d, col, in, n0, nc);
     return dptr(col, 0);
 }
 

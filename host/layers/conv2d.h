@@ -28,6 +28,10 @@ typedef struct {
 static inline int conv2d_out_h(const Conv2dShape *s) { return s->H + 2 * s->pad - s->K + 1; }
 static inline int conv2d_out_w(const Conv2dShape *s) { return s->W + 2 * s->pad - s->K + 1; }
 
+/* Samples per im2col chunk the layer runs in (all N for 1x1 layers without padding, which
+ * need no im2col): the GEMM shapes are Cout x chunk*Ho*Wo x Cin*K*K and their transposes. */
+int conv2d_chunk_samples(const Conv2dShape *s);
+
 void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b);
 void conv2d_backward(const Conv2dShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w);
 void conv2d_tangent(const Conv2dShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, DPtr w, DPtr w_t, DPtr b_t);

@@ -1,6 +1,7 @@
 #include "net/exec.h"
 #include "core/blas.h"
 #include "layers/conv2d.h"
+#include "layers/conv_cols.h"
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "core/util.h"
@@ -351,6 +352,7 @@ static void layer_rbackward(Exec *e, int i, int n, DPtr params, DPtr lam, DPtr h
 void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem targets, DPtr grad, DPtr hvp,
                    cl_mem u) {
     if (!e->with_tangents) die("internal: executor built without tangents");
+    conv_cols_begin();   /* im2col columns shared by the four passes below */
     exec_forward(e, params, input, n, 1);
     exec_tangent(e, params, lam, input, n);
     exec_softmax(e, targets, n);
@@ -376,4 +378,5 @@ void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem t
         }
         adjoint_step(&a, i, params, grad, input);
     }
+    conv_cols_end();
 }

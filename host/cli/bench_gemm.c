@@ -1,0 +1,147 @@
+/* The GEMM shapes of a model, timed through blas.h (CLBlast) with the layouts, leading
+ * dimensions and transposes the layers pass (host/layers/conv2d.c, linear.c), so a number
+ * here is what one product of a distillation step costs. Convolutions run in im2col
+ * chunks of conv2d_chunk_samples samples: a chunk's products are the shapes timed. The
+ * weight gradient is timed as the single NT product; on GPUs conv2d may split its long
+ * inner dimension into a batched product plus a sum (gpu_weight_grad), which the
+ * distillation profile (CLMTT_PROFILE) shows per call. */
+#include "cli/bench_gemm.h"
+#include "core/blas.h"
+#include "core/util.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    const char *layer_kind, *pass;   /* "conv"/"linear"; "forward", "backward_data", "backward_weights" */
+    int layer;                       /* index in the net */
+    int ta, tb;
+    size_t m, n, k, lda, ldb, ldc;
+} GemmShape;
+
+enum { MAX_SHAPES = 3 * NET_MAX_LAYERS };
+
+/* The products of layer l for a batch of n, appended to out; returns the new count. */
+static int layer_shapes(const Net *net, int li, int n, GemmShape *out, int cnt) {
+    const Layer *l = &net->layers[li];
+    if (l->kind == LAYER_CONV) {
+        Conv2dShape s = layer_conv_shape(l, n, li == 0);
+        size_t P = (size_t)l->ho * l->wo, CKK = (size_t)l->cin * l->k * l->k, NP = (size_t)n * P;
+        size_t cols = (size_t)conv2d_chunk_samples(&s) * P;
+        /* im2col chunks have row length cols; 1x1 layers read the activations (row length NP). */
+        size_t ldcol = s.K == 1 && s.pad == 0 && !s.in_nchw ? NP : cols;
+        out[cnt++] = (GemmShape){"conv", "forward", li, 0, 0, (size_t)l->cout, cols, CKK, CKK, ldcol, NP};
+        out[cnt++] = (GemmShape){"conv", "backward_data", li, 1, 0, CKK, cols, (size_t)l->cout, CKK, NP, ldcol};
+        out[cnt++] = (GemmShape){"conv", "backward_weights", li, 0, 1, (size_t)l->cout, CKK, cols, NP, ldcol, CKK};
+    } else if (l->kind == LAYER_LINEAR) {
+        size_t in = (size_t)l->cin * l->h * l->w, o = (size_t)l->cout;
+        out[cnt++] = (GemmShape){"linear", "forward", li, 0, 1, (size_t)n, o, in, in, in, o};
+        out[cnt++] = (GemmShape){"linear", "backward_data", li, 0, 0, (size_t)n, in, o, o, in, in};
+        out[cnt++] = (GemmShape){"linear", "backward_weights", li, 1, 0, o, in, (size_t)n, o, in, in};
+    }
+    return cnt;
+}
+
+/* Floats an operand spans: rows x ld, rows being the stored (not the op) row count. */
+static size_t span(size_t rows, size_t ld) { return rows * ld; }
+
+/* Fastest of reps (after a warm-up, which also builds CLBlast's kernels) in seconds. */
+static double time_shape(const GemmShape *g, cl_mem A, cl_mem B, cl_mem C, int reps) {
+    double best = 1e30;
+    for (int r = -1; r < reps; r++) {
+        rt_finish();
+        double t0 = now_seconds();
+        gemm(g->ta, g->tb, g->m, g->n, g->k, 1.0f, dptr(A, 0), g->lda, dptr(B, 0), g->ldb, 0.0f, dptr(C, 0), g->ldc);
+        rt_finish();
+        double s = now_seconds() - t0;
+        if (r >= 0 && s < best) best = s;
+    }
+    return best;
+}
+
+/* Peak estimate: compute units x clock x 2 (a fused multiply-add) x native float vector
+ * width. Devices do not report their lanes per compute unit (a GPU's compute unit has
+ * dozens), so this is only a rough figure, printed as one. */
+static double peak_estimate_gflops(cl_uint *clock_mhz, cl_uint *width) {
+    *clock_mhz = 0;
+    *width = 0;
+    clGetDeviceInfo(RT.dev.device, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof *clock_mhz, clock_mhz, NULL);
+    clGetDeviceInfo(RT.dev.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof *width, width, NULL);
+    return (double)RT.dev.compute_units * *clock_mhz * 1e6 * 2.0 * (*width ? *width : 1) * 1e-9;
+}
+
+static void emit(cJSON *o) {
+    char *s = cJSON_PrintUnformatted(o);
+    if (!s) die("internal: cannot format a benchmark record");
+    printf("BENCH_JSON %s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static cJSON *record(const char *what, const Net *net, const char *dataset) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "what", what);
+    cJSON_AddStringToObject(o, "device", RT.dev.name);
+    cJSON_AddStringToObject(o, "platform", RT.dev.platform_name);
+    cJSON_AddStringToObject(o, "dataset", dataset);
+    cJSON_AddStringToObject(o, "model", net->model);
+    cJSON_AddNumberToObject(o, "parameters", (double)net->nparams);
+    return o;
+}
+
+void bench_gemm(const Net *net, const char *dataset, const int *ipcs, int nipcs, int reps) {
+    cl_uint clock_mhz, width;
+    double peak = peak_estimate_gflops(&clock_mhz, &width);
+    printf("\n== gemm: the layers' matrix products (row-major as the layers call them), fastest of %d\n", reps);
+    printf("%-5s %-6s %3s %-17s %-2s %6s %7s %6s %10s %9s\n", "ipc", "kind", "lay", "pass", "op", "M", "N", "K", "ms",
+           "GFLOP/s");
+    double best = 0;
+    for (int i = 0; i < nipcs; i++) {
+        int n = ipcs[i] * net->num_classes;
+        GemmShape shapes[MAX_SHAPES];
+        int cnt = 0;
+        for (int li = 0; li < net->nlayers; li++) cnt = layer_shapes(net, li, n, shapes, cnt);
+        for (int j = 0; j < cnt; j++) {
+            const GemmShape *g = &shapes[j];
+            /* Stored operands: A is m x k (k x m transposed), B k x n (n x k), C m x n, each with its ld. */
+            size_t na = span(g->ta ? g->k : g->m, g->lda), nb = span(g->tb ? g->n : g->k, g->ldb),
+                   nc = span(g->m, g->ldc);
+            cl_mem A = dev_alloc(na * 4, "GEMM operand A"), B = dev_alloc(nb * 4, "GEMM operand B"),
+                   C = dev_alloc(nc * 4, "GEMM result C");
+            dev_fill(A, 0, na, 0.5f);
+            dev_fill(B, 0, nb, 0.25f);
+            double s = time_shape(g, A, B, C, reps);
+            double flops = 2.0 * g->m * g->n * g->k, gf = flops / s * 1e-9;
+            if (gf > best) best = gf;
+            printf("%-5d %-6s %3d %-17s %c%c %6zu %7zu %6zu %10.3f %9.2f\n", ipcs[i], g->layer_kind, g->layer, g->pass,
+                   g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n, g->k, s * 1e3, gf);
+            cJSON *o = record("gemm", net, dataset);
+            cJSON_AddNumberToObject(o, "ipc", ipcs[i]);
+            cJSON_AddNumberToObject(o, "batch", n);
+            cJSON_AddStringToObject(o, "layer_kind", g->layer_kind);
+            cJSON_AddNumberToObject(o, "layer", g->layer);
+            cJSON_AddStringToObject(o, "pass", g->pass);
+            cJSON_AddBoolToObject(o, "trans_a", g->ta);
+            cJSON_AddBoolToObject(o, "trans_b", g->tb);
+            cJSON_AddNumberToObject(o, "m", (double)g->m);
+            cJSON_AddNumberToObject(o, "n", (double)g->n);
+            cJSON_AddNumberToObject(o, "k", (double)g->k);
+            cJSON_AddNumberToObject(o, "seconds", s);
+            cJSON_AddNumberToObject(o, "gflops", gf);
+            emit(o);
+            dev_free(A); dev_free(B); dev_free(C);
+        }
+    }
+    printf("best measured: %.2f GFLOP/s\n", best);
+    printf("peak estimate: %.1f GFLOP/s = %u compute units x %u MHz x 2 (FMA) x %u-wide native float vectors "
+           "(an estimate: devices do not report lanes per compute unit)\n",
+           peak, RT.dev.compute_units, clock_mhz, width ? width : 1);
+    cJSON *o = record("gemm_summary", net, dataset);
+    cJSON_AddNumberToObject(o, "best_gflops", best);
+    cJSON_AddNumberToObject(o, "peak_estimate_gflops", peak);
+    cJSON_AddNumberToObject(o, "compute_units", RT.dev.compute_units);
+    cJSON_AddNumberToObject(o, "clock_mhz", clock_mhz);
+    cJSON_AddNumberToObject(o, "native_float_width", width);
+    emit(o);
+}
