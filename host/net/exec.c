@@ -1,5 +1,6 @@
 #include "net/exec.h"
 #include "core/blas.h"
+#include "layers/block.h"
 #include "layers/conv2d.h"
 #include "layers/conv_cols.h"
 #include "layers/linear.h"
@@ -30,7 +31,8 @@ void exec_init(Exec *e, const Net *net, int max_n, int with_tangents) {
         }
     }
     size_t amax = (size_t)max_n * net_max_activation(net);
-    e->nslots = net_adjoint_slots(net, e->slot);
+    fuse_find(net, &e->blocks);
+    e->nslots = fuse_adjoint_slots(net, &e->blocks, e->slot);
     for (int k = 0; k < e->nslots; k++) {
         e->adj[k] = dev_alloc(amax * 4, "activation gradients");
         if (with_tangents) e->radj[k] = dev_alloc(amax * 4, "activation gradient tangents");
@@ -95,11 +97,51 @@ static void check_batch(const Exec *e, int n) {
     if (n < 1 || n > e->max_n) die("internal: batch of %d rows for an executor sized for %d", n, e->max_n);
 }
 
+/* The fused block starting at layer i, or -1 when layer i starts none. */
+static int block_at(const Exec *e, int i) { return e->blocks.last[i]; }
+
+/* The block's norm parameters (absent without norm) at `p` (params, lam, grad, ...). */
+static DPtr block_gamma(const Exec *e, int i, DPtr p) {
+    int nl = e->blocks.norm[i];
+    return nl >= 0 ? dptr_add(p, e->net->layers[nl].w_off) : dptr(NULL, 0);
+}
+static DPtr block_beta(const Exec *e, int i, DPtr p) {
+    int nl = e->blocks.norm[i];
+    return nl >= 0 ? dptr_add(p, e->net->layers[nl].b_off) : dptr(NULL, 0);
+}
+static cl_mem block_stats(const Exec *e, int i) {
+    int nl = e->blocks.norm[i];
+    return nl >= 0 ? e->stats[nl] : NULL;
+}
+/* The bias of the convolution before block i, in `p` (absent when it has none). */
+static DPtr block_bias(const Exec *e, int i, DPtr p) {
+    const Layer *conv = &e->net->layers[i - 1];
+    return conv->has_bias ? dptr_add(p, conv->b_off) : dptr(NULL, 0);
+}
+/* 1 when the convolution at layer i leaves its bias gradient to the block after it. */
+static int bias_in_block(const Exec *e, int i) { return i + 1 < e->net->nlayers && block_at(e, i + 1) >= 0; }
+
+/* Forward of the block starting at layer i; returns 0 (not run) for batch norm in eval
+ * mode, which takes the running statistics layer by layer. */
+static int block_forward_at(Exec *e, int i, DPtr params, int n, int train) {
+    int nl = e->blocks.norm[i];
+    if (nl >= 0 && e->net->layers[nl].norm == NORM_BATCH && !train) return 0;
+    BlockShape s = fuse_block_shape(e->net, &e->blocks, i, n);
+    int bn = nl >= 0 && e->net->layers[nl].norm == NORM_BATCH;
+    block_forward(&s, e->act[block_at(e, i) + 1], block_stats(e, i), e->act[i], block_gamma(e, i, params),
+                  block_beta(e, i, params), bn ? e->run_mean[nl] : NULL, bn ? e->run_var[nl] : NULL);
+    return 1;
+}
+
 void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
     check_batch(e, n);
     const Net *net = e->net;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
+        if (block_at(e, i) >= 0 && block_forward_at(e, i, params, n, train)) {
+            i = block_at(e, i);
+            continue;
+        }
         cl_mem in = node_act(e, l->src, input), out = e->act[i + 1];
         switch (l->kind) {
         case LAYER_CONV: {
@@ -171,7 +213,8 @@ static void layer_backward(Exec *e, int i, int n, DPtr params, DPtr grad, cl_mem
     switch (l->kind) {
     case LAYER_CONV: {
         Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
-        conv2d_backward(&s, din, dptr_add(grad, l->w_off), l->has_bias ? dptr_add(grad, l->b_off) : dptr(NULL, 0),
+        int db = l->has_bias && !bias_in_block(e, i);
+        conv2d_backward(&s, din, dptr_add(grad, l->w_off), db ? dptr_add(grad, l->b_off) : dptr(NULL, 0),
                         dout, in, dptr_add(params, l->w_off));
         break;
     }
@@ -243,17 +286,33 @@ static void adjoint_pass(Adjoints *a, int v, cl_mem g) {
     a->got[v]++;
 }
 
-/* Backward of layer i: dout = adjoint of node i+1, contributions to its input node(s). */
-static void adjoint_step(Adjoints *a, int i, DPtr params, DPtr grad, cl_mem input) {
+/* Backward of the block ending at layer j (starting at f = first[j]): the adjoint of node f
+ * and the gradients of its norm and of the conv's bias. Returns f. */
+static int block_adjoint_step(Adjoints *a, int j, DPtr params, DPtr grad) {
+    Exec *e = a->e;
+    int f = e->blocks.first[j];
+    BlockShape s = fuse_block_shape(e->net, &e->blocks, f, a->n);
+    block_backward(&s, adjoint_target(a, f), block_gamma(e, f, grad), block_beta(e, f, grad), block_bias(e, f, grad),
+                   a->adj[e->slot[j + 1]], e->act[f], block_stats(e, f), block_gamma(e, f, params),
+                   block_beta(e, f, params));
+    adjoint_written(a, f);
+    return f;
+}
+
+/* Backward of layer i: dout = adjoint of node i+1, contributions to its input node(s).
+ * Returns the next layer down (i - 1, or below the block that ends at i). */
+static int adjoint_step(Adjoints *a, int i, DPtr params, DPtr grad, cl_mem input) {
     const Layer *l = &a->e->net->layers[i];
+    if (a->e->blocks.first[i] >= 0) return block_adjoint_step(a, i, params, grad) - 1;
     cl_mem dout = a->adj[a->e->slot[i + 1]];
     if (l->kind == LAYER_ADD) {
         adjoint_pass(a, l->src, dout);
         adjoint_pass(a, l->src2, dout);
-        return;
+        return i - 1;
     }
     layer_backward(a->e, i, a->n, params, grad, node_act(a->e, l->src, input), adjoint_target(a, l->src), dout);
     adjoint_written(a, l->src);
+    return i - 1;
 }
 
 void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem targets, cl_mem dinput) {
@@ -262,7 +321,7 @@ void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem 
     Adjoints a;
     adjoints_begin(&a, e, e->adj, e->scratch, dinput, n);
     ce_backward(&cs, e->adj[e->slot[e->net->nlayers]], e->probs, targets);
-    for (int i = e->net->nlayers - 1; i >= 0; i--) adjoint_step(&a, i, params, grad, input);
+    for (int i = e->net->nlayers - 1; i >= 0;) i = adjoint_step(&a, i, params, grad, input);
 }
 
 /* Forward tangents along the parameter direction `lam`, with a zero input tangent. */
@@ -270,6 +329,14 @@ static void exec_tangent(Exec *e, DPtr params, DPtr lam, cl_mem input, int n) {
     const Net *net = e->net;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
+        if (block_at(e, i) >= 0) {
+            BlockShape s = fuse_block_shape(net, &e->blocks, i, n);
+            block_tangent(&s, e->tan[block_at(e, i) + 1], e->act[i], e->tan[i], block_stats(e, i),
+                          block_gamma(e, i, params), block_beta(e, i, params), block_gamma(e, i, lam),
+                          block_beta(e, i, lam));
+            i = block_at(e, i);
+            continue;
+        }
         cl_mem in = node_act(e, l->src, input);
         cl_mem tin = l->src == 0 ? NULL : e->tan[l->src], tout = e->tan[i + 1];
         if (!tin && l->kind != LAYER_CONV && l->kind != LAYER_LINEAR)
@@ -317,7 +384,8 @@ static void layer_rbackward(Exec *e, int i, int n, DPtr params, DPtr lam, DPtr h
     switch (l->kind) {
     case LAYER_CONV: {
         Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
-        conv2d_rbackward(&s, rdin, dptr_add(hvp, l->w_off), l->has_bias ? dptr_add(hvp, l->b_off) : dptr(NULL, 0),
+        int db = l->has_bias && !bias_in_block(e, i);
+        conv2d_rbackward(&s, rdin, dptr_add(hvp, l->w_off), db ? dptr_add(hvp, l->b_off) : dptr(NULL, 0),
                          dout, rdout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off));
         break;
     }
@@ -363,10 +431,19 @@ void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem t
     adjoints_begin(&r, e, e->radj, e->rscratch, u, n);
     ce_backward(&cs, e->adj[e->slot[L]], e->probs, targets);
     ce_rbackward(&cs, e->radj[e->slot[L]], e->probs, e->tan[L]);
-    for (int i = L - 1; i >= 0; i--) {
+    for (int i = L - 1; i >= 0;) {
         const Layer *l = &e->net->layers[i];
         cl_mem dout = e->adj[e->slot[i + 1]], rdout = e->radj[e->slot[i + 1]];
-        if (l->kind == LAYER_ADD) {
+        int f = e->blocks.first[i];
+        if (f >= 0) {
+            /* The R pass reads dout, so it runs before the backward pass overwrites a slot. */
+            BlockShape s = fuse_block_shape(e->net, &e->blocks, f, n);
+            block_rbackward(&s, adjoint_target(&r, f), block_gamma(e, f, hvp), block_beta(e, f, hvp),
+                            block_bias(e, f, hvp), dout, rdout, e->act[f], e->tan[f], block_stats(e, f),
+                            block_gamma(e, f, params), block_beta(e, f, params), block_gamma(e, f, lam),
+                            block_beta(e, f, lam));
+            adjoint_written(&r, f);
+        } else if (l->kind == LAYER_ADD) {
             adjoint_pass(&r, l->src, rdout);
             adjoint_pass(&r, l->src2, rdout);
         } else {
@@ -376,7 +453,7 @@ void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem t
                             dout, rdout);
             adjoint_written(&r, l->src);
         }
-        adjoint_step(&a, i, params, grad, input);
+        i = adjoint_step(&a, i, params, grad, input);
     }
     conv_cols_end();
 }

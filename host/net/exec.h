@@ -12,10 +12,14 @@
  *   exec_backward        grad = d loss / d params (overwritten), optional input gradient
  *   exec_grad_hvp        one pass for distillation (docs/algorithm.md#per-layer-second-order-passes): grad = g, hvp = H lambda,
  *                        u = the input meta-gradient: the mixed second derivative
- *                        applied to lambda, at the input */
+ *                        applied to lambda, at the input
+ * Runs of layers that net/fuse.h finds (conv -> [norm] -> act -> [pool]) run as one block
+ * (layers/block.h) per pass: only the block's output, tangent and statistics are kept, and
+ * the block returns its convolution's bias gradient. */
 #ifndef CLMTT_EXEC_H
 #define CLMTT_EXEC_H
 
+#include "net/fuse.h"
 #include "net/net.h"
 #include "core/tensor.h"
 
@@ -34,6 +38,7 @@ typedef struct {
     cl_mem run_var[NET_MAX_LAYERS];
     cl_mem probs, rowloss, correct;
     cl_mem sums;                      /* [0] loss sum, [1] correct count, [2] rows */
+    NetBlocks blocks;                 /* fused norm + activation + pool runs (net/fuse.h) */
 } Exec;
 
 void exec_init(Exec *e, const Net *net, int max_n, int with_tangents);
