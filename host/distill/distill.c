@@ -77,6 +77,7 @@ void distiller_set_match(Distiller *d, const MatchOptions *opt) {
 }
 
 void distiller_free(Distiller *d) {
+    if (d->upload_pending) rt_finish();   /* the staging below may still be read */
     step_free(&d->step);
     cl_mem bufs[] = {d->thetas, d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
                      d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full, d->dsa_params};
