@@ -133,13 +133,22 @@ static void dsa_check(const DsaDraw *d, int C, int H, int W, cl_mem out, cl_mem 
  * contrast works around the mean of the saturated image, which is mean(in) + brightness
  * since saturation keeps every pixel's channel mean (the kernel adds the shift); for the
  * VJP the contrast VJP needs the mean of the output gradient. */
-static void dsa_apply(const DsaDraw *d, int C, int H, int W, cl_mem dst, cl_mem src, int transpose) {
+static void dsa_apply(const DsaDraw *d, const DPtr *params, int C, int H, int W, cl_mem dst, cl_mem src,
+                      int transpose) {
     dsa_check(d, C, H, W, dst, src, transpose ? "backward" : "forward");
     size_t total = (size_t)d->N * C * H * W;
     if (total == 0) return;
     if (d->group < 0) { dev_copy(dst, 0, src, 0, total); return; }
-    /* The draw goes up without waiting for the device (the runtime's staged upload). */
-    cl_mem p = rt_scratch_upload(RT_SCRATCH_DSA_PARAMS, d->p, (size_t)d->N * DSA_NPARAM);
+    /* The draw goes up without waiting for the device (the runtime's staged upload), or is
+     * copied on the device from where the caller put it. */
+    size_t np = (size_t)d->N * DSA_NPARAM;
+    cl_mem p;
+    if (params) {
+        p = rt_scratch(RT_SCRATCH_DSA_PARAMS, np);
+        dev_copy(p, 0, params->mem, params->off, np);
+    } else {
+        p = rt_scratch_upload(RT_SCRATCH_DSA_PARAMS, d->p, np);
+    }
     cl_mem means = rt_scratch(RT_SCRATCH_DSA_MEANS, (size_t)d->N);
     if (d->group == DSA_COLOR)
         LAUNCH_GROUPS("dsa_sample_mean", (size_t)d->N, rt_reduce_local(), KM(src), KL((size_t)C * H * W), KM(means),
@@ -150,10 +159,18 @@ static void dsa_apply(const DsaDraw *d, int C, int H, int W, cl_mem dst, cl_mem 
 
 /* out = A(in), both N x C x H x W. */
 void dsa_forward(const DsaDraw *d, int C, int H, int W, cl_mem out, cl_mem in) {
-    dsa_apply(d, C, H, W, out, in, 0);
+    dsa_apply(d, NULL, C, H, W, out, in, 0);
 }
 
 /* din = A^T dout, both N x C x H x W; din is overwritten. */
 void dsa_backward(const DsaDraw *d, int C, int H, int W, cl_mem din, cl_mem dout) {
-    dsa_apply(d, C, H, W, din, dout, 1);
+    dsa_apply(d, NULL, C, H, W, din, dout, 1);
+}
+
+void dsa_forward_at(const DsaDraw *d, DPtr params, int C, int H, int W, cl_mem out, cl_mem in) {
+    dsa_apply(d, &params, C, H, W, out, in, 0);
+}
+
+void dsa_backward_at(const DsaDraw *d, DPtr params, int C, int H, int W, cl_mem din, cl_mem dout) {
+    dsa_apply(d, &params, C, H, W, din, dout, 1);
 }

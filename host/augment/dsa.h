@@ -43,6 +43,10 @@ void dsa_draw_copy(DsaDraw *dst, const DsaDraw *src);
 void dsa_forward(const DsaDraw *d, int C, int H, int W, cl_mem out, cl_mem in);
 /* din = A^T dout (overwrites din). */
 void dsa_backward(const DsaDraw *d, int C, int H, int W, cl_mem din, cl_mem dout);
+/* The same with the draw's parameters (N * DSA_NPARAM floats, as d->p) already on the
+ * device at `params`, so no upload waits for an earlier one. */
+void dsa_forward_at(const DsaDraw *d, DPtr params, int C, int H, int W, cl_mem out, cl_mem in);
+void dsa_backward_at(const DsaDraw *d, DPtr params, int C, int H, int W, cl_mem din, cl_mem dout);
 
 void dsa_forward_ref(const DsaDraw *d, int C, int H, int W, double *out, const double *in);
 void dsa_backward_ref(const DsaDraw *d, int C, int H, int W, double *din, const double *dout);

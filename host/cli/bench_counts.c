@@ -18,7 +18,7 @@ void bench_counts_add(BenchCounts *b, const RtCounts *iteration, const Distiller
     add(&b->reverse, &d->counts_reverse);
     b->iterations++;
     b->forward_steps += d->syn_steps;
-    b->reverse_steps += d->match.step;
+    b->reverse_steps += d->reverse_steps;
 }
 
 /* A sum's mean over `n` (iterations or steps); 0 when nothing was counted. */

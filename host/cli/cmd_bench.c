@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "data/dataset.h"
 #include "distill/distill.h"
+#include "distill/iteration.h"
 #include "augment/dsa.h"
 #include "net/net.h"
 #include "train/train.h"
@@ -249,8 +250,11 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     for (int it = -1; it < a->iterations; it++) {
         double t0 = now_seconds(), c0 = dist_comm_seconds(), b0 = dist_comm_bytes();
         RtCounts n0 = rt_counts();
-        loss = distiller_meta_grad(&d, &ls, theta0, target, rng, &dalpha);
-        if (!learnset_update(&ls)) finite = 0;
+        IterResult r;
+        distill_iteration(&d, &ls, theta0, target, rng, INFINITY, &r);
+        loss = r.loss;
+        dalpha = r.dlr;
+        if (r.update != SET_UPDATED) finite = 0;
         RtCounts c1 = rt_counts_sub(rt_counts(), n0);
         if (it >= 0) bench_counts_add(&counts, &c1, &d);
         rt_finish();

@@ -377,17 +377,18 @@ int cmd_distill(int argc, char **argv) {
 
         double t0 = now_seconds();
         int start;
-        double dlr;
-        double loss = segments_meta_grad(&segs, &d, &ls, &experts, &rng_experts, &rng_steps, &span, seed, it, &start,
-                                         &dlr);
-        if (!isfinite(loss) || !isfinite(dlr) || !learnset_grad_finite(&ls)) {
+        IterResult r;
+        segments_iteration(&segs, &d, &ls, &experts, &rng_experts, &rng_steps, &span, seed, it, a.threshold, &start,
+                           &r);
+        double loss = r.loss, dlr = r.dlr;
+        SetUpdate upd = r.update;
+        if (upd == SET_NOT_FINITE) {
             progress_clear(&prog);
             fprintf(stderr, "clmtt: iteration %d diverged (loss %g, d loss/d syn_lr %g); the last good set is in %s/images_last.safetensors\n",
                     it, loss, dlr, out.dir);
             status = 1;
             break;
         }
-        SetUpdate upd = threshold_update(&ls, loss, a.threshold);
         if (upd == SET_DIVERGED) {
             progress_clear(&prog);
             fprintf(stderr, "clmtt: iteration %d diverged (the update made syn_lr or the images non-finite); "

@@ -10,6 +10,7 @@
 #include "data/freqrank.h"
 #include "data/zca.h"
 #include "distill/distill.h"
+#include "distill/iteration.h"
 #include "distill/learnset.h"
 #include "distill/match.h"
 #include "distill/window.h"
@@ -143,6 +144,11 @@ void segments_free(Segments *s);
  * its own stream of (seed, it, j), and averages. */
 double segments_meta_grad(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *ex, Rng *rng_experts,
                           Rng *rng_steps, const SegmentSpan *span, uint64_t seed, int it, int *start0, double *dlr);
+/* One whole iteration: the meta-gradient as segments_meta_grad and the set's update when
+ * the loss is at most `threshold`. M = 1: host/distill/iteration.h, one wait for the device;
+ * M > 1: the averaged meta-gradient, checked and applied on the host. */
+void segments_iteration(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *ex, Rng *rng_experts, Rng *rng_steps,
+                        const SegmentSpan *span, uint64_t seed, int it, double threshold, int *start0, IterResult *out);
 
 /* ---- outputs ---- */
 typedef struct {

@@ -11,6 +11,7 @@
 #include "core/dist.h"
 #include "core/util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,16 +36,38 @@ void segments_free(Segments *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* The single segment's ends (M = 1): an expert from the experts' stream and a start epoch. */
+static void draw_one(ExpertSource *ex, Rng *rng_experts, const SegmentSpan *span, int it, size_t P, int *start0,
+                     const float **theta0, const float **target) {
+    int nsnap;
+    const float *traj = experts_next(ex, rng_experts, &nsnap);
+    int start = window_draw(span->window, it, rng_experts);
+    *start0 = start;
+    *theta0 = traj + (size_t)start * P;
+    *target = traj + (size_t)(start + span->expert_epochs) * P;
+}
+
+void segments_iteration(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *ex, Rng *rng_experts, Rng *rng_steps,
+                        const SegmentSpan *span, uint64_t seed, int it, double threshold, int *start0, IterResult *out) {
+    if (s->M == 1) {
+        const float *theta0, *target;
+        draw_one(ex, rng_experts, span, it, s->P, start0, &theta0, &target);
+        distill_iteration(d, ls, theta0, target, rng_steps, threshold, out);
+        return;
+    }
+    out->loss = segments_meta_grad(s, d, ls, ex, rng_experts, rng_steps, span, seed, it, start0, &out->dlr);
+    if (!isfinite(out->loss) || !isfinite(out->dlr) || !learnset_grad_finite(ls)) out->update = SET_NOT_FINITE;
+    else out->update = threshold_update(ls, out->loss, threshold);
+}
+
 double segments_meta_grad(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *ex, Rng *rng_experts,
                           Rng *rng_steps, const SegmentSpan *span, uint64_t seed, int it, int *start0, double *dlr) {
     size_t P = s->P;
     int nsnap;
     if (s->M == 1) {
-        const float *traj = experts_next(ex, rng_experts, &nsnap);
-        int start = window_draw(span->window, it, rng_experts);
-        *start0 = start;
-        return distiller_meta_grad(d, ls, traj + (size_t)start * P, traj + (size_t)(start + span->expert_epochs) * P,
-                                   rng_steps, dlr);
+        const float *theta0, *target;
+        draw_one(ex, rng_experts, span, it, P, start0, &theta0, &target);
+        return distiller_meta_grad(d, ls, theta0, target, rng_steps, dlr);
     }
     /* Every rank draws every segment, so the expert stream stays the same on all; a rank
      * keeps the ends of its own (a file's mapping may go when the next one is opened). */

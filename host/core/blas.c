@@ -118,21 +118,30 @@ void scal(size_t n, float alpha, DPtr x) {
     if (n) BLAS_CALL("scal", CLBlastSscal(n, alpha, x.mem, x.off, 1, &RT.queue, NULL));
 }
 
-/* Partial sums per work-group (kernel reduce_partials in cl/common.cl), finished in double. */
-enum { RED_DOT = 0, RED_SUM = 1, RED_SQDIST = 2, RED_NONFINITE = 3 };
-static double reduce(int op, size_t n, DPtr x, DPtr y) {
-    if (n == 0) return 0.0;
-    enum { GROUPS = 128 };
+/* Partial sums per work-group (kernel reduce_partials in cl/common.cl) into the
+ * runtime's reduction scratch; nothing waits. */
+cl_mem dev_reduce_partials(DevReduceOp op, size_t n, DPtr x, DPtr y, int *groups) {
+    enum { GROUPS = DEV_REDUCE_MAX_GROUPS };
     cl_mem partial = rt_scratch(RT_SCRATCH_REDUCE, GROUPS);
     size_t local = rt_reduce_local();
-    size_t groups = (n + local - 1) / local;
-    if (groups > GROUPS) groups = GROUPS;
-    LAUNCH_GROUPS("reduce_partials", groups, local, KM(x.mem), KL(x.off), KM(y.mem), KL(y.off), KL(n),
-                  KI(op), KM(partial), KLOCAL(local * sizeof(float)));
-    float p[GROUPS];
-    dev_read_f32(partial, 0, groups, p);
+    size_t g = (n + local - 1) / local;
+    if (g > GROUPS) g = GROUPS;
+    *groups = (int)g;
+    if (n == 0) return partial;
+    LAUNCH_GROUPS("reduce_partials", g, local, KM(x.mem), KL(x.off), KM(y.mem), KL(y.off), KL(n),
+                  KI((int)op), KM(partial), KLOCAL(local * sizeof(float)));
+    return partial;
+}
+
+/* The partial sums read back and finished in double. */
+static double reduce(DevReduceOp op, size_t n, DPtr x, DPtr y) {
+    if (n == 0) return 0.0;
+    int groups;
+    cl_mem partial = dev_reduce_partials(op, n, x, y, &groups);
+    float p[DEV_REDUCE_MAX_GROUPS];
+    dev_read_f32(partial, 0, (size_t)groups, p);
     double s = 0.0;
-    for (size_t i = 0; i < groups; i++) s += p[i];
+    for (int i = 0; i < groups; i++) s += p[i];
     return s;
 }
 

@@ -26,6 +26,14 @@ double dev_sqdist(size_t n, DPtr x, DPtr y);
 /* 1 when any element is NaN or Inf. */
 int dev_has_nonfinite(size_t n, DPtr x);
 
+/* The reductions' first stage without the read: one float partial sum per work-group (at
+ * most DEV_REDUCE_MAX_GROUPS; the count in *groups, 0 when n is 0) in the runtime's
+ * reduction scratch, which is returned. The next user of the scratch overwrites it; the
+ * in-order queue runs the consumer first when it is enqueued first. */
+typedef enum { RED_DOT = 0, RED_SUM = 1, RED_SQDIST = 2, RED_NONFINITE = 3 } DevReduceOp;
+enum { DEV_REDUCE_MAX_GROUPS = 128 };
+cl_mem dev_reduce_partials(DevReduceOp op, size_t n, DPtr x, DPtr y, int *groups);
+
 const char *clblast_status_name(int status);
 
 #endif

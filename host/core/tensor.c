@@ -72,6 +72,16 @@ void dev_write(cl_mem m, size_t off, size_t bytes, const void *src) {
     if (RT.oclgrind) whole_store(m, off, bytes, src);
     else CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_TRUE, off, bytes, src, 0, NULL, NULL));
 }
+void dev_write_async(cl_mem m, size_t off, size_t bytes, const void *src) {
+    if (!bytes) return;
+    if (RT.oclgrind) {   /* a whole-buffer store (see Runtime.oclgrind), blocking */
+        RT.counts.blocking_writes++;
+        whole_store(m, off, bytes, src);
+        return;
+    }
+    RT.counts.other_enqueues++;
+    CL_CHECK(clEnqueueWriteBuffer(RT.queue, m, CL_FALSE, off, bytes, src, 0, NULL, NULL));
+}
 void dev_read(cl_mem m, size_t off, size_t bytes, void *dst) {
     if (!bytes) return;
     RT.counts.blocking_reads++;

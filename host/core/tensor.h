@@ -25,6 +25,9 @@ void dev_mem_reset_peak(void);
 
 /* Blocking transfers; offsets and sizes in bytes. */
 void dev_write(cl_mem m, size_t off, size_t bytes, const void *src);
+/* The same without waiting: the copy is made when the queue reaches it, so src must stay
+ * alive and unchanged until a later blocking call (a read, rt_finish) has returned. */
+void dev_write_async(cl_mem m, size_t off, size_t bytes, const void *src);
 void dev_read(cl_mem m, size_t off, size_t bytes, void *dst);
 /* Float helpers; offsets and counts in floats. */
 void dev_fill(cl_mem m, size_t off, size_t n, float v);

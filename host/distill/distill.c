@@ -63,6 +63,13 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
     }
     MatchOptions plain = {0, 0.0};
     matcher_init(&d->match, &plain, P);
+    scalars_init(&d->sc, syn_steps);
+    d->up_ends = xmalloc(2 * P * sizeof(float));
+    if (d->dsa.ngroups > 0) {
+        d->dsa_stride = rows * DSA_NPARAM;
+        d->up_dsa = xcalloc(K * d->dsa_stride, sizeof(float));
+        d->dsa_params = dev_alloc(K * d->dsa_stride * 4, "augmentation draws of every step");
+    }
 }
 
 void distiller_set_match(Distiller *d, const MatchOptions *opt) {
@@ -71,9 +78,10 @@ void distiller_set_match(Distiller *d, const MatchOptions *opt) {
 }
 
 void distiller_free(Distiller *d) {
+    if (d->upload_pending) rt_finish();   /* the staging below may still be read */
     step_free(&d->step);
     cl_mem bufs[] = {d->thetas, d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
-                     d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full};
+                     d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full, d->dsa_params};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     for (int k = 0; k < d->syn_steps; k++) dsa_draw_free(&d->draws[k]);
     free(d->draws);
@@ -82,6 +90,9 @@ void distiller_free(Distiller *d) {
     free(d->host_gh);
     free(d->host_set);
     matcher_free(&d->match);
+    scalars_free(&d->sc);
+    free(d->up_ends);
+    free(d->up_dsa);
     memset(d, 0, sizeof *d);
 }
 
@@ -101,12 +112,15 @@ int chunk_queue_next(ChunkQueue *q, Rng *rng, int *rows) {
 /* Rows of the network batch of step k: |B_k| times the rounds. */
 static int step_rows(const Distiller *d, int k) { return d->batch_n[k] * d->rounds; }
 
+/* Step k's augmentation parameters on the device (uploaded with the iteration's draws). */
+static DPtr step_draw(const Distiller *d, int k) { return dptr(d->dsa_params, (size_t)k * d->dsa_stride); }
+
 /* The augmented input of step k, re-rendered from the set and the recorded draws. */
 static cl_mem step_input(Distiller *d, LearnSet *set, int k) {
     learnset_render(set, k, d->idx, k * d->batch_syn, d->batch_n[k], d->x, d->targets);
     if (d->draws[k].group < 0) return d->x;
     const Net *net = d->net;
-    dsa_forward(&d->draws[k], net->channels, net->height, net->width, d->x_aug, d->x);
+    dsa_forward_at(&d->draws[k], step_draw(d, k), net->channels, net->height, net->width, d->x_aug, d->x);
     return d->x_aug;
 }
 
@@ -190,8 +204,29 @@ static void sum_set_grad(Distiller *d, LearnSet *set) {
     dev_write_f32(set->grad, 0, set->total, d->host_set);
 }
 
-double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng,
-                           double *dlr) {
+/* Uploads the segment's ends, the batches' indices and the augmentation draws without
+ * waiting: they go through host staging owned by the distiller, which stays untouched until
+ * the iteration's read (or the rt_finish below, when a second meta-gradient starts before
+ * any read). */
+static void upload_iteration(Distiller *d, const float *theta0, const float *target) {
+    size_t P = d->net->nparams;
+    int K = d->syn_steps;
+    memcpy(d->up_ends, theta0, P * sizeof(float));
+    memcpy(d->up_ends + P, target, P * sizeof(float));
+    dev_write_async(d->thetas, 0, P * 4, d->up_ends);
+    dev_write_async(d->target, 0, P * 4, d->up_ends + P);
+    dev_write_async(d->idx, 0, (size_t)K * d->batch_syn * sizeof(int), d->batch_idx);
+    if (d->dsa.ngroups > 0) {
+        for (int k = 0; k < K; k++)
+            if (d->draws[k].group >= 0)
+                memcpy(d->up_dsa + (size_t)k * d->dsa_stride, d->draws[k].p,
+                       (size_t)d->draws[k].N * DSA_NPARAM * sizeof(float));
+        dev_write_async(d->dsa_params, 0, (size_t)K * d->dsa_stride * 4, d->up_dsa);
+    }
+    d->upload_pending = 1;
+}
+
+void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng) {
     const Net *net = d->net;
     size_t P = net->nparams;
     int K = d->syn_steps;
@@ -199,10 +234,8 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     if (set->n != d->nsyn || set->img->rounds != d->rounds)
         die("internal: a set of %d rows x %d rounds for a distiller of %d x %d", set->n, set->img->rounds, d->nsyn,
             d->rounds);
-    dev_write_f32(d->thetas, 0, P, theta0);
-    dev_write_f32(d->target, 0, P, target);
-    double D = dev_sqdist(P, dptr(d->thetas, 0), dptr(d->target, 0));
-    if (!(D > 0)) die("the expert's start and target snapshots are identical: the loss is undefined (expert_epochs >= 1?)");
+    /* The staging of an earlier start that no read followed may still be in flight. */
+    if (d->upload_pending) rt_finish();
 
     /* Every random choice of the iteration is made up front and kept for the reverse sweep. */
     ChunkQueue q = {xmalloc((size_t)d->nsyn * sizeof(int)), d->nsyn, d->batch_syn, 0};
@@ -214,7 +247,9 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
         else d->draws[k].group = -1;
     }
     free(q.perm);
-    dev_write(d->idx, 0, (size_t)K * d->batch_syn * sizeof(int), d->batch_idx);
+    upload_iteration(d, theta0, target);
+    scalars_reset(&d->sc);
+    scalars_reduce(&d->sc, SC_D, 0, RED_SQDIST, P, dptr(d->thetas, 0), dptr(d->target, 0));
 
     /* Forward sweep: each step is one chunk of the step engine. */
     RtCounts c0 = rt_counts();
@@ -225,32 +260,54 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
                KF(alpha), KL(P));
     }
     d->counts_forward = rt_counts_sub(rt_counts(), c0);
-    /* The loss and lambda at the matched step; later steps do not reach the loss. */
-    double loss = matcher_seed(&d->match, K, d->thetas, d->stride, d->target, target, D, d->lam);
+    /* The loss's numerator and lambda's seed at the matched step; later steps do not reach
+     * the loss. Seeded on the device, the sweep starts at the last step that may be the
+     * matched one; under auto_match lambda is zero until the matched step, so the steps
+     * past it add exact zeros. */
+    int on_device = matcher_seed(&d->match, K, d->thetas, d->stride, d->target, target, &d->sc, d->lam);
+    int first = on_device ? K - 1 : d->match.step - 1;
+    if (on_device && d->match.opt.auto_match) dev_fill(d->lam, 0, P, 0.0f);
 
     /* Reverse sweep. */
     learnset_zero_grad(set);
-    double da = 0;
     c0 = rt_counts();
-    for (int k = d->match.step - 1; k >= 0; k--) {
+    for (int k = first; k >= 0; k--) {
+        if (on_device && (k == K - 1 || d->match.opt.auto_match))
+            matcher_seed_at(&d->match, k + 1, d->thetas, d->stride, d->target, &d->sc, d->lam);
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
         cl_mem tangent = reverse_pass(d, dptr(d->thetas, (size_t)k * d->stride), in, n);
-        da -= dev_dot(P, dptr(d->lam, 0), dptr(d->g, 0));
+        scalars_reduce(&d->sc, SC_DLR, 1, RED_DOT, P, dptr(d->lam, 0), dptr(d->g, 0));   /* dlr -= <lambda, g_k> */
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */
         learnset_label_grad(set, tangent, d->targets, d->idx, k * d->batch_syn, d->batch_n[k], alpha / (float)n);
         cl_mem u = d->u;
         if (d->draws[k].group >= 0) {
-            dsa_backward(&d->draws[k], net->channels, net->height, net->width, d->u_rendered, d->u);
+            dsa_backward_at(&d->draws[k], step_draw(d, k), net->channels, net->height, net->width, d->u_rendered,
+                            d->u);
             u = d->u_rendered;
         }
         learnset_pullback(set, k, d->idx, k * d->batch_syn, d->batch_n[k], u, -alpha);
         axpy(P, -alpha, dptr(d->hvp, 0), dptr(d->lam, 0));
     }
     d->counts_reverse = rt_counts_sub(rt_counts(), c0);
+    d->reverse_steps = first + 1;
     sum_set_grad(d, set);
-    learnset_set_lr_grad(set, da);
-    *dlr = da;
-    return loss;
+    scalars_put_float(&d->sc, SC_DLR, dptr(set->grad, set->off_lr));
+}
+
+double distiller_meta_grad_finish(Distiller *d, const IterValues *v, double *dlr) {
+    d->upload_pending = 0;
+    if (!(v->D > 0)) die("the expert's start and target snapshots are identical: the loss is undefined (expert_epochs >= 1?)");
+    d->match.step = v->matched;
+    *dlr = v->dlr;
+    return v->num / v->D;
+}
+
+double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng,
+                           double *dlr) {
+    distiller_meta_grad_start(d, set, theta0, target, rng);
+    IterValues v;
+    scalars_read(&d->sc, &v);
+    return distiller_meta_grad_finish(d, &v, dlr);
 }

@@ -10,7 +10,14 @@
  * The set (host/distill/learnset.h) renders the batches and takes the meta-gradient; one
  * student step is the step engine's (host/train/step.h).
  * Device memory: (K+1) parameter vectors + 4 more + one step's activations with tangents
- * (the set's own buffers apart).
+ * (the set's own buffers apart); per step also its indices, its augmentation draw and one
+ * 8-byte scalar slot.
+ *
+ * Nothing in the sweep waits for the device: the segment's ends, the batches' indices and
+ * the augmentation draws go up in non-blocking writes; D, the numerator, the argmin of
+ * auto_match, lambda's seed and dL/dlr are reductions and kernels writing the iteration's
+ * scalars (host/distill/scalars.h). With auto_match the reverse sweep runs all K steps,
+ * lambda zero past the matched step (which the host does not know before the read).
  *
  * Data parallel over MPI ranks (host/core/dist.h): every rank holds the whole set and makes
  * the same random draws; each renders and augments the step's whole batch (gathers and
@@ -56,8 +63,19 @@ typedef struct {
     float *host_gh, *host_set;
     size_t host_set_floats;
     Matcher match;            /* the loss's options; after a meta-gradient its matched step and kept entries */
+    /* The iteration's scalars on the device (D, the numerator, dL/dlr, the matched step,
+     * the update's decision), read once at the iteration's end. */
+    IterScalars sc;
+    /* Host staging of the iteration's uploads, which go without waiting: theta_0 | target
+     * (2P), the augmentation draws of every step (K x dsa_stride, on the device in
+     * dsa_params); batch_idx is staged as it is. upload_pending: uploaded, no read since. */
+    float *up_ends, *up_dsa;
+    size_t dsa_stride;
+    cl_mem dsa_params;
+    int upload_pending;
+    int reverse_steps;        /* steps the last reverse sweep ran */
     /* The runtime's counts (enqueues, CLBlast calls, waits) of the last meta-gradient's
-     * forward sweep (syn_steps steps) and reverse sweep (match.step steps), for clmtt bench. */
+     * forward sweep (syn_steps steps) and reverse sweep (reverse_steps steps), for clmtt bench. */
     RtCounts counts_forward, counts_reverse;
 } Distiller;
 
@@ -83,6 +101,13 @@ void distiller_set_match(Distiller *d, const MatchOptions *opt);
  * step (syn_steps without auto_match). */
 double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng,
                            double *dlr);
+/* The same in two halves, so that the host waits once per iteration: _start enqueues the
+ * whole meta-gradient (the set's gradient, dL/dlr in its slot, and the scalars D, NUM,
+ * DLR, MATCHED in d->sc) without waiting for the device (except for PAD's selection and the
+ * sums over ranks); after scalars_read, _finish returns the loss, sets *dlr and the matched
+ * step, and dies when D is 0. distiller_meta_grad is _start, the read and _finish. */
+void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0, const float *target, Rng *rng);
+double distiller_meta_grad_finish(Distiller *d, const IterValues *v, double *dlr);
 
 /* The chunk order of the original for one step: fills rows (count returned) from the queue,
  * refilling it from a fresh permutation when empty. Exposed for tests. */

@@ -37,6 +37,7 @@ void learnset_free(LearnSet *s) {
     imageparam_free(s->img);
     dev_free(s->ybuf);
     dev_free(s->ema);
+    dev_free(s->saved_ema);
     cl_mem bufs[] = {s->theta, s->grad, s->vel, s->saved, s->saved_vel};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     memset(s, 0, sizeof *s);
@@ -77,6 +78,7 @@ void learnset_set_ema(LearnSet *s, double decay) {
     if (!(decay > 0 && decay < 1)) die("internal: EMA decay %g", decay);
     s->ema_decay = decay;
     if (!s->ema) s->ema = dev_alloc(s->total * 4, "synthetic set average");
+    if (!s->saved_ema) s->saved_ema = dev_alloc(s->total * 4, "synthetic set average before the last update");
     dev_copy(s->ema, 0, s->theta, 0, s->total);
 }
 
@@ -157,6 +159,36 @@ int learnset_update(LearnSet *s) {
     s->opt_targets = before[1];
     s->opt_lr = before[2];
     return 0;
+}
+
+void learnset_update_start(LearnSet *s, IterScalars *sc) {
+    dev_copy(s->saved, 0, s->theta, 0, s->total);
+    dev_copy(s->saved_vel, 0, s->vel, 0, s->total);
+    if (s->ema) dev_copy(s->saved_ema, 0, s->ema, 0, s->total);
+    s->before[0] = s->opt_images;
+    s->before[1] = s->opt_targets;
+    s->before[2] = s->opt_lr;
+    /* The step and the average as learnset_update takes them; undone below when the gate
+     * said no or the step is not finite. */
+    step_all(s);
+    if (s->ema) {
+        scal(s->total, (float)s->ema_decay, dptr(s->ema, 0));
+        axpy(s->total, (float)(1.0 - s->ema_decay), dptr(s->theta, 0), dptr(s->ema, 0));
+    }
+    scalars_reduce(sc, SC_SET_BAD, 0, RED_NONFINITE, s->total, dptr(s->theta, 0), dptr(s->theta, 0));
+    LAUNCH("learnset_keep_or_undo", s->total, KM(s->theta), KM(s->vel), KM(s->ema ? s->ema : s->theta), KM(s->saved),
+           KM(s->saved_vel), KM(s->ema ? s->saved_ema : s->saved), KL(s->total), KI(s->ema != NULL), KM(sc->buf));
+    LAUNCH("scalars_settle", 1, KM(sc->buf), KM(s->theta), KL(s->off_lr));
+}
+
+void learnset_update_finish(LearnSet *s, const IterValues *v) {
+    if (v->outcome == SC_UPDATED) {
+        s->lr = (float)v->lr;
+        return;
+    }
+    s->opt_images = s->before[0];
+    s->opt_targets = s->before[1];
+    s->opt_lr = s->before[2];
 }
 
 void learnset_images(LearnSet *s, float *images) { s->img->ops->save(s->img, dptr(shown(s), 0), images); }

@@ -11,12 +11,14 @@
  *   learnset_pullback   the meta-gradient at a step's rendered images into the gradient
  *   learnset_update     one optimizer step on every learned tensor; when the result is not
  *                       finite it restores the state before the step and returns 0
+ *                       (learnset_update_start/_finish: the same decided on the device)
  *   learnset_images     the set file's images (host)
  */
 #ifndef CLMTT_LEARNSET_H
 #define CLMTT_LEARNSET_H
 
 #include "distill/imageparam.h"
+#include "distill/scalars.h"
 #include "train/optim.h"
 
 typedef struct {
@@ -30,6 +32,8 @@ typedef struct {
     int soft;                   /* 1: the target region holds label logits y; a row's target is softmax(y) */
     cl_mem ybuf;                /* soft: one batch's gathered logits */
     cl_mem ema;                 /* NULL, or the exponential moving average of theta (same layout) */
+    cl_mem saved_ema;           /* with ema: the average before the last update (rollback) */
+    Sgd before[3];              /* the optimizers before the last learnset_update_start */
     double ema_decay;
     size_t ybuf_floats;
     float lr;                   /* host copy of the step size */
@@ -66,6 +70,14 @@ void learnset_set_lr_grad(LearnSet *s, double dlr);
 /* 1 when every gradient entry is finite. */
 int learnset_grad_finite(LearnSet *s);
 int learnset_update(LearnSet *s);
+/* learnset_update without waiting, its decision on the device: the step (and the average)
+ * is kept when the scalars' OUTCOME (set by the gate, cl/scalars.cl) is UPDATED and every
+ * entry is finite, else theta, momentum and average are restored; OUTCOME becomes DIVERGED
+ * for a non-finite step and LR the step size the set holds. After scalars_read,
+ * learnset_update_finish updates the host's step size, or restores the optimizers' state
+ * when the set did not move. */
+void learnset_update_start(LearnSet *s, IterScalars *sc);
+void learnset_update_finish(LearnSet *s, const IterValues *v);
 
 /* --ema_decay d > 0: keep ema = d ema + (1 - d) theta after every update, starting at theta;
  * evaluation and the saved files then read the average (learnset_images, learnset_extras,

@@ -70,45 +70,42 @@ void match_select(const float *theta, const float *target, size_t P, size_t drop
     for (size_t i = 0; i < drop; i++) keep[order[i]] = 0;
 }
 
-/* The first minimum of d_k over k = 1..K. */
-static int closest_step(int K, size_t P, cl_mem thetas, size_t stride, cl_mem target, double *dist) {
-    int best = K;
-    double bd = 0;
-    for (int k = 1; k <= K; k++) {
-        double dk = dev_sqdist(P, dptr(thetas, (size_t)k * stride), dptr(target, 0));
-        if (k == 1 || dk < bd) {
-            best = k;
-            bd = dk;
-        }
-    }
-    *dist = bd;
-    return best;
-}
-
-double matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target_dev, const float *target_host, double D,
-                    cl_mem lam) {
+int matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target_dev, const float *target_host, IterScalars *sc,
+                 cl_mem lam) {
     size_t P = mt->P;
-    double dist = 0;
-    int k = K;
-    if (mt->opt.auto_match) k = closest_step(K, P, thetas, stride, target_dev, &dist);
-    mt->step = k;
     mt->dropped = match_dropped_count(mt->opt.loss_ratio, P);
-    if (mt->dropped == 0) {   /* plain MTT's seed on the device */
-        if (!mt->opt.auto_match) dist = dev_sqdist(P, dptr(thetas, (size_t)k * stride), dptr(target_dev, 0));
-        LAUNCH("distill_lambda_init", P, KM(lam), KM(thetas), KL((size_t)k * stride), KM(target_dev), KF(2.0 / D), KL(P));
-        return dist / D;
+    /* The distances on the device: d_1 .. d_K and their first minimum, or d_K alone. */
+    if (mt->opt.auto_match) {
+        for (int k = 1; k <= K; k++)
+            scalars_reduce(sc, SC_HEAD + k - 1, 0, RED_SQDIST, P, dptr(thetas, (size_t)k * stride), dptr(target_dev, 0));
+        scalars_argmin(sc);
+    } else {
+        scalars_reduce(sc, SC_NUM, 0, RED_SQDIST, P, dptr(thetas, (size_t)K * stride), dptr(target_dev, 0));
     }
-    /* PAD: the kept entries of the matched step, selected on the host. */
+    mt->step = mt->opt.auto_match ? 0 : K;   /* auto_match: known at the iteration's read */
+    if (mt->dropped == 0) return 1;
+    /* PAD: the kept entries of the matched step, selected on the host; this waits for D
+     * and the matched step. */
+    IterValues v;
+    scalars_read(sc, &v);
+    if (!(v.D > 0)) die("the expert's start and target snapshots are identical: the loss is undefined (expert_epochs >= 1?)");
+    int k = v.matched;
+    mt->step = k;
     dev_read_f32(thetas, (size_t)k * stride, P, mt->theta);
     match_select(mt->theta, target_host, P, mt->dropped, mt->keep, mt->err, mt->order);
-    /* lambda as distill_lambda_init computes it (float), zero where left out; the numerator
+    /* lambda as distill_lambda_seed computes it (float), zero where left out; the numerator
      * in double from the selection's squared errors. */
-    float scale = (float)(2.0 / D);
+    float scale = (float)(2.0 / v.D);
     double num = 0;
     for (size_t i = 0; i < P; i++) {
         mt->lam[i] = mt->keep[i] ? scale * (mt->theta[i] - target_host[i]) : 0.0f;
         if (mt->keep[i]) num += mt->err[i];
     }
     dev_write_f32(lam, 0, P, mt->lam);
-    return num / D;
+    scalars_write(sc, SC_NUM, num, v.format);
+    return 0;
+}
+
+void matcher_seed_at(const Matcher *mt, int step, cl_mem thetas, size_t stride, cl_mem target_dev, IterScalars *sc, cl_mem lam) {
+    LAUNCH("distill_lambda_seed", mt->P, KM(lam), KM(thetas), KM(target_dev), KM(sc->buf), KI(step), KL((long)stride), KL(mt->P));
 }

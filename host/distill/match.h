@@ -9,12 +9,15 @@
  *                      lower index first; D stays whole. The adjoint's seed is masked alike:
  *                      lambda = 2/D keep (theta_k* - theta*).
  *
- * The selection reads the matched step's P floats to the host and selects with a quickselect
- * over (error, index), a total order, so the kept set is unique. */
+ * The distances, the argmin over k and the plain seed stay on the device (the iteration's
+ * scalars, host/distill/scalars.h). The selection reads the matched step's P floats to the
+ * host and selects with a quickselect over (error, index), a total order, so the kept set
+ * is unique. */
 #ifndef CLMTT_MATCH_H
 #define CLMTT_MATCH_H
 
 #include "core/runtime.h"
+#include "distill/scalars.h"
 
 #include <stddef.h>
 
@@ -44,10 +47,17 @@ size_t match_dropped_count(double r, size_t P);
 void match_select(const float *theta, const float *target, size_t P, size_t drop, unsigned char *keep, double *err,
                   size_t *order);
 
-/* After the forward sweep over thetas [(K+1) x stride], theta_k at k * stride (device): picks the matched step, writes the
- * adjoint's seed into lam (P, device) and returns the loss. target: the same P values on the
- * device (target_dev) and on the host (target_host); D = ||theta_0 - target||^2. */
-double matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target_dev, const float *target_host,
-                    double D, cl_mem lam);
+/* After the forward sweep over thetas [(K+1) x stride] (device; theta_k at k * stride), with D in the scalars' slot D:
+ * puts the loss's numerator into slot NUM (auto_match: the matched step into MATCHED, from
+ * the distances on the device). Returns 1 when the adjoint's seed is left to the reverse
+ * sweep (matcher_seed_at before each step that may be the matched one; mt->step is K, or 0
+ * with auto_match until the iteration's read says); 0 when lam is written already (PAD:
+ * the host selects the kept entries, which waits for the device; mt->step is the matched
+ * step). target: the same P values on the device (target_dev) and on the host
+ * (target_host). */
+int matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target_dev, const float *target_host, IterScalars *sc,
+                 cl_mem lam);
+/* lam = 2/D (theta_step - target), theta_step at step * stride, when slot MATCHED is `step`; else nothing. */
+void matcher_seed_at(const Matcher *mt, int step, cl_mem thetas, size_t stride, cl_mem target_dev, IterScalars *sc, cl_mem lam);
 
 #endif

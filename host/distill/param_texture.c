@@ -32,7 +32,10 @@ static void texture_draw(ImageParam *p, int step, int n, Rng *rng) {
     TexShape s = shape_of(p);
     int32_t *o = t->host_offs + offs_start(p, step);
     texture_draw_offsets(rng, n, p->rounds, s.Hc, s.Wc, o);
-    dev_write(t->offs, (size_t)offs_start(p, step) * sizeof(int32_t), (size_t)n * p->rounds * 2 * sizeof(int32_t), o);
+    /* Without waiting: host_offs is the staging, rewritten only by the next draw of this
+     * step, which the distiller makes after the iteration's read. */
+    dev_write_async(t->offs, (size_t)offs_start(p, step) * sizeof(int32_t),
+                    (size_t)n * p->rounds * 2 * sizeof(int32_t), o);
 }
 
 static void texture_render(ImageParam *p, int step, DPtr stored, cl_mem idx, int idx_off, int n, cl_mem out) {
