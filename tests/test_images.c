@@ -971,10 +971,20 @@ START_TEST(decoded_cache) {
     unlink(more);
     load_expect(&info, root, 0, 8, &d2);
     dataset_free(&d2);
-    /* A damaged cache file is rebuilt, not trusted. */
+    /* A damaged cache file is rebuilt, not trusted: a label out of range under a matching
+     * key (found by tests/fuzz/cache.c's checks), then a truncated file. */
     glob_t g;
     char *pat = tu_path(cache, "ImageNet-trio-16-*.pixels");
     ck_assert_int_eq(glob(pat, 0, NULL, &g), 0);
+    FILE *cf = fopen(g.gl_pathv[0], "r+b");
+    ck_assert_ptr_nonnull(cf);
+    const int32_t bad_label = 1000;
+    ck_assert_int_eq(fseek(cf, 48, SEEK_SET), 0);   /* the first training label */
+    ck_assert_int_eq(fwrite(&bad_label, sizeof bad_label, 1, cf), 1);
+    ck_assert_int_eq(fclose(cf), 0);
+    load_expect(&info, root, 0, 8, &d2);
+    for (int i = 0; i < d2.train.n; i++) ck_assert_int_lt(d2.train.labels[i], info.num_classes);
+    dataset_free(&d2);
     ck_assert_int_eq(truncate(g.gl_pathv[0], 100), 0);
     globfree(&g);
     free(pat);

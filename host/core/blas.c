@@ -87,7 +87,7 @@ static double reduce(int op, size_t n, DPtr x, DPtr y) {
     if (n == 0) return 0.0;
     enum { GROUPS = 128 };
     cl_mem partial = rt_scratch(RT_SCRATCH_REDUCE, GROUPS);
-    size_t local = rt_reduce_local();
+    size_t local = rt_reduce_local("reduce_partials");
     size_t groups = (n + local - 1) / local;
     if (groups > GROUPS) groups = GROUPS;
     LAUNCH_GROUPS("reduce_partials", groups, local, KM(x.mem), KL(x.off), KM(y.mem), KL(y.off), KL(n),

@@ -39,7 +39,7 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
     /* A rank's slice of a step: at most ceil(rows / N) rows. */
     size_t slice = (rows + (size_t)d->nranks - 1) / (size_t)d->nranks;
     step_init(&d->step, net, (int)slice, 1, 0);
-    d->thetas = dev_alloc((K + 1) * P * 4, "student parameters of every step");
+    theta_steps_init(&d->thetas, (int)K, P);
     d->target = dev_alloc(P * 4, "expert target parameters");
     d->lam = dev_alloc(P * 4, "adjoint");
     d->g = dev_alloc(P * 4, "student gradient");
@@ -71,7 +71,8 @@ void distiller_set_match(Distiller *d, const MatchOptions *opt) {
 
 void distiller_free(Distiller *d) {
     step_free(&d->step);
-    cl_mem bufs[] = {d->thetas, d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
+    theta_steps_free(&d->thetas);
+    cl_mem bufs[] = {d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
                      d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     for (int k = 0; k < d->syn_steps; k++) dsa_draw_free(&d->draws[k]);
@@ -198,9 +199,10 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     if (set->n != d->nsyn || set->img->rounds != d->rounds)
         die("internal: a set of %d rows x %d rounds for a distiller of %d x %d", set->n, set->img->rounds, d->nsyn,
             d->rounds);
-    dev_write_f32(d->thetas, 0, P, theta0);
+    DPtr theta_0 = theta_steps_at(&d->thetas, 0);
+    dev_write_f32(theta_0.mem, theta_0.off, P, theta0);
     dev_write_f32(d->target, 0, P, target);
-    double D = dev_sqdist(P, dptr(d->thetas, 0), dptr(d->target, 0));
+    double D = dev_sqdist(P, theta_0, dptr(d->target, 0));
     if (!(D > 0)) die("the expert's start and target snapshots are identical: the loss is undefined (expert_epochs >= 1?)");
 
     /* Every random choice of the iteration is made up front and kept for the reverse sweep. */
@@ -219,12 +221,14 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     RtCounts c0 = rt_counts();
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, set, k);
-        forward_grad(d, dptr(d->thetas, (size_t)k * P), in, step_rows(d, k));
-        LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * P), KL((size_t)k * P), KM(d->g), KF(alpha), KL(P));
+        forward_grad(d, theta_steps_at(&d->thetas, k), in, step_rows(d, k));
+        DPtr cur = theta_steps_at(&d->thetas, k), next = theta_steps_next_of(&d->thetas, k);   /* one buffer */
+        LAUNCH("distill_sgd_next", P, KM(cur.mem), KL(next.off), KL(cur.off), KM(d->g), KF(alpha), KL(P));
+        theta_steps_written(&d->thetas, k + 1);
     }
     d->counts_forward = rt_counts_sub(rt_counts(), c0);
     /* The loss and lambda at the matched step; later steps do not reach the loss. */
-    double loss = matcher_seed(&d->match, K, d->thetas, d->target, target, D, d->lam);
+    double loss = matcher_seed(&d->match, K, &d->thetas, d->target, target, D, d->lam);
 
     /* Reverse sweep. */
     learnset_zero_grad(set);
@@ -233,7 +237,7 @@ double distiller_meta_grad(Distiller *d, LearnSet *set, const float *theta0, con
     for (int k = d->match.step - 1; k >= 0; k--) {
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
-        cl_mem tangent = reverse_pass(d, dptr(d->thetas, (size_t)k * P), in, n);
+        cl_mem tangent = reverse_pass(d, theta_steps_at(&d->thetas, k), in, n);
         da -= dev_dot(P, dptr(d->lam, 0), dptr(d->g, 0));
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */

@@ -37,7 +37,7 @@ typedef struct {
     DsaStrategy dsa;          /* ngroups 0: no augmentation in the unroll */
     size_t in_img;            /* floats per network input */
     StepEngine step;
-    cl_mem thetas;            /* (K+1) x P */
+    ThetaSteps thetas;        /* (K+1) x P, in one or more buffers */
     cl_mem target, lam, g, hvp;
     /* One step's batch: rendered from the set, augmented, the input meta-gradient u at the
      * augmented rows and u_rendered at the rendered rows (A^T u); batch_syn x rounds inputs

@@ -71,11 +71,11 @@ void match_select(const float *theta, const float *target, size_t P, size_t drop
 }
 
 /* The first minimum of d_k over k = 1..K. */
-static int closest_step(int K, size_t P, cl_mem thetas, cl_mem target, double *dist) {
+static int closest_step(int K, size_t P, const ThetaSteps *thetas, cl_mem target, double *dist) {
     int best = K;
     double bd = 0;
     for (int k = 1; k <= K; k++) {
-        double dk = dev_sqdist(P, dptr(thetas, (size_t)k * P), dptr(target, 0));
+        double dk = dev_sqdist(P, theta_steps_at(thetas, k), dptr(target, 0));
         if (k == 1 || dk < bd) {
             best = k;
             bd = dk;
@@ -85,21 +85,22 @@ static int closest_step(int K, size_t P, cl_mem thetas, cl_mem target, double *d
     return best;
 }
 
-double matcher_seed(Matcher *mt, int K, cl_mem thetas, cl_mem target_dev, const float *target_host, double D,
-                    cl_mem lam) {
+double matcher_seed(Matcher *mt, int K, const ThetaSteps *thetas, cl_mem target_dev, const float *target_host,
+                    double D, cl_mem lam) {
     size_t P = mt->P;
     double dist = 0;
     int k = K;
     if (mt->opt.auto_match) k = closest_step(K, P, thetas, target_dev, &dist);
     mt->step = k;
     mt->dropped = match_dropped_count(mt->opt.loss_ratio, P);
+    DPtr theta_k = theta_steps_at(thetas, k);
     if (mt->dropped == 0) {   /* plain MTT's seed on the device */
-        if (!mt->opt.auto_match) dist = dev_sqdist(P, dptr(thetas, (size_t)k * P), dptr(target_dev, 0));
-        LAUNCH("distill_lambda_init", P, KM(lam), KM(thetas), KL((size_t)k * P), KM(target_dev), KF(2.0 / D), KL(P));
+        if (!mt->opt.auto_match) dist = dev_sqdist(P, theta_k, dptr(target_dev, 0));
+        LAUNCH("distill_lambda_init", P, KM(lam), KM(theta_k.mem), KL(theta_k.off), KM(target_dev), KF(2.0 / D), KL(P));
         return dist / D;
     }
     /* PAD: the kept entries of the matched step, selected on the host. */
-    dev_read_f32(thetas, (size_t)k * P, P, mt->theta);
+    dev_read_f32(theta_k.mem, theta_k.off, P, mt->theta);
     match_select(mt->theta, target_host, P, mt->dropped, mt->keep, mt->err, mt->order);
     /* lambda as distill_lambda_init computes it (float), zero where left out; the numerator
      * in double from the selection's squared errors. */

@@ -15,6 +15,7 @@
 #define CLMTT_MATCH_H
 
 #include "core/runtime.h"
+#include "distill/theta_steps.h"
 
 #include <stddef.h>
 
@@ -47,7 +48,7 @@ void match_select(const float *theta, const float *target, size_t P, size_t drop
 /* After the forward sweep over thetas [(K+1) x P] (device): picks the matched step, writes the
  * adjoint's seed into lam (P, device) and returns the loss. target: the same P values on the
  * device (target_dev) and on the host (target_host); D = ||theta_0 - target||^2. */
-double matcher_seed(Matcher *mt, int K, cl_mem thetas, cl_mem target_dev, const float *target_host, double D,
-                    cl_mem lam);
+double matcher_seed(Matcher *mt, int K, const ThetaSteps *thetas, cl_mem target_dev, const float *target_host,
+                    double D, cl_mem lam);
 
 #endif
