@@ -100,12 +100,14 @@ OCLGRIND_CI=(test_act test_pool@gpu test_loss test_dsa:device)
 # The tests the default run (CI) repeats under ASan + UBSan: the readers of outside bytes, the
 # flag and config parsers, the runtime and the fast layer tests. Measured on the shared 2-core
 # machine (ctest -j2, other work running): sanitizer build about 150 s, these tests about 6 min
-# (test_config 103 s, test_cli 95 s, test_images 32 s, test_data 18 s, the rest a few seconds each),
-# the fuzz smoke above 74 s with its build; the default run was about 11 min, so CI stays near 20 min.
-# Left to tools/test.sh --sanitize: test_crash, test_correct_init and the distillation, model,
-# training and MPI tests (several minutes each under the sanitizers).
+# (test_config 103 s, test_cli 95 s, test_runtime 36 s, test_images 32 s, test_data 18 s, test_report
+# 18 s, the rest under 10 s each), the fuzz smoke above 74 s with its build; the default run was
+# about 11 min, so CI stays near 20 min. Left to tools/test.sh --sanitize (minutes each under the
+# sanitizers): test_crash, test_correct_init, test_distill, test_match, test_max_alloc, test_model,
+# test_mpi, test_seam, test_seed_commands, test_texture, test_train, test_zca_cli and the scripts.
 SANITIZE_CI=(test_00_warmup test_act test_cli test_config test_conv2d test_data test_dct test_dsa test_freq test_gemm
-  test_images test_info test_linear test_loss test_png test_report test_runtime test_safetensors)
+  test_images test_info test_linear test_loss test_norm test_png test_pool test_report test_runtime test_safetensors
+  test_zca)
 
 if [ "$mode" = oclgrind ]; then
   "$root/tools/build.sh"
