@@ -104,10 +104,10 @@ OCLGRIND_CI=(test_act test_pool@gpu test_loss test_dsa:device)
 # 18 s, the rest under 10 s each), the fuzz smoke above 74 s with its build; the default run was
 # about 11 min, so CI stays near 20 min. Left to tools/test.sh --sanitize (minutes each under the
 # sanitizers): test_crash, test_correct_init, test_distill, test_match, test_max_alloc, test_model,
-# test_mpi, test_seam, test_seed_commands, test_texture, test_train, test_zca_cli and the scripts.
+# test_mpi, test_seed_commands, test_texture, test_train, test_zca_cli and the scripts.
 SANITIZE_CI=(test_00_warmup test_act test_cli test_config test_conv2d test_data test_dct test_dsa test_freq test_gemm
   test_images test_info test_linear test_loss test_norm test_png test_pool test_report test_runtime test_safetensors
-  test_zca)
+  test_seam test_zca)
 
 if [ "$mode" = oclgrind ]; then
   "$root/tools/build.sh"
