@@ -114,11 +114,11 @@ __kernel void scalars_put_float(__global float *dst, long off, __global const ui
 /* The adjoint's seed at the matched step, where it is `step`: lam = (2 / D) (theta_step - target);
  * a no-op at any other step. */
 __kernel void distill_lambda_seed(__global float *lam, __global const float *thetas, __global const float *target,
-                                  __global const uint2 *sc, int step, long stride, long n) {
+                                  __global const uint2 *sc, int step, long off, long n) {
     long i = get_global_id(0);
     if (i >= n || sc_int(sc, SC_MATCHED) != step) return;
     float scale = sc_two_over(sc_get(sc, SC_D));
-    lam[i] = scale * (thetas[(long)step * stride + i] - target[i]);
+    lam[i] = scale * (thetas[off + i] - target[i]);
 }
 
 /* One item: whether the set may take this iteration's step. Not finite (the loss NUM / D,

@@ -105,7 +105,7 @@ void dataset_resolve(const char *name, const char *subset, int res, DatasetInfo 
     if (strcmp(out->name, "ImageNet") != 0) return;
     if (res < CATALOG_MIN_RES || res > CATALOG_MAX_RES)
         die("--res: must be between %d and %d pixels, got %d", CATALOG_MIN_RES, CATALOG_MAX_RES, res);
-    /* Kept for the rest of the run: out points into it. */
+    /* Owned by out (out points into it) until dataset_info_free. */
     Subset *s = xcalloc(1, sizeof *s);
     char err[1024];
     int rc = subset_find(subset, s, err, sizeof err);
@@ -124,4 +124,14 @@ void dataset_resolve(const char *name, const char *subset, int res, DatasetInfo 
     out->wnids = (const char *const *)s->wnids;
     out->imagenet_index = s->index;
     out->subset = s->name;
+    out->owned = s;
+}
+
+void dataset_info_free(DatasetInfo *info) {
+    Subset *s = info->owned;
+    if (s) {
+        subset_free(s);
+        free(s);
+    }
+    memset(info, 0, sizeof *info);
 }

@@ -517,6 +517,7 @@ START_TEST(subset_lists) {
     ck_assert_int_eq(all[5].imagenet_index[9], 11);
     ck_assert_int_eq(all[0].height, 128); ck_assert_int_eq(all[0].width, 128); ck_assert_int_eq(all[0].channels, 3);
     ck_assert_int_eq(all[0].no_zca_suffix, 0);
+    for (int i = 0; i < 6; i++) dataset_info_free(&all[i]);
 
     /* Parsing: comments, blank lines, CRLF, index-only and wnid-only lines, names with spaces. */
     Subset s;
@@ -554,11 +555,13 @@ START_TEST(subset_lists) {
     ck_assert_int_eq(o.num_classes, 2);
     ck_assert_str_eq(o.class_names[1], "second");
     ck_assert_int_eq(o.height, 64);
+    dataset_info_free(&o);
     char *ov = pfmt("%s/subsets/imagenette.txt", g_data_dir);
     unlink(ov);
     free(ov);
     dataset_resolve("ImageNet", "imagenette", 64, &o);
     ck_assert_int_eq(o.num_classes, 10);
+    dataset_info_free(&o);
     /* Other datasets ignore subset and res. */
     dataset_resolve("CIFAR10", "whatever", 3, &o);
     ck_assert_int_eq(o.height, 32);
@@ -572,6 +575,7 @@ static void resolve_in_child(void *p) {
     ResolveArgs *a = p;
     DatasetInfo d;
     dataset_resolve("ImageNet", a->subset, a->res, &d);
+    dataset_info_free(&d);
 }
 
 START_TEST(subset_faults) {
@@ -825,6 +829,7 @@ START_TEST(imagenet_subset_load) {
     TU_ASSERT_HAS(msg, "clmtt expects");
     TU_ASSERT_HAS(msg, "/train/<wnid>/");
     free(empty);
+    dataset_info_free(&info);
     free_made(tr, 5);
     free_made(te, 3);
     free(root);
@@ -859,6 +864,7 @@ START_TEST(imagenet_index_only_lines) {
     check_split(&d.train, tr, 3, "by index train");
     check_split(&d.test, te, 3, "by index val");
     dataset_free(&d);
+    dataset_info_free(&info);
     free_made(tr, 3);
     free_made(te, 3);
     free(root);
@@ -905,6 +911,7 @@ START_TEST(unreadable_pictures) {
     ck_assert_int_eq(load_dies("ImageNet", "trio", root, 16, 0, msg, sizeof msg), 1);
     TU_ASSERT_HAS(msg, whole);
     free(whole); free(fake);
+    dataset_info_free(&info);
     free_made(tr, 5);
     free_made(te, 3);
     free(root);
@@ -971,10 +978,20 @@ START_TEST(decoded_cache) {
     unlink(more);
     load_expect(&info, root, 0, 8, &d2);
     dataset_free(&d2);
-    /* A damaged cache file is rebuilt, not trusted. */
+    /* A damaged cache file is rebuilt, not trusted: a label out of range under a matching
+     * key (found by tests/fuzz/cache.c's checks), then a truncated file. */
     glob_t g;
     char *pat = tu_path(cache, "ImageNet-trio-16-*.pixels");
     ck_assert_int_eq(glob(pat, 0, NULL, &g), 0);
+    FILE *cf = fopen(g.gl_pathv[0], "r+b");
+    ck_assert_ptr_nonnull(cf);
+    const int32_t bad_label = 1000;
+    ck_assert_int_eq(fseek(cf, 48, SEEK_SET), 0);   /* the first training label */
+    ck_assert_int_eq(fwrite(&bad_label, sizeof bad_label, 1, cf), 1);
+    ck_assert_int_eq(fclose(cf), 0);
+    load_expect(&info, root, 0, 8, &d2);
+    for (int i = 0; i < d2.train.n; i++) ck_assert_int_lt(d2.train.labels[i], info.num_classes);
+    dataset_free(&d2);
     ck_assert_int_eq(truncate(g.gl_pathv[0], 100), 0);
     globfree(&g);
     free(pat);
@@ -1003,6 +1020,8 @@ START_TEST(decoded_cache) {
     ck_assert(!dir_exists("off"));
     setenv("CLMTT_CACHE_DIR", g_cache, 1);
     dataset_free(&d1);
+    dataset_info_free(&info);
+    dataset_info_free(&info24);
     free_made(tr, 5);
     free_made(te, 3);
     free_made(ttr, 6);
@@ -1024,6 +1043,7 @@ START_TEST(expert_folders) {
     dataset_resolve("ImageNet", "imagefruit", 128, &d);
     expert_dir(out, sizeof out, "./buffers", &d, d.subset, 128, 0, "ConvNetD5");
     ck_assert_str_eq(out, "./buffers/ImageNet/imagefruit/128/ConvNetD5");
+    dataset_info_free(&d);
     dataset_resolve("CIFAR10", "imagenette", 128, &d);
     expert_dir(out, sizeof out, "B", &d, "imagenette", 128, 0, "ConvNet");
     ck_assert_str_eq(out, "B/CIFAR10_NO_ZCA/ConvNet");

@@ -218,7 +218,7 @@ START_TEST(seed_and_put_match_reference) {
         scalars_write(&sc, SC_D, D, format);
         scalars_write(&sc, SC_MATCHED, 2, format);
         cl_mem lam = tu_poisoned(P);
-        matcher_seed_at(&mt, step, tm, stride, gm, &sc, lam);
+        matcher_seed_at(&mt, step, dptr(tm, (size_t)step * stride), gm, &sc, lam);
         float *got = tu_download(lam, 0, P);
         if (step != 2) {
             tu_check_untouched("lambda at an unmatched step", lam, P, 0, 0, 0, 0);

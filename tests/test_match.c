@@ -157,7 +157,8 @@ static void check_kept_entries(const FdMeta *m, FdMetaRun *run, double ratio) {
     const Matcher *mt = &run->d.match;
     size_t P = m->net.nparams;
     ck_assert_uint_eq(mt->dropped, (size_t)floor(ratio * (double)P));
-    float *theta = tu_download(run->d.thetas, (size_t)mt->step * run->d.stride, P);
+    DPtr at = theta_steps_at(&run->d.thetas, mt->step);
+    float *theta = tu_download(at.mem, at.off, P);
     check_against_sort(theta, m->target, P, mt->dropped, mt->keep, "the distiller's kept entries");
     free(theta);
 }

@@ -20,6 +20,7 @@ static void make_images(ImageSet *s, int n, int c, int h, int w, uint64_t seed, 
                         double noise, int clamp) {
     enum { K = 6 };
     int d = c * h * w;
+    memset(s, 0, sizeof *s);   /* callers' sets are uninitialized; imageset_free frees every pointer */
     s->n = n; s->c = c; s->h = h; s->w = w;
     s->images = xmalloc((size_t)n * d * sizeof(float));
     s->labels = xmalloc((size_t)n * sizeof(int32_t));

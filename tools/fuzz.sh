@@ -26,6 +26,7 @@ fuzz_flags() {
     cifar) f+=(-max_len=8192) ;;      # two CIFAR records (3073 or 3074 bytes each)
     image) f+=(-max_len=16384) ;;
     config) f+=(-close_fd_mask=3) ;;  # the parse prints "Config: ..." and the ignored keys
+    cache) f+=(-close_fd_mask=1) ;;   # each refusal prints why the cache is rebuilt
   esac
   printf '%s\n' "${f[@]}"
 }

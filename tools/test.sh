@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs every test (ctest) on the default OpenCL device.
 #   tools/test.sh [ctest args]             the suite on the default device (build/ or $CLMTT_BUILD_DIR),
-#                                          then a few tests on Oclgrind where it is installed
+#                                          then (what CI runs, .ci/run) a few tests on Oclgrind where
+#                                          it is installed, the fuzz smoke where clang-16 and libFuzzer
+#                                          are installed, and the sanitizer part (SANITIZE_CI below)
 #   tools/test.sh --sanitize [ctest args]  clmtt and the tests built with AddressSanitizer and
 #                                          UndefinedBehaviorSanitizer into build-sanitize/
 #                                          (or $CLMTT_SAN_BUILD_DIR), then ctest there
@@ -20,7 +22,9 @@ case "${1:-}" in
 esac
 "$root/tools/install-deps.sh"
 
-if [ "$mode" = sanitize ]; then
+# Builds clmtt and the tests with AddressSanitizer and UndefinedBehaviorSanitizer into
+# build-sanitize/ (or $CLMTT_SAN_BUILD_DIR) and runs ctest there with the given arguments.
+run_sanitize() (
   build=${CLMTT_SAN_BUILD_DIR:-$root/build-sanitize}
   flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_C_FLAGS=$flags" \
@@ -34,6 +38,10 @@ if [ "$mode" = sanitize ]; then
   export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tools/lsan.supp:print_suppressions=0}
   cd "$build"
   ctest --output-on-failure "$@"
+)
+
+if [ "$mode" = sanitize ]; then
+  run_sanitize "$@"
   exit
 fi
 
@@ -89,6 +97,17 @@ OCLGRIND_ALL=(test_act test_loss test_dsa:device test_linear test_freq test_dct
   test_model:device test_model:device@gpu test_texture test_texture@gpu test_distill test_distill@gpu)
 # The part the default run (CI) ends with: a few minutes on two cores.
 OCLGRIND_CI=(test_act test_pool@gpu test_loss test_dsa:device)
+# The tests the default run (CI) repeats under ASan + UBSan: the readers of outside bytes, the
+# flag and config parsers, the runtime and the fast layer tests. Measured on the shared 2-core
+# machine (ctest -j2, other work running): sanitizer build about 150 s, these tests about 6 min
+# (test_config 103 s, test_cli 95 s, test_runtime 36 s, test_images 32 s, test_data 18 s, test_report
+# 18 s, the rest under 10 s each), the fuzz smoke above 74 s with its build; the default run was
+# about 11 min, so CI stays near 20 min. Left to tools/test.sh --sanitize (minutes each under the
+# sanitizers): test_crash, test_correct_init, test_distill, test_match, test_max_alloc, test_model,
+# test_mpi, test_seed_commands, test_texture, test_train, test_zca_cli and the scripts.
+SANITIZE_CI=(test_00_warmup test_act test_cli test_config test_conv2d test_data test_dct test_dsa test_freq test_gemm
+  test_images test_info test_linear test_loss test_norm test_png test_pool test_report test_runtime test_safetensors
+  test_seam test_zca)
 
 if [ "$mode" = oclgrind ]; then
   "$root/tools/build.sh"
@@ -106,3 +125,17 @@ if command -v oclgrind >/dev/null; then
 else
   echo "test.sh: oclgrind not installed, the Oclgrind runs are skipped"
 fi
+# The fuzz smoke: every libFuzzer harness for 10^4 executions from its seeds (tests/fuzz),
+# where Debian's clang-16 and its fuzzer runtime (libclang-rt-16-dev) are installed.
+if command -v clang-16 >/dev/null && [ -f /usr/lib/llvm-16/lib/clang/16/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
+  start=$SECONDS
+  "$root/tools/fuzz.sh" --smoke
+  echo "test.sh: fuzz smoke done in $((SECONDS - start)) s"
+else
+  echo "test.sh: clang-16 or libFuzzer (libclang-rt-16-dev) not installed, the fuzz smoke is skipped"
+fi
+# The sanitizer part: the ASan + UBSan build and the tests of SANITIZE_CI (the whole suite
+# under sanitizers, tools/test.sh --sanitize, takes too long for CI on two cores).
+start=$SECONDS
+run_sanitize -R "^($(IFS='|'; echo "${SANITIZE_CI[*]}"))\$"
+echo "test.sh: sanitizer part done in $((SECONDS - start)) s"

@@ -151,8 +151,8 @@ static void dsa_apply(const DsaDraw *d, const DPtr *params, int C, int H, int W,
     }
     cl_mem means = rt_scratch(RT_SCRATCH_DSA_MEANS, (size_t)d->N);
     if (d->group == DSA_COLOR)
-        LAUNCH_GROUPS("dsa_sample_mean", (size_t)d->N, rt_reduce_local(), KM(src), KL((size_t)C * H * W), KM(means),
-                      KLOCAL(rt_reduce_local() * sizeof(float)));
+        LAUNCH_GROUPS("dsa_sample_mean", (size_t)d->N, rt_reduce_local("dsa_sample_mean"), KM(src), KL((size_t)C * H * W),
+                      KM(means), KLOCAL(rt_reduce_local("dsa_sample_mean") * sizeof(float)));
     LAUNCH("dsa_map", total, KM(dst), KM(src), KM(p), KM(means), KI(d->N), KI(C), KI(H), KI(W), KI(d->group),
            KI(transpose));
 }

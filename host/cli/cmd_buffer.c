@@ -230,6 +230,7 @@ int cmd_buffer(int argc, char **argv) {
     free(snaps);
     trainer_free(&tr);
     dataset_free(&data);
+    dataset_info_free(&dsinfo);
     rt_shutdown();
     return 0;
 }

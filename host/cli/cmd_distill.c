@@ -445,6 +445,7 @@ int cmd_distill(int argc, char **argv) {
     freqrank_free(&rank);
     zca_free(&zca);
     dataset_free(&data);
+    dataset_info_free(&dsinfo);
     rt_shutdown();
     return status;
 }

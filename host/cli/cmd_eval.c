@@ -188,6 +188,7 @@ int cmd_eval(int argc, char **argv) {
     cJSON_Delete(res_json);
     synset_free(&set);
     dataset_free(&data);
+    dataset_info_free(&dsinfo);
     rt_shutdown();
     return 0;
 }

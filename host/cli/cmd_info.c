@@ -458,6 +458,7 @@ int cmd_info(int argc, char **argv) {
         } else {
             print_layout(&net, &ds);
         }
+        dataset_info_free(&ds);
     } else {
         if (nfiles == 0) die("info: give one or more files, or --model M --dataset D (see 'clmtt info --help')");
         cJSON *all = cJSON_CreateArray();

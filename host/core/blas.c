@@ -123,7 +123,7 @@ void scal(size_t n, float alpha, DPtr x) {
 cl_mem dev_reduce_partials(DevReduceOp op, size_t n, DPtr x, DPtr y, int *groups) {
     enum { GROUPS = DEV_REDUCE_MAX_GROUPS };
     cl_mem partial = rt_scratch(RT_SCRATCH_REDUCE, GROUPS);
-    size_t local = rt_reduce_local();
+    size_t local = rt_reduce_local("reduce_partials");
     size_t g = (n + local - 1) / local;
     if (g > GROUPS) g = GROUPS;
     *groups = (int)g;

@@ -111,22 +111,6 @@ int rt_default_device(const DeviceInfo *devs, int n) {
     return n > 0 ? 0 : -1;
 }
 
-int rt_pick_device(const char *list) {
-    int ids[64], n = 0;
-    const char *p = list;
-    while (n < 64) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 1000000) return -1;
-        ids[n++] = (int)v;
-        if (*end == 0) break;
-        if (*end != ',') return -1;
-        p = end + 1;
-    }
-    if (n == 0 || *p == 0) return -1;
-    return ids[dist_local_rank() % n];
-}
-
 int rt_default_device_for_rank(const DeviceInfo *devs, int n) {
     int def = rt_default_device(devs, n);
     if (def < 0 || dist_local_size() < 2) return def;
@@ -134,6 +118,20 @@ int rt_default_device_for_rank(const DeviceInfo *devs, int n) {
     for (int i = 0; i < n && count < 64; i++)
         if (devs[i].type == devs[def].type) same[count++] = i;
     return same[dist_local_rank() % count];
+}
+
+/* CLMTT_MAX_ALLOC_BYTES lowers the per-buffer cap below the device's
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE (never raises it): the tests force chunking and dev_alloc's
+ * refusal with it, and a driver that overstates its cap can be given headroom. */
+static void apply_alloc_cap(void) {
+    const char *e = getenv("CLMTT_MAX_ALLOC_BYTES");
+    if (!e || !*e) return;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(e, &end, 10);
+    if (*end || errno || e[0] == '-' || v < 1024)
+        die("CLMTT_MAX_ALLOC_BYTES must be a whole number of bytes, at least 1024, got '%s'", e);
+    if (v < RT.dev.max_alloc) RT.dev.max_alloc = (cl_ulong)v;
 }
 
 /* Opens device `index` into the current runtime (which must be closed). */
@@ -157,6 +155,7 @@ static void open_current(int index) {
     }
     if (index >= n) die("--device %d: there are only %d OpenCL device(s) (see 'clmtt devices')", index, n);
     RT.dev = devs[index];
+    apply_alloc_cap();
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)RT.dev.platform, 0};
     RT.ctx = clCreateContext(props, 1, &RT.dev.device, NULL, NULL, &err);
@@ -559,9 +558,9 @@ void rt_launch_groups(const char *name, size_t groups, size_t local, const KArg 
     rt_profile_event(name, ev);
 }
 
-size_t rt_reduce_local(void) {
-    size_t l = 256;
-    while (l > RT.dev.max_wg) l >>= 1;
+size_t rt_reduce_local(const char *kernel) {
+    size_t cap = kernel_entry(kernel)->max_wg, l = 256;
+    while (l > cap) l >>= 1;
     return l;
 }
 
@@ -575,8 +574,9 @@ int rt_cpu_family(void) {
     return (RT.dev.type & CL_DEVICE_TYPE_CPU) != 0;
 }
 
-size_t rt_items_local(size_t items) {
+size_t rt_items_local(size_t items, const char *kernel) {
     size_t want = items / (8 * (size_t)(RT.dev.compute_units ? RT.dev.compute_units : 1)), l = 1;
-    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= RT.dev.max_wg) l *= 2;
+    size_t cap = kernel_entry(kernel)->max_wg;
+    while (l * 2 <= want && l * 2 <= 64 && l * 2 <= cap) l *= 2;
     return l;
 }

@@ -204,11 +204,12 @@ long rt_counts_blocking(const RtCounts *c);
 /* Kernel family: 1 for CPU devices (kernels that loop and vectorize inside one work-item),
  * 0 for GPUs (CLBlast GEMMs, work-group kernels). CLMTT_KERNEL_FAMILY=cpu|gpu forces one. */
 int rt_cpu_family(void);
-/* `items` work-items in groups small enough that every compute unit gets several (for
- * CPU-family kernels, which vectorize inside one item, not across items). */
-size_t rt_items_local(size_t items);
+/* `items` work-items of `kernel` in groups small enough that every compute unit gets several
+ * (for CPU-family kernels, which vectorize inside one item, not across items), and no larger
+ * than the kernel allows (CL_KERNEL_WORK_GROUP_SIZE). */
+size_t rt_items_local(size_t items, const char *kernel);
 #define LAUNCH_ITEMS(name, items, ...) do { \
-        size_t n_ = (items), l_ = rt_items_local(n_); \
+        size_t n_ = (items), l_ = rt_items_local(n_, (name)); \
         LAUNCH_GROUPS((name), (n_ + l_ - 1) / l_, l_, __VA_ARGS__); } while (0)
 
 /* Alignment in floats for offsets into a buffer that CLBlast reads as a matrix: the device's
@@ -218,7 +219,9 @@ size_t rt_items_local(size_t items);
 size_t rt_align_floats(void);
 size_t rt_align_up(size_t n);
 
-/* Local size for reduction kernels: a power of two <= max work-group size and <= 256. */
-size_t rt_reduce_local(void);
+/* Local size for the reduction kernel `kernel`: a power of two <= 256 and <= the work-group
+ * size the kernel allows on this device (CL_KERNEL_WORK_GROUP_SIZE, which registers or local
+ * memory can make smaller than the device's maximum). */
+size_t rt_reduce_local(const char *kernel);
 
 #endif

@@ -55,6 +55,11 @@ cl_mem dev_alloc(size_t bytes, const char *what) {
     return m;
 }
 
+size_t dev_max_items(size_t item_bytes) {
+    size_t n = item_bytes ? (size_t)(RT.dev.max_alloc / item_bytes) : (size_t)RT.dev.max_alloc;
+    return n ? n : 1;
+}
+
 void dev_free(cl_mem m) {
     if (!m) return;
     RT.mem_current -= mem_size(m);

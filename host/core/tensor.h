@@ -18,6 +18,11 @@ static inline DPtr dptr_add(DPtr p, size_t n) { p.off += n; return p; }
 /* Allocates `bytes` (zero-filled). Dies with what was being allocated, the size,
  * and the device's limits when it cannot. */
 cl_mem dev_alloc(size_t bytes, const char *what);
+/* How many items of item_bytes each one buffer may hold under the device's per-buffer cap
+ * (RT.dev.max_alloc: CL_DEVICE_MAX_MEM_ALLOC_SIZE, lowered by CLMTT_MAX_ALLOC_BYTES); at
+ * least 1, so callers that chunk always progress (a single item too big is dev_alloc's
+ * clear refusal). */
+size_t dev_max_items(size_t item_bytes);
 void dev_free(cl_mem m);
 size_t dev_mem_current(void);
 size_t dev_mem_peak(void);

@@ -27,6 +27,9 @@ typedef struct {
     /* Loader option (--skip_bad_images) for the picture datasets: an unreadable picture is
      * reported on stderr and left out instead of stopping the run. */
     int skip_bad_images;
+    /* The subset list dataset_resolve read (ImageNet; NULL otherwise): the pointers above lead
+     * into it, and dataset_info_free releases it. */
+    void *owned;
 } DatasetInfo;
 
 /* NULL when unknown. */
@@ -41,6 +44,8 @@ extern const DatasetInfo *const dataset_catalog[];
  * subset and res are ignored for the other datasets. The lists stay allocated for the
  * rest of the run (one resolution per command). */
 void dataset_resolve(const char *name, const char *subset, int res, DatasetInfo *out);
+/* Releases what dataset_resolve allocated for info (its subset list); info is then unusable. */
+void dataset_info_free(DatasetInfo *info);
 
 typedef struct {
     int n, c, h, w;

@@ -20,8 +20,24 @@ static uint32_t idx_be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-/* The whole (decompressed) content of path into *buf (malloc'd), its length in *len. */
-static int idx_slurp(const char *path, unsigned char **buf, size_t *len, char *err, size_t errlen) {
+/* The size in bytes that the header at b[0..n) declares for the whole file, or 0 when the
+ * header is incomplete, of the other kind or of a shape the parse refuses anyway (the parse
+ * then names what is wrong). */
+static size_t idx_declared(const unsigned char *b, size_t n, int images) {
+    size_t header = images ? 16 : 8;
+    if (n < header || idx_be32(b) != (images ? IDX_MAGIC_IMAGES : IDX_MAGIC_LABELS)) return 0;
+    uint32_t count = idx_be32(b + 4);
+    if (count > INT_MAX / 2) return 0;
+    if (!images) return header + count;
+    if (idx_be32(b + 8) != IDX_SIDE || idx_be32(b + 12) != IDX_SIDE) return 0;
+    return header + (size_t)count * IDX_SIDE * IDX_SIDE;
+}
+
+/* The (decompressed) content of path into *buf (malloc'd), its length in *len. Reads the
+ * header first and then only what it declares, so a small gzip file that inflates to far
+ * more (a damaged or hostile one) never takes more memory than its header's claim; bytes
+ * past the claim are counted, not kept (*len counts them, *buf holds the claim plus one). */
+static int idx_slurp(const char *path, int images, unsigned char **buf, size_t *len, char *err, size_t errlen) {
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f) {
@@ -29,17 +45,31 @@ static int idx_slurp(const char *path, unsigned char **buf, size_t *len, char *e
         return -1;
     }
     gzbuffer(f, 1 << 17);
-    size_t cap = 1 << 20, n = 0;
+    size_t header = images ? 16 : 8, limit = header, cap = 1 << 16, n = 0, extra = 0;
+    int claimed = 0;   /* limit is the header's claim plus one */
     unsigned char *b = xmalloc(cap);
     for (;;) {
-        if (cap - n < (1u << 20)) {
-            cap *= 2;
+        if (n == limit) {
+            if (claimed) {
+                /* Extra data: count it, so the message can name the file's size. */
+                unsigned char sink[1 << 16];
+                int r;
+                while ((r = gzread(f, sink, sizeof sink)) > 0) extra += (size_t)r;
+                break;
+            }
+            size_t want = idx_declared(b, n, images);
+            if (!want) break;
+            claimed = 1;
+            limit = want + 1;
+        }
+        size_t ask = limit - n < (1u << 20) ? limit - n : (1u << 20);
+        if (cap - n < ask) {
+            while (cap - n < ask) cap *= 2;
             b = xrealloc(b, cap);
         }
-        int r = gzread(f, b + n, 1u << 20);
-        if (r < 0) break;
+        int r = gzread(f, b + n, (unsigned)ask);
+        if (r <= 0) break;
         n += (size_t)r;
-        if (r == 0) break;
     }
     /* A gzip stream cut short reads as its partial content plus Z_BUF_ERROR. */
     int zerr = Z_OK;
@@ -48,7 +78,7 @@ static int idx_slurp(const char *path, unsigned char **buf, size_t *len, char *e
     snprintf(msg, sizeof msg, "%s", gzerror(f, &zerr));
     gzclose(f);
     if (zerr == Z_BUF_ERROR) {
-        snprintf(err, errlen, "%s: the gzip stream ends early after %zu decompressed bytes (incomplete download?)", path, n);
+        snprintf(err, errlen, "%s: the gzip stream ends early after %zu decompressed bytes (incomplete download?)", path, n + extra);
         free(b);
         return -1;
     }
@@ -58,7 +88,7 @@ static int idx_slurp(const char *path, unsigned char **buf, size_t *len, char *e
         return -1;
     }
     *buf = b;
-    *len = n;
+    *len = n + extra;
     return 0;
 }
 
@@ -159,7 +189,7 @@ static int idx_parse_labels(const char *path, const unsigned char *b, size_t len
 int idx_read(const char *path, int expect_images, ImageSet *inout, char *err, size_t errlen) {
     unsigned char *b = NULL;
     size_t len = 0;
-    if (idx_slurp(path, &b, &len, err, errlen)) return -1;
+    if (idx_slurp(path, expect_images, &b, &len, err, errlen)) return -1;
     int rc = idx_check_magic(path, b, len, expect_images, err, errlen);
     if (rc == 0)
         rc = expect_images ? idx_parse_images(path, b, len, inout, err, errlen)

@@ -159,6 +159,7 @@ void zca_transform_device(const float *M, const float *shift, float alpha, const
                           int d, size_t rows) {
     if (n == 0) return;
     rows = zca_chunk_rows(n, d, sizeof(float), rows);
+    if (rows > dev_max_items((size_t)d * sizeof(float))) rows = dev_max_items((size_t)d * sizeof(float));
     cl_mem dm = dev_alloc((size_t)d * d * sizeof(float), "ZCA matrix");
     cl_mem dv = dev_alloc((size_t)d * sizeof(float), "ZCA shift");
     cl_mem dx = dev_alloc(rows * d * sizeof(float), "ZCA input rows");

@@ -39,8 +39,7 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
     /* A rank's slice of a step: at most ceil(rows / N) rows. */
     size_t slice = (rows + (size_t)d->nranks - 1) / (size_t)d->nranks;
     step_init(&d->step, net, (int)slice, 1, 0);
-    d->stride = rt_align_up(P);
-    d->thetas = dev_alloc((K + 1) * d->stride * 4, "student parameters of every step");
+    theta_steps_init(&d->thetas, (int)K, P);
     d->target = dev_alloc(P * 4, "expert target parameters");
     d->lam = dev_alloc(P * 4, "adjoint");
     d->g = dev_alloc(P * 4, "student gradient");
@@ -80,7 +79,8 @@ void distiller_set_match(Distiller *d, const MatchOptions *opt) {
 void distiller_free(Distiller *d) {
     if (d->upload_pending) rt_finish();   /* the staging below may still be read */
     step_free(&d->step);
-    cl_mem bufs[] = {d->thetas, d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
+    theta_steps_free(&d->thetas);
+    cl_mem bufs[] = {d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
                      d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full, d->dsa_params};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     for (int k = 0; k < d->syn_steps; k++) dsa_draw_free(&d->draws[k]);
@@ -213,7 +213,8 @@ static void upload_iteration(Distiller *d, const float *theta0, const float *tar
     int K = d->syn_steps;
     memcpy(d->up_ends, theta0, P * sizeof(float));
     memcpy(d->up_ends + P, target, P * sizeof(float));
-    dev_write_async(d->thetas, 0, P * 4, d->up_ends);
+    DPtr theta_0 = theta_steps_at(&d->thetas, 0);
+    dev_write_async(theta_0.mem, theta_0.off * 4, P * 4, d->up_ends);
     dev_write_async(d->target, 0, P * 4, d->up_ends + P);
     dev_write_async(d->idx, 0, (size_t)K * d->batch_syn * sizeof(int), d->batch_idx);
     if (d->dsa.ngroups > 0) {
@@ -249,22 +250,23 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
     free(q.perm);
     upload_iteration(d, theta0, target);
     scalars_reset(&d->sc);
-    scalars_reduce(&d->sc, SC_D, 0, RED_SQDIST, P, dptr(d->thetas, 0), dptr(d->target, 0));
+    scalars_reduce(&d->sc, SC_D, 0, RED_SQDIST, P, theta_steps_at(&d->thetas, 0), dptr(d->target, 0));
 
     /* Forward sweep: each step is one chunk of the step engine. */
     RtCounts c0 = rt_counts();
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, set, k);
-        forward_grad(d, dptr(d->thetas, (size_t)k * d->stride), in, step_rows(d, k));
-        LAUNCH("distill_sgd_next", P, KM(d->thetas), KL((size_t)(k + 1) * d->stride), KL((size_t)k * d->stride), KM(d->g),
-               KF(alpha), KL(P));
+        forward_grad(d, theta_steps_at(&d->thetas, k), in, step_rows(d, k));
+        DPtr cur = theta_steps_at(&d->thetas, k), next = theta_steps_next_of(&d->thetas, k);   /* one buffer */
+        LAUNCH("distill_sgd_next", P, KM(cur.mem), KL(next.off), KL(cur.off), KM(d->g), KF(alpha), KL(P));
+        theta_steps_written(&d->thetas, k + 1);
     }
     d->counts_forward = rt_counts_sub(rt_counts(), c0);
     /* The loss's numerator and lambda's seed at the matched step; later steps do not reach
      * the loss. Seeded on the device, the sweep starts at the last step that may be the
      * matched one; under auto_match lambda is zero until the matched step, so the steps
      * past it add exact zeros. */
-    int on_device = matcher_seed(&d->match, K, d->thetas, d->stride, d->target, target, &d->sc, d->lam);
+    int on_device = matcher_seed(&d->match, K, &d->thetas, d->target, target, &d->sc, d->lam);
     int first = on_device ? K - 1 : d->match.step - 1;
     if (on_device && d->match.opt.auto_match) dev_fill(d->lam, 0, P, 0.0f);
 
@@ -273,10 +275,10 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
     c0 = rt_counts();
     for (int k = first; k >= 0; k--) {
         if (on_device && (k == K - 1 || d->match.opt.auto_match))
-            matcher_seed_at(&d->match, k + 1, d->thetas, d->stride, d->target, &d->sc, d->lam);
+            matcher_seed_at(&d->match, k + 1, theta_steps_at(&d->thetas, k + 1), d->target, &d->sc, d->lam);
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
-        cl_mem tangent = reverse_pass(d, dptr(d->thetas, (size_t)k * d->stride), in, n);
+        cl_mem tangent = reverse_pass(d, theta_steps_at(&d->thetas, k), in, n);
         scalars_reduce(&d->sc, SC_DLR, 1, RED_DOT, P, dptr(d->lam, 0), dptr(d->g, 0));   /* dlr -= <lambda, g_k> */
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */

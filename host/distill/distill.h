@@ -44,8 +44,7 @@ typedef struct {
     DsaStrategy dsa;          /* ngroups 0: no augmentation in the unroll */
     size_t in_img;            /* floats per network input */
     StepEngine step;
-    cl_mem thetas;            /* (K+1) x stride: theta_k at k * stride, P floats each */
-    size_t stride;            /* P rounded up to rt_align_floats(), so every theta_k CLBlast reads is aligned */
+    ThetaSteps thetas;        /* theta_0 .. theta_K, P floats each at an aligned stride, in one or more buffers */
     cl_mem target, lam, g, hvp;
     /* One step's batch: rendered from the set, augmented, the input meta-gradient u at the
      * augmented rows and u_rendered at the rendered rows (A^T u); batch_syn x rounds inputs

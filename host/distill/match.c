@@ -70,17 +70,17 @@ void match_select(const float *theta, const float *target, size_t P, size_t drop
     for (size_t i = 0; i < drop; i++) keep[order[i]] = 0;
 }
 
-int matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target_dev, const float *target_host, IterScalars *sc,
+int matcher_seed(Matcher *mt, int K, const ThetaSteps *thetas, cl_mem target_dev, const float *target_host, IterScalars *sc,
                  cl_mem lam) {
     size_t P = mt->P;
     mt->dropped = match_dropped_count(mt->opt.loss_ratio, P);
     /* The distances on the device: d_1 .. d_K and their first minimum, or d_K alone. */
     if (mt->opt.auto_match) {
         for (int k = 1; k <= K; k++)
-            scalars_reduce(sc, SC_HEAD + k - 1, 0, RED_SQDIST, P, dptr(thetas, (size_t)k * stride), dptr(target_dev, 0));
+            scalars_reduce(sc, SC_HEAD + k - 1, 0, RED_SQDIST, P, theta_steps_at(thetas, k), dptr(target_dev, 0));
         scalars_argmin(sc);
     } else {
-        scalars_reduce(sc, SC_NUM, 0, RED_SQDIST, P, dptr(thetas, (size_t)K * stride), dptr(target_dev, 0));
+        scalars_reduce(sc, SC_NUM, 0, RED_SQDIST, P, theta_steps_at(thetas, K), dptr(target_dev, 0));
     }
     mt->step = mt->opt.auto_match ? 0 : K;   /* auto_match: known at the iteration's read */
     if (mt->dropped == 0) return 1;
@@ -91,7 +91,8 @@ int matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target
     if (!(v.D > 0)) die("the expert's start and target snapshots are identical: the loss is undefined (expert_epochs >= 1?)");
     int k = v.matched;
     mt->step = k;
-    dev_read_f32(thetas, (size_t)k * stride, P, mt->theta);
+    DPtr theta_k = theta_steps_at(thetas, k);
+    dev_read_f32(theta_k.mem, theta_k.off, P, mt->theta);
     match_select(mt->theta, target_host, P, mt->dropped, mt->keep, mt->err, mt->order);
     /* lambda as distill_lambda_seed computes it (float), zero where left out; the numerator
      * in double from the selection's squared errors. */
@@ -106,6 +107,7 @@ int matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target
     return 0;
 }
 
-void matcher_seed_at(const Matcher *mt, int step, cl_mem thetas, size_t stride, cl_mem target_dev, IterScalars *sc, cl_mem lam) {
-    LAUNCH("distill_lambda_seed", mt->P, KM(lam), KM(thetas), KM(target_dev), KM(sc->buf), KI(step), KL((long)stride), KL(mt->P));
+void matcher_seed_at(const Matcher *mt, int step, DPtr theta_step, cl_mem target_dev, IterScalars *sc, cl_mem lam) {
+    LAUNCH("distill_lambda_seed", mt->P, KM(lam), KM(theta_step.mem), KM(target_dev), KM(sc->buf), KI(step), KL(theta_step.off),
+           KL(mt->P));
 }

@@ -18,6 +18,7 @@
 
 #include "core/runtime.h"
 #include "distill/scalars.h"
+#include "distill/theta_steps.h"
 
 #include <stddef.h>
 
@@ -47,7 +48,7 @@ size_t match_dropped_count(double r, size_t P);
 void match_select(const float *theta, const float *target, size_t P, size_t drop, unsigned char *keep, double *err,
                   size_t *order);
 
-/* After the forward sweep over thetas [(K+1) x stride] (device; theta_k at k * stride), with D in the scalars' slot D:
+/* After the forward sweep over thetas (theta_0 .. theta_K on the device), with D in the scalars' slot D:
  * puts the loss's numerator into slot NUM (auto_match: the matched step into MATCHED, from
  * the distances on the device). Returns 1 when the adjoint's seed is left to the reverse
  * sweep (matcher_seed_at before each step that may be the matched one; mt->step is K, or 0
@@ -55,9 +56,9 @@ void match_select(const float *theta, const float *target, size_t P, size_t drop
  * the host selects the kept entries, which waits for the device; mt->step is the matched
  * step). target: the same P values on the device (target_dev) and on the host
  * (target_host). */
-int matcher_seed(Matcher *mt, int K, cl_mem thetas, size_t stride, cl_mem target_dev, const float *target_host, IterScalars *sc,
+int matcher_seed(Matcher *mt, int K, const ThetaSteps *thetas, cl_mem target_dev, const float *target_host, IterScalars *sc,
                  cl_mem lam);
-/* lam = 2/D (theta_step - target), theta_step at step * stride, when slot MATCHED is `step`; else nothing. */
-void matcher_seed_at(const Matcher *mt, int step, cl_mem thetas, size_t stride, cl_mem target_dev, IterScalars *sc, cl_mem lam);
+/* lam = 2/D (theta_step - target) when slot MATCHED is `step`; else nothing. */
+void matcher_seed_at(const Matcher *mt, int step, DPtr theta_step, cl_mem target_dev, IterScalars *sc, cl_mem lam);
 
 #endif

@@ -77,14 +77,14 @@ static int want_pair(DPtr a, DPtr b, const char *what) {
 static void launch(const BlockShape *s, const char *cpu, const char *grp, const KArg *args, int nargs) {
     size_t C = (size_t)s->C;
     if (rt_cpu_family()) {
-        size_t l = rt_items_local(C);
+        size_t l = rt_items_local(C, cpu);
         rt_launch_groups(cpu, (C + l - 1) / l, l, args, nargs);
         return;
     }
     KArg all[48];
     if (nargs + 1 > (int)(sizeof all / sizeof all[0])) die("internal: block kernel %s has %d arguments", grp, nargs);
     for (int i = 0; i < nargs; i++) all[i] = args[i];
-    size_t l = rt_reduce_local(), hw = (size_t)s->H * s->W, want = 1;
+    size_t l = rt_reduce_local(grp), hw = (size_t)s->H * s->W, want = 1;
     while (want < hw && want < l) want <<= 1;
     all[nargs] = KLOCAL(want * sizeof(float));
     rt_launch_groups(grp, C, want, all, nargs + 1);

@@ -50,6 +50,13 @@ static size_t chunk_cap_floats(void) {
     return (size_t)v;
 }
 
+/* The cap, never above one buffer's worth (CL_DEVICE_MAX_MEM_ALLOC_SIZE or
+ * CLMTT_MAX_ALLOC_BYTES): the scratch of a chunk is one buffer. */
+static size_t chunk_cap_floats_fit(void) {
+    size_t cap = chunk_cap_floats(), fit = dev_max_items(sizeof(float));
+    return cap < fit ? cap : fit;
+}
+
 /* Derived sizes of one layer. */
 typedef struct {
     int Ho, Wo, P;   /* output height, width, Ho*Wo */
@@ -77,7 +84,7 @@ static ConvDims conv_dims(const Conv2dShape *s, const char *who) {
         die("%s: activations of %d x %d x %dx%d are too large for one layer call", who, s->N, s->Cin, s->H, s->W);
     d.direct = s->K == 1 && s->pad == 0 && !s->in_nchw;
     size_t per_sample = (size_t)d.CKK * d.P;
-    size_t nc = chunk_cap_floats() / per_sample;
+    size_t nc = chunk_cap_floats_fit() / per_sample;
     if (nc < 1) nc = 1;
     if (nc > (size_t)s->N) nc = s->N;
     if (nc * per_sample > INT_MAX) nc = INT_MAX / per_sample;
@@ -123,6 +130,7 @@ static void gpu_weight_grad(size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
     size_t S = (4 * cu + tiles - 1) / tiles;
     if (S > 16) S = 16;
     if (S > K / 256) S = K / 256;
+    if (S > dev_max_items(sizeof(float)) / (M * N)) S = dev_max_items(sizeof(float)) / (M * N);   /* one buffer */
     if (S < 2 || M * N > INT_MAX / S) {
         gemm(0, 1, M, N, K, 1.0f, a, lda, b, ldb, acc ? 1.0f : 0.0f, c, ldc);
         return;
@@ -202,7 +210,7 @@ static void bias_grad(DPtr db, cl_mem dout, int C, size_t len) {
         LAUNCH_ITEMS("conv_bias_grad_rows", (size_t)C, KM(db.mem), KL(db.off), KM(dout), KI(C), KI((int)len));
         return;
     }
-    size_t local = rt_reduce_local();
+    size_t local = rt_reduce_local("conv_bias_grad");
     LAUNCH_GROUPS("conv_bias_grad", (size_t)C, local, KM(db.mem), KL(db.off), KM(dout), KI((int)len),
                   KLOCAL(local * sizeof(float)));
 }

@@ -26,7 +26,7 @@ static void bias_add(const LinearShape *s, cl_mem out, DPtr b) {
 
 /* db[Out] = column sums of dout[N][Out] */
 static void bias_grad(const LinearShape *s, DPtr db, cl_mem dout) {
-    size_t local = rt_reduce_local();
+    size_t local = rt_reduce_local("linear_bias_grad");
     LAUNCH_GROUPS("linear_bias_grad", (size_t)s->Out, local, KM(db.mem), KL(db.off), KM(dout), KI(s->N),
                   KI(s->Out), KLOCAL(local * sizeof(float)));
 }

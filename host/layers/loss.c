@@ -25,8 +25,8 @@ static size_t loss_begin(const CeShape *s, cl_mem a, const char *a_name, cl_mem 
 
 /* Local size for one row: the smallest power of two >= K, capped by the reduction size,
  * so short rows (K = 10) do not leave most of a group idle. */
-static size_t loss_row_local(int K) {
-    size_t cap = rt_reduce_local(), l = 1;
+static size_t loss_row_local(int K, const char *kernel) {
+    size_t cap = rt_reduce_local(kernel), l = 1;
     while (l < (size_t)K && l < cap) l <<= 1;
     return l;
 }
@@ -39,7 +39,7 @@ void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, 
     if (rowloss) { loss_need(rowloss, s->N, sizeof(float), "rowloss"); flags |= 1; }
     if (correct) { loss_need(correct, s->N, sizeof(float), "correct"); flags |= 2; }
     /* An output that is not wanted gets probs as a stand-in; the flags keep it unwritten. */
-    size_t l = loss_row_local(s->K);
+    size_t l = loss_row_local(s->K, "loss_ce_fwd");
     LAUNCH_GROUPS("loss_ce_fwd", (size_t)s->N, l, KM(probs), KM(rowloss ? rowloss : probs),
                   KM(correct ? correct : probs), KM(logits), KM(targets), KI(s->K), KI(flags),
                   KLOCAL(l * sizeof(cl_float)), KLOCAL(l * sizeof(cl_int)));
@@ -81,7 +81,7 @@ void ce_rbackward(const CeShape *s, cl_mem rdlogits, cl_mem probs, cl_mem logits
     size_t nk = loss_begin(s, rdlogits, "rdlogits", probs, "probs");
     if (nk == 0) return;
     loss_need(logits_t, nk, sizeof(float), "logits_t");
-    size_t l = loss_row_local(s->K);
+    size_t l = loss_row_local(s->K, "loss_ce_rbwd");
     LAUNCH_GROUPS("loss_ce_rbwd", (size_t)s->N, l, KM(rdlogits), KM(probs), KM(logits_t), KI(s->N), KI(s->K),
                   KLOCAL(l * sizeof(cl_float)));
 }

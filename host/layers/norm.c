@@ -82,9 +82,10 @@ static NormMap map_of(const NormShape *s) {
 
 static size_t total_of(const NormShape *s) { return (size_t)s->C * s->N * s->HW; }
 
-/* Work-group size for a reduction over n elements: a power of two, no larger than needed. */
-static size_t local_for(int n) {
-    size_t l = rt_reduce_local(), want = 1;
+/* Work-group size of `kernel` for a reduction over n elements: a power of two, no larger
+ * than needed. */
+static size_t local_for(int n, const char *kernel) {
+    size_t l = rt_reduce_local(kernel), want = 1;
     while (want < (size_t)n && want < l) want <<= 1;
     return want;
 }
@@ -108,14 +109,14 @@ static void launch_fused(NormPath path, const NormMap *m, const char *cpu, const
                          int nargs) {
     size_t sets = (size_t)m->nsets;
     if (path == PATH_ITEMS) {
-        size_t l = rt_items_local(sets);
+        size_t l = rt_items_local(sets, cpu);
         rt_launch_groups(cpu, (sets + l - 1) / l, l, args, nargs);
         return;
     }
     KArg all[40];
     if (nargs + 1 > (int)(sizeof all / sizeof all[0])) die("internal: norm kernel %s has %d arguments", grp, nargs);
     memcpy(all, args, (size_t)nargs * sizeof(KArg));
-    size_t l = local_for(m->setsize);
+    size_t l = local_for(m->setsize, grp);
     all[nargs] = KLOCAL(l * sizeof(float));
     rt_launch_groups(grp, sets, l, all, nargs + 1);
 }
@@ -153,7 +154,7 @@ void norm_forward(const NormShape *s, cl_mem out, cl_mem stats, cl_mem in, DPtr 
                      KM(gamma.mem), KL(gamma.off), KM(beta.mem), KL(beta.off), NORM_MAP_KARGS(m)));
         return;
     }
-    size_t l = local_for(m.setsize);
+    size_t l = local_for(m.setsize, "norm_set_stats");
     LAUNCH_GROUPS("norm_set_stats", (size_t)m.nsets, l, KM(in), KM(stats), KI(m.nsets), NORM_MAP_KARGS(m),
                   KLOCAL(l * sizeof(float)));
     LAUNCH("norm_fwd_apply", n, KM(out), KM(in), KM(stats), KI(m.nsets), KM(gamma.mem), KL(gamma.off),
@@ -166,7 +167,7 @@ static const DPtr NO_PTR = {NULL, 0};
 /* Per-set sums (rows as in cl/norm.cl); unused buffers may be NULL (NO_PTR for gamma_t). */
 static void set_sums(const NormMap *m, cl_mem sums, cl_mem in, cl_mem stats, DPtr gamma, cl_mem dout, cl_mem rdout,
                      cl_mem in_t, DPtr gamma_t, int has_d, int has_r) {
-    size_t l = local_for(m->setsize);
+    size_t l = local_for(m->setsize, "norm_set_sums");
     LAUNCH_GROUPS("norm_set_sums", (size_t)m->nsets, l, KM(in), KM(stats), KI(m->nsets), KM(gamma.mem),
                   KL(gamma.off), KM(dout), KM(rdout), KM(in_t), KM(gamma_t.mem), KL(gamma_t.off), KI(in_t != NULL),
                   KI(has_d), KI(has_r), KI(gamma_t.mem != NULL), KM(sums), NORM_MAP_KARGS(*m),
@@ -191,7 +192,7 @@ static void param_grads(const NormShape *s, const NormMap *m, DPtr dgamma, DPtr 
                KI(in_t != NULL), KM(dgamma.mem), KL(dgamma.off), KM(dbeta.mem), KL(dbeta.off), KI(asize),
                NORM_MAP_KARGS(*m));
     } else {
-        size_t l = local_for(m->nhw);
+        size_t l = local_for(m->nhw, "norm_pgrad_chan");
         LAUNCH_GROUPS("norm_pgrad_chan", (size_t)s->C, l, KM(g1), KM(g2), KM(in), KM(in_t), KM(stats), KM(sums),
                       KI(m->nsets), KI(in_t != NULL), KM(dgamma.mem), KL(dgamma.off), KM(dbeta.mem), KL(dbeta.off),
                       NORM_MAP_KARGS(*m), KLOCAL(l * sizeof(float)));

@@ -189,8 +189,8 @@ cl_mem exec_logits(const Exec *e) { return e->act[e->net->nlayers]; }
 void exec_loss(Exec *e, cl_mem targets, int n) {
     CeShape s = {n, e->net->num_classes};
     ce_forward(&s, e->probs, e->rowloss, e->correct, exec_logits(e), targets);
-    LAUNCH_GROUPS("train_accumulate_sums", 1, rt_reduce_local(), KM(e->sums), KM(e->rowloss), KM(e->correct), KI(n),
-                  KLOCAL(rt_reduce_local() * 4));
+    LAUNCH_GROUPS("train_accumulate_sums", 1, rt_reduce_local("train_accumulate_sums"), KM(e->sums), KM(e->rowloss),
+                  KM(e->correct), KI(n), KLOCAL(rt_reduce_local("train_accumulate_sums") * 4));
 }
 
 void exec_softmax(Exec *e, cl_mem targets, int n) {

@@ -14,6 +14,9 @@ int net_rows_that_fit(const Net *net) {
     for (int i = 0; i < net->nlayers; i++) per += layer_out_size(&net->layers[i]);
     size_t by_memory = (size_t)(RT.dev.global_mem / 4 / (per * sizeof(float)));
     size_t by_index = INT_MAX / net_max_activation(net), rows = by_memory < by_index ? by_memory : by_index;
+    /* Each activation and gradient buffer [rows][largest activation] must fit one allocation. */
+    size_t by_alloc = dev_max_items(net_max_activation(net) * sizeof(float));
+    if (rows > by_alloc) rows = by_alloc;
     return rows < 1 ? 1 : rows > INT_MAX ? INT_MAX : (int)rows;
 }
 

@@ -8,23 +8,28 @@ endif()
 set(CLMTT_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
 add_library(clmttfuzzhost STATIC
   ${CMAKE_SOURCE_DIR}/host/core/util.c
+  ${CMAKE_SOURCE_DIR}/host/core/dist.c
   ${CMAKE_SOURCE_DIR}/host/io/safetensors.c
   ${CMAKE_SOURCE_DIR}/host/data/idx.c
   ${CMAKE_SOURCE_DIR}/host/data/cifar.c
   ${CMAKE_SOURCE_DIR}/host/io/png.c
   ${CMAKE_SOURCE_DIR}/host/io/jpeg.c
   ${CMAKE_SOURCE_DIR}/host/data/image.c
+  ${CMAKE_SOURCE_DIR}/host/data/folder_cache.c
   ${CMAKE_SOURCE_DIR}/data/subsets.c
   ${SUBSETS_C}
+  ${CMAKE_SOURCE_DIR}/host/core/device_pick.c
   ${CMAKE_SOURCE_DIR}/host/cli/cli.c
   ${CMAKE_SOURCE_DIR}/host/cli/cli_config.c
   ${CMAKE_SOURCE_DIR}/host/cli/config_yaml.c)
+# util.c's die() and warn() ask dist.c for the rank (MPI_Init runs only under an MPI launcher).
 # The library's objects get the coverage and sanitizer instrumentation but no main().
 target_compile_options(clmttfuzzhost PRIVATE -fsanitize=fuzzer-no-link,address,undefined
   -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
 target_include_directories(clmttfuzzhost PUBLIC ${CMAKE_SOURCE_DIR}/host ${CMAKE_SOURCE_DIR} ${TURBOJPEG_INC}
   ${CL_HEADERS_INC})
-target_link_libraries(clmttfuzzhost PUBLIC PkgConfig::PNG PkgConfig::ZLIB PkgConfig::CJSON PkgConfig::YAML ${TURBOJPEG_LIB} m)
+target_link_libraries(clmttfuzzhost PUBLIC PkgConfig::PNG PkgConfig::ZLIB PkgConfig::CJSON PkgConfig::YAML ${TURBOJPEG_LIB}
+  PkgConfig::OPENBLAS MPI::MPI_C m)
 
 file(GLOB CLMTT_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/*.c)
 list(SORT CLMTT_FUZZ_SOURCES)

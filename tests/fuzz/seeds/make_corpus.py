@@ -53,3 +53,19 @@ args = lambda *a: b"\0".join(x.encode() for x in a)
 put("cli", "forms", args("--syn_steps=20", "--max-start-epoch", "None", "--lr_img", "1e3", "--dataset=MNIST", "--zca"))
 put("cli", "bools", args("--zca", "False", "--zca=yes", "--syn-steps", "-5", "--max_start_epoch=3"))
 put("cli", "bad", args("--lr_img=nan", "stray"))
+
+# IDX: a label file whose gzip stream inflates to far more than its header claims.
+put("idx", "regress-inflates-past-claim.gz",
+    gzip.compress(struct.pack(">II", 0x801, 7) + bytes([1, 2, 3, 4, 5, 6, 7]) + bytes(1 << 20), 9, mtime=0))
+
+
+# Decoded picture caches (host/data/folder_cache.c), native (little-endian) byte order.
+def pixel_cache(key, h, w, train, test, skipped=0):
+    hdr = b"CLMTTPIC" + struct.pack("<IIQIIIIII", 1, 0x01020304, key, 3, h, w, len(train), len(test), skipped)
+    body = b"".join(struct.pack("<i", l) for l in train + test)
+    return hdr + body + bytes((i * 37) % 256 for i in range(3 * h * w * (len(train) + len(test))))
+
+
+put("cache", "two_by_two", pixel_cache(0x0123456789ABCDEF, 2, 2, [0, 9], [3], 1))
+put("cache", "empty_test", pixel_cache(42, 4, 3, [1, 2, 5], []))
+put("cache", "no_pictures", pixel_cache(7, 2, 2, [], []))
