@@ -343,7 +343,7 @@ START_TEST(meta_gradient_texture_with_dsa_other_groups) {
 }
 END_TEST
 
-/* Per extra step: one parameter vector, the step's indices, its crop offsets, its
+/* Per extra step: one parameter vector (padded to the aligned stride), the step's indices, its crop offsets, its
  * augmentation draw (uploaded with the iteration's) and its distance slot among the
  * iteration's scalars; nothing that scales with activations or crops. */
 START_TEST(texture_memory_grows_by_parameters_and_offsets) {
@@ -352,7 +352,7 @@ START_TEST(texture_memory_grows_by_parameters_and_offsets) {
     size_t p2 = fd_meta_peak(&tex, 2), p8 = fd_meta_peak(&tex, 8);
     Net net;
     net_build(&net, "ConvNetW32", 1, tex.side, tex.side, FD_META_CLASSES);
-    size_t per_step = net.nparams * 4 + 4 * 4 /* indices */ + 4 * tex.canvas_samples * 2 * 4 /* offsets */ +
+    size_t per_step = rt_align_up(net.nparams) * 4 /* at the aligned stride */ + 4 * 4 /* indices */ + 4 * tex.canvas_samples * 2 * 4 /* offsets */ +
                       4 * tex.canvas_samples * DSA_NPARAM * 4 /* draw */ + 8 /* scalar slot */;
     ck_assert_msg(p8 - p2 == 6 * per_step, "peak grows by %zu bytes from 2 to 8 steps, want 6 x %zu", p8 - p2, per_step);
 }
