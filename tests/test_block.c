@@ -144,15 +144,19 @@ static void check_ref_fd(const BlockShape *s, uint64_t seed) {
     case_free(&c);
 }
 
-START_TEST(ref_matches_finite_differences) {
-    uint64_t seed = 500;
+/* check(s, seed) for every norm x activation x pool of a block of C channels, N samples,
+ * H x W planes, each with its own seed: first + 20, first + 40, ... */
+static void each_kind(int C, int N, int H, int W, uint64_t first, void (*check)(const BlockShape *, uint64_t)) {
+    uint64_t seed = first;
     for (size_t a = 0; a < COUNT(NORMS); a++)
         for (size_t b = 0; b < COUNT(ACTS); b++)
             for (size_t p = 0; p < COUNT(POOLS); p++) {
-                BlockShape s = {NORMS[a], ACTS[b], POOLS[p], 3, 2, 5, 7};
-                check_ref_fd(&s, seed += 20);
+                BlockShape s = {NORMS[a], ACTS[b], POOLS[p], C, N, H, W};
+                check(&s, seed += 20);
             }
 }
+
+START_TEST(ref_matches_finite_differences) { each_kind(3, 2, 5, 7, 500, check_ref_fd); }
 END_TEST
 
 /* ---- device vs reference ---- */
@@ -261,13 +265,7 @@ static void device_case(const BlockShape *s, uint64_t seed) {
 
 START_TEST(device_matches_ref_small) {
     tu_init();
-    uint64_t seed = 900;
-    for (size_t a = 0; a < COUNT(NORMS); a++)
-        for (size_t b = 0; b < COUNT(ACTS); b++)
-            for (size_t p = 0; p < COUNT(POOLS); p++) {
-                BlockShape s = {NORMS[a], ACTS[b], POOLS[p], 5, 3, 7, 5};
-                device_case(&s, seed += 20);
-            }
+    each_kind(5, 3, 7, 5, 900, device_case);
 }
 END_TEST
 

@@ -448,7 +448,8 @@ static void check_case(const char *what, const Case *c, uint64_t seed) {
         printf("%s, iteration %d: loss %.9g, dL/dlr %.9g, update %d, matched step %d; %ld launches, %ld CLBlast, "
                "%ld other enqueues; %ld reads, %ld writes, %ld waits\n", what, it, r.loss, r.dlr, (int)r.update,
                a.d.match.step, n.launches, n.blas_calls, n.other_enqueues, n.blocking_reads, n.blocking_writes, n.waits);
-        if (c->loss_ratio == 0) {
+        /* Under CLMTT_OCLGRIND=1 every host-side store is a blocking whole-buffer write. */
+        if (c->loss_ratio == 0 && !RT.oclgrind) {
             ck_assert_msg(n.blocking_reads == 1 && n.blocking_writes == 0 && n.waits == 0,
                           "%s: %ld blocking reads, %ld writes, %ld waits in one iteration", what, n.blocking_reads,
                           n.blocking_writes, n.waits);
@@ -513,8 +514,10 @@ START_TEST(iteration_divergence_undone) {
     RtCounts c0 = rt_counts();
     distill_iteration(&a.d, &a.set, m.theta0, m.target, &r, INFINITY, &res);
     RtCounts n = rt_counts_sub(rt_counts(), c0);
-    ck_assert_int_eq(n.blocking_reads, 1);
-    ck_assert_int_eq(rt_counts_blocking(&n), 1);
+    if (!RT.oclgrind) {   /* there every host-side store is a blocking write */
+        ck_assert_int_eq(n.blocking_reads, 1);
+        ck_assert_int_eq(rt_counts_blocking(&n), 1);
+    }
     ck_assert_int_eq(res.update, SET_DIVERGED);
     float *after = tu_download(a.set.theta, 0, a.set.total), *ema2 = tu_download(a.set.ema, 0, a.set.total);
     ck_assert_msg(memcmp(before, after, a.set.total * sizeof(float)) == 0, "a diverged step was kept");

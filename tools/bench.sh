@@ -17,6 +17,10 @@
 #   CLMTT_DEVICE=N       the OpenCL device (see 'clmtt devices')
 #   BENCH_DIR            where bench.log and bench.jsonl go (default runs/bench)
 #   BENCH_SCALING=0      leave out the scaling runs (default: on where mpirun is found)
+#   BENCH_SETS="DS:IPC ..." the distillation configurations (default FashionMNIST:1 FashionMNIST:10
+#                        CIFAR10:1 CIFAR10:10; quick: FashionMNIST:1)
+#   BENCH_TRAIN=0        leave out the expert-training rows
+#   BENCH_MEMORY=0       leave out the memory-against-unroll-length rows
 #   CLMTT_BUILD_DIR      build folder (default build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,13 +79,16 @@ echo "clmtt benchmark ($([ "$quick" = 1 ] && echo "quick: BENCH_QUICK=1" || echo
 t0=$(date +%s)
 
 # Expert training: batch 256 with DSA, as clmtt buffer trains.
+if [ "${BENCH_TRAIN:-1}" != 0 ]; then
 bench train-FashionMNIST-ConvNetW32 --what=train --dataset=FashionMNIST --model=ConvNetW32 --train_batches=$train_batches
 bench train-FashionMNIST-ConvNet --what=train --dataset=FashionMNIST --model=ConvNet --train_batches=$train_batches
 [ "$quick" = 1 ] || bench train-CIFAR10-ConvNet --what=train --dataset=CIFAR10 --model=ConvNet --train_batches=$train_batches
+fi
 
 # Distillation iterations: ConvNet, DSA, syn_steps 20, batch_syn = the whole set.
 distill_sets="FashionMNIST:1"
 [ "$quick" = 1 ] || distill_sets="FashionMNIST:1 FashionMNIST:10 CIFAR10:1 CIFAR10:10"
+distill_sets=${BENCH_SETS:-$distill_sets}
 for s in $distill_sets; do
   ds=${s%%:*}; ipc=${s##*:}
   bench "distill-$ds-ipc$ipc-steps20" --what=distill --dataset="$ds" --model=ConvNet --ipc="$ipc" --syn_steps=20 \
@@ -89,7 +96,9 @@ for s in $distill_sets; do
 done
 
 # Memory against the unroll length.
-for k in $mem_lo $mem_hi; do
+mem_steps="$mem_lo $mem_hi"
+[ "${BENCH_MEMORY:-1}" != 0 ] || mem_steps=""
+for k in $mem_steps; do
   label="distill-$mem_ds-ipc$mem_ipc-steps$k"
   [ "$mem_model" = ConvNet ] || label="$label-$mem_model"
   has "$label" || bench "$label" --what=distill --dataset="$mem_ds" --model="$mem_model" --ipc="$mem_ipc" \

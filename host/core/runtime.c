@@ -241,15 +241,21 @@ static void profile_add(const char *name, cl_ulong t0, cl_ulong t1) {
     RT.prof[i].calls++;
 }
 
-void rt_profile_event(const char *name, cl_event ev) {
-    if (!ev) return;
+/* Waits for `last`, then adds the time from `from`'s `start` (START or END) to `last`'s end
+ * under name, and releases both events. */
+static void profile_between(const char *name, cl_event from, cl_profiling_info start, cl_event last) {
     RT.counts.waits++;
-    CL_CHECK(clWaitForEvents(1, &ev));
+    CL_CHECK(clWaitForEvents(1, &last));
     cl_ulong t0 = 0, t1 = 0;
-    clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
-    clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
-    clReleaseEvent(ev);
+    clGetEventProfilingInfo(from, start, sizeof t0, &t0, NULL);
+    clGetEventProfilingInfo(last, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+    if (from != last) clReleaseEvent(from);
+    clReleaseEvent(last);
     profile_add(name, t0, t1);
+}
+
+void rt_profile_event(const char *name, cl_event ev) {
+    if (ev) profile_between(name, ev, CL_PROFILING_COMMAND_START, ev);
 }
 
 cl_event rt_profile_marker(void) {
@@ -266,14 +272,7 @@ void rt_profile_span(const char *name, cl_event before, cl_event after) {
         if (after) clReleaseEvent(after);
         return;
     }
-    RT.counts.waits++;
-    CL_CHECK(clWaitForEvents(1, &after));
-    cl_ulong t0 = 0, t1 = 0;
-    clGetEventProfilingInfo(before, CL_PROFILING_COMMAND_END, sizeof t0, &t0, NULL);
-    clGetEventProfilingInfo(after, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
-    clReleaseEvent(before);
-    clReleaseEvent(after);
-    profile_add(name, t0, t1);
+    profile_between(name, before, CL_PROFILING_COMMAND_END, after);
 }
 
 static int prof_cmp(const void *a, const void *b) {
