@@ -94,7 +94,8 @@ run_oclgrind() {
 # normalization, pooling and what runs them) in both.
 OCLGRIND_ALL=(test_act test_loss test_dsa:device test_linear test_freq test_dct
   test_pool test_pool@gpu test_conv2d test_conv2d@gpu test_norm test_norm@gpu
-  test_model:device test_model:device@gpu test_texture test_texture@gpu test_distill test_distill@gpu)
+  test_model:device test_model:device@gpu test_block test_block@gpu test_texture test_texture@gpu test_distill
+  test_distill@gpu test_iteration)
 # The part the default run (CI) ends with: a few minutes on two cores.
 OCLGRIND_CI=(test_act test_pool@gpu test_loss test_dsa:device)
 # The tests the default run (CI) repeats under ASan + UBSan: the readers of outside bytes, the
