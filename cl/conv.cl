@@ -1,6 +1,7 @@
 /* Convolution helpers around the GEMMs of host/layers/conv2d.c.
  *
- * col layout (one chunk of nc samples starting at sample n0):
+ * col layout (one chunk of nc samples starting at sample n0; rows ld floats apart, ld >= nc*Ho*Wo,
+ * conv2d_col_ld in host/layers/conv2d.c; the gap after each row is never read):
  *   col[ci*K*K + kh*K + kw][nl*Ho*Wo + oh*Wo + ow] = in(n0+nl, ci, oh+kh-pad, ow+kw-pad)  (0 outside)
  * The input is NCHW when nchw != 0, else CNHW.
  *
@@ -18,8 +19,8 @@ static inline int conv_in_index(int nchw, int N, int C, int H, int W, int n, int
 }
 
 /* GPU: one work-item per col element: Cin*K*K rows of nc*Ho*Wo columns. */
-__kernel void conv_im2col(__global float *col, __global const float *in, int nchw, int N, int Cin, int H, int W,
-                          int K, int pad, int Ho, int Wo, int n0, int nc) {
+__kernel void conv_im2col(__global float *col, int ld, __global const float *in, int nchw, int N, int Cin, int H,
+                          int W, int K, int pad, int Ho, int Wo, int n0, int nc) {
     const int i = get_global_id(0);
     const int hw = Ho * Wo, cols = nc * hw;
     if (i >= Cin * K * K * cols) return;
@@ -29,7 +30,7 @@ __kernel void conv_im2col(__global float *col, __global const float *in, int nch
     const int ih = oh + kh - pad, iw = ow + kw - pad;
     float v = 0.0f;
     if (ih >= 0 && ih < H && iw >= 0 && iw < W) v = in[conv_in_index(nchw, N, Cin, H, W, n0 + nl, ci, ih, iw)];
-    col[i] = v;
+    col[(long)r * ld + j] = v;
 }
 
 /* dst[ow] = src[ow] for ow in [lo, hi), 0 for the rest of [0, Wo). */
@@ -43,15 +44,15 @@ static inline void conv_copy_row(__global float *dst, __global const float *src,
 /* CPU: one work-item per (col row r, sample nl), t = r*nc + nl, writing its Ho x Wo block
  * (contiguous in col). Tap (kh, kw) reads input columns ow + kw - pad, valid for ow in
  * [pad - kw, W + pad - kw). */
-__kernel void conv_im2col_planes(__global float *col, __global const float *in, int nchw, int N, int Cin, int H,
-                                 int W, int K, int pad, int Ho, int Wo, int n0, int nc) {
+__kernel void conv_im2col_planes(__global float *col, int ld, __global const float *in, int nchw, int N, int Cin,
+                                 int H, int W, int K, int pad, int Ho, int Wo, int n0, int nc) {
     const int t = get_global_id(0);
     if (t >= Cin * K * K * nc) return;
     const int nl = t % nc, r = t / nc;
     const int ci = r / (K * K), kk = r - ci * K * K, kh = kk / K, kw = kk - kh * K;
     const int lo = clamp(pad - kw, 0, Wo), hi = clamp(W + pad - kw, lo, Wo);
     __global const float *plane = in + conv_in_index(nchw, N, Cin, H, W, n0 + nl, ci, 0, 0) + (kw - pad);
-    __global float *dst = col + (long)t * Ho * Wo;
+    __global float *dst = col + (long)r * ld + nl * Ho * Wo;
     for (int oh = 0; oh < Ho; oh++, dst += Wo) {
         const int ih = oh + kh - pad;
         if (ih < 0 || ih >= H) conv_copy_row(dst, plane, 0, 0, Wo);
@@ -61,22 +62,22 @@ __kernel void conv_im2col_planes(__global float *col, __global const float *in, 
 
 /* GPU: adjoint of conv_im2col as a gather, one work-item per input element of the chunk
  * (Cin x nc x H x W): sums the col entries that read it and overwrites din. */
-__kernel void conv_col2im(__global float *din, __global const float *col, int nchw, int N, int Cin, int H, int W,
-                          int K, int pad, int Ho, int Wo, int n0, int nc) {
+__kernel void conv_col2im(__global float *din, __global const float *col, int ld, int nchw, int N, int Cin, int H,
+                          int W, int K, int pad, int Ho, int Wo, int n0, int nc) {
     const int i = get_global_id(0);
     if (i >= Cin * nc * H * W) return;
     const int iw = i % W, t1 = i / W, ih = t1 % H, t2 = t1 / H, nl = t2 % nc, ci = t2 / nc;
-    const int hw = Ho * Wo, cols = nc * hw;
+    const int hw = Ho * Wo;
     /* Kernel taps that see (ih, iw): oh = ih + pad - kh must lie in [0, Ho). */
     const int kh_lo = max(0, ih + pad - Ho + 1), kh_hi = min(K - 1, ih + pad);
     const int kw_lo = max(0, iw + pad - Wo + 1), kw_hi = min(K - 1, iw + pad);
-    __global const float *c0 = col + (ci * K * K) * cols + nl * hw;
+    __global const float *c0 = col + (long)(ci * K * K) * ld + nl * hw;
     float acc = 0.0f;
     for (int kh = kh_lo; kh <= kh_hi; kh++) {
         const int oh = ih + pad - kh;
         for (int kw = kw_lo; kw <= kw_hi; kw++) {
             const int ow = iw + pad - kw;
-            acc += c0[(kh * K + kw) * cols + oh * Wo + ow];
+            acc += c0[(long)(kh * K + kw) * ld + oh * Wo + ow];
         }
     }
     din[conv_in_index(nchw, N, Cin, H, W, n0 + nl, ci, ih, iw)] = acc;
@@ -85,8 +86,8 @@ __kernel void conv_col2im(__global float *din, __global const float *col, int nc
 /* CPU: adjoint of conv_im2col_planes, one work-item per input plane (ci, nl), t = ci*nc + nl:
  * zeroes its H x W plane of din, then adds the K*K col blocks that read it, each shifted
  * by its tap. The item owns its plane, so the accumulation needs no atomics. */
-__kernel void conv_col2im_planes(__global float *din, __global const float *col, int nchw, int N, int Cin, int H,
-                                 int W, int K, int pad, int Ho, int Wo, int n0, int nc) {
+__kernel void conv_col2im_planes(__global float *din, __global const float *col, int ld, int nchw, int N, int Cin,
+                                 int H, int W, int K, int pad, int Ho, int Wo, int n0, int nc) {
     const int t = get_global_id(0);
     if (t >= Cin * nc) return;
     const int nl = t % nc, ci = t / nc;
@@ -97,7 +98,7 @@ __kernel void conv_col2im_planes(__global float *din, __global const float *col,
         const int oh_lo = clamp(pad - kh, 0, Ho), oh_hi = clamp(H + pad - kh, oh_lo, Ho);
         for (int kw = 0; kw < K; kw++) {
             const int lo = clamp(pad - kw, 0, Wo), hi = clamp(W + pad - kw, lo, Wo);
-            __global const float *src = col + ((long)((ci * K + kh) * K + kw) * nc + nl) * Ho * Wo;
+            __global const float *src = col + (long)((ci * K + kh) * K + kw) * ld + nl * Ho * Wo;
             for (int oh = oh_lo; oh < oh_hi; oh++) {
                 __global float *drow = plane + (oh + kh - pad) * W + (kw - pad);
                 __global const float *srow = src + oh * Wo;

@@ -270,6 +270,19 @@ static void compare_results(const char *label, const DevCase *c, const DevResult
     }
 }
 
+/* The im2col row stride: the smallest odd number of 64-byte lines that holds the row. */
+START_TEST(col_stride) {
+    for (size_t cols = 1; cols < 5000; cols++) {
+        size_t ld = conv2d_col_ld(cols);
+        ck_assert_msg(ld >= cols && ld % 16 == 0 && (ld / 16) % 2 == 1, "cols %zu: stride %zu", cols, ld);
+        ck_assert_msg(ld < cols + 32 && (ld - 32 < cols || ld < 32), "cols %zu: stride %zu is not the smallest", cols, ld);
+    }
+    ck_assert_uint_eq(conv2d_col_ld(2560), 2576);
+    ck_assert_uint_eq(conv2d_col_ld(14336), 14352);
+    ck_assert_uint_eq(conv2d_col_ld(63), 80);
+}
+END_TEST
+
 /* Must run first in the process: it checks that the scratch grows to exactly two samples'
  * worth of im2col, which shows the cap was obeyed. */
 START_TEST(multi_chunk) {
@@ -277,18 +290,19 @@ START_TEST(multi_chunk) {
     for (int nchw = 0; nchw < 2; nchw++) {
         DevCase c = {{5, 3, 9, 7, 4, 3, 1, nchw}, 1, 1, 1, nchw ? "chunked NCHW" : "chunked CNHW"};
         const Conv2dShape *s = &c.s;
-        size_t per_sample = (size_t)s->Cin * s->K * s->K * conv2d_out_h(s) * conv2d_out_w(s);
+        /* A chunk of two samples: CKK rows of their columns, padded to conv2d_col_ld. */
+        size_t two_samples = (size_t)s->Cin * s->K * s->K * conv2d_col_ld((size_t)2 * conv2d_out_h(s) * conv2d_out_w(s));
         HostData h = host_data(s, 77 + nchw);
         char cap[32];
 
         /* Two samples per chunk: chunks of 2, 2, 1. */
-        snprintf(cap, sizeof cap, "%zu", 2 * per_sample + 1);
+        snprintf(cap, sizeof cap, "%zu", two_samples + 1);
         setenv("CLMTT_CONV_CHUNK_FLOATS", cap, 1);
         if (nchw == 0) {
             cl_mem in = tu_upload(h.in, n_in(s)), w = tu_upload(h.w, n_w(s)), out = tu_poisoned(n_out(s));
             size_t before = dev_mem_current();
             conv2d_forward(s, out, in, dptr(w, 0), dptr(NULL, 0));
-            ck_assert_uint_eq(dev_mem_current() - before, 2 * per_sample * sizeof(float));
+            ck_assert_uint_eq(dev_mem_current() - before, two_samples * sizeof(float));
             dev_free(in); dev_free(w); dev_free(out);
         }
         DevResult two = device_run(&c, &h);
@@ -314,6 +328,7 @@ int main(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, multi_chunk);
     tcase_add_test(tc, ref_fd);
+    tcase_add_test(tc, col_stride);
     tcase_add_test(tc, ref_known_values);
     tcase_add_loop_test(tc, device_vs_ref, 0, (int)(sizeof dev_cases / sizeof dev_cases[0]));
     suite_add_tcase(s, tc);

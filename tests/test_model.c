@@ -2,6 +2,7 @@
  * gradients: the float64 reference against central finite differences (gradient,
  * Hessian-vector product, mixed input derivative), and the device against the reference. */
 #include "net/exec.h"
+#include "train/step.h"
 #include "net/registry.h"
 #include "net/net_ref.h"
 #include "testutil.h"
@@ -376,6 +377,64 @@ static void grad_hvp_run(const Problem *pr, float **out, size_t P, size_t X, lon
     free(pf); free(xf); free(lf); free(yf);
 }
 
+/* A plain gradient step (step_grad: forward, loss, backward) on the problem; *saved: the
+ * im2col launches kept columns saved. */
+static float *grad_run(const Problem *pr, size_t P, size_t X, long *saved) {
+    float *pf = tu_to_float(pr->p, P), *xf = tu_to_float(pr->x, X);
+    float *yf = tu_to_float(pr->y, (size_t)pr->n * pr->net.num_classes);
+    cl_mem dP = tu_upload(pf, P), dX = tu_upload(xf, X), dY = tu_upload(yf, (size_t)pr->n * pr->net.num_classes);
+    cl_mem dG = tu_poisoned(P);
+    StepEngine st;
+    step_init(&st, &pr->net, pr->n, 0, 0);
+    RtCounts c0 = rt_counts();
+    step_grad(&st, dptr(dP, 0), dX, dY, pr->n, pr->n, 0, dptr(dG, 0));
+    *saved = rt_counts_sub(rt_counts(), c0).im2col_saved;
+    float *g = tu_download(dG, 0, P);
+    step_free(&st);
+    dev_free(dP); dev_free(dX); dev_free(dY); dev_free(dG);
+    free(pf); free(xf); free(yf);
+    return g;
+}
+
+/* Chunks of the convolutions that build im2col columns (all but direct 1x1 layers). */
+static long im2col_chunks(const Net *net, int n) {
+    long chunks = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const Layer *l = &net->layers[i];
+        if (l->kind != LAYER_CONV) continue;
+        Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
+        if (s.K == 1 && s.pad == 0 && !s.in_nchw) continue;
+        int nc = conv2d_chunk_samples(&s);
+        chunks += (n + nc - 1) / nc;
+    }
+    return chunks;
+}
+
+/* A gradient step's backward pass reads the columns its forward pass built: one im2col
+ * saved per chunk of every such convolution, and the same bits as without. */
+START_TEST(kept_columns_in_gradient_step) {
+    tu_init();
+    const Small cases[] = {{"LeNet", 1, 13, 12, 3, 3, 0, 0, 0}, {"ConvNetW32", 1, 6, 6, 4, 3, 0, 0, 0}};
+    for (size_t m = 0; m < sizeof cases / sizeof cases[0]; m++) {
+        Problem pr;
+        problem_make(&pr, &cases[m], 91 + m);
+        size_t P = pr.net.nparams, X = (size_t)pr.n * cases[m].c * cases[m].h * cases[m].w;
+        long s_off, s_on;
+        setenv("CLMTT_CONV_COLS_FLOATS", "0", 1);
+        float *off = grad_run(&pr, P, X, &s_off);
+        setenv("CLMTT_CONV_COLS_FLOATS", "100000000", 1);
+        float *on = grad_run(&pr, P, X, &s_on);
+        unsetenv("CLMTT_CONV_COLS_FLOATS");
+        long want = im2col_chunks(&pr.net, pr.n);
+        ck_assert_int_eq(s_off, 0);
+        ck_assert_msg(want > 0 && s_on == want, "%s: %ld im2col launches saved, expected %ld", cases[m].model, s_on, want);
+        ck_assert_msg(memcmp(off, on, P * 4) == 0, "%s: the gradient differs with kept columns", cases[m].model);
+        free(off); free(on);
+        problem_free(&pr);
+    }
+}
+END_TEST
+
 static long expected_saves(const Net *net, int n) {
     long saves = 0;
     for (int i = 0; i < net->nlayers; i++) {
@@ -401,7 +460,7 @@ START_TEST(kept_columns_change_nothing) {
         long s_off, s_on, s_coff, s_tight;
         setenv("CLMTT_CONV_COLS_FLOATS", "0", 1);
         grad_hvp_run(&pr, off, P, X, &s_off);
-        unsetenv("CLMTT_CONV_COLS_FLOATS");
+        setenv("CLMTT_CONV_COLS_FLOATS", "100000000", 1);   /* on, in either kernel family */
         grad_hvp_run(&pr, on, P, X, &s_on);
         long want = expected_saves(&pr.net, pr.n);
         /* One sample per chunk, without kept columns and with room for only a few chunks'. */
@@ -445,6 +504,7 @@ int main(void) {
     tcase_set_timeout(dev, 900);
     tcase_add_test(dev, device_matches_reference);
     tcase_add_test(dev, kept_columns_change_nothing);
+    tcase_add_test(dev, kept_columns_in_gradient_step);
     suite_add_tcase(s, dev);
     return tu_run(s);
 }

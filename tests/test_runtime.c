@@ -142,11 +142,12 @@ static void check_counts(const char *what, RtCounts got, RtCounts want) {
     ck_assert_msg(got.launches == want.launches && got.blas_calls == want.blas_calls &&
                       got.other_enqueues == want.other_enqueues && got.blocking_reads == want.blocking_reads &&
                       got.blocking_writes == want.blocking_writes && got.waits == want.waits &&
-                      got.im2col_saved == want.im2col_saved,
-                  "%s: counted launches %ld blas %ld other %ld reads %ld writes %ld waits %ld, want %ld %ld %ld %ld %ld %ld",
+                      got.im2col_saved == want.im2col_saved && got.gemm_flops == want.gemm_flops,
+                  "%s: counted launches %ld blas %ld other %ld reads %ld writes %ld waits %ld flops %g, "
+                  "want %ld %ld %ld %ld %ld %ld %g",
                   what, got.launches, got.blas_calls, got.other_enqueues, got.blocking_reads, got.blocking_writes,
-                  got.waits, want.launches, want.blas_calls, want.other_enqueues, want.blocking_reads,
-                  want.blocking_writes, want.waits);
+                  got.waits, got.gemm_flops, want.launches, want.blas_calls, want.other_enqueues, want.blocking_reads,
+                  want.blocking_writes, want.waits, want.gemm_flops);
 }
 
 /* Each kind of call moves its own count by exactly one; calls with nothing to do move none. */
@@ -167,7 +168,7 @@ START_TEST(counts_calls) {
     float out[16], cm[M * N];
     dev_read_f32(y, 0, 16, out);
     dev_read_f32(y, 0, 0, out);   /* empty */
-    check_counts("launch, GEMM, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 1, 0, 1, 0, 0, 0});
+    check_counts("launch, GEMM, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 1, 0, 1, 0, 0, 0, 2.0 * M * N * K});
     for (int i = 0; i < 16; i++) ck_assert_float_eq(out[i], hx[i] > 0 ? hx[i] : 0.0f);
 
     c0 = rt_counts();
@@ -178,18 +179,18 @@ START_TEST(counts_calls) {
     scal(16, 0.5f, dptr(y, 0));
     rt_finish();
     RtCounts d = rt_counts_sub(rt_counts(), c0);
-    check_counts("write, fill, copy, axpy, scal, finish", d, (RtCounts){0, 2, 2, 0, 1, 1, 0});
+    check_counts("write, fill, copy, axpy, scal, finish", d, (RtCounts){0, 2, 2, 0, 1, 1, 0, 0});
     ck_assert_int_eq(rt_counts_blocking(&d), 2);
 
     /* A reduction is one launch and one blocking read of its partial sums (once its scratch
      * buffer exists: the first one allocates it, which is one fill). */
     c0 = rt_counts();
     dev_sum(1, dptr(x, 0));
-    check_counts("first reduction", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 1, 1, 0, 0, 0});
+    check_counts("first reduction", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 1, 1, 0, 0, 0, 0});
     c0 = rt_counts();
     double dot = dev_dot(16, dptr(x, 0), dptr(y, 0));
     dev_read_f32(c, 0, M * N, cm);
-    check_counts("dot, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 0, 2, 0, 0, 0});
+    check_counts("dot, read", rt_counts_sub(rt_counts(), c0), (RtCounts){1, 0, 0, 2, 0, 0, 0, 0});
     double want = 0;
     for (int i = 0; i < 16; i++) want += 1.5 * (double)hx[i] * hx[i];
     ck_assert_double_eq_tol(dot, want, 1e-4 * (1 + fabs(want)));
@@ -223,7 +224,7 @@ START_TEST(bench_gemm_shapes) {
     char *logs = tu_tempdir("bench_gemm");
     TuRun r = tu_clmtt(logs, "bench --what=gemm --dataset=MNIST --model=MLP --seed=1");
     TU_EXPECT_OK(r);
-    ck_assert_msg(tu_has(r.out, "peak estimate:") && tu_has(r.out, "best measured:"), "no summary in:\n%s", r.out);
+    ck_assert_msg(tu_has(r.out, "device peak measured:") && tu_has(r.out, "best measured:"), "no summary in:\n%s", r.out);
     int records = 0, forwards = 0, summaries = 0;
     double best = 0;
     for (const char *p = strstr(r.out, "BENCH_JSON "); p; p = strstr(p + 1, "BENCH_JSON ")) {
@@ -244,7 +245,7 @@ START_TEST(bench_gemm_shapes) {
         } else {
             ck_assert_str_eq(what->valuestring, "gemm_summary");
             summaries++;
-            ck_assert(num(o, "peak_estimate_gflops") > 0);
+            ck_assert(num(o, "device_peak_gflops") > 0);
             ck_assert_double_eq(num(o, "best_gflops"), best);
         }
         cJSON_Delete(o);
@@ -268,7 +269,9 @@ START_TEST(bench_reports_counts) {
     char *logs = tu_tempdir("bench");
     const char *cmd = "bench --what=distill --dataset=FashionMNIST --model=ConvNetW32 --ipc=1 --syn_steps=3 "
                       "--iterations=2 --seed=4";
+    setenv("CLMTT_CONV_COLS_FLOATS", "100000000", 1);   /* kept columns on, in either family */
     TuRun r1 = tu_clmtt(logs, "%s", cmd), r2 = tu_clmtt(logs, "%s", cmd);
+    unsetenv("CLMTT_CONV_COLS_FLOATS");
     TU_EXPECT_OK(r1);
     TU_EXPECT_OK(r2);
     ck_assert_msg(tu_has(r1.out, "forward sweep, per student step:") && tu_has(r1.out, "reverse sweep, per student step:"),
@@ -290,8 +293,17 @@ START_TEST(bench_reports_counts) {
     ck_assert(num(a, "forward_step_launches") > 0 && num(a, "reverse_step_launches") > num(a, "forward_step_launches"));
     ck_assert(num(a, "forward_step_blas_calls") > 0 && num(a, "reverse_step_blas_calls") > 0);
     ck_assert(num(a, "iteration_blocking_reads") > 0);
-    /* The reverse passes read the im2col columns the forward and tangent passes built. */
-    ck_assert(num(a, "forward_step_im2col_saved") == 0 && num(a, "reverse_step_im2col_saved") > 0);
+    /* The matrix products' arithmetic: the same in both runs, split over the sweeps' steps,
+     * and set against a measured peak. */
+    ck_assert(num(a, "iteration_gemm_gflop") > 0 && num(a, "iteration_gemm_gflop") == num(b, "iteration_gemm_gflop"));
+    ck_assert(num(a, "reverse_step_gemm_gflop") > num(a, "forward_step_gemm_gflop") &&
+              num(a, "forward_step_gemm_gflop") > 0);
+    ck_assert(num(a, "device_peak_gflops") > 0 && num(a, "iteration_gflops_rate") > 0);
+    ck_assert_msg(tu_has(r1.out, "matrix products:"), "no matrix-product line in:\n%s", r1.out);
+    /* A step's later passes read the im2col columns its first passes built: the forward
+     * sweep's backward pass, and the reverse step's tangent, R-backward and backward. */
+    ck_assert(num(a, "forward_step_im2col_saved") > 0 &&
+              num(a, "reverse_step_im2col_saved") > num(a, "forward_step_im2col_saved"));
     ck_assert(num(a, "iteration_im2col_saved") == num(b, "iteration_im2col_saved"));
     ck_assert(num(a, "iteration_blocking") == num(a, "iteration_blocking_reads") + num(a, "iteration_blocking_writes") +
                                                    num(a, "iteration_waits"));

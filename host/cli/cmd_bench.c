@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/setup.h"
 #include "cli/bench_counts.h"
+#include "cli/bench_peak.h"
 #include "cli/bench_gemm.h"
 #include "net/registry.h"
 #include "cli/commands.h"
@@ -289,6 +290,15 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
     print_ranks(per_it - comm_s / a->iterations, comm_s / a->iterations, comm_b / a->iterations, peak,
                 (double)(3 * (size_t)a->syn_steps * P + ls.total) * 4, o);
     bench_counts_print(&counts);
+    /* How near the device's arithmetic peak the matrix products run, over the whole iteration
+     * (everything else, the element-wise passes and the launches, counts against it). */
+    BenchPeak pk = bench_peak();
+    double gflop = bench_counts_gflop_per_iteration(&counts), rate = per_it > 0 ? gflop / per_it : 0.0;
+    printf("matrix products: %.2f GFLOP per iteration, %.1f GFLOP/s over the mean iteration; device peak measured "
+           "%.1f GFLOP/s (%s): %.0f%% of it\n", gflop, rate, pk.gflops, pk.kernel, 100.0 * rate / pk.gflops);
+    cJSON_AddNumberToObject(o, "iteration_gflops_rate", rate);
+    cJSON_AddNumberToObject(o, "device_peak_gflops", pk.gflops);
+    cJSON_AddStringToObject(o, "device_peak_kernel", pk.kernel);
     cJSON_AddNumberToObject(o, "ipc", a->ipc);
     cJSON_AddNumberToObject(o, "nsyn", nsyn);
     cJSON_AddNumberToObject(o, "batch_syn", batch_syn);

@@ -209,7 +209,7 @@ RtCounts rt_counts(void) { return RT.counts; }
 RtCounts rt_counts_sub(RtCounts b, RtCounts a) {
     RtCounts d = {b.launches - a.launches, b.blas_calls - a.blas_calls, b.other_enqueues - a.other_enqueues,
                   b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits,
-                  b.im2col_saved - a.im2col_saved};
+                  b.im2col_saved - a.im2col_saved, b.gemm_flops - a.gemm_flops};
     return d;
 }
 

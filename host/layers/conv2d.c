@@ -83,38 +83,51 @@ static ConvDims conv_dims(const Conv2dShape *s, const char *who) {
     if ((size_t)s->N * s->Cin * s->H * s->W > INT_MAX || d.NP * s->Cout > INT_MAX)
         die("%s: activations of %d x %d x %dx%d are too large for one layer call", who, s->N, s->Cin, s->H, s->W);
     d.direct = s->K == 1 && s->pad == 0 && !s->in_nchw;
-    size_t per_sample = (size_t)d.CKK * d.P;
-    size_t nc = chunk_cap_floats_fit() / per_sample;
+    /* A chunk's columns, rows padded to conv2d_col_ld, stay under the cap (at least one sample)
+     * and within int indexing. */
+    size_t per_sample = (size_t)d.CKK * d.P, cap = chunk_cap_floats_fit();
+    size_t nc = cap / per_sample;
     if (nc < 1) nc = 1;
     if (nc > (size_t)s->N) nc = s->N;
-    if (nc * per_sample > INT_MAX) nc = INT_MAX / per_sample;
-    if (nc < 1) die("%s: one sample's im2col (%zu floats) is too large", who, per_sample);
+    while (nc > 1 && (size_t)d.CKK * conv2d_col_ld(nc * d.P) > (cap < INT_MAX ? cap : INT_MAX)) nc--;
+    if ((size_t)d.CKK * conv2d_col_ld(nc * d.P) > INT_MAX)
+        die("%s: one sample's im2col (%zu floats) is too large", who, per_sample);
     d.nc = d.direct ? s->N : (int)nc; /* direct layers use no scratch, so one chunk */
     return d;
 }
 
 int conv2d_chunk_samples(const Conv2dShape *s) { return conv_dims(s, "conv2d_chunk_samples").nc; }
 
+size_t conv2d_col_ld(size_t cols) {
+    size_t ld = (cols + 15) / 16 * 16;
+    return (ld / 16) % 2 ? ld : ld + 16;
+}
+
 /* The im2col scratch (the runtime's, shared by every convolution), grown to at least `floats`. */
 static cl_mem col_scratch(size_t floats) { return rt_scratch(RT_SCRATCH_CONV_COLS, floats); }
 
-/* col[CKK][nc*P] = im2col of samples n0..n0+nc-1 of `in`. */
+/* Floats of a chunk's columns: CKK rows of conv2d_col_ld(nc*P). */
+static size_t col_floats(const ConvDims *d, int nc) { return (size_t)d->CKK * conv2d_col_ld((size_t)nc * d->P); }
+
+/* col[CKK][ld] = im2col of samples n0..n0+nc-1 of `in`, ld = conv2d_col_ld(nc*P). */
 static void im2col(const Conv2dShape *s, const ConvDims *d, cl_mem col, cl_mem in, int n0, int nc) {
+    int ld = (int)conv2d_col_ld((size_t)nc * d->P);
     if (rt_cpu_family())
-        LAUNCH_ITEMS("conv_im2col_planes", (size_t)d->CKK * nc, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
-                   KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+        LAUNCH_ITEMS("conv_im2col_planes", (size_t)d->CKK * nc, KM(col), KI(ld), KM(in), KI(s->in_nchw), KI(s->N),
+                     KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
     else
-        LAUNCH("conv_im2col", (size_t)d->CKK * nc * d->P, KM(col), KM(in), KI(s->in_nchw), KI(s->N), KI(s->Cin),
-               KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+        LAUNCH("conv_im2col", (size_t)d->CKK * nc * d->P, KM(col), KI(ld), KM(in), KI(s->in_nchw), KI(s->N),
+               KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
 }
 
-/* din samples n0..n0+nc-1 = col2im(col); overwrites. */
+/* din samples n0..n0+nc-1 = col2im(col); overwrites. col as im2col writes it. */
 static void col2im(const Conv2dShape *s, const ConvDims *d, cl_mem din, cl_mem col, int n0, int nc) {
+    int ld = (int)conv2d_col_ld((size_t)nc * d->P);
     if (rt_cpu_family())
-        LAUNCH_ITEMS("conv_col2im_planes", (size_t)s->Cin * nc, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
-                   KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
+        LAUNCH_ITEMS("conv_col2im_planes", (size_t)s->Cin * nc, KM(din), KM(col), KI(ld), KI(s->in_nchw), KI(s->N),
+                     KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
     else
-        LAUNCH("conv_col2im", (size_t)s->Cin * nc * s->H * s->W, KM(din), KM(col), KI(s->in_nchw), KI(s->N),
+        LAUNCH("conv_col2im", (size_t)s->Cin * nc * s->H * s->W, KM(din), KM(col), KI(ld), KI(s->in_nchw), KI(s->N),
                KI(s->Cin), KI(s->H), KI(s->W), KI(s->K), KI(s->pad), KI(d->Ho), KI(d->Wo), KI(n0), KI(nc));
 }
 
@@ -155,6 +168,7 @@ static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t
     }
     if (ta && tb) die("internal: conv_mm has no A^T B^T product");
     if (M == 0 || N == 0) return;
+    RT.counts.gemm_flops += 2.0 * (double)M * (double)N * (double)K;
     if (!tb) {
         size_t tiles = (M + 5) / 6 * ((N + 63) / 64);
         LAUNCH_ITEMS("conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
@@ -167,6 +181,13 @@ static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t
     }
 }
 
+static const DPtr NO_BIAS = {NULL, 0};
+
+void conv2d_product(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, int acc,
+                    DPtr c, size_t ldc) {
+    conv_mm(ta, tb, M, N, K, a, lda, b, ldb, NO_BIAS, acc, c, ldc);
+}
+
 /* The GEMM operand col[CKK][nc*P] of `in` for the chunk at n0 (row stride in *ld).
  * Direct layers point into the input; others take the columns an earlier pass of the
  * reverse step kept (conv_cols.h), or build them into a kept buffer, or into the scratch. */
@@ -175,11 +196,11 @@ static DPtr col_of(const Conv2dShape *s, const ConvDims *d, cl_mem in, int n0, i
         *ld = d->NP;
         return dptr(in, (size_t)n0 * d->P);
     }
-    *ld = (size_t)nc * d->P;
+    *ld = conv2d_col_ld((size_t)nc * d->P);
     cl_mem col = conv_cols_find(s, in, n0, nc);
     if (col) return dptr(col, 0);
-    col = conv_cols_claim(s, in, n0, nc, (size_t)d->CKK * nc * d->P);
-    if (!col) col = col_scratch((size_t)d->CKK * d->nc * d->P);
+    col = conv_cols_claim(s, in, n0, nc, col_floats(d, nc));
+    if (!col) col = col_scratch(col_floats(d, d->nc));
     im2col(s, d, col, in, n0, nc);
     return dptr(col, 0);
 }
@@ -191,8 +212,8 @@ static DPtr dcol_of(const ConvDims *d, cl_mem din, int n0, int nc, size_t *ld) {
         *ld = d->NP;
         return dptr(din, (size_t)n0 * d->P);
     }
-    *ld = (size_t)nc * d->P;
-    return dptr(col_scratch((size_t)d->CKK * d->nc * d->P), 0);
+    *ld = conv2d_col_ld((size_t)nc * d->P);
+    return dptr(col_scratch(col_floats(d, d->nc)), 0);
 }
 
 static void finish_dcol(const Conv2dShape *s, const ConvDims *d, cl_mem din, int n0, int nc) {
@@ -218,8 +239,6 @@ static void bias_grad(DPtr db, cl_mem dout, int C, size_t len) {
 static void need(cl_mem m, const char *who, const char *name) {
     if (!m) die("%s: %s must not be NULL", who, name);
 }
-
-static const DPtr NO_BIAS = {NULL, 0};
 
 /* out[Cout][N*P] (CNHW) = w * in + b */
 void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b) {

@@ -32,6 +32,20 @@ static inline int conv2d_out_w(const Conv2dShape *s) { return s->W + 2 * s->pad 
  * need no im2col): the GEMM shapes are Cout x chunk*Ho*Wo x Cin*K*K and their transposes. */
 int conv2d_chunk_samples(const Conv2dShape *s);
 
+/* Row stride of a chunk's im2col columns for `cols` = chunk samples x Ho*Wo columns: the
+ * smallest odd multiple of 16 floats (64 bytes) at or above it. A stride of an even number
+ * of cache lines, as 2560 or 14336 floats are, maps the rows a product walks down onto a few
+ * cache sets, which evict each other: the forward product ran at half speed on an AVX-512
+ * CPU (clmtt bench --what=gemm). */
+size_t conv2d_col_ld(size_t cols);
+
+/* One matrix product as the layer runs it on this device's kernel family, row-major with
+ * leading dimensions: C[M][N] = op(A) x op(B) (+ C when acc), for NN, TN and NT (the weight
+ * gradient). The CPU family runs cl/conv.cl's register-tiled kernels, the GPU family CLBlast
+ * (the weight gradient split along K into a batched product and a sum). For clmtt bench. */
+void conv2d_product(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, int acc,
+                    DPtr c, size_t ldc);
+
 void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b);
 void conv2d_backward(const Conv2dShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w);
 void conv2d_tangent(const Conv2dShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, DPtr w, DPtr w_t, DPtr b_t);

@@ -1,16 +1,17 @@
-/* im2col columns kept across the passes of one reverse step.
+/* im2col columns kept across the passes of one student step.
  *
  * A reverse step runs four passes over every convolution (forward, tangent, R-backward,
  * backward; host/net/exec.c exec_grad_hvp), and each rebuilt the im2col columns of the
  * layer input (four times) and of its tangent (twice), though neither changes within the
- * step. Between conv_cols_begin and conv_cols_end, conv2d keeps the columns of each
- * (input buffer, layer shape, chunk) the first pass builds in a buffer of their own and
- * the later passes read them; each reuse counts one im2col launch saved
+ * step; a plain gradient step (host/train/step.c step_grad: the forward sweep, expert
+ * training) builds them twice. Between conv_cols_begin and conv_cols_end, conv2d keeps the
+ * columns of each (input buffer, layer shape, chunk) the first pass builds in a buffer of
+ * their own and the later passes read them; each reuse counts one im2col launch saved
  * (RtCounts.im2col_saved). A cap bounds the floats held: columns that do not fit go
  * through the shared scratch as before. The cap is CLMTT_CONV_COLS_FLOATS (floats; 0 turns
- * keeping off), by default an eighth of the device memory. The buffers stay with the
- * runtime for the next step; begin forgets their contents, since the activations they came
- * from are rewritten by the next step. */
+ * keeping off), by default an eighth of the device memory for the GPU kernel family and 0
+ * for the CPU family. The buffers stay with the runtime for the next step; begin forgets
+ * their contents, since the activations they came from are rewritten by the next step. */
 #ifndef CLMTT_CONV_COLS_H
 #define CLMTT_CONV_COLS_H
 

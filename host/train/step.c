@@ -2,6 +2,7 @@
 #include "train/step.h"
 #include "core/blas.h"
 #include "core/util.h"
+#include "layers/conv_cols.h"
 
 #include <string.h>
 
@@ -44,11 +45,13 @@ static void weigh_share(const StepEngine *s, int nc, int n, int acc, DPtr got, D
 
 void step_grad(StepEngine *s, DPtr theta, cl_mem x, cl_mem targets, int nc, int n, int acc, DPtr grad) {
     check_chunk(s, nc, n);
+    conv_cols_begin();   /* the backward pass reads the im2col columns the forward built */
     exec_forward(&s->exec, theta, x, nc, 1);
     if (s->loss_sums) exec_loss(&s->exec, targets, nc);
     else exec_softmax(&s->exec, targets, nc);
     DPtr g = share_target(s, &s->part, acc, grad);
     exec_backward(&s->exec, theta, g, x, nc, targets, NULL);
+    conv_cols_end();
     weigh_share(s, nc, n, acc, g, grad);
 }
 
