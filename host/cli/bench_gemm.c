@@ -1,13 +1,13 @@
 /* The GEMM shapes of a model, timed the way the layers run them, with their layouts,
  * leading dimensions and transposes: a convolution's products through conv2d_product (the
  * kernel family's: cl/conv.cl's register-tiled kernels on CPUs, CLBlast on GPUs, with the
- * weight gradient's split along K), a linear layer's through blas.h (CLBlast), so a number
+ * weight gradient's split along K), a linear layer's through matmul (layers/matmul.h), so a number
  * here is what one product of a distillation step costs. Convolutions run in im2col
  * chunks of conv2d_chunk_samples samples: a chunk's products are the shapes timed. The
  * rates are set against the device's measured peak (bench_peak.h). */
 #include "cli/bench_gemm.h"
 #include "cli/bench_peak.h"
-#include "core/blas.h"
+#include "layers/matmul.h"
 #include "core/util.h"
 
 #include <cjson/cJSON.h>
@@ -57,7 +57,8 @@ static double time_shape(const GemmShape *g, cl_mem A, cl_mem B, cl_mem C, int r
         if (g->layer_kind[0] == 'c')
             conv2d_product(g->ta, g->tb, g->m, g->n, g->k, dptr(A, 0), g->lda, dptr(B, 0), g->ldb, 0, dptr(C, 0), g->ldc);
         else
-            gemm(g->ta, g->tb, g->m, g->n, g->k, 1.0f, dptr(A, 0), g->lda, dptr(B, 0), g->ldb, 0.0f, dptr(C, 0), g->ldc);
+            matmul(g->ta, g->tb, g->m, g->n, g->k, dptr(A, 0), g->lda, dptr(B, 0), g->ldb, dptr(NULL, 0), 0, dptr(C, 0),
+                   g->ldc);
         rt_finish();
         double s = now_seconds() - t0;
         if (r >= 0 && s < best) best = s;

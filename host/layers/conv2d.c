@@ -21,6 +21,7 @@
  * testable on one machine. */
 #include "layers/conv2d.h"
 #include "layers/conv_cols.h"
+#include "layers/matmul.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -155,30 +156,12 @@ static void gpu_weight_grad(size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
     if (rest) gemm(0, 1, M, N, rest, 1.0f, dptr_add(a, S * ks), lda, dptr_add(b, S * ks), ldb, 1.0f, c, ldc);
 }
 
-/* C[M][N] = op(A) x op(B) (+ bias[m] when bias.mem) (+ C when acc), row-major with leading
- * dimensions; the layers use NN, TN and NT (NT: the weight gradients). The GPU family calls
- * CLBlast and takes no bias (the callers add it after). */
+/* C[M][N] = op(A) x op(B) (+ bias[m]) (+ C when acc) as layers/matmul.h, except the GPU
+ * family's weight gradients (NT), which gpu_weight_grad splits along K. */
 static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, DPtr bias,
                     int acc, DPtr c, size_t ldc) {
-    if (!rt_cpu_family()) {
-        if (bias.mem) die("internal: conv_mm takes a bias only on the CPU family");
-        if (!ta && tb) gpu_weight_grad(M, N, K, a, lda, b, ldb, acc, c, ldc);
-        else gemm(ta, tb, M, N, K, 1.0f, a, lda, b, ldb, acc ? 1.0f : 0.0f, c, ldc);
-        return;
-    }
-    if (ta && tb) die("internal: conv_mm has no A^T B^T product");
-    if (M == 0 || N == 0) return;
-    RT.counts.gemm_flops += 2.0 * (double)M * (double)N * (double)K;
-    if (!tb) {
-        size_t tiles = (M + 5) / 6 * ((N + 63) / 64);
-        LAUNCH_ITEMS("conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
-                   KM(b.mem), KL(b.off), KI(ldb), KM(bias.mem), KL(bias.off), KI(bias.mem != NULL), KI(acc),
-                   KM(c.mem), KL(c.off), KI(ldc));
-    } else {
-        size_t tiles = (M + 3) / 4 * ((N + 5) / 6);
-        LAUNCH_ITEMS("conv_gemm_abt", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(lda), KM(b.mem), KL(b.off),
-                   KI(ldb), KI(acc), KM(c.mem), KL(c.off), KI(ldc));
-    }
+    if (!rt_cpu_family() && !ta && tb && !bias.mem) gpu_weight_grad(M, N, K, a, lda, b, ldb, acc, c, ldc);
+    else matmul(ta, tb, M, N, K, a, lda, b, ldb, bias, acc, c, ldc);
 }
 
 static const DPtr NO_BIAS = {NULL, 0};
