@@ -11,6 +11,12 @@
  * bodies with one item: plain loops and no barriers). Both families share every line of
  * arithmetic below; they differ only in lid/ls and in whether sums cross items.
  *
+ * The input x is the convolution's output without its bias; the block adds the bias b (and
+ * its tangent b_t) itself, saving the convolution a pass. With norm both are per-channel
+ * constants that cancel in zhat and its tangent, so they only move batch norm's running mean;
+ * without norm z = x + b and z_t = x_t + b_t. The output is CNHW, or NCHW when onchw (the
+ * block then also does the flatten before a linear layer: NCHW is the flattened [N][C*H*W]).
+ *
  * Sets: ns per channel (0: no normalization; N: instance norm, set k = sample k;
  * 1: batch norm, the whole channel), each of pps = N / max(ns, 1) planes; set k of channel c
  * has statistics index k*C + c (norm.h's set numbering for instance and batch norm).
@@ -19,10 +25,18 @@
  * Only the block's output and the statistics are stored; the other passes recompute z and a
  * from x. */
 
-typedef struct { int C, N, H, W, Ho, Wo, ns, pps, act, pool; } blk_t;
+/* xb, tb: this channel's bias and bias tangent (0 when absent), set by each pass. */
+typedef struct { int C, N, H, W, Ho, Wo, ns, pps, act, pool, onchw; float xb, tb; } blk_t;
 
-#define BLOCK_ARGS int C, int N, int H, int W, int ns, int act, int pool
-#define BLOCK_MAKE ((blk_t){C, N, H, W, pool ? H / 2 : H, pool ? W / 2 : W, ns, N / max(ns, 1), act, pool})
+#define BLOCK_ARGS int C, int N, int H, int W, int ns, int act, int pool, int onchw
+#define BLOCK_MAKE ((blk_t){C, N, H, W, pool ? H / 2 : H, pool ? W / 2 : W, ns, N / max(ns, 1), act, pool, onchw, \
+                            0.0f, 0.0f})
+
+/* Output plane of channel c, sample n: CNHW or NCHW. */
+static inline long blk_oplane(blk_t b, int c, int n) { return b.onchw ? (long)n * b.C + c : (long)c * b.N + n; }
+
+/* Channel c's entry of an optional per-channel vector (0 when absent). */
+static inline float blk_chan(__global const float *v, long off, int has, int c) { return has ? v[off + c] : 0.0f; }
 
 /* Sum over the items of the work-group (ls == 1: the item's own value, no barrier). */
 static inline float blk_sum(float v, int ls, __local float *tmp) { return ls == 1 ? v : group_sum(v, tmp); }
@@ -34,7 +48,7 @@ static inline norm_set_t blk_stats(blk_t b, __global const float *stats, int c, 
 
 /* a = act(z) at element i of plane xp. */
 static inline float blk_a(blk_t b, norm_set_t k, float g, float be, __global const float *xp, int i) {
-    const float z = b.ns ? norm_fwd_at(k, xp[i], g, be) : xp[i];
+    const float z = b.ns ? norm_fwd_at(k, xp[i], g, be) : xp[i] + b.xb;
     return act_value(b.act, z);
 }
 
@@ -67,7 +81,8 @@ static inline float blk_share(blk_t b, norm_set_t k, float g, float be, __global
 static inline float blk_at(blk_t b, norm_set_t k, float g, float be, float gt, float bt, __global const float *xp,
                            __global const float *tp, int i) {
     const float x = xp[i];
-    const float z = b.ns ? norm_fwd_at(k, x, g, be) : x, zt = b.ns ? norm_tan_at(k, x, tp, i, 1, g, gt, bt) : tp[i];
+    const float z = b.ns ? norm_fwd_at(k, x, g, be) : x + b.xb;
+    const float zt = b.ns ? norm_tan_at(k, x, tp, i, 1, g, gt, bt) : tp[i] + b.tb;
     return act_slope(b.act, z) * zt;
 }
 
@@ -125,7 +140,8 @@ static inline float blk_out_at(blk_t b, norm_set_t k, float g, float be, float g
 static inline void blk_fwd(blk_t b, int c, int lid, int ls, __local float *tmp, __global float *out,
                            __global const float *in, __global float *stats, __global const float *gamma, long goff,
                            __global const float *beta, long boff, __global float *run_mean, __global float *run_var,
-                           int upd) {
+                           int upd, __global const float *xbias, long xboff, int has_xb) {
+    b.xb = blk_chan(xbias, xboff, has_xb, c);
     const int hw = b.H * b.W, ohw = b.Ho * b.Wo, sets = max(b.ns, 1), setsize = b.pps * hw;
     const float g = b.ns ? gamma[goff + c] : 1.0f, be = b.ns ? beta[boff + c] : 0.0f;
     for (int s = 0; s < sets; s++) {
@@ -142,14 +158,14 @@ static inline void blk_fwd(blk_t b, int c, int lid, int ls, __local float *tmp, 
                 if (upd) {   /* as norm_bn_running */
                     const float var = 1.0f / (k.r * k.r) - NORM_EPS;
                     const float unbiased = var * (float)setsize / (float)(setsize - 1);
-                    run_mean[c] = 0.9f * run_mean[c] + 0.1f * k.mean;
+                    run_mean[c] = 0.9f * run_mean[c] + 0.1f * (k.mean + b.xb);
                     run_var[c] = 0.9f * run_var[c] + 0.1f * unbiased;
                 }
             }
         }
         for (int n = 0; n < b.pps; n++) {
             __global const float *xp = xs + n * hw;
-            __global float *op = out + ((long)c * b.N + n0 + n) * ohw;
+            __global float *op = out + blk_oplane(b, c, n0 + n) * ohw;
             for (int o = lid; o < ohw; o += ls) op[o] = blk_out_at(b, k, g, be, 0.0f, 0.0f, xp, xp, 0, o);
         }
     }
@@ -160,7 +176,10 @@ static inline void blk_fwd(blk_t b, int c, int lid, int ls, __local float *tmp, 
 static inline void blk_tan(blk_t b, int c, int lid, int ls, __local float *tmp, __global float *out_t,
                            __global const float *in, __global const float *in_t, __global const float *stats,
                            __global const float *gamma, long goff, __global const float *beta, long boff,
-                           __global const float *gamma_t, long gtoff, __global const float *beta_t, long btoff) {
+                           __global const float *gamma_t, long gtoff, __global const float *beta_t, long btoff,
+                           __global const float *xbias, long xboff, int has_xb, __global const float *tbias, long tboff, int has_tb) {
+    b.xb = blk_chan(xbias, xboff, has_xb, c);
+    b.tb = blk_chan(tbias, tboff, has_tb, c);
     const int hw = b.H * b.W, ohw = b.Ho * b.Wo, sets = max(b.ns, 1);
     const float g = b.ns ? gamma[goff + c] : 1.0f, be = b.ns ? beta[boff + c] : 0.0f;
     const float gt = b.ns ? gamma_t[gtoff + c] : 0.0f, bt = b.ns ? beta_t[btoff + c] : 0.0f;
@@ -173,7 +192,7 @@ static inline void blk_tan(blk_t b, int c, int lid, int ls, __local float *tmp, 
             blk_set_tmeans(b, &k, in + base, in_t + base, lid, ls, tmp);
         }
         for (int n = 0; n < b.pps; n++) {
-            __global float *op = out_t + ((long)c * b.N + n0 + n) * ohw;
+            __global float *op = out_t + blk_oplane(b, c, n0 + n) * ohw;
             for (int o = lid; o < ohw; o += ls)
                 op[o] = blk_out_at(b, k, g, be, gt, bt, in + base + n * hw, in_t + base + n * hw, 1, o);
         }
@@ -188,7 +207,8 @@ static inline void blk_bwd(blk_t b, int c, int lid, int ls, __local float *tmp, 
                            __global const float *dout, __global const float *in, __global const float *stats,
                            __global const float *gamma, long goff, __global const float *beta, long boff,
                            __global float *dgamma, long dgoff, __global float *dbeta, long dboff, int want_gb,
-                           __global float *dbias, long dbioff, int want_bias) {
+                           __global float *dbias, long dbioff, int want_bias, __global const float *xbias, long xboff, int has_xb) {
+    b.xb = blk_chan(xbias, xboff, has_xb, c);
     const int hw = b.H * b.W, ohw = b.Ho * b.Wo, sets = max(b.ns, 1);
     const float g = b.ns ? gamma[goff + c] : 1.0f, be = b.ns ? beta[boff + c] : 0.0f;
     float sum_dg = 0.0f, sum_db = 0.0f, sum_bias = 0.0f;
@@ -198,14 +218,14 @@ static inline void blk_bwd(blk_t b, int c, int lid, int ls, __local float *tmp, 
         float2 sd = (float2)(0.0f);
         for (int n = 0; n < b.pps; n++) {
             const long pl = (long)c * b.N + n0 + n;
-            __global const float *xp = in + pl * hw, *dp = dout + pl * ohw;
+            __global const float *xp = in + pl * hw, *dp = dout + blk_oplane(b, c, n0 + n) * ohw;
             __global float *gp = din + pl * hw;
             float2 acc = (float2)(0.0f);
             for (int e = lid; e < hw; e += ls) {
                 const int y = e / b.W, x = e - y * b.W;
                 int o;
                 const float w = blk_share(b, k, g, be, xp, y, x, &o);
-                const float z = b.ns ? norm_fwd_at(k, xp[e], g, be) : xp[e];
+                const float z = b.ns ? norm_fwd_at(k, xp[e], g, be) : xp[e] + b.xb;
                 const float dz = act_slope(b.act, z) * (w != 0.0f ? w * dp[o] : 0.0f);
                 gp[e] = dz;
                 acc = norm_dot_add(acc, k, xp[e], dz);
@@ -246,10 +266,10 @@ static inline float2 blk_dz(blk_t b, norm_set_t k, float g, float be, float gt, 
     int o;
     const float w = blk_share(b, k, g, be, xp, y, x, &o);
     const float da = w != 0.0f ? w * dp[o] : 0.0f, rda = w != 0.0f ? w * rp[o] : 0.0f;
-    const float z = b.ns ? norm_fwd_at(k, xp[e], g, be) : xp[e], sl = act_slope(b.act, z);
+    const float z = b.ns ? norm_fwd_at(k, xp[e], g, be) : xp[e] + b.xb, sl = act_slope(b.act, z);
     float rdz = sl * rda;
     if (b.act == 1) {
-        const float zt = b.ns ? norm_tan_at(k, xp[e], tp, e, 1, g, gt, bt) : tp[e];
+        const float zt = b.ns ? norm_tan_at(k, xp[e], tp, e, 1, g, gt, bt) : tp[e] + b.tb;
         rdz += act_curvature(b.act, z) * zt * da;
     }
     return (float2)(sl * da, rdz);
@@ -263,7 +283,9 @@ static inline void blk_rbwd(blk_t b, int c, int lid, int ls, __local float *tmp,
                             long goff, __global const float *beta, long boff, __global const float *gamma_t,
                             long gtoff, __global const float *beta_t, long btoff, __global float *rdgamma, long rgoff,
                             __global float *rdbeta, long rboff, int want_gb, __global float *rdbias, long rbioff,
-                            int want_bias) {
+                            int want_bias, __global const float *xbias, long xboff, int has_xb, __global const float *tbias, long tboff, int has_tb) {
+    b.xb = blk_chan(xbias, xboff, has_xb, c);
+    b.tb = blk_chan(tbias, tboff, has_tb, c);
     const int hw = b.H * b.W, ohw = b.Ho * b.Wo, sets = max(b.ns, 1);
     const float g = b.ns ? gamma[goff + c] : 1.0f, be = b.ns ? beta[boff + c] : 0.0f;
     const float gt = b.ns ? gamma_t[gtoff + c] : 0.0f, bt = b.ns ? beta_t[btoff + c] : 0.0f;
@@ -280,7 +302,7 @@ static inline void blk_rbwd(blk_t b, int c, int lid, int ls, __local float *tmp,
         for (int n = 0; n < b.pps; n++) {
             const long pl = (long)c * b.N + n0 + n;
             __global const float *xp = in + pl * hw, *tp = in_t + pl * hw;
-            __global const float *dp = dout + pl * ohw, *rp = rdout + pl * ohw;
+            __global const float *dp = dout + blk_oplane(b, c, n0 + n) * ohw, *rp = rdout + blk_oplane(b, c, n0 + n) * ohw;
             float qa[5] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
             for (int e = lid; e < hw; e += ls) {
                 const float2 d = blk_dz(b, k, g, be, gt, bt, xp, tp, dp, rp, e);
@@ -298,7 +320,7 @@ static inline void blk_rbwd(blk_t b, int c, int lid, int ls, __local float *tmp,
         for (int n = 0; n < b.pps; n++) {
             const long pl = (long)c * b.N + n0 + n;
             __global const float *xp = in + pl * hw, *tp = in_t + pl * hw;
-            __global const float *dp = dout + pl * ohw, *rp = rdout + pl * ohw;
+            __global const float *dp = dout + blk_oplane(b, c, n0 + n) * ohw, *rp = rdout + blk_oplane(b, c, n0 + n) * ohw;
             float acc = 0.0f;
             for (int e = lid; e < hw; e += ls) {
                 const float2 d = blk_dz(b, k, g, be, gt, bt, xp, tp, dp, rp, e);
@@ -315,37 +337,43 @@ static inline void blk_rbwd(blk_t b, int c, int lid, int ls, __local float *tmp,
     if (want_bias) rdbias[rbioff + c] = sum_bias;
 }
 
+/* Kernel arguments shared by the passes: the conv's bias (xbias) and its tangent (tbias). */
+#define BLOCK_XB __global const float *xbias, long xboff, int has_xb
+#define BLOCK_TB __global const float *tbias, long tboff, int has_tb
+
 /* ---- CPU family: one work-item per channel ---- */
 
 __kernel void block_cpu_fwd(__global float *out, __global const float *in, __global float *stats,
                             __global const float *gamma, long goff, __global const float *beta, long boff,
-                            __global float *run_mean, __global float *run_var, int upd, BLOCK_ARGS) {
+                            __global float *run_mean, __global float *run_var, int upd, BLOCK_XB, BLOCK_ARGS) {
     __local float none[1];
     const int c = get_global_id(0);
-    if (c < C) blk_fwd(BLOCK_MAKE, c, 0, 1, none, out, in, stats, gamma, goff, beta, boff, run_mean, run_var, upd);
+    if (c < C)
+        blk_fwd(BLOCK_MAKE, c, 0, 1, none, out, in, stats, gamma, goff, beta, boff, run_mean, run_var, upd, xbias, xboff,
+                has_xb);
 }
 
 __kernel void block_cpu_tan(__global float *out_t, __global const float *in, __global const float *in_t,
                             __global const float *stats, __global const float *gamma, long goff,
                             __global const float *beta, long boff, __global const float *gamma_t, long gtoff,
-                            __global const float *beta_t, long btoff, BLOCK_ARGS) {
+                            __global const float *beta_t, long btoff, BLOCK_XB, BLOCK_TB, BLOCK_ARGS) {
     __local float none[1];
     const int c = get_global_id(0);
     if (c < C)
         blk_tan(BLOCK_MAKE, c, 0, 1, none, out_t, in, in_t, stats, gamma, goff, beta, boff, gamma_t, gtoff, beta_t,
-                btoff);
+                btoff, xbias, xboff, has_xb, tbias, tboff, has_tb);
 }
 
 __kernel void block_cpu_bwd(__global float *din, __global const float *dout, __global const float *in,
                             __global const float *stats, __global const float *gamma, long goff,
                             __global const float *beta, long boff, __global float *dgamma, long dgoff,
                             __global float *dbeta, long dboff, int want_gb, __global float *dbias, long dbioff,
-                            int want_bias, BLOCK_ARGS) {
+                            int want_bias, BLOCK_XB, BLOCK_ARGS) {
     __local float none[1];
     const int c = get_global_id(0);
     if (c < C)
         blk_bwd(BLOCK_MAKE, c, 0, 1, none, din, dout, in, stats, gamma, goff, beta, boff, dgamma, dgoff, dbeta, dboff,
-                want_gb, dbias, dbioff, want_bias);
+                want_gb, dbias, dbioff, want_bias, xbias, xboff, has_xb);
 }
 
 __kernel void block_cpu_rbwd(__global float *rdin, __global const float *dout, __global const float *rdout,
@@ -353,39 +381,41 @@ __kernel void block_cpu_rbwd(__global float *rdin, __global const float *dout, _
                              __global const float *gamma, long goff, __global const float *beta, long boff,
                              __global const float *gamma_t, long gtoff, __global const float *beta_t, long btoff,
                              __global float *rdgamma, long rgoff, __global float *rdbeta, long rboff, int want_gb,
-                             __global float *rdbias, long rbioff, int want_bias, BLOCK_ARGS) {
+                             __global float *rdbias, long rbioff, int want_bias, BLOCK_XB, BLOCK_TB, BLOCK_ARGS) {
     __local float none[1];
     const int c = get_global_id(0);
     if (c < C)
         blk_rbwd(BLOCK_MAKE, c, 0, 1, none, rdin, dout, rdout, in, in_t, stats, gamma, goff, beta, boff, gamma_t, gtoff,
-                 beta_t, btoff, rdgamma, rgoff, rdbeta, rboff, want_gb, rdbias, rbioff, want_bias);
+                 beta_t, btoff, rdgamma, rgoff, rdbeta, rboff, want_gb, rdbias, rbioff, want_bias, xbias, xboff, has_xb,
+                 tbias, tboff, has_tb);
 }
 
 /* ---- GPU family: one work-group per channel (tmp: local_size floats) ---- */
 
 __kernel void block_grp_fwd(__global float *out, __global const float *in, __global float *stats,
                             __global const float *gamma, long goff, __global const float *beta, long boff,
-                            __global float *run_mean, __global float *run_var, int upd, BLOCK_ARGS,
+                            __global float *run_mean, __global float *run_var, int upd, BLOCK_XB, BLOCK_ARGS,
                             __local float *tmp) {
     blk_fwd(BLOCK_MAKE, get_group_id(0), get_local_id(0), get_local_size(0), tmp, out, in, stats, gamma, goff, beta,
-            boff, run_mean, run_var, upd);
+            boff, run_mean, run_var, upd, xbias, xboff, has_xb);
 }
 
 __kernel void block_grp_tan(__global float *out_t, __global const float *in, __global const float *in_t,
                             __global const float *stats, __global const float *gamma, long goff,
                             __global const float *beta, long boff, __global const float *gamma_t, long gtoff,
-                            __global const float *beta_t, long btoff, BLOCK_ARGS, __local float *tmp) {
+                            __global const float *beta_t, long btoff, BLOCK_XB, BLOCK_TB, BLOCK_ARGS,
+                            __local float *tmp) {
     blk_tan(BLOCK_MAKE, get_group_id(0), get_local_id(0), get_local_size(0), tmp, out_t, in, in_t, stats, gamma, goff,
-            beta, boff, gamma_t, gtoff, beta_t, btoff);
+            beta, boff, gamma_t, gtoff, beta_t, btoff, xbias, xboff, has_xb, tbias, tboff, has_tb);
 }
 
 __kernel void block_grp_bwd(__global float *din, __global const float *dout, __global const float *in,
                             __global const float *stats, __global const float *gamma, long goff,
                             __global const float *beta, long boff, __global float *dgamma, long dgoff,
                             __global float *dbeta, long dboff, int want_gb, __global float *dbias, long dbioff,
-                            int want_bias, BLOCK_ARGS, __local float *tmp) {
+                            int want_bias, BLOCK_XB, BLOCK_ARGS, __local float *tmp) {
     blk_bwd(BLOCK_MAKE, get_group_id(0), get_local_id(0), get_local_size(0), tmp, din, dout, in, stats, gamma, goff,
-            beta, boff, dgamma, dgoff, dbeta, dboff, want_gb, dbias, dbioff, want_bias);
+            beta, boff, dgamma, dgoff, dbeta, dboff, want_gb, dbias, dbioff, want_bias, xbias, xboff, has_xb);
 }
 
 __kernel void block_grp_rbwd(__global float *rdin, __global const float *dout, __global const float *rdout,
@@ -393,8 +423,9 @@ __kernel void block_grp_rbwd(__global float *rdin, __global const float *dout, _
                              __global const float *gamma, long goff, __global const float *beta, long boff,
                              __global const float *gamma_t, long gtoff, __global const float *beta_t, long btoff,
                              __global float *rdgamma, long rgoff, __global float *rdbeta, long rboff, int want_gb,
-                             __global float *rdbias, long rbioff, int want_bias, BLOCK_ARGS, __local float *tmp) {
+                             __global float *rdbias, long rbioff, int want_bias, BLOCK_XB, BLOCK_TB, BLOCK_ARGS,
+                             __local float *tmp) {
     blk_rbwd(BLOCK_MAKE, get_group_id(0), get_local_id(0), get_local_size(0), tmp, rdin, dout, rdout, in, in_t, stats,
              gamma, goff, beta, boff, gamma_t, gtoff, beta_t, btoff, rdgamma, rgoff, rdbeta, rboff, want_gb, rdbias,
-             rbioff, want_bias);
+             rbioff, want_bias, xbias, xboff, has_xb, tbias, tboff, has_tb);
 }

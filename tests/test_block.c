@@ -4,7 +4,9 @@
  *    (R-backward), for every norm / activation / pool kind on a small odd shape;
  *  - device passes against the reference on random inputs, outputs and statistics poisoned
  *    with NaN first, gradients at offsets inside larger poisoned buffers (nothing else may
- *    be written), on odd shapes and on planes larger than one work-group.
+ *    be written), on odd shapes and on planes larger than one work-group; with and without
+ *    the conv bias the block adds (the reference sees the biased input), CNHW and NCHW
+ *    (flattened) outputs.
  * ctest runs it for both kernel families (test_block, test_block_gpu_family). */
 #include "testutil.h"
 #include "layers/block.h"
@@ -151,7 +153,7 @@ static void each_kind(int C, int N, int H, int W, uint64_t first, void (*check)(
     for (size_t a = 0; a < COUNT(NORMS); a++)
         for (size_t b = 0; b < COUNT(ACTS); b++)
             for (size_t p = 0; p < COUNT(POOLS); p++) {
-                BlockShape s = {NORMS[a], ACTS[b], POOLS[p], C, N, H, W};
+                BlockShape s = {NORMS[a], ACTS[b], POOLS[p], C, N, H, W, 0};
                 check(&s, seed += 20);
             }
 }
@@ -194,19 +196,65 @@ static void check_dev(const char *tag, const char *what, cl_mem m, size_t off, c
 /* Round the float64 inputs to float32 so the reference sees what the device sees. */
 static void round_to_float(double *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] = (float)x[i]; }
 
-static void device_case(const BlockShape *s, uint64_t seed) {
+/* x + v[c] on a CNHW tensor of C channels (a copy; v NULL: a plain copy). */
+static double *plus_channel(const double *x, const double *v, size_t C, size_t n) {
+    double *y = xmalloc(n * 8);
+    for (size_t i = 0; i < n; i++) y[i] = x[i] + (v ? v[i / (n / C)] : 0.0);
+    return y;
+}
+
+/* A C x N stack of planes of `hw` between CNHW and NCHW, in place (to_nchw 1: CNHW -> NCHW). */
+static void planes_swap(double *x, int C, int N, size_t hw, int to_nchw) {
+    size_t n = (size_t)C * N * hw;
+    double *t = xmalloc(n * 8);
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < N; k++) {
+            size_t cn = ((size_t)c * N + k) * hw, nc = ((size_t)k * C + c) * hw;
+            memcpy(t + (to_nchw ? nc : cn), x + (to_nchw ? cn : nc), hw * 8);
+        }
+    memcpy(x, t, n * 8);
+    free(t);
+}
+
+/* A per-channel vector on the device at offset 2 of a poisoned buffer (absent when v NULL). */
+static DPtr upload_chan(const double *v, size_t C, cl_mem *buf) {
+    *buf = NULL;
+    if (!v) return dptr(NULL, 0);
+    double *h = xmalloc((C + 5) * 8);
+    for (size_t i = 0; i < C + 5; i++) h[i] = NAN;
+    memcpy(h + 2, v, C * 8);
+    *buf = upload_d(h, C + 5);
+    free(h);
+    return dptr(*buf, 2);
+}
+
+static void device_case(const BlockShape *shape, uint64_t seed) {
+    /* Every other kind writes NCHW; two kinds in three get a bias. */
+    BlockShape sv = *shape;
+    sv.out_nchw = (int)((seed / 20) % 2);
+    const BlockShape *s = &sv;
+    int with_bias = (seed / 20) % 3 != 0;
     Case c = case_of(s, seed);
+    double *bias = with_bias ? rand_d(c.C, seed + 8, 1.0, 0.2) : NULL, *bias_t = with_bias ? rand_d(c.C, seed + 9, 1.0, 0.0) : NULL;
     double **all[] = {&c.in, &c.in_t, &c.dout, &c.rdout, &c.gamma, &c.beta, &c.gamma_t, &c.beta_t};
     size_t lens[] = {c.ni, c.ni, c.no, c.no, c.C, c.C, c.C, c.C};
     for (size_t k = 0; k < COUNT(all); k++) round_to_float(*all[k], lens[k]);
-    char tag[160];
+    if (bias) { round_to_float(bias, c.C); round_to_float(bias_t, c.C); }
+    /* The reference: the biased input, CNHW output gradients; the device: NCHW ones when asked. */
+    double *in_b = plus_channel(c.in, bias, c.C, c.ni), *in_tb = plus_channel(c.in_t, bias_t, c.C, c.ni);
+    size_t ohw = c.no / ((size_t)s->C * s->N);
+    double *dout_dev = plus_channel(c.dout, NULL, c.C, c.no), *rdout_dev = plus_channel(c.rdout, NULL, c.C, c.no);
+    if (s->out_nchw) { planes_swap(dout_dev, s->C, s->N, ohw, 1); planes_swap(rdout_dev, s->C, s->N, ohw, 1); }
+    char tag[200];
     tag_of(tag, sizeof tag, s, "device");
+    snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "%s%s", with_bias ? " bias" : "", s->out_nchw ? " NCHW" : "");
     int ns = block_nsets(s);
     size_t C = c.C, plen = pair_len(C);
     /* sums run over N*H*W terms per channel */
     double sum_atol = DEV_ATOL * sqrt((double)s->N * s->H * s->W);
-    cl_mem in = upload_d(c.in, c.ni), in_t = upload_d(c.in_t, c.ni), dout = upload_d(c.dout, c.no);
-    cl_mem rdout = upload_d(c.rdout, c.no);
+    cl_mem in = upload_d(c.in, c.ni), in_t = upload_d(c.in_t, c.ni), dout = upload_d(dout_dev, c.no);
+    cl_mem rdout = upload_d(rdout_dev, c.no), bias_buf, bias_t_buf;
+    DPtr xb = upload_chan(bias, c.C, &bias_buf), tb = upload_chan(bias_t, c.C, &bias_t_buf);
     cl_mem params = upload_pair(c.gamma, c.beta, C), tangents = upload_pair(c.gamma_t, c.beta_t, C);
     DPtr g = dptr(params, 3), b = dptr(params, off_b(C)), gt = dptr(tangents, 3), bt = dptr(tangents, off_b(C));
     cl_mem stats = tu_poisoned(2 * (size_t)ns + 1);
@@ -214,22 +262,25 @@ static void device_case(const BlockShape *s, uint64_t seed) {
     /* forward */
     cl_mem out = tu_poisoned(c.no);
     double *want = xmalloc((c.ni > c.no ? c.ni : c.no) * 8), *wstats = xmalloc((2 * (size_t)ns + 1) * 8);
-    block_forward(s, out, stats, in, g, b, NULL, NULL);
-    block_forward_ref(s, want, wstats, c.in, c.gamma, c.beta);
+    block_forward(s, out, stats, in, g, b, xb, NULL, NULL);
+    block_forward_ref(s, want, wstats, in_b, c.gamma, c.beta);
+    if (s->out_nchw) planes_swap(want, s->C, s->N, ohw, 1);
     check_dev(tag, "forward out", out, 0, want, c.no, DEV_ATOL);
+    /* The statistics are the unbiased input's: the means without the bias. */
+    for (int k = 0; bias && k < ns; k++) wstats[k] -= bias[k % s->C];
     if (ns) check_dev(tag, "forward stats", stats, 0, wstats, 2 * (size_t)ns, DEV_ATOL);
     tu_check_untouched("forward stats (past the end)", stats, 2 * (size_t)ns + 1, 0, 2 * (size_t)ns, 0, 0);
 
     /* backward */
     double *wg = xmalloc(C * 8), *wb = xmalloc(C * 8), *wbias = xmalloc(C * 8);
-    cl_mem din = tu_poisoned(c.ni), grads = tu_poisoned(plen), bias = tu_poisoned(C + 6);
+    cl_mem din = tu_poisoned(c.ni), grads = tu_poisoned(plen), dbias_buf = tu_poisoned(C + 6);
     DPtr dg = s->norm != NORM_NONE ? dptr(grads, 3) : dptr(NULL, 0);
     DPtr db = s->norm != NORM_NONE ? dptr(grads, off_b(C)) : dptr(NULL, 0);
-    block_backward(s, din, dg, db, dptr(bias, 2), dout, in, stats, g, b);
-    block_backward_ref(s, want, wg, wb, wbias, c.dout, c.in, c.gamma, c.beta);
+    block_backward(s, din, dg, db, dptr(dbias_buf, 2), dout, in, stats, g, b, xb);
+    block_backward_ref(s, want, wg, wb, wbias, c.dout, in_b, c.gamma, c.beta);
     check_dev(tag, "backward din", din, 0, want, c.ni, DEV_ATOL);
-    check_dev(tag, "backward dbias", bias, 2, wbias, C, sum_atol);
-    tu_check_untouched("backward dbias buffer", bias, C + 6, 2, C, 0, 0);
+    check_dev(tag, "backward dbias", dbias_buf, 2, wbias, C, sum_atol);
+    tu_check_untouched("backward dbias buffer", dbias_buf, C + 6, 2, C, 0, 0);
     if (s->norm != NORM_NONE) {
         check_dev(tag, "backward dgamma", grads, 3, wg, C, sum_atol);
         check_dev(tag, "backward dbeta", grads, off_b(C), wb, C, sum_atol);
@@ -238,16 +289,17 @@ static void device_case(const BlockShape *s, uint64_t seed) {
 
     /* tangent */
     cl_mem out_t = tu_poisoned(c.no);
-    block_tangent(s, out_t, in, in_t, stats, g, b, gt, bt);
-    block_tangent_ref(s, want, c.in, c.in_t, c.gamma, c.beta, c.gamma_t, c.beta_t);
+    block_tangent(s, out_t, in, in_t, stats, g, b, gt, bt, xb, tb);
+    block_tangent_ref(s, want, in_b, in_tb, c.gamma, c.beta, c.gamma_t, c.beta_t);
+    if (s->out_nchw) planes_swap(want, s->C, s->N, ohw, 1);
     check_dev(tag, "tangent", out_t, 0, want, c.no, DEV_ATOL);
 
     /* R-backward */
     cl_mem rdin = tu_poisoned(c.ni), rgrads = tu_poisoned(plen), rbias = tu_poisoned(C + 6);
     DPtr rg = s->norm != NORM_NONE ? dptr(rgrads, 3) : dptr(NULL, 0);
     DPtr rb = s->norm != NORM_NONE ? dptr(rgrads, off_b(C)) : dptr(NULL, 0);
-    block_rbackward(s, rdin, rg, rb, dptr(rbias, 2), dout, rdout, in, in_t, stats, g, b, gt, bt);
-    block_rbackward_ref(s, want, wg, wb, wbias, c.dout, c.rdout, c.in, c.in_t, c.gamma, c.beta, c.gamma_t, c.beta_t);
+    block_rbackward(s, rdin, rg, rb, dptr(rbias, 2), dout, rdout, in, in_t, stats, g, b, gt, bt, xb, tb);
+    block_rbackward_ref(s, want, wg, wb, wbias, c.dout, c.rdout, in_b, in_tb, c.gamma, c.beta, c.gamma_t, c.beta_t);
     check_dev(tag, "R-backward rdin", rdin, 0, want, c.ni, DEV_ATOL);
     check_dev(tag, "R-backward rdbias", rbias, 2, wbias, C, sum_atol);
     tu_check_untouched("R-backward rdbias buffer", rbias, C + 6, 2, C, 0, 0);
@@ -258,8 +310,10 @@ static void device_case(const BlockShape *s, uint64_t seed) {
     tu_check_untouched("R-backward parameter buffer", rgrads, plen, 3, s->norm ? C : 0, off_b(C), s->norm ? C : 0);
 
     free(want); free(wstats); free(wg); free(wb); free(wbias);
-    cl_mem bufs[] = {in, in_t, dout, rdout, params, tangents, stats, out, din, grads, bias, out_t, rdin, rgrads, rbias};
-    for (size_t k = 0; k < COUNT(bufs); k++) dev_free(bufs[k]);
+    free(bias); free(bias_t); free(in_b); free(in_tb); free(dout_dev); free(rdout_dev);
+    cl_mem bufs[] = {in, in_t, dout, rdout, params, tangents, stats, out, din, grads, dbias_buf, out_t, rdin, rgrads, rbias,
+                     bias_buf, bias_t_buf};
+    for (size_t k = 0; k < COUNT(bufs); k++) if (bufs[k]) dev_free(bufs[k]);
     case_free(&c);
 }
 
@@ -273,8 +327,8 @@ END_TEST
 START_TEST(device_matches_ref_large) {
     tu_init();
     const BlockShape shapes[] = {
-        {NORM_INSTANCE, ACT_RELU, POOL_AVG, 4, 3, 32, 32}, {NORM_BATCH, ACT_RELU, POOL_MAX, 3, 4, 17, 19},
-        {NORM_INSTANCE, ACT_SIGMOID, POOL_MAX, 3, 2, 19, 17}, {NORM_NONE, ACT_LEAKYRELU, POOL_AVG, 3, 2, 18, 20},
+        {NORM_INSTANCE, ACT_RELU, POOL_AVG, 4, 3, 32, 32, 0}, {NORM_BATCH, ACT_RELU, POOL_MAX, 3, 4, 17, 19, 0},
+        {NORM_INSTANCE, ACT_SIGMOID, POOL_MAX, 3, 2, 19, 17, 0}, {NORM_NONE, ACT_LEAKYRELU, POOL_AVG, 3, 2, 18, 20, 0},
     };
     for (size_t k = 0; k < COUNT(shapes); k++) {
         BlockShape s = shapes[k];
@@ -287,14 +341,18 @@ END_TEST
 /* Batch norm's running statistics as norm.h defines them, and bad input rejected. */
 START_TEST(batchnorm_running_statistics) {
     tu_init();
-    BlockShape s = {NORM_BATCH, ACT_RELU, POOL_AVG, 3, 2, 4, 6};
+    BlockShape s = {NORM_BATCH, ACT_RELU, POOL_AVG, 3, 2, 4, 6, 0};
     Case c = case_of(&s, 2100);
     round_to_float(c.in, c.ni);
     cl_mem in = upload_d(c.in, c.ni), params = upload_pair(c.gamma, c.beta, c.C), stats = tu_poisoned(6);
     cl_mem out = tu_poisoned(c.no);
     double rm0[3] = {0.5, -0.25, 1.0}, rv0[3] = {2.0, 0.5, 1.0};
     cl_mem rm = upload_d(rm0, 3), rv = upload_d(rv0, 3);
-    block_forward(&s, out, stats, in, dptr(params, 3), dptr(params, off_b(c.C)), rm, rv);
+    /* A conv bias: the running mean is the biased input's, the variance unchanged. */
+    double bias[3] = {0.75, -1.5, 0.0};
+    cl_mem bias_buf;
+    DPtr xb = upload_chan(bias, 3, &bias_buf);
+    block_forward(&s, out, stats, in, dptr(params, 3), dptr(params, off_b(c.C)), xb, rm, rv);
     double want_m[3], want_v[3];
     size_t per = c.ni / c.C;
     for (int ch = 0; ch < 3; ch++) {
@@ -302,12 +360,12 @@ START_TEST(batchnorm_running_statistics) {
         for (size_t i = 0; i < per; i++) m += c.in[ch * per + i];
         m /= (double)per;
         for (size_t i = 0; i < per; i++) v += (c.in[ch * per + i] - m) * (c.in[ch * per + i] - m);
-        want_m[ch] = 0.9 * rm0[ch] + 0.1 * m;
+        want_m[ch] = 0.9 * rm0[ch] + 0.1 * (m + bias[ch]);
         want_v[ch] = 0.9 * rv0[ch] + 0.1 * v / (double)(per - 1);
     }
     check_dev("batch norm block", "running mean", rm, 0, want_m, 3, 1e-5);
     check_dev("batch norm block", "running variance", rv, 0, want_v, 3, 1e-4);
-    cl_mem bufs[] = {in, params, stats, out, rm, rv};
+    cl_mem bufs[] = {in, params, stats, out, rm, rv, bias_buf};
     for (size_t k = 0; k < COUNT(bufs); k++) dev_free(bufs[k]);
     case_free(&c);
 }

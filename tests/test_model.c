@@ -377,6 +377,49 @@ static void grad_hvp_run(const Problem *pr, float **out, size_t P, size_t X, lon
     free(pf); free(xf); free(lf); free(yf);
 }
 
+/* Logits of a training-mode forward (which moves batch norm's running statistics), then of an
+ * eval-mode one (which reads them), with fusion on or off (CLMTT_FUSE, read by exec_init). */
+static void train_then_eval(const Problem *pr, const char *fuse, float **train_logits, float **eval_logits) {
+    setenv("CLMTT_FUSE", fuse, 1);
+    size_t P = pr->net.nparams, X = (size_t)pr->n * pr->net.channels * pr->net.height * pr->net.width;
+    size_t L = (size_t)pr->n * pr->net.num_classes;
+    float *pf = tu_to_float(pr->p, P), *xf = tu_to_float(pr->x, X);
+    cl_mem dP = tu_upload(pf, P), dX = tu_upload(xf, X);
+    Exec e;
+    exec_init(&e, &pr->net, pr->n, 0);
+    unsetenv("CLMTT_FUSE");
+    exec_forward(&e, dptr(dP, 0), dX, pr->n, 1);
+    *train_logits = tu_download(exec_logits(&e), 0, L);
+    exec_forward(&e, dptr(dP, 0), dX, pr->n, 0);
+    *eval_logits = tu_download(exec_logits(&e), 0, L);
+    exec_free(&e);
+    dev_free(dP); dev_free(dX);
+    free(pf); free(xf);
+}
+
+/* Batch norm in eval mode runs layer by layer even where fusion is on, and the convolution
+ * before it then adds its own bias (the fused block adds it otherwise): fused and unfused
+ * executors agree in both modes. */
+START_TEST(batchnorm_eval_with_fusion) {
+    tu_init();
+    const Small bn = {"ConvNetBN", 3, 8, 8, 3, 3, 0, 0, 0};
+    Problem pr;
+    problem_make(&pr, &bn, 321);
+    float *t_on, *e_on, *t_off, *e_off;
+    train_then_eval(&pr, "1", &t_on, &e_on);
+    train_then_eval(&pr, "0", &t_off, &e_off);
+    size_t L = (size_t)pr.n * pr.net.num_classes;
+    double *t_ref = tu_to_double(t_off, L), *e_ref = tu_to_double(e_off, L);
+    tu_check_close("ConvNetBN training-mode logits, fused vs not", t_on, t_ref, L, 1e-4, 1e-5);
+    tu_check_close("ConvNetBN eval-mode logits, fused vs not", e_on, e_ref, L, 1e-4, 1e-5);
+    int differs = 0;   /* eval mode really read other statistics */
+    for (size_t i = 0; i < L; i++) differs |= fabsf(e_off[i] - t_off[i]) > 1e-3f;
+    ck_assert_msg(differs, "eval-mode logits equal the training-mode ones");
+    free(t_on); free(e_on); free(t_off); free(e_off); free(t_ref); free(e_ref);
+    problem_free(&pr);
+}
+END_TEST
+
 /* A plain gradient step (step_grad: forward, loss, backward) on the problem; *saved: the
  * im2col launches kept columns saved. */
 static float *grad_run(const Problem *pr, size_t P, size_t X, long *saved) {
@@ -505,6 +548,7 @@ int main(void) {
     tcase_add_test(dev, device_matches_reference);
     tcase_add_test(dev, kept_columns_change_nothing);
     tcase_add_test(dev, kept_columns_in_gradient_step);
+    tcase_add_test(dev, batchnorm_eval_with_fusion);
     suite_add_tcase(s, dev);
     return tu_run(s);
 }

@@ -43,7 +43,9 @@ static int sets_per_channel(const BlockShape *s) {
 }
 
 #define BLOCK_KARGS(s) KI((s)->C), KI((s)->N), KI((s)->H), KI((s)->W), KI(sets_per_channel(s)), KI((s)->act), \
-    KI((s)->pool)
+    KI((s)->pool), KI((s)->out_nchw != 0)
+/* An optional per-channel vector as kernel arguments (buffer, offset, present). */
+#define CHAN_KARGS(p) KM((p).mem), KL((p).off), KI((p).mem != NULL)
 
 /* Dies unless `m` is given and holds at least n floats (a short buffer would be read or
  * written out of bounds). */
@@ -90,9 +92,10 @@ static void launch(const BlockShape *s, const char *cpu, const char *grp, const 
     rt_launch_groups(grp, C, want, all, nargs + 1);
 }
 
-void block_forward(const BlockShape *s, cl_mem out, cl_mem stats, cl_mem in, DPtr gamma, DPtr beta, cl_mem run_mean,
-                   cl_mem run_var) {
+void block_forward(const BlockShape *s, cl_mem out, cl_mem stats, cl_mem in, DPtr gamma, DPtr beta, DPtr bias,
+                   cl_mem run_mean, cl_mem run_var) {
     check_shape(s);
+    opt_ptr(bias, (size_t)s->C, "bias");
     need_buf(out, block_out_size(s), "out"); need_buf(in, in_size(s), "in"); need_norm(s, stats, gamma, beta);
     int upd = run_mean != NULL || run_var != NULL;
     if (upd) {
@@ -102,11 +105,11 @@ void block_forward(const BlockShape *s, cl_mem out, cl_mem stats, cl_mem in, DPt
     if (s->norm == NORM_BATCH && s->N * s->H * s->W < 2)
         die("batchnorm: training needs more than one value per channel (N*HW = %d)", s->N * s->H * s->W);
     launch(s, "block_cpu_fwd", "block_grp_fwd", KARGS_(KM(out), KM(in), KM(stats), KM(gamma.mem), KL(gamma.off),
-           KM(beta.mem), KL(beta.off), KM(run_mean), KM(run_var), KI(upd), BLOCK_KARGS(s)));
+           KM(beta.mem), KL(beta.off), KM(run_mean), KM(run_var), KI(upd), CHAN_KARGS(bias), BLOCK_KARGS(s)));
 }
 
 void block_backward(const BlockShape *s, cl_mem din, DPtr dgamma, DPtr dbeta, DPtr dbias, cl_mem dout, cl_mem in,
-                    cl_mem stats, DPtr gamma, DPtr beta) {
+                    cl_mem stats, DPtr gamma, DPtr beta, DPtr bias) {
     check_shape(s);
     size_t C = (size_t)s->C;
     need_buf(din, in_size(s), "din"); need_buf(dout, block_out_size(s), "dout"); need_buf(in, in_size(s), "in");
@@ -114,25 +117,27 @@ void block_backward(const BlockShape *s, cl_mem din, DPtr dgamma, DPtr dbeta, DP
     int want_gb = s->norm != NORM_NONE && want_pair(dgamma, dbeta, "dgamma and dbeta");
     if (want_gb) { need_ptr(dgamma, C, "dgamma"); need_ptr(dbeta, C, "dbeta"); }
     opt_ptr(dbias, C, "dbias");
+    opt_ptr(bias, C, "bias");
     launch(s, "block_cpu_bwd", "block_grp_bwd", KARGS_(KM(din), KM(dout), KM(in), KM(stats), KM(gamma.mem),
            KL(gamma.off), KM(beta.mem), KL(beta.off), KM(dgamma.mem), KL(dgamma.off), KM(dbeta.mem), KL(dbeta.off),
-           KI(want_gb), KM(dbias.mem), KL(dbias.off), KI(dbias.mem != NULL), BLOCK_KARGS(s)));
+           KI(want_gb), KM(dbias.mem), KL(dbias.off), KI(dbias.mem != NULL), CHAN_KARGS(bias), BLOCK_KARGS(s)));
 }
 
 void block_tangent(const BlockShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, cl_mem stats, DPtr gamma, DPtr beta,
-                   DPtr gamma_t, DPtr beta_t) {
+                   DPtr gamma_t, DPtr beta_t, DPtr bias, DPtr bias_t) {
     check_shape(s);
     need_buf(out_t, block_out_size(s), "out_t"); need_buf(in, in_size(s), "in"); need_buf(in_t, in_size(s), "in_t");
     need_norm(s, stats, gamma, beta);
     if (s->norm != NORM_NONE) { need_ptr(gamma_t, (size_t)s->C, "gamma_t"); need_ptr(beta_t, (size_t)s->C, "beta_t"); }
+    opt_ptr(bias, (size_t)s->C, "bias"); opt_ptr(bias_t, (size_t)s->C, "bias_t");
     launch(s, "block_cpu_tan", "block_grp_tan", KARGS_(KM(out_t), KM(in), KM(in_t), KM(stats), KM(gamma.mem),
            KL(gamma.off), KM(beta.mem), KL(beta.off), KM(gamma_t.mem), KL(gamma_t.off), KM(beta_t.mem),
-           KL(beta_t.off), BLOCK_KARGS(s)));
+           KL(beta_t.off), CHAN_KARGS(bias), CHAN_KARGS(bias_t), BLOCK_KARGS(s)));
 }
 
 void block_rbackward(const BlockShape *s, cl_mem rdin, DPtr rdgamma, DPtr rdbeta, DPtr rdbias, cl_mem dout,
                      cl_mem rdout, cl_mem in, cl_mem in_t, cl_mem stats, DPtr gamma, DPtr beta, DPtr gamma_t,
-                     DPtr beta_t) {
+                     DPtr beta_t, DPtr bias, DPtr bias_t) {
     check_shape(s);
     size_t C = (size_t)s->C, no = block_out_size(s), ni = in_size(s);
     need_buf(rdin, ni, "rdin"); need_buf(dout, no, "dout"); need_buf(rdout, no, "rdout"); need_buf(in, ni, "in");
@@ -141,8 +146,10 @@ void block_rbackward(const BlockShape *s, cl_mem rdin, DPtr rdgamma, DPtr rdbeta
     int want_gb = s->norm != NORM_NONE && want_pair(rdgamma, rdbeta, "rdgamma and rdbeta");
     if (want_gb) { need_ptr(rdgamma, C, "rdgamma"); need_ptr(rdbeta, C, "rdbeta"); }
     opt_ptr(rdbias, C, "rdbias");
+    opt_ptr(bias, C, "bias"); opt_ptr(bias_t, C, "bias_t");
     launch(s, "block_cpu_rbwd", "block_grp_rbwd", KARGS_(KM(rdin), KM(dout), KM(rdout), KM(in), KM(in_t), KM(stats),
            KM(gamma.mem), KL(gamma.off), KM(beta.mem), KL(beta.off), KM(gamma_t.mem), KL(gamma_t.off),
            KM(beta_t.mem), KL(beta_t.off), KM(rdgamma.mem), KL(rdgamma.off), KM(rdbeta.mem), KL(rdbeta.off),
-           KI(want_gb), KM(rdbias.mem), KL(rdbias.off), KI(rdbias.mem != NULL), BLOCK_KARGS(s)));
+           KI(want_gb), KM(rdbias.mem), KL(rdbias.off), KI(rdbias.mem != NULL), CHAN_KARGS(bias), CHAN_KARGS(bias_t),
+           BLOCK_KARGS(s)));
 }

@@ -121,16 +121,23 @@ static DPtr block_bias(const Exec *e, int i, DPtr p) {
 /* 1 when the convolution at layer i leaves its bias gradient to the block after it. */
 static int bias_in_block(const Exec *e, int i) { return i + 1 < e->net->nlayers && block_at(e, i + 1) >= 0; }
 
-/* Forward of the block starting at layer i; returns 0 (not run) for batch norm in eval
+/* 1 when the block starting at layer i runs in a forward pass: not for batch norm in eval
  * mode, which takes the running statistics layer by layer. */
-static int block_forward_at(Exec *e, int i, DPtr params, int n, int train) {
+static int block_runs(const Exec *e, int i, int train) {
+    if (i >= e->net->nlayers || block_at(e, i) < 0) return 0;
     int nl = e->blocks.norm[i];
-    if (nl >= 0 && e->net->layers[nl].norm == NORM_BATCH && !train) return 0;
+    return !(nl >= 0 && e->net->layers[nl].norm == NORM_BATCH && !train);
+}
+
+/* Forward of the block starting at layer i (when block_runs). Its input, the convolution's
+ * output, comes without the bias: the block adds it. */
+static void block_forward_at(Exec *e, int i, DPtr params, int n) {
+    int nl = e->blocks.norm[i];
     BlockShape s = fuse_block_shape(e->net, &e->blocks, i, n);
     int bn = nl >= 0 && e->net->layers[nl].norm == NORM_BATCH;
     block_forward(&s, e->act[block_at(e, i) + 1], block_stats(e, i), e->act[i], block_gamma(e, i, params),
-                  block_beta(e, i, params), bn ? e->run_mean[nl] : NULL, bn ? e->run_var[nl] : NULL);
-    return 1;
+                  block_beta(e, i, params), block_bias(e, i, params), bn ? e->run_mean[nl] : NULL,
+                  bn ? e->run_var[nl] : NULL);
 }
 
 void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
@@ -138,7 +145,8 @@ void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
     const Net *net = e->net;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
-        if (block_at(e, i) >= 0 && block_forward_at(e, i, params, n, train)) {
+        if (block_runs(e, i, train)) {
+            block_forward_at(e, i, params, n);
             i = block_at(e, i);
             continue;
         }
@@ -146,8 +154,8 @@ void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
         switch (l->kind) {
         case LAYER_CONV: {
             Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
-            conv2d_forward(&s, out, in, dptr_add(params, l->w_off),
-                           l->has_bias ? dptr_add(params, l->b_off) : dptr(NULL, 0));
+            int b = l->has_bias && !block_runs(e, i + 1, train);   /* else the block adds it */
+            conv2d_forward(&s, out, in, dptr_add(params, l->w_off), b ? dptr_add(params, l->b_off) : dptr(NULL, 0));
             break;
         }
         case LAYER_NORM: {
@@ -294,7 +302,7 @@ static int block_adjoint_step(Adjoints *a, int j, DPtr params, DPtr grad) {
     BlockShape s = fuse_block_shape(e->net, &e->blocks, f, a->n);
     block_backward(&s, adjoint_target(a, f), block_gamma(e, f, grad), block_beta(e, f, grad), block_bias(e, f, grad),
                    a->adj[e->slot[j + 1]], e->act[f], block_stats(e, f), block_gamma(e, f, params),
-                   block_beta(e, f, params));
+                   block_beta(e, f, params), block_bias(e, f, params));
     adjoint_written(a, f);
     return f;
 }
@@ -333,7 +341,7 @@ static void exec_tangent(Exec *e, DPtr params, DPtr lam, cl_mem input, int n) {
             BlockShape s = fuse_block_shape(net, &e->blocks, i, n);
             block_tangent(&s, e->tan[block_at(e, i) + 1], e->act[i], e->tan[i], block_stats(e, i),
                           block_gamma(e, i, params), block_beta(e, i, params), block_gamma(e, i, lam),
-                          block_beta(e, i, lam));
+                          block_beta(e, i, lam), block_bias(e, i, params), block_bias(e, i, lam));
             i = block_at(e, i);
             continue;
         }
@@ -344,8 +352,9 @@ static void exec_tangent(Exec *e, DPtr params, DPtr lam, cl_mem input, int n) {
         switch (l->kind) {
         case LAYER_CONV: {
             Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
+            int b = l->has_bias && !block_runs(e, i + 1, 1);   /* else the block adds it */
             conv2d_tangent(&s, tout, in, tin, dptr_add(params, l->w_off), dptr_add(lam, l->w_off),
-                           l->has_bias ? dptr_add(lam, l->b_off) : dptr(NULL, 0));
+                           b ? dptr_add(lam, l->b_off) : dptr(NULL, 0));
             break;
         }
         case LAYER_NORM: {
@@ -441,7 +450,7 @@ void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem t
             block_rbackward(&s, adjoint_target(&r, f), block_gamma(e, f, hvp), block_beta(e, f, hvp),
                             block_bias(e, f, hvp), dout, rdout, e->act[f], e->tan[f], block_stats(e, f),
                             block_gamma(e, f, params), block_beta(e, f, params), block_gamma(e, f, lam),
-                            block_beta(e, f, lam));
+                            block_beta(e, f, lam), block_bias(e, f, params), block_bias(e, f, lam));
             adjoint_written(&r, f);
         } else if (l->kind == LAYER_ADD) {
             adjoint_pass(&r, l->src, rdout);

@@ -22,7 +22,7 @@ static int chained(const Net *net, int j) { return j < net->nlayers && net->laye
 
 void fuse_find(const Net *net, NetBlocks *b) {
     memset(b, 0, sizeof *b);
-    for (int i = 0; i < NET_MAX_LAYERS; i++) b->last[i] = b->first[i] = b->norm[i] = -1;
+    for (int i = 0; i < NET_MAX_LAYERS; i++) b->last[i] = b->first[i] = b->norm[i] = b->pool[i] = b->flat[i] = -1;
     if (!fuse_enabled() || net_has_shared_nodes(net)) return;
     for (int i = 0; i < net->nlayers; i++)
         if (net->layers[i].kind == LAYER_ADD) return;
@@ -38,12 +38,20 @@ void fuse_find(const Net *net, NetBlocks *b) {
         ActKind ak = net->layers[j].act;
         j++;
         PoolKind pk = POOL_NONE;
+        int pool = -1, flat = -1;
         const Layer *conv = &net->layers[i - 1];
-        if (chained(net, j) && net->layers[j].kind == LAYER_POOL && conv->ho >= 2 && conv->wo >= 2) pk = net->layers[j++].pool;
+        if (chained(net, j) && net->layers[j].kind == LAYER_POOL && conv->ho >= 2 && conv->wo >= 2) {
+            pool = j;
+            pk = net->layers[j++].pool;
+        }
         if (!block_supports(nk, ak, pk)) continue;
+        /* A flatten right after: the block writes NCHW, which is the flattened layout. */
+        if (chained(net, j) && net->layers[j].kind == LAYER_FLATTEN) flat = j++;
         b->last[i] = j - 1;
         b->first[j - 1] = i;
         b->norm[i] = norm;
+        b->pool[i] = pool;
+        b->flat[i] = flat;
         b->count++;
         i = j - 1;
     }
@@ -53,8 +61,8 @@ BlockShape fuse_block_shape(const Net *net, const NetBlocks *b, int i, int n) {
     const Layer *conv = &net->layers[i - 1];
     NormKind nk = b->norm[i] >= 0 ? net->layers[b->norm[i]].norm : NORM_NONE;
     int a = b->norm[i] >= 0 ? i + 1 : i;   /* the activation layer */
-    PoolKind pk = b->last[i] > a ? net->layers[b->last[i]].pool : POOL_NONE;
-    BlockShape s = {nk, net->layers[a].act, pk, conv->cout, n, conv->ho, conv->wo};
+    PoolKind pk = b->pool[i] >= 0 ? net->layers[b->pool[i]].pool : POOL_NONE;
+    BlockShape s = {nk, net->layers[a].act, pk, conv->cout, n, conv->ho, conv->wo, b->flat[i] >= 0};
     return s;
 }
 
