@@ -139,16 +139,20 @@ for l in "${labels[@]}"; do
 done
 echo
 echo "Distillation, one iteration (meta-gradient + update), DSA, batch_syn = ipc x classes:"
-printf "  %-12s %-12s %4s %6s %10s %10s %22s   %s\n" model dataset ipc steps s/iter "peak MiB" "graph-keeping est. MiB" \
-  "-"
+printf "  %-12s %-12s %4s %6s %10s %10s %22s %11s %9s %7s\n" model dataset ipc steps s/iter "peak MiB" \
+  "graph-keeping est. MiB" "GFLOP/iter" "GFLOP/s" "% peak"
 for l in "${labels[@]}"; do
   [ "$(field "$l" what)" = distill ] || continue
   [ "${l#scale-}" = "$l" ] || continue   # the scaling runs have their own table
   ds=$(field "$l" dataset); ipc=$(field "$l" ipc); k=$(field "$l" syn_steps); m=$(field "$l" model)
-  printf "  %-12s %-12s %4s %6s %10s %10s %22s   %s\n" "$m" "$ds" "$ipc" "$k" \
+  rate=$(field "$l" iteration_gflops_rate); peak=$(field "$l" device_peak_gflops)
+  printf "  %-12s %-12s %4s %6s %10s %10s %22s %11s %9s %7s\n" "$m" "$ds" "$ipc" "$k" \
     "$(fmt %.2f "$(field "$l" seconds_per_iteration)")" "$(fmt %.1f "$(field "$l" peak_device_mib)")" \
-    "$(fmt %.1f "$(field "$l" graph_keeping_estimate_mib)")" "-"
+    "$(fmt %.1f "$(field "$l" graph_keeping_estimate_mib)")" "$(fmt %.1f "$(field "$l" iteration_gemm_gflop)")" \
+    "$(fmt %.1f "$rate")" "$(awk -v r="$rate" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * r / p; else print "-" }')"
 done
+echo "  GFLOP/iter: the matrix products' arithmetic; GFLOP/s: that over the iteration's time; % peak: against"
+echo "  the device's float32 peak measured by clmtt bench (chains of fused multiply-adds)."
 echo "  clmtt's peak counts its own device buffers; the graph-keeping estimate is an estimate (from the layer"
 echo "  table) of what keeping the whole unrolled graph would need, not a measurement. Ratios against PyTorch come"
 echo "  only from the peer measured below, on this machine in this run."
