@@ -353,8 +353,8 @@ START_TEST(device_matches_reference) {
 END_TEST
 
 /* im2col columns kept across the passes of a reverse step (layers/conv_cols.h): with
- * keeping off, on by default, and under a cap too small for all of them with several
- * chunks per layer, exec_grad_hvp gives the same bits; by default every convolution that
+ * keeping off, on, and under a cap too small for all of them with several chunks per
+ * layer, exec_grad_hvp gives the same bits; with it on every convolution that
  * builds columns saves three im2col launches of its input per chunk (tangent, R-backward,
  * backward read the forward's) and one of its input tangent (R-backward reads the
  * tangent pass's). */
@@ -439,46 +439,10 @@ static float *grad_run(const Problem *pr, size_t P, size_t X, long *saved) {
     return g;
 }
 
-/* Chunks of the convolutions that build im2col columns (all but direct 1x1 layers). */
-static long im2col_chunks(const Net *net, int n) {
-    long chunks = 0;
-    for (int i = 0; i < net->nlayers; i++) {
-        const Layer *l = &net->layers[i];
-        if (l->kind != LAYER_CONV) continue;
-        Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
-        if (s.K == 1 && s.pad == 0 && !s.in_nchw) continue;
-        int nc = conv2d_chunk_samples(&s);
-        chunks += (n + nc - 1) / nc;
-    }
-    return chunks;
-}
-
-/* A gradient step's backward pass reads the columns its forward pass built: one im2col
- * saved per chunk of every such convolution, and the same bits as without. */
-START_TEST(kept_columns_in_gradient_step) {
-    tu_init();
-    const Small cases[] = {{"LeNet", 1, 13, 12, 3, 3, 0, 0, 0}, {"ConvNetW32", 1, 6, 6, 4, 3, 0, 0, 0}};
-    for (size_t m = 0; m < sizeof cases / sizeof cases[0]; m++) {
-        Problem pr;
-        problem_make(&pr, &cases[m], 91 + m);
-        size_t P = pr.net.nparams, X = (size_t)pr.n * cases[m].c * cases[m].h * cases[m].w;
-        long s_off, s_on;
-        setenv("CLMTT_CONV_COLS_FLOATS", "0", 1);
-        float *off = grad_run(&pr, P, X, &s_off);
-        setenv("CLMTT_CONV_COLS_FLOATS", "100000000", 1);
-        float *on = grad_run(&pr, P, X, &s_on);
-        unsetenv("CLMTT_CONV_COLS_FLOATS");
-        long want = im2col_chunks(&pr.net, pr.n);
-        ck_assert_int_eq(s_off, 0);
-        ck_assert_msg(want > 0 && s_on == want, "%s: %ld im2col launches saved, expected %ld", cases[m].model, s_on, want);
-        ck_assert_msg(memcmp(off, on, P * 4) == 0, "%s: the gradient differs with kept columns", cases[m].model);
-        free(off); free(on);
-        problem_free(&pr);
-    }
-}
-END_TEST
-
-static long expected_saves(const Net *net, int n) {
+/* im2col launches kept columns save in one step: `per` for every chunk of each convolution
+ * that builds columns (all but direct 1x1 layers), and `per_tangent` more where its input is
+ * not the network's (it has a tangent). */
+static long kept_saves(const Net *net, int n, int per, int per_tangent) {
     long saves = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
@@ -486,15 +450,21 @@ static long expected_saves(const Net *net, int n) {
         Conv2dShape s = layer_conv_shape(l, n, l->src == 0);
         if (s.K == 1 && s.pad == 0 && !s.in_nchw) continue;   /* no im2col */
         int nc = conv2d_chunk_samples(&s), chunks = (n + nc - 1) / nc;
-        saves += (long)chunks * (3 + (l->src != 0));
+        saves += (long)chunks * (per + per_tangent * (l->src != 0));
     }
     return saves;
 }
 
+/* The networks of the kept-columns checks. */
+static const Small kept_cases[] = {{"LeNet", 1, 13, 12, 3, 3, 0, 0, 0}, {"ConvNetW32", 1, 6, 6, 4, 3, 0, 0, 0}};
+
+/* A reverse step: the forward pass's columns serve the tangent, R-backward and backward
+ * passes (3), the tangent's serve the R-backward (1). A plain gradient step: its backward
+ * pass reads the forward's (1). The same bits either way. */
 START_TEST(kept_columns_change_nothing) {
     tu_init();
-    const Small cases[] = {{"LeNet", 1, 13, 12, 3, 3, 0, 0, 0}, {"ConvNetW32", 1, 6, 6, 4, 3, 0, 0, 0}};
-    for (size_t m = 0; m < sizeof cases / sizeof cases[0]; m++) {
+    const Small *cases = kept_cases;
+    for (size_t m = 0; m < sizeof kept_cases / sizeof kept_cases[0]; m++) {
         Problem pr;
         problem_make(&pr, &cases[m], 77 + m);
         size_t P = pr.net.nparams, X = (size_t)pr.n * cases[m].c * cases[m].h * cases[m].w;
@@ -505,18 +475,30 @@ START_TEST(kept_columns_change_nothing) {
         grad_hvp_run(&pr, off, P, X, &s_off);
         setenv("CLMTT_CONV_COLS_FLOATS", "100000000", 1);   /* on, in either kernel family */
         grad_hvp_run(&pr, on, P, X, &s_on);
-        long want = expected_saves(&pr.net, pr.n);
+        long want = kept_saves(&pr.net, pr.n, 3, 1);
         /* One sample per chunk, without kept columns and with room for only a few chunks'. */
         setenv("CLMTT_CONV_CHUNK_FLOATS", "1", 1);
         setenv("CLMTT_CONV_COLS_FLOATS", "0", 1);
         grad_hvp_run(&pr, coff, P, X, &s_coff);
         setenv("CLMTT_CONV_COLS_FLOATS", "3000", 1);
         grad_hvp_run(&pr, tight, P, X, &s_tight);
-        long want_chunked = expected_saves(&pr.net, pr.n);
+        long want_chunked = kept_saves(&pr.net, pr.n, 3, 1);
         unsetenv("CLMTT_CONV_CHUNK_FLOATS");
         unsetenv("CLMTT_CONV_COLS_FLOATS");
         ck_assert_int_eq(s_off, 0);
         ck_assert_int_eq(s_coff, 0);
+        long g_off, g_on;
+        setenv("CLMTT_CONV_COLS_FLOATS", "0", 1);
+        float *grad_off = grad_run(&pr, P, X, &g_off);
+        setenv("CLMTT_CONV_COLS_FLOATS", "100000000", 1);
+        float *grad_on = grad_run(&pr, P, X, &g_on);
+        unsetenv("CLMTT_CONV_COLS_FLOATS");
+        long want_grad = kept_saves(&pr.net, pr.n, 1, 0);
+        ck_assert_int_eq(g_off, 0);
+        ck_assert_msg(want_grad > 0 && g_on == want_grad, "%s: %ld im2col launches saved in a gradient step, expected %ld",
+                      cases[m].model, g_on, want_grad);
+        ck_assert_msg(memcmp(grad_off, grad_on, P * 4) == 0, "%s: the gradient differs with kept columns", cases[m].model);
+        free(grad_off); free(grad_on);
         ck_assert_msg(want > 0 && s_on == want, "%s: %ld im2col launches saved, expected %ld", cases[m].model, s_on, want);
         ck_assert_msg(want_chunked > want && s_tight > 0 && s_tight < want_chunked,
                       "%s: under the cap %ld saved, expected some of %ld", cases[m].model, s_tight, want_chunked);
@@ -547,7 +529,6 @@ int main(void) {
     tcase_set_timeout(dev, 900);
     tcase_add_test(dev, device_matches_reference);
     tcase_add_test(dev, kept_columns_change_nothing);
-    tcase_add_test(dev, kept_columns_in_gradient_step);
     tcase_add_test(dev, batchnorm_eval_with_fusion);
     suite_add_tcase(s, dev);
     return tu_run(s);
