@@ -141,8 +141,8 @@ __kernel void conv_bias_grad(__global float *db, long dboff, __global const floa
 
 #define CONV_GEMM_ROW(i) do { \
         const float16 av = (float16)(a[ro##i + ko]); \
-        c##i##a = mad(av, b0, c##i##a); c##i##b = mad(av, b1, c##i##b); \
-        c##i##c = mad(av, b2, c##i##c); c##i##d = mad(av, b3, c##i##d); \
+        c##i##a = mad_fast(av, b0, c##i##a); c##i##b = mad_fast(av, b1, c##i##b); \
+        c##i##c = mad_fast(av, b2, c##i##c); c##i##d = mad_fast(av, b3, c##i##d); \
     } while (0)
 
 #define CONV_GEMM_STORE(i) do { \
@@ -164,13 +164,13 @@ static inline void conv_gemm_ab_edge(int M, int N, int K, __global const float *
         int n = n0;
         for (; n + 16 <= N; n += 16) {
             float16 s = (float16)(bias ? bias[m] : 0.0f);
-            for (int k = 0; k < K; k++) s = mad((float16)(a[m * sam + k * sak]), vload16(0, b + (long)k * ldb + n), s);
+            for (int k = 0; k < K; k++) s = mad_fast((float16)(a[m * sam + k * sak]), vload16(0, b + (long)k * ldb + n), s);
             __global float *cp = c + (long)m * ldc + n;
             vstore16(acc_c ? s + vload16(0, cp) : s, 0, cp);
         }
         for (; n < N; n++) {
             float s = bias ? bias[m] : 0.0f;
-            for (int k = 0; k < K; k++) s = mad(a[m * sam + k * sak], b[(long)k * ldb + n], s);
+            for (int k = 0; k < K; k++) s = mad_fast(a[m * sam + k * sak], b[(long)k * ldb + n], s);
             __global float *cp = c + (long)m * ldc + n;
             *cp = acc_c ? s + *cp : s;
         }
@@ -217,15 +217,15 @@ __kernel void conv_gemm_ab(int M, int N, int K, __global const float *a, long ao
 
 #define CONV_DOT_ROW(i) do { \
         const float16 va = vload16(0, pa##i + k); \
-        s##i##0 = mad(va, vb0, s##i##0); s##i##1 = mad(va, vb1, s##i##1); s##i##2 = mad(va, vb2, s##i##2); \
-        s##i##3 = mad(va, vb3, s##i##3); s##i##4 = mad(va, vb4, s##i##4); s##i##5 = mad(va, vb5, s##i##5); \
+        s##i##0 = mad_fast(va, vb0, s##i##0); s##i##1 = mad_fast(va, vb1, s##i##1); s##i##2 = mad_fast(va, vb2, s##i##2); \
+        s##i##3 = mad_fast(va, vb3, s##i##3); s##i##4 = mad_fast(va, vb4, s##i##4); s##i##5 = mad_fast(va, vb5, s##i##5); \
     } while (0)
 
 /* Finishes C[m0+i][n0+j]: horizontal sum, the k tail past the last multiple of 16, store. */
 #define CONV_DOT_STORE(i, j) do { \
         if (m0 + i < M && n0 + j < N) { \
             float v = hsum16(s##i##j); \
-            for (int k = K16; k < K; k++) v = mad(pa##i[k], pb##j[k], v); \
+            for (int k = K16; k < K; k++) v = mad_fast(pa##i[k], pb##j[k], v); \
             __global float *cp = c + (long)(m0 + i) * ldc + n0 + j; \
             *cp = acc_c ? v + *cp : v; \
         } \

@@ -98,6 +98,8 @@ for target in spir spir64; do
   check "$target" CL2.0 CL2.0
   check "$target" CL3.0 CL3.0
   check "$target" CL3.0 CL3.0-minimal -Xclang -cl-ext=-all
+  # As built for a device that reports fused multiply-add (the host adds -D CLMTT_FMA).
+  check "$target" CL1.2 CL1.2-fma -D CLMTT_FMA
   check_nofp64 "$target" CL1.2 CL1.2 -Xclang -cl-ext=-cl_khr_fp64
   check_nofp64 "$target" CL2.0 CL2.0 -Xclang -cl-ext=-cl_khr_fp64
   check_nofp64 "$target" CL3.0 CL3.0 -Xclang -cl-ext=-cl_khr_fp64,-__opencl_c_fp64

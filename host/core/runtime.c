@@ -97,6 +97,9 @@ int rt_list_devices(DeviceInfo *out, int max) {
             cl_device_fp_config fp = 0;
             clGetDeviceInfo(devs[d], CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
             di->fp64 = fp != 0;
+            cl_device_fp_config sp = 0;
+            clGetDeviceInfo(devs[d], CL_DEVICE_SINGLE_FP_CONFIG, sizeof sp, &sp, NULL);
+            di->fma = (sp & CL_FP_FMA) != 0;
             count++;
         }
     }
@@ -480,8 +483,12 @@ static void build_main_program(void) {
             }
             srcs[n++] = s;
         }
-    /* CLMTT_OCLGRIND: kernels steer around the simulator's gaps (cl/dct.cl). */
-    RT.program = rt_build_program(n, srcs, RT.oclgrind ? "-cl-std=CL1.2 -D CLMTT_OCLGRIND" : "-cl-std=CL1.2");
+    /* CLMTT_OCLGRIND: kernels steer around the simulator's gaps (cl/dct.cl). CLMTT_FMA: the
+     * device reports fused multiply-add (cl/common.cl mad_fast). */
+    char opts[96];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2%s%s", RT.oclgrind ? " -D CLMTT_OCLGRIND" : "",
+             RT.dev.fma ? " -D CLMTT_FMA" : "");
+    RT.program = rt_build_program(n, srcs, opts);
     for (int i = 0; i < n; i++) free(owned[i]);
     free(owned);
     free(srcs);

@@ -29,6 +29,7 @@ typedef struct {
     cl_ulong max_alloc;
     size_t max_wg;
     int fp64;
+    int fma;                     /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: fma() is the device's own */
     cl_uint base_align_bits;     /* CL_DEVICE_MEM_BASE_ADDR_ALIGN */
 } DeviceInfo;
 
