@@ -60,6 +60,18 @@ static unsigned char *must_read(const char *path, size_t *len) {
     return b;
 }
 
+/* Fails unless the files root/dir1/name and root/dir2/name hold the same bytes. */
+static void assert_same_file(const char *dir1, const char *dir2, const char *name) {
+    char p1[800], p2[800];
+    snprintf(p1, sizeof p1, "%s/%s/%s", g_root, dir1, name);
+    snprintf(p2, sizeof p2, "%s/%s/%s", g_root, dir2, name);
+    size_t n1, n2;
+    unsigned char *f1 = must_read(p1, &n1), *f2 = must_read(p2, &n2);
+    ck_assert_msg(n1 == n2 && memcmp(f1, f2, n1) == 0, "%s and %s differ (%zu and %zu bytes)", p1, p2, n1, n2);
+    free(f1);
+    free(f2);
+}
+
 /* ---- buffer ---- */
 
 START_TEST(buffer_files_identical) {
@@ -74,14 +86,9 @@ START_TEST(buffer_files_identical) {
     TuRun b = mpi2(args);
     TU_EXPECT_OK(b);
     for (int i = 0; i < 3; i++) {
-        char p1[800], p2[800];
-        snprintf(p1, sizeof p1, "%s/b1/MNIST_NO_ZCA/ConvNetW32/replay_buffer_%d.safetensors", g_root, i);
-        snprintf(p2, sizeof p2, "%s/b2/MNIST_NO_ZCA/ConvNetW32/replay_buffer_%d.safetensors", g_root, i);
-        size_t n1, n2;
-        unsigned char *f1 = must_read(p1, &n1), *f2 = must_read(p2, &n2);
-        ck_assert_msg(n1 == n2 && memcmp(f1, f2, n1) == 0, "%s and %s differ (%zu and %zu bytes)", p1, p2, n1, n2);
-        free(f1);
-        free(f2);
+        char name[128];
+        snprintf(name, sizeof name, "MNIST_NO_ZCA/ConvNetW32/replay_buffer_%d.safetensors", i);
+        assert_same_file("b1", "b2", name);
     }
     char p3[800];
     snprintf(p3, sizeof p3, "%s/b2/MNIST_NO_ZCA/ConvNetW32/replay_buffer_3.safetensors", g_root);
@@ -112,16 +119,7 @@ START_TEST(buffer_zca_identical) {
     TuRun b = mpi2(args);
     TU_EXPECT_OK(b);
     const char *files[] = {"MNIST/zca.safetensors", "MNIST/ConvNetW32/replay_buffer_0.safetensors"};
-    for (int i = 0; i < 2; i++) {
-        char p1[800], p2[800];
-        snprintf(p1, sizeof p1, "%s/z1/%s", g_root, files[i]);
-        snprintf(p2, sizeof p2, "%s/z2/%s", g_root, files[i]);
-        size_t n1, n2;
-        unsigned char *f1 = must_read(p1, &n1), *f2 = must_read(p2, &n2);
-        ck_assert_msg(n1 == n2 && memcmp(f1, f2, n1) == 0, "%s and %s differ", p1, p2);
-        free(f1);
-        free(f2);
-    }
+    for (int i = 0; i < 2; i++) assert_same_file("z1", "z2", files[i]);
     tu_run_free(&a);
     tu_run_free(&b);
 }
