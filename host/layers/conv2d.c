@@ -1,7 +1,7 @@
 /* Device convolution: im2col + matrix products over chunks of samples (see conv2d.h).
  *
  * For a chunk of nc samples starting at n0, with KK = K*K and P = Ho*Wo:
- *   col[Cin*KK][nc*P]                   = im2col(in samples n0..n0+nc-1)
+ *   col[Cin*KK][nc*P]                   = im2col(in samples n0..n0+nc-1)  (rows conv2d_col_ld apart)
  *   out[:, n0*P .. (n0+nc)*P)           = w[Cout][Cin*KK] x col         (ldc = N*P)
  *   dw[Cout][Cin*KK]                   += dout chunk x col^T             (overwrite on the first chunk)
  *   dcol[Cin*KK][nc*P]                  = w^T x dout chunk, then col2im (a gather) into din
@@ -16,7 +16,9 @@
  * Two kernel families (cl/conv.cl), picked from the device type: GPUs run element-wise
  * im2col/col2im and CLBlast GEMMs; CPU devices run per-plane im2col/col2im and the
  * register-tiled products of cl/conv.cl, which also fold the bias add into the forward
- * product (CLBlast's defaults reach only a few GFLOPS on CPU OpenCL). The environment
+ * product (CLBlast's defaults reach only a few GFLOPS on CPU OpenCL); layers/matmul.h picks
+ * the products. A fused block after the convolution (layers/block.h) adds the bias
+ * instead: the executor then passes none here. The environment
  * variable CLMTT_KERNEL_FAMILY=cpu|gpu forces one family on any device, so both are
  * testable on one machine. */
 #include "layers/conv2d.h"
