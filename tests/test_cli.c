@@ -985,7 +985,22 @@ START_TEST(distill_sigint_saves_and_exits_130) {
     char *args[] = {"distill", "--dataset", "MNIST", "--data_path", g_data, "--buffer_path", g_buf, "--model",
                     "ConvNetW32", "--expert_epochs", "1", "--max_start_epoch", "1", "--ipc", "1", "--num_eval", "0",
                     "--seed", "5", "--syn_steps", "2", "--Iteration", "100000", "--save_path", dir, NULL};
+    /* Under AddressSanitizer (tools/test.sh --sanitize) this run goes without the leak check:
+     * LeakSanitizer's tracer crashed at random in the exit after SIGINT ("Tracer caught signal
+     * 11", exit 1 instead of 130: 3 of 6 runs with the layers run one by one on PoCL, none of
+     * 12 with them fused, none of 6 with the leak check off). Memory errors stay fatal, and
+     * the same exit path is leak-checked without the signal elsewhere. */
+    char *asan = getenv("ASAN_OPTIONS") ? xstrdup(getenv("ASAN_OPTIONS")) : NULL;
+    if (asan) {
+        char opts[2048];
+        snprintf(opts, sizeof opts, "%s:detect_leaks=0", asan);
+        setenv("ASAN_OPTIONS", opts, 1);
+    }
     pid_t pid = tu_clmtt_start(args, out, err);
+    if (asan) {
+        setenv("ASAN_OPTIONS", asan, 1);
+        free(asan);
+    }
     int status = 0, exited = 0;
     double t0 = now_seconds();
     while (loss_lines(mp) < 1) {
