@@ -65,7 +65,7 @@ typedef struct {
     long blocking_writes; /* dev_write*: the host waits for the copy */
     long waits;           /* clFinish and waits on events (staging upload, CLMTT_PROFILE) */
     long im2col_saved;    /* im2col launches not made: columns kept from an earlier pass (layers/conv_cols.h) */
-    double gemm_flops;    /* arithmetic of the matrix products enqueued, 2 m n k each (CLBlast's and conv2d's) */
+    double gemm_flops;    /* arithmetic of the matrix products enqueued, 2 m n k each (blas.h's and matmul's) */
 } RtCounts;
 
 /* im2col columns of one convolution chunk kept across the passes of a reverse step

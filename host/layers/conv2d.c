@@ -170,11 +170,9 @@ static void conv_mm(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t
     else matmul(ta, tb, M, N, K, a, lda, b, ldb, bias, acc, c, ldc);
 }
 
-static const DPtr NO_BIAS = {NULL, 0};
-
 void conv2d_product(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, int acc,
                     DPtr c, size_t ldc) {
-    conv_mm(ta, tb, M, N, K, a, lda, b, ldb, NO_BIAS, acc, c, ldc);
+    conv_mm(ta, tb, M, N, K, a, lda, b, ldb, MATMUL_NO_BIAS, acc, c, ldc);
 }
 
 /* The GEMM operand col[CKK][nc*P] of `in` for the chunk at n0 (row stride in *ld).
@@ -239,7 +237,7 @@ void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b)
         int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
         size_t ldb;
         DPtr col = col_of(s, &d, in, n0, nc, &ldb);
-        conv_mm(0, 0, s->Cout, (size_t)nc * d.P, d.CKK, w, d.CKK, col, ldb, fold ? b : NO_BIAS, 0,
+        conv_mm(0, 0, s->Cout, (size_t)nc * d.P, d.CKK, w, d.CKK, col, ldb, fold ? b : MATMUL_NO_BIAS, 0,
                 dptr(out, (size_t)n0 * d.P), d.NP);
     }
     if (b.mem && !fold) bias_add(out, b, s->Cout, d.NP);
@@ -255,10 +253,10 @@ void conv2d_backward(const Conv2dShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem 
         size_t cols = (size_t)nc * d.P, ld;
         DPtr dout_c = dptr(dout, (size_t)n0 * d.P);
         DPtr col = col_of(s, &d, in, n0, nc, &ld);
-        conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col, ld, NO_BIAS, n0 > 0, dw, d.CKK);
+        conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col, ld, MATMUL_NO_BIAS, n0 > 0, dw, d.CKK);
         if (din) {
             DPtr dcol = dcol_of(&d, din, n0, nc, &ld);
-            conv_mm(1, 0, d.CKK, cols, s->Cout, w, d.CKK, dout_c, d.NP, NO_BIAS, 0, dcol, ld);
+            conv_mm(1, 0, d.CKK, cols, s->Cout, w, d.CKK, dout_c, d.NP, MATMUL_NO_BIAS, 0, dcol, ld);
             finish_dcol(s, &d, din, n0, nc);
         }
     }
@@ -277,10 +275,10 @@ void conv2d_tangent(const Conv2dShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, 
         DPtr out_c = dptr(out_t, (size_t)n0 * d.P);
         if (in_t) {
             DPtr col_t = col_of(s, &d, in_t, n0, nc, &ld);
-            conv_mm(0, 0, s->Cout, cols, d.CKK, w, d.CKK, col_t, ld, fold ? b_t : NO_BIAS, 0, out_c, d.NP);
+            conv_mm(0, 0, s->Cout, cols, d.CKK, w, d.CKK, col_t, ld, fold ? b_t : MATMUL_NO_BIAS, 0, out_c, d.NP);
         }
         DPtr col = col_of(s, &d, in, n0, nc, &ld);
-        conv_mm(0, 0, s->Cout, cols, d.CKK, w_t, d.CKK, col, ld, fold && !in_t ? b_t : NO_BIAS, in_t != NULL, out_c,
+        conv_mm(0, 0, s->Cout, cols, d.CKK, w_t, d.CKK, col, ld, fold && !in_t ? b_t : MATMUL_NO_BIAS, in_t != NULL, out_c,
                 d.NP);
     }
     if (b_t.mem && !fold) bias_add(out_t, b_t, s->Cout, d.NP);
@@ -299,15 +297,15 @@ void conv2d_rbackward(const Conv2dShape *s, cl_mem rdin, DPtr rdw, DPtr rdb, cl_
         size_t cols = (size_t)nc * d.P, ld;
         DPtr dout_c = dptr(dout, (size_t)n0 * d.P), rdout_c = dptr(rdout, (size_t)n0 * d.P);
         DPtr col = col_of(s, &d, in, n0, nc, &ld);
-        conv_mm(0, 1, s->Cout, d.CKK, cols, rdout_c, d.NP, col, ld, NO_BIAS, n0 > 0, rdw, d.CKK);
+        conv_mm(0, 1, s->Cout, d.CKK, cols, rdout_c, d.NP, col, ld, MATMUL_NO_BIAS, n0 > 0, rdw, d.CKK);
         if (in_t) {
             DPtr col_t = col_of(s, &d, in_t, n0, nc, &ld);
-            conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col_t, ld, NO_BIAS, 1, rdw, d.CKK);
+            conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col_t, ld, MATMUL_NO_BIAS, 1, rdw, d.CKK);
         }
         if (rdin) {
             DPtr dcol = dcol_of(&d, rdin, n0, nc, &ld);
-            conv_mm(1, 0, d.CKK, cols, s->Cout, w, d.CKK, rdout_c, d.NP, NO_BIAS, 0, dcol, ld);
-            conv_mm(1, 0, d.CKK, cols, s->Cout, w_t, d.CKK, dout_c, d.NP, NO_BIAS, 1, dcol, ld);
+            conv_mm(1, 0, d.CKK, cols, s->Cout, w, d.CKK, rdout_c, d.NP, MATMUL_NO_BIAS, 0, dcol, ld);
+            conv_mm(1, 0, d.CKK, cols, s->Cout, w_t, d.CKK, dout_c, d.NP, MATMUL_NO_BIAS, 1, dcol, ld);
             finish_dcol(s, &d, rdin, n0, nc);
         }
     }

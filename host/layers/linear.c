@@ -9,7 +9,6 @@
 #include "core/util.h"
 #include "layers/matmul.h"
 
-static const DPtr NO_BIAS = {NULL, 0};
 
 static void linear_check(const LinearShape *s, const char *who) {
     if (s->N <= 0 || s->In <= 0 || s->Out <= 0)
@@ -36,17 +35,17 @@ static void bias_grad(const LinearShape *s, DPtr db, cl_mem dout) {
 
 /* out[N][Out] = x[N][In] * v[Out][In]^T + beta*out */
 static void rows_times_wt(const LinearShape *s, cl_mem out, cl_mem x, DPtr v, float beta) {
-    matmul(0, 1, s->N, s->Out, s->In, dptr(x, 0), s->In, v, s->In, NO_BIAS, beta != 0.0f, dptr(out, 0), s->Out);
+    matmul(0, 1, s->N, s->Out, s->In, dptr(x, 0), s->In, v, s->In, MATMUL_NO_BIAS, beta != 0.0f, dptr(out, 0), s->Out);
 }
 
 /* d[N][In] = g[N][Out] * v[Out][In] + beta*d */
 static void rows_times_w(const LinearShape *s, cl_mem d, cl_mem g, DPtr v, float beta) {
-    matmul(0, 0, s->N, s->In, s->Out, dptr(g, 0), s->Out, v, s->In, NO_BIAS, beta != 0.0f, dptr(d, 0), s->In);
+    matmul(0, 0, s->N, s->In, s->Out, dptr(g, 0), s->Out, v, s->In, MATMUL_NO_BIAS, beta != 0.0f, dptr(d, 0), s->In);
 }
 
 /* dw[Out][In] = g[N][Out]^T * x[N][In] + beta*dw */
 static void outer_sum(const LinearShape *s, DPtr dw, cl_mem g, cl_mem x, float beta) {
-    matmul(1, 0, s->Out, s->In, s->N, dptr(g, 0), s->Out, dptr(x, 0), s->In, NO_BIAS, beta != 0.0f, dw, s->In);
+    matmul(1, 0, s->Out, s->In, s->N, dptr(g, 0), s->Out, dptr(x, 0), s->In, MATMUL_NO_BIAS, beta != 0.0f, dw, s->In);
 }
 
 void linear_forward(const LinearShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b) {

@@ -10,6 +10,9 @@
 
 #include "core/tensor.h"
 
+/* The absent bias. */
+static const DPtr MATMUL_NO_BIAS = {NULL, 0};
+
 void matmul(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, DPtr bias, int acc,
             DPtr c, size_t ldc);
 
