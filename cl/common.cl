@@ -46,17 +46,21 @@ static inline float group_sum(float v, __local float *tmp) {
     return r;
 }
 
-/* One partial sum per work-group: op 0 = x.y, 1 = sum x, 2 = sum (x-y)^2, 3 = count of non-finite x. */
-__kernel void reduce_partials(__global const float *x, long xoff, __global const float *y, long yoff,
-                              long n, int op, __global float *partial, __local float *tmp) {
+/* One partial sum per work-group: op 0 = x.y, 1 = sum x, 2 = sum (x-y)^2, 3 = count of
+ * non-finite x, 4 = x.y and then x += alpha z (each item reads its x before it writes it:
+ * a reduction and the update that follows it in one pass). */
+__kernel void reduce_partials(__global float *x, long xoff, __global const float *y, long yoff,
+                              __global const float *z, long zoff, float alpha, long n, int op,
+                              __global float *partial, __local float *tmp) {
     const long stride = (long)get_global_size(0);
     float acc = 0.0f;
     for (long i = get_global_id(0); i < n; i += stride) {
         float a = x[xoff + i];
-        if (op == 0) acc += a * y[yoff + i];
+        if (op == 0 || op == 4) acc += a * y[yoff + i];
         else if (op == 1) acc += a;
         else if (op == 2) { float d = a - y[yoff + i]; acc += d * d; }
         else acc += isfinite(a) ? 0.0f : 1.0f;
+        if (op == 4) x[xoff + i] = a + alpha * z[zoff + i];
     }
     float s = group_sum(acc, tmp);
     if (get_local_id(0) == 0) partial[get_group_id(0)] = s;

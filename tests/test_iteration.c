@@ -128,6 +128,23 @@ START_TEST(reduce_matches_host_reduction) {
         for (size_t i = 0; i < n; i++) ref += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
         ck_assert_msg(fabs(v[SC_D] - ref) <= 1e-5 * ref, "sqdist %.9g, float64 %.9g", v[SC_D], ref);
         free(v);
+        /* The dot product with the update in one pass: the value of x before it changes,
+         * and x + alpha z after. */
+        float *z = tu_new_rand(n, 400 + (uint64_t)c);
+        cl_mem zm = tu_upload(z, n);
+        double dot_before = dev_dot(n, xp, yp);
+        scalars_write(&sc, SC_DLR, 1.0, format);
+        scalars_dot_update(&sc, SC_DLR, 1, n, xp, yp, -0.375f, dptr(zm, 0));
+        v = read_slots(&sc, format);
+        check_value("1 - dot (with the update)", v[SC_DLR], 1.0 - dot_before, format);
+        float *x2 = tu_download(xm, 0, n);
+        for (size_t i = 0; i < n; i++) {
+            float want = x[i] + -0.375f * z[i];
+            ck_assert_msg(fabsf(x2[i] - want) <= 1e-6f * (1.0f + fabsf(want)), "x[%zu] after the update: %.9g, want %.9g",
+                          i, x2[i], want);
+        }
+        free(v); free(x2); free(z);
+        dev_free(zm);
         free(x); free(y);
         dev_free(xm); dev_free(ym);
     }

@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,12 +87,10 @@ static const DevCase dev_cases[] = {
     {{300, 128, 10}, 0, 1, 1, "300x128 -> 10, no bias"},
 };
 
-START_TEST(device_vs_ref) {
-    tu_init();
-    const DevCase *c = &dev_cases[_i];
+/* One case on one path: one_launch 1 runs the layer's own one-launch kernels, 0 the matrix
+ * products with separate bias passes. */
+static void device_path(const DevCase *c, int _i, int one_launch) {
     const LinearShape *s = &c->s;
-    /* tu_small: the small products only; they take every option and kernel too. */
-    if (tu_small() && (size_t)s->N * s->In * s->Out > 20000) return;
     size_t ni = n_in(s), no = n_out(s), nw = n_w(s), nb = s->Out;
     uint64_t seed = 1000 + 17 * _i;
     float *in = tu_new_rand(ni, seed), *in_t = tu_new_rand(ni, seed + 1), *w = tu_new_rand(nw, seed + 2), *b = tu_new_rand(nb, seed + 3);
@@ -113,10 +112,24 @@ START_TEST(device_vs_ref) {
     cl_mem OUT = tu_poisoned(no), OUTT = tu_poisoned(no);
     cl_mem DIN = c->has_din ? tu_poisoned(ni) : NULL, RDIN = c->has_din ? tu_poisoned(ni) : NULL;
     cl_mem G = tu_poisoned(ng), RG = tu_poisoned(ng);
+    linear_set_small_macs(one_launch ? SIZE_MAX : 0);
+    RtCounts before = rt_counts();
     linear_forward(s, OUT, IN, pw, pb);
     linear_backward(s, DIN, dptr(G, gw), c->bias ? dptr(G, gb) : dptr(NULL, 0), DOUT, IN, pw);
     linear_tangent(s, OUTT, IN, INT, pw, pwt, pbt);
     linear_rbackward(s, RDIN, dptr(RG, gw), c->bias ? dptr(RG, gb) : dptr(NULL, 0), DOUT, RDOUT, IN, INT, pw, pwt);
+    RtCounts n = rt_counts_sub(rt_counts(), before);
+    /* The one-launch path: forward 1, backward 1 or 2, tangent 1, R-backward 1 or 2. */
+    long want = one_launch ? 4 + 2 * c->has_din : -1;
+    if (one_launch)
+        ck_assert_msg(n.launches == want && n.blas_calls == 0, "%s (one launch per pass): %ld launches, %ld CLBlast calls, "
+                      "expected %ld and 0", c->name, n.launches, n.blas_calls, want);
+    else {   /* one call per product and per bias pass */
+        want = 4 + 3 * c->has_din + 2 * c->has_in_t + 4 * c->bias;
+        ck_assert_msg(n.launches + n.blas_calls == want, "%s (products): %ld launches and %ld CLBlast calls, expected %ld "
+                      "calls", c->name, n.launches, n.blas_calls, want);
+    }
+    ck_assert_msg(n.gemm_flops > 0, "%s: no arithmetic counted", c->name);
     tu_check_untouched("backward gradients", G, ng, gw, nw, gb, c->bias ? nb : 0);
     tu_check_untouched("rbackward gradients", RG, ng, gw, nw, gb, c->bias ? nb : 0);
 
@@ -129,7 +142,7 @@ START_TEST(device_vs_ref) {
     /* Tolerance: rtol 1e-4 plus 1e-5*sqrt(terms summed per element). */
 #define CMP(label, buf, off, want, n, fan) do { \
         float *got_ = tu_download(buf, off, n); \
-        snprintf(what, sizeof what, "%s: %s", c->name, label); \
+        snprintf(what, sizeof what, "%s%s: %s", c->name, one_launch ? " (one launch per pass)" : "", label); \
         tu_check_close(what, got_, want, n, 1e-4, 1e-5 * sqrt((double)(fan))); \
         free(got_); } while (0)
 
@@ -152,6 +165,17 @@ START_TEST(device_vs_ref) {
     free(r_out); free(r_din); free(r_dw); free(r_db);
     dev_free(P); dev_free(IN); dev_free(INT); dev_free(DOUT); dev_free(RDOUT); dev_free(OUT); dev_free(OUTT);
     dev_free(DIN); dev_free(RDIN); dev_free(G); dev_free(RG);
+}
+
+START_TEST(device_vs_ref) {
+    tu_init();
+    const DevCase *c = &dev_cases[_i];
+    /* tu_small: the small products only; they take every option and kernel too. */
+    if (tu_small() && (size_t)c->s.N * c->s.In * c->s.Out > 20000) return;
+    size_t old = linear_small_macs();
+    device_path(c, _i, 1);
+    device_path(c, _i, 0);
+    linear_set_small_macs(old);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void rand_labels(int *y, int n, int K, uint64_t seed) {
     Rng r;
@@ -125,7 +126,9 @@ START_TEST(ce_ref_matches_finite_differences) {
 END_TEST
 
 /* One shape on the device vs the reference: probs, rowloss, correct, backward and
- * rbackward, every output poisoned; target rows [N][K] (a NaN row stands for a bad label). */
+ * rbackward from one pass, every output poisoned; then passes with fewer outputs give the
+ * same values and leave the others untouched. Target rows [N][K] (a NaN row stands for a
+ * bad label). */
 static void device_vs_ref(int N, int K, float scale, const float *targets, uint64_t seed) {
     CeShape s = {N, K};
     size_t nk = (size_t)N * K;
@@ -141,9 +144,8 @@ static void device_vs_ref(int N, int K, float scale, const float *targets, uint6
 
     cl_mem O = tu_upload(o, nk), T = tu_upload(t, nk), Y = tu_upload(targets, nk);
     cl_mem P = tu_poisoned(nk), RL = tu_poisoned(N), C = tu_poisoned(N), G = tu_poisoned(nk), RG = tu_poisoned(nk);
-    ce_forward(&s, P, RL, C, O, Y);
-    ce_backward(&s, G, P, Y);
-    ce_rbackward(&s, RG, P, T);
+    CeOut all = {P, RL, C, G, RG};
+    ce_pass(&s, &all, O, T, Y);
     float *gp = tu_download(P, 0, nk), *grl = tu_download(RL, 0, N), *gc = tu_download(C, 0, N);
     float *gg = tu_download(G, 0, nk), *grg = tu_download(RG, 0, nk);
     char what[96];
@@ -179,6 +181,24 @@ static void device_vs_ref(int N, int K, float scale, const float *targets, uint6
     gp = tu_download(P, 0, nk);
     snprintf(what, sizeof what, "probs (no rowloss/correct) N=%d K=%d", N, K);
     tu_check_close(what, gp, p, nk, 2e-5, 1e-8);
+
+    /* The backward alone (a gradient step's pass): the same dlogits, and the outputs not
+     * asked for keep their poison. */
+    float *again = tu_download(G, 0, nk);
+    dev_fill(P, 0, nk, NAN);
+    dev_fill(G, 0, nk, NAN);
+    dev_fill(RL, 0, N, 7.0f);
+    dev_fill(RG, 0, nk, 7.0f);
+    CeOut grad_only = {P, NULL, NULL, G, NULL};
+    ce_pass(&s, &grad_only, O, NULL, Y);
+    float *g2 = tu_download(G, 0, nk), *rl2 = tu_download(RL, 0, N), *rg2 = tu_download(RG, 0, nk);
+    for (size_t i = 0; i < nk; i++) {
+        ck_assert_msg(memcmp(&g2[i], &again[i], 4) == 0, "N=%d K=%d: dlogits[%zu] %g alone, %g with every output", N, K,
+                      i, g2[i], again[i]);
+        ck_assert_msg(rg2[i] == 7.0f, "N=%d K=%d: rdlogits[%zu] written (%g) though not asked for", N, K, i, rg2[i]);
+    }
+    for (int n = 0; n < N; n++) ck_assert_msg(rl2[n] == 7.0f, "N=%d K=%d: rowloss[%d] written though not asked for", N, K, n);
+    free(again); free(g2); free(rl2); free(rg2);
 
     free(o); free(t); free(od); free(td); free(p); free(rl); free(cor); free(g); free(rg); free(yd);
     free(gp); free(grl); free(gc); free(gg); free(grg);

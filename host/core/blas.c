@@ -122,7 +122,8 @@ void scal(size_t n, float alpha, DPtr x) {
 
 /* Partial sums per work-group (kernel reduce_partials in cl/common.cl) into the
  * runtime's reduction scratch; nothing waits. */
-cl_mem dev_reduce_partials(DevReduceOp op, size_t n, DPtr x, DPtr y, int *groups) {
+/* op 4 of reduce_partials is the dot product with the update of x by alpha z. */
+static cl_mem reduce_partials(int op, size_t n, DPtr x, DPtr y, float alpha, DPtr z, int *groups) {
     enum { GROUPS = DEV_REDUCE_MAX_GROUPS };
     cl_mem partial = rt_scratch(RT_SCRATCH_REDUCE, GROUPS);
     size_t local = rt_reduce_local("reduce_partials");
@@ -130,9 +131,18 @@ cl_mem dev_reduce_partials(DevReduceOp op, size_t n, DPtr x, DPtr y, int *groups
     if (g > GROUPS) g = GROUPS;
     *groups = (int)g;
     if (n == 0) return partial;
-    LAUNCH_GROUPS("reduce_partials", g, local, KM(x.mem), KL(x.off), KM(y.mem), KL(y.off), KL(n),
-                  KI((int)op), KM(partial), KLOCAL(local * sizeof(float)));
+    LAUNCH_GROUPS("reduce_partials", g, local, KM(x.mem), KL(x.off), KM(y.mem), KL(y.off), KM(z.mem ? z.mem : y.mem),
+                  KL(z.off), KF(alpha), KL(n), KI(op), KM(partial), KLOCAL(local * sizeof(float)));
     return partial;
+}
+
+cl_mem dev_reduce_partials(DevReduceOp op, size_t n, DPtr x, DPtr y, int *groups) {
+    return reduce_partials((int)op, n, x, y, 0.0f, dptr(NULL, 0), groups);
+}
+
+cl_mem dev_reduce_dot_update(size_t n, DPtr x, DPtr y, float alpha, DPtr z, int *groups) {
+    if (!z.mem) die("internal: dev_reduce_dot_update without the update's vector");
+    return reduce_partials(4, n, x, y, alpha, z, groups);
 }
 
 /* The partial sums read back and finished in double. */

@@ -33,6 +33,9 @@ int dev_has_nonfinite(size_t n, DPtr x);
 typedef enum { RED_DOT = 0, RED_SUM = 1, RED_SQDIST = 2, RED_NONFINITE = 3 } DevReduceOp;
 enum { DEV_REDUCE_MAX_GROUPS = 128 };
 cl_mem dev_reduce_partials(DevReduceOp op, size_t n, DPtr x, DPtr y, int *groups);
+/* The partials of x.y, and in the same pass x += alpha z (the dot product is x's value
+ * before the update). */
+cl_mem dev_reduce_dot_update(size_t n, DPtr x, DPtr y, float alpha, DPtr z, int *groups);
 
 const char *clblast_status_name(int status);
 

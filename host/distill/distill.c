@@ -279,7 +279,8 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
         cl_mem tangent = reverse_pass(d, theta_steps_at(&d->thetas, k), in, n);
-        scalars_reduce(&d->sc, SC_DLR, 1, RED_DOT, P, dptr(d->lam, 0), dptr(d->g, 0));   /* dlr -= <lambda, g_k> */
+        /* dlr -= <lambda, g_k>, and lambda -= alpha H_k lambda for the step below, in one pass. */
+        scalars_dot_update(&d->sc, SC_DLR, 1, P, dptr(d->lam, 0), dptr(d->g, 0), -alpha, dptr(d->hvp, 0));
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */
         learnset_label_grad(set, tangent, d->targets, d->idx, k * d->batch_syn, d->batch_n[k], alpha / (float)n);
@@ -290,7 +291,6 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
             u = d->u_rendered;
         }
         learnset_pullback(set, k, d->idx, k * d->batch_syn, d->batch_n[k], u, -alpha);
-        axpy(P, -alpha, dptr(d->hvp, 0), dptr(d->lam, 0));
     }
     d->counts_reverse = rt_counts_sub(rt_counts(), c0);
     d->reverse_steps = first + 1;

@@ -28,6 +28,13 @@ void scalars_reduce(IterScalars *sc, int slot, int mode, DevReduceOp op, size_t 
     LAUNCH("scalars_sum", 1, KM(partial), KI(groups), KM(sc->buf), KI(slot), KI(mode));
 }
 
+void scalars_dot_update(IterScalars *sc, int slot, int mode, size_t n, DPtr x, DPtr y, float alpha, DPtr z) {
+    if (slot < 0 || slot >= sc->nslots) die("internal: scalar slot %d of %d", slot, sc->nslots);
+    int groups;
+    cl_mem partial = dev_reduce_dot_update(n, x, y, alpha, z, &groups);
+    LAUNCH("scalars_sum", 1, KM(partial), KI(groups), KM(sc->buf), KI(slot), KI(mode));
+}
+
 void scalars_argmin(IterScalars *sc) { LAUNCH("scalars_argmin", 1, KM(sc->buf), KI(SC_HEAD), KI(sc->K)); }
 
 void scalars_put_float(IterScalars *sc, int slot, DPtr dst) {

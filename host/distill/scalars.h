@@ -55,6 +55,8 @@ void scalars_free(IterScalars *sc);
 void scalars_reset(IterScalars *sc);
 /* slot = sum (mode 0) or slot -= sum (mode 1) of reduction `op` over n entries of x (and y). */
 void scalars_reduce(IterScalars *sc, int slot, int mode, DevReduceOp op, size_t n, DPtr x, DPtr y);
+/* scalars_reduce's dot product x.y, then x += alpha z in the same pass. */
+void scalars_dot_update(IterScalars *sc, int slot, int mode, size_t n, DPtr x, DPtr y, float alpha, DPtr z);
 /* --auto_match: MATCHED = the first minimum of the distance slots, NUM = its distance. */
 void scalars_argmin(IterScalars *sc);
 /* dst = (float) slot */

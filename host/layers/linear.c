@@ -1,10 +1,14 @@
-/* Device fully connected layer: every product is one matmul (layers/matmul.h: CLBlast on
- * GPUs, the register-tiled kernels on CPUs; row-major, the transposes via the flags); bias
- * add and bias gradient are small kernels.
+/* Device fully connected layer. A small layer (N x In x Out multiply-adds up to
+ * linear_small_macs()) runs each pass as one launch of cl/linear.cl's linear_small_*
+ * kernels, both products and the bias term together; a larger one runs every product as a
+ * matmul (layers/matmul.h: CLBlast on GPUs, the register-tiled kernels on CPUs; row-major,
+ * the transposes via the flags) with bias add and bias gradient as small kernels.
  * Shapes: in[N][In], w[Out][In], b[Out], out[N][Out]. */
 #include "layers/linear.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 
 #include "core/util.h"
 #include "layers/matmul.h"
@@ -20,6 +24,63 @@ static void linear_check(const LinearShape *s, const char *who) {
 static void need(cl_mem m, const char *who, const char *name) {
     if (!m) die("%s: %s must not be NULL", who, name);
 }
+
+/* ---- the one-launch path ---------------------------------------------------------- */
+
+enum { LINEAR_SMALL_MACS_DEFAULT = 1 << 24 };
+static long small_macs = -1;   /* -1: not read yet */
+
+size_t linear_small_macs(void) {
+    if (small_macs < 0) {
+        const char *v = getenv("CLMTT_LINEAR_SMALL_MACS");
+        small_macs = LINEAR_SMALL_MACS_DEFAULT;
+        if (v && *v) {
+            char *end;
+            errno = 0;
+            long long x = strtoll(v, &end, 10);
+            if (errno || *end || x < 0 || x > LONG_MAX)
+                die("CLMTT_LINEAR_SMALL_MACS: '%s' is not a count of multiply-adds (0 or more)", v);
+            small_macs = (long)x;
+        }
+    }
+    return (size_t)small_macs;
+}
+
+void linear_set_small_macs(size_t macs) { small_macs = macs > LONG_MAX ? LONG_MAX : (long)macs; }
+
+static int small(const LinearShape *s) {
+    return (double)s->N * s->In * s->Out <= (double)linear_small_macs();
+}
+
+static void small_flops(double macs) { RT.counts.gemm_flops += 2.0 * macs; }
+
+/* out = x1 v1^T (+ x2 v2^T) (+ b) */
+static void small_rows_wt(const LinearShape *s, cl_mem out, cl_mem x1, DPtr v1, cl_mem x2, DPtr v2, DPtr b) {
+    int flags = (x2 ? 1 : 0) | (b.mem ? 2 : 0);
+    size_t local = rt_reduce_local("linear_small_rows_wt");
+    small_flops((double)s->N * s->In * s->Out * (x2 ? 2 : 1));
+    LAUNCH_GROUPS("linear_small_rows_wt", (size_t)s->N * s->Out, local, KM(out), KM(x1), KM(v1.mem), KL(v1.off),
+                  KM(x2 ? x2 : x1), KM(x2 ? v2.mem : v1.mem), KL(x2 ? v2.off : v1.off), KM(b.mem ? b.mem : v1.mem),
+                  KL(b.off), KI(s->N), KI(s->In), KI(s->Out), KI(flags), KLOCAL(local * sizeof(float)));
+}
+
+/* d = g1 v1 (+ g2 v2) */
+static void small_rows_w(const LinearShape *s, cl_mem d, cl_mem g1, DPtr v1, cl_mem g2, DPtr v2) {
+    small_flops((double)s->N * s->In * s->Out * (g2 ? 2 : 1));
+    LAUNCH("linear_small_rows_w", (size_t)s->N * s->In, KM(d), KM(g1), KM(v1.mem), KL(v1.off), KM(g2 ? g2 : g1),
+           KM(g2 ? v2.mem : v1.mem), KL(g2 ? v2.off : v1.off), KI(s->N), KI(s->In), KI(s->Out), KI(g2 ? 1 : 0));
+}
+
+/* dw = g1^T x1 (+ g2^T x2), db = column sums of g1 (when db.mem) */
+static void small_outer(const LinearShape *s, DPtr dw, DPtr db, cl_mem g1, cl_mem x1, cl_mem g2, cl_mem x2) {
+    int flags = (g2 ? 1 : 0) | (db.mem ? 2 : 0);
+    small_flops((double)s->N * s->In * s->Out * (g2 ? 2 : 1));
+    LAUNCH("linear_small_outer", (size_t)s->Out * (s->In + (db.mem ? 1 : 0)), KM(dw.mem), KL(dw.off),
+           KM(db.mem ? db.mem : dw.mem), KL(db.off), KM(g1), KM(x1), KM(g2 ? g2 : g1), KM(g2 ? x2 : x1), KI(s->N),
+           KI(s->In), KI(s->Out), KI(flags));
+}
+
+/* ---- the product path ------------------------------------------------------------- */
 
 /* out[N][Out] += b[Out] (broadcast over rows) */
 static void bias_add(const LinearShape *s, cl_mem out, DPtr b) {
@@ -52,6 +113,7 @@ void linear_forward(const LinearShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b)
     const char *who = "linear_forward";
     linear_check(s, who);
     need(out, who, "out"); need(in, who, "in"); need(w.mem, who, "w");
+    if (small(s)) { small_rows_wt(s, out, in, w, NULL, w, b); return; }
     rows_times_wt(s, out, in, w, 0.0f);
     if (b.mem) bias_add(s, out, b);
 }
@@ -60,6 +122,11 @@ void linear_backward(const LinearShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem 
     const char *who = "linear_backward";
     linear_check(s, who);
     need(dw.mem, who, "dw"); need(dout, who, "dout"); need(in, who, "in"); need(w.mem, who, "w");
+    if (small(s)) {
+        if (din) small_rows_w(s, din, dout, w, NULL, w);
+        small_outer(s, dw, db, dout, in, NULL, NULL);
+        return;
+    }
     if (din) rows_times_w(s, din, dout, w, 0.0f);
     outer_sum(s, dw, dout, in, 0.0f);
     if (db.mem) bias_grad(s, db, dout);
@@ -69,6 +136,10 @@ void linear_tangent(const LinearShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, 
     const char *who = "linear_tangent";
     linear_check(s, who);
     need(out_t, who, "out_t"); need(in, who, "in"); need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
+    if (small(s)) {   /* in w_t^T first: it is the only term when in_t is NULL */
+        small_rows_wt(s, out_t, in, w_t, in_t, w, b_t);
+        return;
+    }
     if (in_t) rows_times_wt(s, out_t, in_t, w, 0.0f);
     rows_times_wt(s, out_t, in, w_t, in_t ? 1.0f : 0.0f);
     if (b_t.mem) bias_add(s, out_t, b_t);
@@ -80,6 +151,11 @@ void linear_rbackward(const LinearShape *s, cl_mem rdin, DPtr rdw, DPtr rdb, cl_
     linear_check(s, who);
     need(rdw.mem, who, "rdw"); need(dout, who, "dout"); need(rdout, who, "rdout"); need(in, who, "in");
     need(w.mem, who, "w"); need(w_t.mem, who, "w_t");
+    if (small(s)) {
+        if (rdin) small_rows_w(s, rdin, rdout, w, dout, w_t);
+        small_outer(s, rdw, rdb, rdout, in, in_t ? dout : NULL, in_t);
+        return;
+    }
     if (rdin) {
         rows_times_w(s, rdin, rdout, w, 0.0f);
         rows_times_w(s, rdin, dout, w_t, 1.0f);

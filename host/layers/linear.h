@@ -13,6 +13,12 @@
 
 typedef struct { int N, In, Out; } LinearShape;
 
+/* Layers of at most this many multiply-adds (N x In x Out) run each pass as one launch of
+ * their own kernels; larger ones call the matrix products. CLMTT_LINEAR_SMALL_MACS sets it
+ * (default 2^24; 0: always the products); linear_set_small_macs overrides it (tests). */
+size_t linear_small_macs(void);
+void linear_set_small_macs(size_t macs);
+
 void linear_forward(const LinearShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b);
 void linear_backward(const LinearShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w);
 void linear_tangent(const LinearShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, DPtr w, DPtr w_t, DPtr b_t);

@@ -1,5 +1,5 @@
-/* Softmax cross-entropy on the device (cl/loss.cl): row reductions run one work-group
- * per row, the element-wise backward one work-item per logit. */
+/* Softmax cross-entropy on the device (cl/loss.cl): one work-group per row writes the
+ * probabilities and whatever else the pass asks for. */
 #include "layers/loss.h"
 #include "core/util.h"
 
@@ -31,26 +31,34 @@ static size_t loss_row_local(int K, const char *kernel) {
     return l;
 }
 
-/* probs [N][K], rowloss [N] (or NULL), correct [N] (or NULL) from logits [N][K], targets [N][K] */
-void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, cl_mem logits, cl_mem targets) {
-    if (loss_begin(s, probs, "probs", logits, "logits") == 0) return;
-    loss_need(targets, (size_t)s->N * s->K, sizeof(float), "targets");
+void ce_pass(const CeShape *s, const CeOut *out, cl_mem logits, cl_mem logits_t, cl_mem targets) {
+    if (loss_begin(s, out->probs, "probs", logits, "logits") == 0) return;
+    size_t nk = (size_t)s->N * s->K;
+    loss_need(targets, nk, sizeof(float), "targets");
     int flags = 0;
-    if (rowloss) { loss_need(rowloss, s->N, sizeof(float), "rowloss"); flags |= 1; }
-    if (correct) { loss_need(correct, s->N, sizeof(float), "correct"); flags |= 2; }
-    /* An output that is not wanted gets probs as a stand-in; the flags keep it unwritten. */
+    if (out->rowloss) { loss_need(out->rowloss, s->N, sizeof(float), "rowloss"); flags |= 1; }
+    if (out->correct) { loss_need(out->correct, s->N, sizeof(float), "correct"); flags |= 2; }
+    if (out->dlogits) { loss_need(out->dlogits, nk, sizeof(float), "dlogits"); flags |= 4; }
+    if (out->rdlogits) {
+        if (!logits_t) die("cross-entropy: rdlogits wanted without the logits' tangent");
+        loss_need(out->rdlogits, nk, sizeof(float), "rdlogits");
+        loss_need(logits_t, nk, sizeof(float), "logits_t");
+        flags |= 8;
+    }
+    /* An output that is not wanted gets probs as a stand-in (logits for the unread
+     * tangent); the flags keep it untouched. */
+    cl_mem p = out->probs;
     size_t l = loss_row_local(s->K, "loss_ce_fwd");
-    LAUNCH_GROUPS("loss_ce_fwd", (size_t)s->N, l, KM(probs), KM(rowloss ? rowloss : probs),
-                  KM(correct ? correct : probs), KM(logits), KM(targets), KI(s->K), KI(flags),
-                  KLOCAL(l * sizeof(cl_float)), KLOCAL(l * sizeof(cl_int)));
+    LAUNCH_GROUPS("loss_ce_fwd", (size_t)s->N, l, KM(p), KM(out->rowloss ? out->rowloss : p),
+                  KM(out->correct ? out->correct : p), KM(out->dlogits ? out->dlogits : p),
+                  KM(out->rdlogits ? out->rdlogits : p), KM(logits), KM(logits_t ? logits_t : logits), KM(targets),
+                  KI(s->N), KI(s->K), KI(flags), KLOCAL(l * sizeof(cl_float)), KLOCAL(l * sizeof(cl_int)));
 }
 
-/* dlogits [N][K] = (probs - targets) / N */
-void ce_backward(const CeShape *s, cl_mem dlogits, cl_mem probs, cl_mem targets) {
-    size_t nk = loss_begin(s, dlogits, "dlogits", probs, "probs");
-    if (nk == 0) return;
-    loss_need(targets, nk, sizeof(float), "targets");
-    LAUNCH("loss_ce_bwd", nk, KM(dlogits), KM(probs), KM(targets), KI(s->N), KI(s->K));
+/* probs [N][K], rowloss [N] (or NULL), correct [N] (or NULL) from logits [N][K], targets [N][K] */
+void ce_forward(const CeShape *s, cl_mem probs, cl_mem rowloss, cl_mem correct, cl_mem logits, cl_mem targets) {
+    CeOut out = {probs, rowloss, correct, NULL, NULL};
+    ce_pass(s, &out, logits, NULL, targets);
 }
 
 /* Host rows [n][K]: one-hot of each label, NaN for a label outside [0, K). */
@@ -74,14 +82,4 @@ int ce_softmax_rows(float *targets, int32_t *labels, const float *logits, int n,
         if (labels) labels[i] = am;
     }
     return -1;
-}
-
-/* rdlogits [N][K] = probs * (logits_t - <probs, logits_t>_row) / N */
-void ce_rbackward(const CeShape *s, cl_mem rdlogits, cl_mem probs, cl_mem logits_t) {
-    size_t nk = loss_begin(s, rdlogits, "rdlogits", probs, "probs");
-    if (nk == 0) return;
-    loss_need(logits_t, nk, sizeof(float), "logits_t");
-    size_t l = loss_row_local(s->K, "loss_ce_rbwd");
-    LAUNCH_GROUPS("loss_ce_rbwd", (size_t)s->N, l, KM(rdlogits), KM(probs), KM(logits_t), KI(s->N), KI(s->K),
-                  KLOCAL(l * sizeof(cl_float)));
 }

@@ -142,6 +142,7 @@ static void block_forward_at(Exec *e, int i, DPtr params, int n) {
 
 void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
     check_batch(e, n);
+    e->dlogits_n = 0;   /* the output gradient, if any, belongs to the batch before */
     const Net *net = e->net;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
@@ -194,16 +195,25 @@ void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train) {
 
 cl_mem exec_logits(const Exec *e) { return e->act[e->net->nlayers]; }
 
+/* The loss pass also writes d loss / d logits into the output node's adjoint, which
+ * exec_backward starts from (n * K floats: nothing beside a launch of its own). */
+static cl_mem exec_dlogits(Exec *e, int n) {
+    e->dlogits_n = n;
+    return e->adj[e->slot[e->net->nlayers]];
+}
+
 void exec_loss(Exec *e, cl_mem targets, int n) {
     CeShape s = {n, e->net->num_classes};
-    ce_forward(&s, e->probs, e->rowloss, e->correct, exec_logits(e), targets);
+    CeOut out = {e->probs, e->rowloss, e->correct, exec_dlogits(e, n), NULL};
+    ce_pass(&s, &out, exec_logits(e), NULL, targets);
     LAUNCH_GROUPS("train_accumulate_sums", 1, rt_reduce_local("train_accumulate_sums"), KM(e->sums), KM(e->rowloss),
                   KM(e->correct), KI(n), KLOCAL(rt_reduce_local("train_accumulate_sums") * 4));
 }
 
 void exec_softmax(Exec *e, cl_mem targets, int n) {
     CeShape s = {n, e->net->num_classes};
-    ce_forward(&s, e->probs, NULL, NULL, exec_logits(e), targets);
+    CeOut out = {e->probs, NULL, NULL, exec_dlogits(e, n), NULL};
+    ce_pass(&s, &out, exec_logits(e), NULL, targets);
 }
 
 void exec_take_sums(Exec *e, double *loss_sum, double *correct, double *rows) {
@@ -323,12 +333,11 @@ static int adjoint_step(Adjoints *a, int i, DPtr params, DPtr grad, cl_mem input
     return i - 1;
 }
 
-void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem targets, cl_mem dinput) {
+void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem dinput) {
     check_batch(e, n);
-    CeShape cs = {n, e->net->num_classes};
+    if (e->dlogits_n != n) die("internal: exec_backward of %d rows without exec_loss or exec_softmax after the forward", n);
     Adjoints a;
     adjoints_begin(&a, e, e->adj, e->scratch, dinput, n);
-    ce_backward(&cs, e->adj[e->slot[e->net->nlayers]], e->probs, targets);
     for (int i = e->net->nlayers - 1; i >= 0;) i = adjoint_step(&a, i, params, grad, input);
 }
 
@@ -432,14 +441,13 @@ void exec_grad_hvp(Exec *e, DPtr params, DPtr lam, cl_mem input, int n, cl_mem t
     conv_cols_begin();   /* im2col columns shared by the four passes below */
     exec_forward(e, params, input, n, 1);
     exec_tangent(e, params, lam, input, n);
-    exec_softmax(e, targets, n);
     CeShape cs = {n, e->net->num_classes};
     const int L = e->net->nlayers;
+    CeOut out = {e->probs, NULL, NULL, exec_dlogits(e, n), e->radj[e->slot[L]]};
+    ce_pass(&cs, &out, exec_logits(e), e->tan[L], targets);   /* softmax, backward and R-backward */
     Adjoints a, r;
     adjoints_begin(&a, e, e->adj, e->scratch, NULL, n);
     adjoints_begin(&r, e, e->radj, e->rscratch, u, n);
-    ce_backward(&cs, e->adj[e->slot[L]], e->probs, targets);
-    ce_rbackward(&cs, e->radj[e->slot[L]], e->probs, e->tan[L]);
     for (int i = L - 1; i >= 0;) {
         const Layer *l = &e->net->layers[i];
         cl_mem dout = e->adj[e->slot[i + 1]], rdout = e->radj[e->slot[i + 1]];

@@ -8,8 +8,10 @@
  *   exec_forward         logits of a batch (train: batch statistics for batch norm,
  *                        and the running statistics are updated; eval: running statistics)
  *   exec_loss            softmax cross-entropy: mean loss and correct count are added to
- *                        the device accumulator (read with exec_take_sums)
- *   exec_backward        grad = d loss / d params (overwritten), optional input gradient
+ *                        the device accumulator (read with exec_take_sums); the same pass
+ *                        writes the loss's gradient, where exec_backward starts
+ *   exec_backward        grad = d loss / d params (overwritten), optional input gradient;
+ *                        needs exec_loss or exec_softmax after the forward
  *   exec_grad_hvp        one pass for distillation (docs/algorithm.md#per-layer-second-order-passes): grad = g, hvp = H lambda,
  *                        u = the input meta-gradient: the mixed second derivative
  *                        applied to lambda, at the input
@@ -38,6 +40,7 @@ typedef struct {
     cl_mem run_var[NET_MAX_LAYERS];
     cl_mem probs, rowloss, correct;
     cl_mem sums;                      /* [0] loss sum, [1] correct count, [2] rows */
+    int dlogits_n;                    /* rows of the output gradient the last loss pass wrote (0: none) */
     NetBlocks blocks;                 /* fused norm + activation + pool runs (net/fuse.h) */
 } Exec;
 
@@ -49,9 +52,10 @@ void exec_reset_running(Exec *e);
 void exec_forward(Exec *e, DPtr params, cl_mem input, int n, int train);
 cl_mem exec_logits(const Exec *e);
 void exec_loss(Exec *e, cl_mem targets, int n);
-/* Only the class probabilities that exec_backward needs (no loss or accuracy sums). */
+/* Only the class probabilities and the loss's gradient that exec_backward needs (no loss or
+ * accuracy sums). */
 void exec_softmax(Exec *e, cl_mem targets, int n);
-void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem targets, cl_mem dinput);
+void exec_backward(Exec *e, DPtr params, DPtr grad, cl_mem input, int n, cl_mem dinput);
 void exec_grad_hvp(Exec *e, DPtr params, DPtr lambda, cl_mem input, int n, cl_mem targets, DPtr grad, DPtr hvp,
                    cl_mem u);
 

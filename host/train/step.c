@@ -50,7 +50,7 @@ void step_grad(StepEngine *s, DPtr theta, cl_mem x, cl_mem targets, int nc, int 
     if (s->loss_sums) exec_loss(&s->exec, targets, nc);
     else exec_softmax(&s->exec, targets, nc);
     DPtr g = share_target(s, &s->part, acc, grad);
-    exec_backward(&s->exec, theta, g, x, nc, targets, NULL);
+    exec_backward(&s->exec, theta, g, x, nc, NULL);
     conv_cols_end();
     weigh_share(s, nc, n, acc, g, grad);
 }
