@@ -67,7 +67,7 @@ __kernel void loss_ce_fwd(__global float *probs, __global float *rowloss, __glob
     float s = 0.0f;
     for (int k = lid; k < K; k += ls) s += exp(o[k] - m);
     s = group_sum(s, ftmp);
-    const float inv = 1.0f / s, invN = 1.0f / (float)N;
+    const float inv = 1.0f / s;
     /* Each item writes and later reads only its own k, so no barrier is needed between. */
     for (int k = lid; k < K; k += ls) {
         const float pk = exp(o[k] - m) * inv;
@@ -90,5 +90,5 @@ __kernel void loss_ce_fwd(__global float *probs, __global float *rowloss, __glob
     for (int k = lid; k < K; k += ls) d += p[k] * ot[k];
     d = group_sum(d, ftmp);
     if (flags & 8)
-        for (int k = lid; k < K; k += ls) rdlogits[row + k] = p[k] * (ot[k] - d) * invN;
+        for (int k = lid; k < K; k += ls) rdlogits[row + k] = p[k] * (ot[k] - d) / (float)N;
 }

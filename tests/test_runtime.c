@@ -40,6 +40,34 @@ static cl_program build_probe(const char *tag) {
     return rt_build_program(1, srcs, "");
 }
 
+/* The reader behind the numeric CLMTT_* variables: whole decimal numbers in range, nothing else. */
+START_TEST(env_count_rules) {
+    unsigned long long v = 77;
+    unsetenv("CLMTT_TEST_COUNT");
+    ck_assert_int_eq(env_count("CLMTT_TEST_COUNT", 0, 100, &v), 0);
+    setenv("CLMTT_TEST_COUNT", "", 1);
+    ck_assert_int_eq(env_count("CLMTT_TEST_COUNT", 0, 100, &v), 0);
+    ck_assert_uint_eq(v, 77);
+    const char *good[] = {"0", "7", "100", "007"};
+    const unsigned long long want[] = {0, 7, 100, 7};
+    for (int i = 0; i < 4; i++) {
+        setenv("CLMTT_TEST_COUNT", good[i], 1);
+        ck_assert_int_eq(env_count("CLMTT_TEST_COUNT", 0, 100, &v), 1);
+        ck_assert_uint_eq(v, want[i]);
+    }
+    const char *bad[] = {"-1", "+3", " 3", "3 ", "3.5", "1e3", "0x10", "101", "abc", "99999999999999999999999"};
+    for (int i = 0; i < 10; i++) {
+        v = 77;
+        setenv("CLMTT_TEST_COUNT", bad[i], 1);
+        ck_assert_msg(env_count("CLMTT_TEST_COUNT", 0, 100, &v) == -1, "'%s' was accepted", bad[i]);
+        ck_assert_uint_eq(v, 77);
+    }
+    setenv("CLMTT_TEST_COUNT", "4", 1);
+    ck_assert_int_eq(env_count("CLMTT_TEST_COUNT", 5, 100, &v), -1);   /* below the minimum */
+    unsetenv("CLMTT_TEST_COUNT");
+}
+END_TEST
+
 START_TEST(program_cache) {
     char *dir = tu_tempdir("cache");
     setenv("XDG_CACHE_HOME", dir, 1);
@@ -416,6 +444,7 @@ int main(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, lists_devices);
     tcase_add_test(tc, error_names);
+    tcase_add_test(tc, env_count_rules);
     tcase_add_test(tc, program_cache);
     tcase_add_test(tc, counts_calls);
     tcase_add_test(tc, bench_reports_counts);

@@ -71,7 +71,9 @@ run_oclgrind() {
     echo "== $spec${fam:+ ($fam family)} on Oclgrind"
     rc=0
     start=$SECONDS
+    # The simulator runs kernels hundreds of times slower: Check's per-test limit (900 s) x 20.
     (cd "$build" && env XDG_CACHE_HOME="$cache" ${case_:+CK_RUN_CASE=$case_} ${fam:+CLMTT_KERNEL_FAMILY=$fam} \
+       CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-20} \
        CLMTT_OCLGRIND=1 CLMTT_TEST_SMALL=1 CLMTT_BIN="$build/clmtt" CLMTT_SOURCE_DIR="$root" \
        oclgrind --data-races --uninitialized --check-api --build-options -cl-opt-disable \
          --max-errors 100 --log "$log" "./$t") || rc=$?

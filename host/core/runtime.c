@@ -7,7 +7,7 @@
 #include "core/util.h"
 #include "core/dist.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,13 +127,11 @@ int rt_default_device_for_rank(const DeviceInfo *devs, int n) {
  * CL_DEVICE_MAX_MEM_ALLOC_SIZE (never raises it): the tests force chunking and dev_alloc's
  * refusal with it, and a driver that overstates its cap can be given headroom. */
 static void apply_alloc_cap(void) {
-    const char *e = getenv("CLMTT_MAX_ALLOC_BYTES");
-    if (!e || !*e) return;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(e, &end, 10);
-    if (*end || errno || e[0] == '-' || v < 1024)
-        die("CLMTT_MAX_ALLOC_BYTES must be a whole number of bytes, at least 1024, got '%s'", e);
+    unsigned long long v;
+    int got = env_count("CLMTT_MAX_ALLOC_BYTES", 1024, ULLONG_MAX, &v);
+    if (got < 0)
+        die("CLMTT_MAX_ALLOC_BYTES must be a whole number of bytes, at least 1024, got '%s'", getenv("CLMTT_MAX_ALLOC_BYTES"));
+    if (!got) return;
     if (v < RT.dev.max_alloc) RT.dev.max_alloc = (cl_ulong)v;
 }
 
@@ -206,6 +204,8 @@ size_t rt_align_up(size_t n) {
     size_t a = rt_align_floats();
     return (n + a - 1) / a * a;
 }
+
+void rt_count_gemm(double m, double n, double k, double batch) { RT.counts.gemm_flops += 2.0 * m * n * k * batch; }
 
 RtCounts rt_counts(void) { return RT.counts; }
 

@@ -202,6 +202,8 @@ void rt_profile_span(const char *name, cl_event before, cl_event after);
 RtCounts rt_counts(void);
 RtCounts rt_counts_sub(RtCounts b, RtCounts a);
 long rt_counts_blocking(const RtCounts *c);
+/* Adds a matrix product of m x n x k (times `batch`) to RtCounts.gemm_flops: 2 m n k each. */
+void rt_count_gemm(double m, double n, double k, double batch);
 
 /* Kernel family: 1 for CPU devices (kernels that loop and vectorize inside one work-item),
  * 0 for GPUs (CLBlast GEMMs, work-group kernels). CLMTT_KERNEL_FAMILY=cpu|gpu forces one. */

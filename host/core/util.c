@@ -156,6 +156,18 @@ uint64_t hash64(const void *data, size_t len, uint64_t seed) {
     return h;
 }
 
+int env_count(const char *name, unsigned long long min, unsigned long long max, unsigned long long *out) {
+    const char *e = getenv(name);
+    if (!e || !*e) return 0;
+    if (*e < '0' || *e > '9') return -1;   /* strtoull would take a sign or spaces */
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(e, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 1;
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

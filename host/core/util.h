@@ -33,6 +33,11 @@ int remove_stale_temps(const char *dir);
 /* FNV-1a, chained through `seed`. Not cryptographic: cache keys and checksums. */
 uint64_t hash64(const void *data, size_t len, uint64_t seed);
 
+/* Environment variable `name` as a whole decimal number in [min, max]: 0 when it is unset or
+ * empty, 1 with *out set, -1 when it is anything else (a sign, a space, a fraction, out of
+ * range). The caller dies with its own message, which says what the number counts. */
+int env_count(const char *name, unsigned long long min, unsigned long long max, unsigned long long *out);
+
 double now_seconds(void);
 /* The process's peak resident memory so far (getrusage), in bytes: host memory, which is
  * where a CPU OpenCL device's buffers live too. */

@@ -26,6 +26,7 @@
 #include "layers/matmul.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,8 +40,11 @@
 /* Default cap: CONV_CHUNK_FLOATS_DEFAULT; GPUs with memory to spare take up to 4x that,
  * so the products of big batches come in fewer, larger pieces. */
 static size_t chunk_cap_floats(void) {
-    const char *e = getenv("CLMTT_CONV_CHUNK_FLOATS");
-    if (!e || !*e) {
+    unsigned long long v;
+    int got = env_count("CLMTT_CONV_CHUNK_FLOATS", 1, SIZE_MAX, &v);
+    if (got < 0)
+        die("CLMTT_CONV_CHUNK_FLOATS must be a positive integer (floats), got '%s'", getenv("CLMTT_CONV_CHUNK_FLOATS"));
+    if (!got) {
         /* CPU family: a quarter of it. The products then walk columns that stay in the
          * caches: at Fashion-MNIST ipc 10 they ran at 39-42% of an AVX-512 CPU's peak in 16 MiB
          * chunks against 25-37% in 64 MiB ones (clmtt bench --what=gemm), and the iteration
@@ -51,9 +55,6 @@ static size_t chunk_cap_floats(void) {
         if (cap > RT.dev.max_alloc / sizeof(float)) cap = (size_t)(RT.dev.max_alloc / sizeof(float));
         return cap > CONV_CHUNK_FLOATS_DEFAULT ? cap : CONV_CHUNK_FLOATS_DEFAULT;
     }
-    char *end;
-    long long v = strtoll(e, &end, 10);
-    if (*end || v <= 0) die("CLMTT_CONV_CHUNK_FLOATS must be a positive integer (floats), got '%s'", e);
     return (size_t)v;
 }
 

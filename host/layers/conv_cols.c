@@ -1,18 +1,20 @@
 #include "layers/conv_cols.h"
 #include "core/util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 size_t conv_cols_cap(void) {
-    const char *e = getenv("CLMTT_CONV_COLS_FLOATS");
+    unsigned long long v;
+    int got = env_count("CLMTT_CONV_COLS_FLOATS", 0, SIZE_MAX, &v);
+    if (got < 0)
+        die("CLMTT_CONV_COLS_FLOATS must be a non-negative integer (floats; 0 = off), got '%s'",
+            getenv("CLMTT_CONV_COLS_FLOATS"));
     /* Off by default on the CPU family: there an im2col is a cheap pass over memory the caches
      * hold, and keeping columns measured no faster while it took more memory (ipc 1: 2.41 s
      * and 133 MiB kept, 2.36 s and 105 MiB not). */
-    if (!e || !*e) return rt_cpu_family() ? 0 : (size_t)(RT.dev.global_mem / 8 / sizeof(float));
-    char *end;
-    long long v = strtoll(e, &end, 10);
-    if (*end || v < 0) die("CLMTT_CONV_COLS_FLOATS must be a non-negative integer (floats; 0 = off), got '%s'", e);
+    if (!got) return rt_cpu_family() ? 0 : (size_t)(RT.dev.global_mem / 8 / sizeof(float));
     return (size_t)v;
 }
 

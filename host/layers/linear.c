@@ -6,7 +6,6 @@
  * Shapes: in[N][In], w[Out][In], b[Out], out[N][Out]. */
 #include "layers/linear.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -32,16 +31,12 @@ static long small_macs = -1;   /* -1: not read yet */
 
 size_t linear_small_macs(void) {
     if (small_macs < 0) {
-        const char *v = getenv("CLMTT_LINEAR_SMALL_MACS");
-        small_macs = LINEAR_SMALL_MACS_DEFAULT;
-        if (v && *v) {
-            char *end;
-            errno = 0;
-            long long x = strtoll(v, &end, 10);
-            if (errno || *end || x < 0 || x > LONG_MAX)
-                die("CLMTT_LINEAR_SMALL_MACS: '%s' is not a count of multiply-adds (0 or more)", v);
-            small_macs = (long)x;
-        }
+        unsigned long long x;
+        int got = env_count("CLMTT_LINEAR_SMALL_MACS", 0, LONG_MAX, &x);
+        if (got < 0)
+            die("CLMTT_LINEAR_SMALL_MACS: '%s' is not a count of multiply-adds (0 or more)",
+                getenv("CLMTT_LINEAR_SMALL_MACS"));
+        small_macs = got ? (long)x : LINEAR_SMALL_MACS_DEFAULT;
     }
     return (size_t)small_macs;
 }
@@ -52,13 +47,12 @@ static int small(const LinearShape *s) {
     return (double)s->N * s->In * s->Out <= (double)linear_small_macs();
 }
 
-static void small_flops(double macs) { RT.counts.gemm_flops += 2.0 * macs; }
 
 /* out = x1 v1^T (+ x2 v2^T) (+ b) */
 static void small_rows_wt(const LinearShape *s, cl_mem out, cl_mem x1, DPtr v1, cl_mem x2, DPtr v2, DPtr b) {
     int flags = (x2 ? 1 : 0) | (b.mem ? 2 : 0);
     size_t local = rt_reduce_local("linear_small_rows_wt");
-    small_flops((double)s->N * s->In * s->Out * (x2 ? 2 : 1));
+    rt_count_gemm(s->N, s->In, s->Out, x2 ? 2 : 1);
     LAUNCH_GROUPS("linear_small_rows_wt", (size_t)s->N * s->Out, local, KM(out), KM(x1), KM(v1.mem), KL(v1.off),
                   KM(x2 ? x2 : x1), KM(x2 ? v2.mem : v1.mem), KL(x2 ? v2.off : v1.off), KM(b.mem ? b.mem : v1.mem),
                   KL(b.off), KI(s->N), KI(s->In), KI(s->Out), KI(flags), KLOCAL(local * sizeof(float)));
@@ -66,7 +60,7 @@ static void small_rows_wt(const LinearShape *s, cl_mem out, cl_mem x1, DPtr v1, 
 
 /* d = g1 v1 (+ g2 v2) */
 static void small_rows_w(const LinearShape *s, cl_mem d, cl_mem g1, DPtr v1, cl_mem g2, DPtr v2) {
-    small_flops((double)s->N * s->In * s->Out * (g2 ? 2 : 1));
+    rt_count_gemm(s->N, s->In, s->Out, g2 ? 2 : 1);
     LAUNCH("linear_small_rows_w", (size_t)s->N * s->In, KM(d), KM(g1), KM(v1.mem), KL(v1.off), KM(g2 ? g2 : g1),
            KM(g2 ? v2.mem : v1.mem), KL(g2 ? v2.off : v1.off), KI(s->N), KI(s->In), KI(s->Out), KI(g2 ? 1 : 0));
 }
@@ -74,7 +68,7 @@ static void small_rows_w(const LinearShape *s, cl_mem d, cl_mem g1, DPtr v1, cl_
 /* dw = g1^T x1 (+ g2^T x2), db = column sums of g1 (when db.mem) */
 static void small_outer(const LinearShape *s, DPtr dw, DPtr db, cl_mem g1, cl_mem x1, cl_mem g2, cl_mem x2) {
     int flags = (g2 ? 1 : 0) | (db.mem ? 2 : 0);
-    small_flops((double)s->N * s->In * s->Out * (g2 ? 2 : 1));
+    rt_count_gemm(s->N, s->In, s->Out, g2 ? 2 : 1);
     LAUNCH("linear_small_outer", (size_t)s->Out * (s->In + (db.mem ? 1 : 0)), KM(dw.mem), KL(dw.off),
            KM(db.mem ? db.mem : dw.mem), KL(db.off), KM(g1), KM(x1), KM(g2 ? g2 : g1), KM(g2 ? x2 : x1), KI(s->N),
            KI(s->In), KI(s->Out), KI(flags));

@@ -11,7 +11,7 @@ void matmul(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
     }
     if (ta && tb) die("internal: matmul has no A^T B^T product");
     if (M == 0 || N == 0) return;
-    RT.counts.gemm_flops += 2.0 * (double)M * (double)N * (double)K;
+    rt_count_gemm((double)M, (double)N, (double)K, 1);
     if (!tb) {   /* 6 x 64 tiles */
         size_t tiles = (M + 5) / 6 * ((N + 63) / 64);
         LAUNCH_ITEMS("conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
