@@ -1,6 +1,8 @@
-/* CLBlast GEMM (every transpose, odd sizes, offsets, batched) vs a plain C GEMM,
+/* CLBlast GEMM (every transpose, odd sizes, offsets, batched) and the CPU family's register-tiled
+ * products in both tile sets vs a plain C GEMM,
  * and the device reductions vs double sums. */
 #include "testutil.h"
+#include "layers/matmul.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -146,6 +148,70 @@ START_TEST(gemm_large_layer_shapes) {
 }
 END_TEST
 
+static int kernel_built(const char *name) {
+    for (int i = 0; i < RT.nkernels; i++)
+        if (strcmp(RT.kernels[i].name, name) == 0) return 1;
+    return 0;
+}
+
+/* The CPU family's register-tiled products (layers/matmul.h) in both tile sets, 16 lanes and
+ * 8, whatever the device's own width: NN and TN with and without the bias, NT, each into a
+ * poisoned C and accumulated onto a random one, at odd offsets and leading dimensions, over
+ * shapes that leave partial tiles in every direction and a k tail. The padding columns of C
+ * keep their bits. */
+START_TEST(matmul_both_lane_sets) {
+    tu_init();
+    if (!rt_cpu_family()) return;   /* the GPU family hands matmul to CLBlast (tested above) */
+    const int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {6, 16, 9}, {13, 33, 17}, {25, 70, 131}, {128, 96, 300}};
+    int seed = 500;
+    for (int lanes = 8; lanes <= 16; lanes += 8) {
+        matmul_set_lanes(lanes);
+        ck_assert_int_eq(matmul_lanes(), lanes);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int op = 0; op < 3; op++)
+                for (int acc = 0; acc < 2; acc++) {
+                    int ta = op == 1, tb = op == 2, bias = !tb && (s + acc) % 2 == 0;
+                    int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                    int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+                    size_t na = 5 + (size_t)(ta ? k : m) * lda, nb = 3 + (size_t)(tb ? n : k) * ldb, nc = 7 + (size_t)m * ldc;
+                    float *a = xmalloc(na * 4), *b = xmalloc(nb * 4), *c = xmalloc(nc * 4), *bv = xmalloc((size_t)(m + 1) * 4);
+                    tu_rand(a, na, seed++, -1, 1);
+                    tu_rand(b, nb, seed++, -1, 1);
+                    tu_rand(c, nc, seed++, -1, 1);
+                    tu_rand(bv, (size_t)m + 1, seed++, -1, 1);
+                    cl_mem A = tu_upload(a, na), B = tu_upload(b, nb), BV = tu_upload(bv, (size_t)m + 1);
+                    cl_mem C = acc ? tu_upload(c, nc) : tu_poisoned(nc);
+                    float *c_before = tu_download(C, 0, nc);
+                    matmul(ta, tb, m, n, k, dptr(A, 5), lda, dptr(B, 3), ldb, bias ? dptr(BV, 1) : MATMUL_NO_BIAS, acc,
+                           dptr(C, 7), ldc);
+                    float *got = tu_download(C, 0, nc);
+                    double *want = xmalloc((size_t)m * n * 8);
+                    ref_gemm(ta, tb, m, n, k, 1.0, a + 5, lda, b + 3, ldb, acc ? 1.0 : 0.0, c + 7, ldc, want);
+                    float *packed = xmalloc((size_t)m * n * 4);
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) {
+                            if (bias) want[i * n + j] += bv[1 + i];
+                            packed[i * n + j] = got[7 + (size_t)i * ldc + j];
+                        }
+                    char what[128];
+                    snprintf(what, sizeof what, "matmul %d lanes %dx%dx%d ta=%d tb=%d bias=%d acc=%d", lanes, m, n, k, ta,
+                             tb, bias, acc);
+                    tu_check_close(what, packed, want, (size_t)m * n, 1e-4, 1e-5 * sqrt((double)k));
+                    for (int i = 0; i < m; i++)
+                        for (int j = n; j < ldc; j++)
+                            ck_assert_msg(memcmp(&got[7 + (size_t)i * ldc + j], &c_before[7 + (size_t)i * ldc + j], 4) == 0,
+                                          "%s: padding column %d of row %d written", what, j, i);
+                    free(a); free(b); free(c); free(bv); free(c_before); free(got); free(want); free(packed);
+                    dev_free(A); dev_free(B); dev_free(BV); dev_free(C);
+                }
+    }
+    matmul_set_lanes(0);
+    /* Both tile sets ran their own kernels. */
+    ck_assert(kernel_built("conv_gemm_ab") && kernel_built("conv_gemm_abt"));
+    ck_assert(kernel_built("conv_gemm_ab8") && kernel_built("conv_gemm_abt8"));
+}
+END_TEST
+
 START_TEST(reductions) {
     tu_init();
     size_t n = 100003;
@@ -174,6 +240,7 @@ int main(void) {
     tcase_add_test(tc, gemm_random_shapes);
     tcase_add_test(tc, gemm_strided_batched);
     tcase_add_test(tc, gemm_large_layer_shapes);
+    tcase_add_test(tc, matmul_both_lane_sets);
     tcase_add_test(tc, reductions);
     suite_add_tcase(s, tc);
     return tu_run(s);

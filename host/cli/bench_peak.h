@@ -7,11 +7,11 @@
 
 typedef struct {
     double gflops;       /* the faster kernel's rate, fastest of its timed runs */
-    const char *kernel;  /* which: "peak_fma16" (float16 vectors) or "peak_fma1" (scalars) */
+    const char *kernel;  /* which: "peak_fma16", "peak_fma8" (float16, float8 vectors) or "peak_fma1" (scalars) */
     double seconds;      /* one timed run of that kernel */
 } BenchPeak;
 
-/* Runs both FMA kernels on the current runtime, each sized to take about a quarter of a
+/* Runs the three FMA kernels on the current runtime, each sized to take about a quarter of a
  * second, three times; returns the fastest rate. */
 BenchPeak bench_peak(void);
 

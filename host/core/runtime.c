@@ -94,6 +94,7 @@ int rt_list_devices(DeviceInfo *out, int max) {
             clGetDeviceInfo(devs[d], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof di->max_alloc, &di->max_alloc, NULL);
             clGetDeviceInfo(devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof di->max_wg, &di->max_wg, NULL);
             clGetDeviceInfo(devs[d], CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof di->base_align_bits, &di->base_align_bits, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof di->vec_float, &di->vec_float, NULL);
             cl_device_fp_config fp = 0;
             clGetDeviceInfo(devs[d], CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL);
             di->fp64 = fp != 0;

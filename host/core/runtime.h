@@ -31,6 +31,7 @@ typedef struct {
     int fp64;
     int fma;                     /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: fma() is the device's own */
     cl_uint base_align_bits;     /* CL_DEVICE_MEM_BASE_ADDR_ALIGN */
+    cl_uint vec_float;           /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: floats in one SIMD register */
 } DeviceInfo;
 
 /* Grow-only scratch buffers that layers keep between calls so the hot path allocates

@@ -2,6 +2,27 @@
 #include "core/blas.h"
 #include "core/util.h"
 
+#include <stdlib.h>
+
+static int lanes_set;   /* 0: not chosen yet */
+
+int matmul_lanes(void) {
+    if (!lanes_set) {
+        unsigned long long v;
+        int got = env_count("CLMTT_MATMUL_LANES", 8, 16, &v);
+        if (got < 0 || (got && v != 8 && v != 16))
+            die("CLMTT_MATMUL_LANES must be 8 or 16 (floats per vector in the CPU matrix products), got '%s'",
+                getenv("CLMTT_MATMUL_LANES"));
+        lanes_set = got ? (int)v : RT.dev.vec_float >= 16 ? 16 : 8;
+    }
+    return lanes_set;
+}
+
+void matmul_set_lanes(int lanes) {
+    if (lanes != 0 && lanes != 8 && lanes != 16) die("internal: matmul_set_lanes(%d)", lanes);
+    lanes_set = lanes;
+}
+
 void matmul(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, DPtr bias, int acc,
             DPtr c, size_t ldc) {
     if (!rt_cpu_family()) {
@@ -12,14 +33,17 @@ void matmul(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
     if (ta && tb) die("internal: matmul has no A^T B^T product");
     if (M == 0 || N == 0) return;
     rt_count_gemm((double)M, (double)N, (double)K, 1);
-    if (!tb) {   /* 6 x 64 tiles */
-        size_t tiles = (M + 5) / 6 * ((N + 63) / 64);
-        LAUNCH_ITEMS("conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
+    const int l8 = matmul_lanes() == 8;
+    if (!tb) {   /* 6 x 64 tiles (16 lanes), 6 x 16 (8 lanes) */
+        const size_t cols = l8 ? 16 : 64;
+        size_t tiles = (M + 5) / 6 * ((N + cols - 1) / cols);
+        LAUNCH_ITEMS(l8 ? "conv_gemm_ab8" : "conv_gemm_ab", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(ta ? 1 : lda), KI(ta ? lda : 1),
                      KM(b.mem), KL(b.off), KI(ldb), KM(bias.mem), KL(bias.off), KI(bias.mem != NULL), KI(acc),
                      KM(c.mem), KL(c.off), KI(ldc));
-    } else {     /* 4 x 6 tiles */
-        size_t tiles = (M + 3) / 4 * ((N + 5) / 6);
-        LAUNCH_ITEMS("conv_gemm_abt", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(lda), KM(b.mem), KL(b.off),
+    } else {     /* 4 x 6 tiles (16 lanes), 4 x 3 (8 lanes) */
+        const size_t cols = l8 ? 3 : 6;
+        size_t tiles = (M + 3) / 4 * ((N + cols - 1) / cols);
+        LAUNCH_ITEMS(l8 ? "conv_gemm_abt8" : "conv_gemm_abt", tiles, KI(M), KI(N), KI(K), KM(a.mem), KL(a.off), KI(lda), KM(b.mem), KL(b.off),
                      KI(ldb), KI(acc), KM(c.mem), KL(c.off), KI(ldc));
     }
 }
