@@ -139,6 +139,17 @@ __kernel void conv_bias_grad(__global float *db, long dboff, __global const floa
  *                per 4 x 6 tile: 24 float16 partial sums over k, added up at the end.
  * The explicit unrolling (macros below) keeps every accumulator in a register. */
 
+/* This work-item's tile of C, rows x cols from (m0, n0): items of one column block are
+ * consecutive. 0 when the tile lies past the last column (the host rounds the item count up). */
+static inline int conv_gemm_tile(int rows, int cols, int M, int N, int *m0, int *n0) {
+    const int tiles_m = (M + rows - 1) / rows;
+    const int t = get_global_id(0);
+    const int tn = t / tiles_m;
+    *m0 = (t - tn * tiles_m) * rows;
+    *n0 = tn * cols;
+    return *n0 < N;
+}
+
 #define CONV_GEMM_ROW(i) do { \
         const float16 av = (float16)(a[ro##i + ko]); \
         c##i##a = mad_fast(av, b0, c##i##a); c##i##b = mad_fast(av, b1, c##i##b); \
@@ -155,8 +166,8 @@ __kernel void conv_bias_grad(__global float *db, long dboff, __global const floa
         } \
     } while (0)
 
-/* Edge tile (fewer than 64 columns left from n0): rows m0..m0+5, 16 columns at a time,
- * then single columns. */
+/* Edge tile (fewer than 64 columns left from n0, or 16 in conv_gemm_ab8): rows m0..m0+5,
+ * 16 columns at a time, then 8, then single columns. */
 static inline void conv_gemm_ab_edge(int M, int N, int K, __global const float *a, int sam, int sak,
                               __global const float *b, int ldb, __global const float *bias, int acc_c,
                               __global float *c, int ldc, int m0, int n0) {
@@ -167,6 +178,12 @@ static inline void conv_gemm_ab_edge(int M, int N, int K, __global const float *
             for (int k = 0; k < K; k++) s = mad_fast((float16)(a[m * sam + k * sak]), vload16(0, b + (long)k * ldb + n), s);
             __global float *cp = c + (long)m * ldc + n;
             vstore16(acc_c ? s + vload16(0, cp) : s, 0, cp);
+        }
+        for (; n + 8 <= N; n += 8) {
+            float8 s = (float8)(bias ? bias[m] : 0.0f);
+            for (int k = 0; k < K; k++) s = mad_fast((float8)(a[m * sam + k * sak]), vload8(0, b + (long)k * ldb + n), s);
+            __global float *cp = c + (long)m * ldc + n;
+            vstore8(acc_c ? s + vload8(0, cp) : s, 0, cp);
         }
         for (; n < N; n++) {
             float s = bias ? bias[m] : 0.0f;
@@ -180,11 +197,8 @@ static inline void conv_gemm_ab_edge(int M, int N, int K, __global const float *
 __kernel void conv_gemm_ab(int M, int N, int K, __global const float *a, long aoff, int sam, int sak,
                            __global const float *b, long boff, int ldb, __global const float *bias, long biasoff,
                            int has_bias, int acc_c, __global float *c, long coff, int ldc) {
-    const int tiles_m = (M + 5) / 6;
-    const int t = get_global_id(0);
-    const int tn = t / tiles_m, tm = t - tn * tiles_m;
-    const int m0 = tm * 6, n0 = tn * 64;
-    if (n0 >= N) return;
+    int m0, n0;
+    if (!conv_gemm_tile(6, 64, M, N, &m0, &n0)) return;
     a += aoff; b += boff; c += coff;
     __global const float *bs = has_bias ? bias + biasoff : 0;
     if (n0 + 64 > N) {
@@ -241,11 +255,8 @@ __kernel void conv_gemm_ab(int M, int N, int K, __global const float *a, long ao
 __kernel void conv_gemm_abt(int M, int N, int K, __global const float *a, long aoff, int lda,
                             __global const float *b, long boff, int ldb, int acc_c, __global float *c, long coff,
                             int ldc) {
-    const int tiles_m = (M + 3) / 4;
-    const int t = get_global_id(0);
-    const int tn = t / tiles_m, tm = t - tn * tiles_m;
-    const int m0 = tm * 4, n0 = tn * 6;
-    if (n0 >= N) return;
+    int m0, n0;
+    if (!conv_gemm_tile(4, 6, M, N, &m0, &n0)) return;
     a += aoff; b += boff; c += coff;
     /* Rows past M (N) repeat the last one; their results are not stored. */
     __global const float *pa0 = a + (long)min(m0 + 0, M - 1) * lda, *pa1 = a + (long)min(m0 + 1, M - 1) * lda;
@@ -276,40 +287,16 @@ __kernel void conv_gemm_abt(int M, int N, int K, __global const float *a, long a
  * width (layers/matmul.h). Private arrays with constant indices: the unrolled loops keep
  * every element in a register. */
 
-/* C[m0..m0+5][n0..N) when fewer than 16 columns are left: 8 lanes, then single columns. */
-static inline void conv_gemm_ab8_edge(int M, int N, int K, __global const float *a, int sam, int sak,
-                                      __global const float *b, int ldb, __global const float *bias, int acc_c,
-                                      __global float *c, int ldc, int m0, int n0) {
-    for (int m = m0; m < min(m0 + 6, M); m++) {
-        int n = n0;
-        for (; n + 8 <= N; n += 8) {
-            float8 s = (float8)(bias ? bias[m] : 0.0f);
-            for (int k = 0; k < K; k++) s = mad_fast((float8)(a[m * sam + k * sak]), vload8(0, b + (long)k * ldb + n), s);
-            __global float *cp = c + (long)m * ldc + n;
-            vstore8(acc_c ? s + vload8(0, cp) : s, 0, cp);
-        }
-        for (; n < N; n++) {
-            float s = bias ? bias[m] : 0.0f;
-            for (int k = 0; k < K; k++) s = mad_fast(a[m * sam + k * sak], b[(long)k * ldb + n], s);
-            __global float *cp = c + (long)m * ldc + n;
-            *cp = acc_c ? s + *cp : s;
-        }
-    }
-}
-
 /* conv_gemm_ab in 6 x 16 tiles (two float8 per row); arguments as conv_gemm_ab. */
 __kernel void conv_gemm_ab8(int M, int N, int K, __global const float *a, long aoff, int sam, int sak,
                             __global const float *b, long boff, int ldb, __global const float *bias, long biasoff,
                             int has_bias, int acc_c, __global float *c, long coff, int ldc) {
-    const int tiles_m = (M + 5) / 6;
-    const int t = get_global_id(0);
-    const int tn = t / tiles_m, tm = t - tn * tiles_m;
-    const int m0 = tm * 6, n0 = tn * 16;
-    if (n0 >= N) return;
+    int m0, n0;
+    if (!conv_gemm_tile(6, 16, M, N, &m0, &n0)) return;
     a += aoff; b += boff; c += coff;
     __global const float *bs = has_bias ? bias + biasoff : 0;
     if (n0 + 16 > N) {
-        conv_gemm_ab8_edge(M, N, K, a, sam, sak, b, ldb, bs, acc_c, c, ldc, m0, n0);
+        conv_gemm_ab_edge(M, N, K, a, sam, sak, b, ldb, bs, acc_c, c, ldc, m0, n0);
         return;
     }
     /* Rows past M repeat the last row; their results are not stored. */
@@ -351,11 +338,8 @@ static inline float conv_hsum8(float8 v) {
 __kernel void conv_gemm_abt8(int M, int N, int K, __global const float *a, long aoff, int lda,
                              __global const float *b, long boff, int ldb, int acc_c, __global float *c, long coff,
                              int ldc) {
-    const int tiles_m = (M + 3) / 4;
-    const int t = get_global_id(0);
-    const int tn = t / tiles_m, tm = t - tn * tiles_m;
-    const int m0 = tm * 4, n0 = tn * 3;
-    if (n0 >= N) return;
+    int m0, n0;
+    if (!conv_gemm_tile(4, 3, M, N, &m0, &n0)) return;
     a += aoff; b += boff; c += coff;
     /* Rows past M (N) repeat the last one; their results are not stored. */
     __global const float *pa[4], *pb[3];
