@@ -9,6 +9,8 @@
 #   summary.txt   what passed and the timings
 # --quick (for a rehearsal on a CPU): ipc 1 only, one test. Every step has a time limit and the
 # whole check stops starting steps after CHECK_SECONDS (default 450), so it ends within 8 minutes.
+# CHECK_STEP_SCALE=N (default 1) multiplies every step's limit: a rehearsal on PoCL, whose first
+# launches compile the kernels for minutes, takes CHECK_STEP_SCALE=4 CHECK_SECONDS=1500.
 set -uo pipefail
 archive=$1 out=$2 quick=${3:-}
 mkdir -p "$out"
@@ -37,7 +39,7 @@ fi
 end=$((SECONDS + ${CHECK_SECONDS:-450}))
 limit() { local cap=$1 left=$((end - SECONDS)); [ "$left" -lt 5 ] && return 1; echo $((cap < left ? cap : left)); }
 step() {   # step NAME CAP CMD...: runs CMD under the limit, appends "NAME: exit N (S s)" to the summary
-  local name=$1 cap=$2 t0=$SECONDS lim; shift 2
+  local name=$1 cap=$(($2 * ${CHECK_STEP_SCALE:-1})) t0=$SECONDS lim; shift 2
   if ! lim=$(limit "$cap"); then echo "$name: skipped (out of time)" >> "$out/summary.txt"; return; fi
   timeout "$lim" "$@"
   echo "$name: exit $? ($((SECONDS - t0)) s)" >> "$out/summary.txt"
