@@ -121,7 +121,9 @@ fi
 
 "$root/tools/build.sh"
 build=${CLMTT_BUILD_DIR:-$root/build}
-(cd "$build" && ctest --output-on-failure "$@")
+# Two tests at a time: much of the suite is single-threaded host work (float64 references,
+# finite differences, kernel compilation), so the second core would otherwise idle.
+(cd "$build" && ctest --output-on-failure -j "${CTEST_PARALLEL_LEVEL:-2}" "$@")
 # Then a small part on Oclgrind, where it is installed (tools/install-deps.sh installs it).
 if command -v oclgrind >/dev/null; then
   run_oclgrind "${OCLGRIND_CI[@]}"
