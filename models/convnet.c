@@ -53,9 +53,9 @@ static int convnet_config(const char *name, ConvNetConfig *c) {
     return 0;
 }
 
-int convnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes) {
-    ConvNetConfig cfg;
-    if (!convnet_config(model, &cfg)) return 0;
+static void convnet_build_config(Net *net, const char *model, const ConvNetConfig *c, int channels, int height,
+                                 int width, int num_classes) {
+    ConvNetConfig cfg = *c;
     Stack s;
     stack_begin(&s, net, model, channels, height, width, num_classes);
     int seq = 0; /* index in the original's nn.Sequential, which names the parameters */
@@ -76,5 +76,20 @@ int convnet_build(Net *net, const char *model, int channels, int height, int wid
         }
     }
     stack_linear(&s, "classifier", num_classes);
+}
+
+int convnet_build(Net *net, const char *model, int channels, int height, int width, int num_classes) {
+    ConvNetConfig cfg;
+    if (!convnet_config(model, &cfg)) return 0;
+    convnet_build_config(net, model, &cfg, channels, height, width, num_classes);
+    return 1;
+}
+
+int convnet_build_width(Net *net, const char *model, int net_width, int channels, int height, int width,
+                        int num_classes) {
+    ConvNetConfig cfg;
+    if (!convnet_config(model, &cfg) || net_width < 1) return 0;
+    cfg.width = net_width;
+    convnet_build_config(net, model, &cfg, channels, height, width, num_classes);
     return 1;
 }

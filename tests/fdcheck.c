@@ -132,9 +132,16 @@ static void fd_freq_decode(int side, int K, const int32_t *index, const double *
     free(plane);
 }
 
+/* Width 8 keeps every layer, kernel and partial tile of the width-32 and width-128 networks at
+ * 1/16 to 1/256 of their products, which Oclgrind interprets one instruction at a time. */
+void fd_net_build(Net *net, const char *model, int side) {
+    if (tu_small() && convnet_build_width(net, model, FD_SMALL_WIDTH, 1, side, side, FD_META_CLASSES)) return;
+    net_build(net, model, 1, side, side, FD_META_CLASSES);
+}
+
 void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K, uint64_t seed) {
     m->shape = *shape;
-    net_build(&m->net, model, 1, shape->side, shape->side, FD_META_CLASSES);
+    fd_net_build(&m->net, model, shape->side);
     m->K = K;
     m->batch = 4;
     for (int i = 0; i < FD_META_NSYN; i++) m->labels[i] = i / 2;

@@ -86,6 +86,10 @@ typedef struct {
     double *Y;            /* soft: the label logits [FD_META_NSYN][FD_META_CLASSES] the reference uses */
 } FdMeta;
 
+/* The network of the meta-gradient problems on side x side images: `model`, or under
+ * CLMTT_TEST_SMALL (the simulator's runs) a ConvNet variant at width FD_SMALL_WIDTH. */
+enum { FD_SMALL_WIDTH = 8 };
+void fd_net_build(Net *net, const char *model, int side);
 void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K, uint64_t seed);
 void fd_meta_free(FdMeta *m);
 /* A learnable set holding m's images (pixels, or texture canvases) and a distiller for it. */

@@ -351,7 +351,7 @@ START_TEST(texture_memory_grows_by_parameters_and_offsets) {
     fd_meta_peak(&tex, 8);   /* grow-only scratch buffers reach their size first */
     size_t p2 = fd_meta_peak(&tex, 2), p8 = fd_meta_peak(&tex, 8);
     Net net;
-    net_build(&net, "ConvNetW32", 1, tex.side, tex.side, FD_META_CLASSES);
+    fd_net_build(&net, "ConvNetW32", tex.side);
     size_t per_step = rt_align_up(net.nparams) * 4 /* at the aligned stride */ + 4 * 4 /* indices */ + 4 * tex.canvas_samples * 2 * 4 /* offsets */ +
                       4 * tex.canvas_samples * DSA_NPARAM * 4 /* draw */ + 8 /* scalar slot */;
     ck_assert_msg(p8 - p2 == 6 * per_step, "peak grows by %zu bytes from 2 to 8 steps, want 6 x %zu", p8 - p2, per_step);
