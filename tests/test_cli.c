@@ -161,7 +161,7 @@ static int file_there(const char *dir, const char *name) {
 /* The parameter count of ConvNetW32 on 1x28x28 inputs with 10 classes, from the library's model. */
 static size_t convnet_w32_params(Net *net) {
     net_build(net, "ConvNetW32", 1, SIDE, SIDE, NCLASS);
-    return net->nparams;
+    return net->ndense;
 }
 
 /* Checks a trajectory file written by the shared buffer run settings and returns its data

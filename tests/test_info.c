@@ -22,7 +22,7 @@ static char *g_root;
 static char *write_traj(const char *name, int experts, int snaps, long nparams_delta, long nan_at, const char *model_meta) {
     Net net;
     net_build(&net, "ConvNetW32", 1, 28, 28, 10);
-    size_t P = net.nparams + (size_t)nparams_delta, n = (size_t)experts * snaps * P;
+    size_t P = net.ndense + (size_t)nparams_delta, n = (size_t)experts * snaps * P;
     float *x = xmalloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) x[i] = (float)((i % 97) * 0.01 - 0.4);
     if (nan_at >= 0) x[nan_at] = NAN;
@@ -68,7 +68,7 @@ START_TEST(model_layout_text_and_json) {
     TuRun r = tu_clmtt(g_root, "info --model ConvNetW32 --dataset MNIST");
     TU_EXPECT_OK(r);
     char want[128];
-    snprintf(want, sizeof want, "%zu parameters in %d tensors", net.nparams, net.ntensors);
+    snprintf(want, sizeof want, "%zu parameters in %d tensors", net.ndense, net.ntensors);
     TU_ASSERT_HAS(r.out, want);
     TU_ASSERT_HAS(r.out, "features.0.weight");
     TU_ASSERT_HAS(r.out, "[32, 1, 3, 3]");
@@ -79,7 +79,7 @@ START_TEST(model_layout_text_and_json) {
     TU_EXPECT_OK(r);
     cJSON *j = cJSON_Parse(r.out);
     ck_assert_msg(cJSON_IsObject(j), "not JSON: %s", r.out);
-    ck_assert_int_eq((long)cJSON_GetObjectItem(j, "num_params")->valuedouble, (long)net.nparams);
+    ck_assert_int_eq((long)cJSON_GetObjectItem(j, "num_params")->valuedouble, (long)net.ndense);
     const cJSON *ts = cJSON_GetObjectItem(j, "tensors");
     ck_assert_int_eq(cJSON_GetArraySize(ts), net.ntensors);
     size_t total = 0;
@@ -89,7 +89,7 @@ START_TEST(model_layout_text_and_json) {
         ck_assert_int_eq((long)cJSON_GetObjectItem(t, "offset")->valuedouble, (long)total);
         total += (size_t)cJSON_GetObjectItem(t, "numel")->valuedouble;
     }
-    ck_assert_int_eq((long)total, (long)net.nparams);
+    ck_assert_int_eq((long)total, (long)net.ndense);
     cJSON_Delete(j);
     tu_run_free(&r);
 

@@ -30,8 +30,8 @@ START_TEST(parameter_counts) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Net net;
         net_build(&net, cases[i].model, cases[i].c, cases[i].h, cases[i].w, cases[i].k);
-        ck_assert_msg(net.nparams == cases[i].p, "%s %dx%dx%d: %zu parameters, want %zu", cases[i].model, cases[i].c,
-                      cases[i].h, cases[i].w, net.nparams, cases[i].p);
+        ck_assert_msg(net.ndense == cases[i].p, "%s %dx%dx%d: %zu parameters, want %zu", cases[i].model, cases[i].c,
+                      cases[i].h, cases[i].w, net.ndense, cases[i].p);
     }
 }
 END_TEST
@@ -60,6 +60,40 @@ START_TEST(parameter_layout_fashion_mnist) {
 }
 END_TEST
 
+/* clmtt's parameter vectors: every tensor at a multiple of NET_PARAM_ALIGN floats, in file
+ * order, each gap shorter than the alignment; pack and unpack invert each other and unpack
+ * zeroes the gaps; initialization leaves the gaps zero. */
+static void check_memory_layout(const Net *net) {
+    size_t end = 0;
+    for (int k = 0; k < net->ntensors; k++) {
+        const ParamTensor *t = &net->tensors[k];
+        ck_assert_msg(t->mem_offset % NET_PARAM_ALIGN == 0, "%s %s at %zu", net->model, t->name, t->mem_offset);
+        ck_assert(t->mem_offset >= end && t->mem_offset - end < NET_PARAM_ALIGN);
+        end = t->mem_offset + t->numel;
+    }
+    ck_assert_uint_eq(net->nparams, end);
+    const ParamTensor *last = &net->tensors[net->ntensors - 1];
+    ck_assert_uint_eq(net->ndense, last->offset + last->numel);
+    float *dense = tu_new_rand(net->ndense, 61), *mem = xmalloc(net->nparams * 4), *back = xmalloc(net->ndense * 4);
+    for (size_t i = 0; i < net->nparams; i++) mem[i] = NAN;
+    net_unpack(net, dense, mem);
+    char *in_tensor = xcalloc(net->nparams, 1);
+    for (int k = 0; k < net->ntensors; k++) {
+        const ParamTensor *t = &net->tensors[k];
+        ck_assert(memcmp(mem + t->mem_offset, dense + t->offset, t->numel * 4) == 0);
+        memset(in_tensor + t->mem_offset, 1, t->numel);
+    }
+    for (size_t i = 0; i < net->nparams; i++) ck_assert(in_tensor[i] || mem[i] == 0.0f);
+    net_pack(net, mem, back);
+    ck_assert(memcmp(back, dense, net->ndense * 4) == 0);
+    for (size_t i = 0; i < net->nparams; i++) mem[i] = NAN;
+    Rng r;
+    rng_init(&r, 62, 0);
+    net_init_params(net, &r, mem);
+    for (size_t i = 0; i < net->nparams; i++) ck_assert(in_tensor[i] || mem[i] == 0.0f);
+    free(dense); free(mem); free(back); free(in_tensor);
+}
+
 /* The other architectures: PyTorch names in parameters() order (a few per model) and the
  * classifier input each one computes. */
 START_TEST(parameter_layout_other_models) {
@@ -87,9 +121,10 @@ START_TEST(parameter_layout_other_models) {
                       t->name, cases[i].name);
         ck_assert_int_eq(t->shape[0], cases[i].d0);
         if (cases[i].d1) ck_assert_int_eq(t->shape[1], cases[i].d1);
-        /* offsets are consecutive: each tensor starts where the one before ends */
+        /* file offsets are consecutive: each tensor starts where the one before ends */
         for (int k = 1; k < net.ntensors; k++)
             ck_assert_uint_eq(net.tensors[k].offset, net.tensors[k - 1].offset + net.tensors[k - 1].numel);
+        check_memory_layout(&net);
     }
     Net vgg;
     net_build(&vgg, "VGG11BN", 3, 32, 32, 10);

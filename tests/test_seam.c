@@ -59,6 +59,10 @@ static void run_chunk(const Batch *b, int r0, int nc, int acc, double *g, double
     }
     step_grad_hvp(&e, dptr(th, 0), dptr(la, 0), x, t, nc, N, acc, dptr(G, 0), dptr(H, 0), U);
     float *gg = tu_download(G, 0, b->P), *gh = tu_download(H, 0, b->P), *gu = tu_download(U, 0, (size_t)nc * b->in);
+    if (!acc) {   /* written as one pass: the gaps between tensors keep their poison */
+        tu_zero_gaps(&b->net, gg);
+        tu_zero_gaps(&b->net, gh);
+    }
     for (size_t i = 0; i < b->P; i++) {
         g[i] = (acc ? g[i] : 0.0) + gg[i];
         h[i] = (acc ? h[i] : 0.0) + gh[i];

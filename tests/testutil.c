@@ -14,6 +14,13 @@
 
 void tu_init(void) { rt_init(-1); }
 
+void tu_zero_gaps(const Net *net, float *v) {
+    float *dense = xmalloc(net->ndense * sizeof(float));
+    net_pack(net, v, dense);
+    net_unpack(net, dense, v);
+    free(dense);
+}
+
 int tu_small(void) {
     const char *e = getenv("CLMTT_TEST_SMALL");
     if (!e || !*e || strcmp(e, "0") == 0) return 0;

@@ -13,6 +13,7 @@
 #include "core/runtime.h"
 #include "core/tensor.h"
 #include "core/util.h"
+#include "net/net.h"
 
 /* Opens the default device once (PoCL's CPU device in CI). */
 void tu_init(void);
@@ -29,6 +30,9 @@ float *tu_new_rand(size_t n, uint64_t seed);
 cl_mem tu_upload(const float *x, size_t n);
 /* Device buffer of n floats filled with NaN, so unwritten outputs fail comparisons. */
 cl_mem tu_poisoned(size_t n);
+/* Sets the gaps between the tensors of a parameter vector v[net->nparams] to zero: passes
+ * leave them unwritten, so a poisoned output keeps its poison there. */
+void tu_zero_gaps(const Net *net, float *v);
 /* Fails unless the elements of the poisoned buffer g[0..total) outside [a, a+n) and
  * [a2, a2+n2) are still NaN (nothing wrote them). */
 void tu_check_untouched(const char *what, cl_mem g, size_t total, size_t a, size_t n, size_t a2, size_t n2);

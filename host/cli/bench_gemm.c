@@ -81,7 +81,7 @@ static cJSON *record(const char *what, const Net *net, const char *dataset) {
     cJSON_AddStringToObject(o, "platform", RT.dev.platform_name);
     cJSON_AddStringToObject(o, "dataset", dataset);
     cJSON_AddStringToObject(o, "model", net->model);
-    cJSON_AddNumberToObject(o, "parameters", (double)net->nparams);
+    cJSON_AddNumberToObject(o, "parameters", (double)net->ndense);
     return o;
 }
 

@@ -67,7 +67,7 @@ static cJSON *json_begin(const char *what, const BenchArgs *a, const DatasetInfo
     cJSON_AddStringToObject(o, "platform", RT.dev.platform_name);
     cJSON_AddStringToObject(o, "dataset", ds->name);
     cJSON_AddStringToObject(o, "model", net->model);
-    cJSON_AddNumberToObject(o, "parameters", (double)net->nparams);
+    cJSON_AddNumberToObject(o, "parameters", (double)net->ndense);
     cJSON_AddBoolToObject(o, "dsa", a->dsa);
     return o;
 }
@@ -479,7 +479,7 @@ int cmd_bench(int argc, char **argv) {
            ds->name, ds->channels, ds->height, ds->width, ds->num_classes, net.model, a.what, a.batch_train,
            a.train_batches, a.ipc, a.syn_steps, bs, a.iterations, a.dsa ? "True" : "False",
            seed);
-    printf("Network: %s, %zu parameters, %d layers\n", net.model, net.nparams, net.nlayers);
+    printf("Network: %s, %zu parameters, %d layers\n", net.model, net.ndense, net.nlayers);
 
     if (do_gemm) {
         run_measurement(bench_gemm_shapes, &a, ds, &net, &dsa, &rng);

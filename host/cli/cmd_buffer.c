@@ -175,7 +175,7 @@ int cmd_buffer(int argc, char **argv) {
          * the same folder never pick the same index (readers skip a claimed, empty file). */
         if (me == 0 && !open_group) {
             int left = a.num_experts - e;
-            traj_writer_begin(&w, dir, S, P, left < a.save_interval ? left : a.save_interval);
+            traj_writer_begin(&w, dir, S, &net, left < a.save_interval ? left : a.save_interval);
             char v[64];
             traj_writer_meta(&w, "format", TRAJ_FORMAT);
             traj_writer_meta(&w, "model", a.model);
@@ -188,7 +188,7 @@ int cmd_buffer(int argc, char **argv) {
             snprintf(v, sizeof v, "%.17g", a.lr_teacher); traj_writer_meta(&w, "lr_teacher", v);
             snprintf(v, sizeof v, "%d", a.train_epochs); traj_writer_meta(&w, "train_epochs", v);
             traj_writer_meta(&w, "param_layout", layout);
-            snprintf(v, sizeof v, "%zu", P); traj_writer_meta(&w, "num_params", v);
+            snprintf(v, sizeof v, "%zu", net.ndense); traj_writer_meta(&w, "num_params", v);
             snprintf(v, sizeof v, "%d", a.batch_train); traj_writer_meta(&w, "batch_train", v);
             traj_writer_meta(&w, "dsa", a.dsa ? "true" : "false");
             traj_writer_meta(&w, "dsa_strategy", a.dsa_strategy);

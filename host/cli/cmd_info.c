@@ -157,9 +157,9 @@ static void info_trajectory(Report *r, const StFile *f) {
 
     Net net;
     if (!file_net(r, model, c, h, w, k, &net)) return;
-    if ((size_t)t->shape[2] != net.nparams)
+    if ((size_t)t->shape[2] != net.ndense)
         problem(r, "the snapshots hold %lld parameters, but %s on %ldx%ldx%ld with %ld classes has %zu",
-                (long long)t->shape[2], model, c, h, w, k, net.nparams);
+                (long long)t->shape[2], model, c, h, w, k, net.ndense);
     /* param_layout, when present, must be the model's. */
     const char *layout = st_meta(f, "param_layout");
     if (layout) {
@@ -383,7 +383,7 @@ static cJSON *layout_json(const Net *net, const DatasetInfo *ds) {
     if (ds->subset) cJSON_AddStringToObject(o, "subset", ds->subset);
     cJSON_AddItemToObject(o, "input", shape_json((int64_t[]){net->channels, net->height, net->width}, 3));
     cJSON_AddNumberToObject(o, "num_classes", net->num_classes);
-    cJSON_AddNumberToObject(o, "num_params", (double)net->nparams);
+    cJSON_AddNumberToObject(o, "num_params", (double)net->ndense);
     cJSON *ts = cJSON_AddArrayToObject(o, "tensors");
     for (int i = 0; i < net->ntensors; i++) {
         const ParamTensor *t = &net->tensors[i];
@@ -399,7 +399,7 @@ static cJSON *layout_json(const Net *net, const DatasetInfo *ds) {
 
 static void print_layout(const Net *net, const DatasetInfo *ds) {
     printf("%s on %s (%dx%dx%d, %d classes): %zu parameters in %d tensors\n", net->model, ds->name, net->channels,
-           net->height, net->width, net->num_classes, net->nparams, net->ntensors);
+           net->height, net->width, net->num_classes, net->ndense, net->ntensors);
     printf("  %-28s %-18s %10s  %s\n", "name", "shape", "count", "range");
     for (int i = 0; i < net->ntensors; i++) {
         const ParamTensor *t = &net->tensors[i];

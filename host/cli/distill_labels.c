@@ -20,21 +20,30 @@ void label_experts_open(LabelExperts *le, const DistillArgs *a, const char *edir
     /* The file and the expert experts_next hands out are the first of the shuffled lists;
      * read them before the call, which may move the source on (the file stays mapped). */
     const TrajFile *file = &le->src.cur;
-    int expert = le->src.order[0], nsnap, ts = a->Label_Model_Timestamp;
-    const float *traj = experts_next(&le->src, &rng_labels, &nsnap);
+    int expert = le->src.order[0], ts = a->Label_Model_Timestamp;
+    Expert first = experts_next(&le->src, &rng_labels);
+    int nsnap = first.snapshots;
     if (ts >= nsnap)
         die("--Label_Model_Timestamp %d: the experts in %s have %d snapshots (0 .. %d)", ts, edir, nsnap, nsnap - 1);
     le->epoch = ts < 0 ? nsnap - 1 : ts;
-    le->pick = traj + (size_t)le->epoch * net->nparams;
+    size_t P = net->nparams;
+    le->pick = xmalloc(P * sizeof(float));
+    expert_snapshot(&first, le->epoch, le->pick);
     le->nfile = le->src.norder;
     le->file = xmalloc((size_t)le->nfile * sizeof *le->file);
-    for (int e = 0; e < le->nfile; e++) le->file[e] = traj_snapshot(file, e, le->epoch);
+    le->snaps = xmalloc((size_t)le->nfile * P * sizeof(float));
+    for (int e = 0; e < le->nfile; e++) {
+        traj_read(file, e, le->epoch, le->snaps + (size_t)e * P);
+        le->file[e] = le->snaps + (size_t)e * P;
+    }
     snprintf(le->who, sizeof le->who, "expert %d of replay_buffer_%d at epoch %d", expert, le->src.cur_file,
              le->epoch);
 }
 
 void label_experts_close(LabelExperts *le) {
     free(le->file);
+    free(le->snaps);
+    free(le->pick);
     experts_close(&le->src);
     memset(le, 0, sizeof *le);
 }

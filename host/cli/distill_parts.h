@@ -82,9 +82,10 @@ void distill_label_logits(const Net *net, const float *params, const ImageSet *i
 typedef struct {
     ExpertSource src;
     int epoch;             /* the snapshot index (-1 resolved to the last) */
-    const float *pick;     /* [nparams]: the first expert's snapshot */
+    float *pick;           /* [nparams]: the first expert's snapshot */
     int nfile;             /* experts of its file in use */
     const float **file;    /* nfile pointers to [nparams]: their snapshots, file order */
+    float *snaps;          /* [nfile][nparams]: what `file` points to */
     char who[160];         /* "expert E of <file> at epoch T", for messages */
 } LabelExperts;
 /* Whether --pix_init is samples_predicted_correctly. */
@@ -134,7 +135,7 @@ typedef struct {
     size_t P;
     cl_mem acc;       /* M > 1: the sum of this rank's 1/M meta-gradients, the set's layout */
     float *host;      /* its host copy, summed over ranks */
-    float *ends;      /* [M][2][P]: start and target of this rank's segments */
+    float *ends;      /* [M][2][P]: start and target of this rank's segments (clmtt's layout) */
 } Segments;
 void segments_init(Segments *s, int M, const LearnSet *ls, size_t nparams);
 void segments_free(Segments *s);

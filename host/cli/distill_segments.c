@@ -23,10 +23,10 @@ void segments_init(Segments *s, int M, const LearnSet *ls, size_t nparams) {
     memset(s, 0, sizeof *s);
     s->M = M;
     s->P = nparams;
+    s->ends = xmalloc((size_t)M * 2 * nparams * sizeof(float));
     if (M < 2) return;
     s->acc = dev_alloc(ls->total * 4, "the segments' summed meta-gradient");
     s->host = xmalloc(ls->total * sizeof(float));
-    s->ends = xmalloc((size_t)M * 2 * nparams * sizeof(float));
 }
 
 void segments_free(Segments *s) {
@@ -36,23 +36,21 @@ void segments_free(Segments *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* The single segment's ends (M = 1): an expert from the experts' stream and a start epoch. */
-static void draw_one(ExpertSource *ex, Rng *rng_experts, const SegmentSpan *span, int it, size_t P, int *start0,
-                     const float **theta0, const float **target) {
-    int nsnap;
-    const float *traj = experts_next(ex, rng_experts, &nsnap);
+/* The single segment's ends (M = 1): an expert from the experts' stream and a start epoch;
+ * start and target go to s->ends. */
+static void draw_one(Segments *s, ExpertSource *ex, Rng *rng_experts, const SegmentSpan *span, int it, int *start0) {
+    Expert e = experts_next(ex, rng_experts);
     int start = window_draw(span->window, it, rng_experts);
     *start0 = start;
-    *theta0 = traj + (size_t)start * P;
-    *target = traj + (size_t)(start + span->expert_epochs) * P;
+    expert_snapshot(&e, start, s->ends);
+    expert_snapshot(&e, start + span->expert_epochs, s->ends + s->P);
 }
 
 void segments_iteration(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *ex, Rng *rng_experts, Rng *rng_steps,
                         const SegmentSpan *span, uint64_t seed, int it, double threshold, int *start0, IterResult *out) {
     if (s->M == 1) {
-        const float *theta0, *target;
-        draw_one(ex, rng_experts, span, it, s->P, start0, &theta0, &target);
-        distill_iteration(d, ls, theta0, target, rng_steps, threshold, out);
+        draw_one(s, ex, rng_experts, span, it, start0);
+        distill_iteration(d, ls, s->ends, s->ends + s->P, rng_steps, threshold, out);
         return;
     }
     out->loss = segments_meta_grad(s, d, ls, ex, rng_experts, rng_steps, span, seed, it, start0, &out->dlr);
@@ -63,22 +61,20 @@ void segments_iteration(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *e
 double segments_meta_grad(Segments *s, Distiller *d, LearnSet *ls, ExpertSource *ex, Rng *rng_experts,
                           Rng *rng_steps, const SegmentSpan *span, uint64_t seed, int it, int *start0, double *dlr) {
     size_t P = s->P;
-    int nsnap;
     if (s->M == 1) {
-        const float *theta0, *target;
-        draw_one(ex, rng_experts, span, it, P, start0, &theta0, &target);
-        return distiller_meta_grad(d, ls, theta0, target, rng_steps, dlr);
+        draw_one(s, ex, rng_experts, span, it, start0);
+        return distiller_meta_grad(d, ls, s->ends, s->ends + P, rng_steps, dlr);
     }
     /* Every rank draws every segment, so the expert stream stays the same on all; a rank
      * keeps the ends of its own (a file's mapping may go when the next one is opened). */
     int M = s->M, N = dist_size(), me = dist_rank();
     for (int j = 0; j < M; j++) {
-        const float *traj = experts_next(ex, rng_experts, &nsnap);
+        Expert e = experts_next(ex, rng_experts);
         int start = window_draw(span->window, it, rng_experts);
         if (j == 0) *start0 = start;
         if (j % N != me) continue;
-        memcpy(s->ends + (size_t)j * 2 * P, traj + (size_t)start * P, P * sizeof(float));
-        memcpy(s->ends + ((size_t)j * 2 + 1) * P, traj + (size_t)(start + span->expert_epochs) * P, P * sizeof(float));
+        expert_snapshot(&e, start, s->ends + (size_t)j * 2 * P);
+        expert_snapshot(&e, start + span->expert_epochs, s->ends + ((size_t)j * 2 + 1) * P);
     }
     dev_fill(s->acc, 0, ls->total, 0.0f);
     double sums[2] = {0, 0};   /* loss, dL/dlr: 1/M of each of this rank's segments */

@@ -25,9 +25,11 @@ void trajectory_path(char *out, size_t n, const char *dir, int i) {
     snprintf(out, n, "%s/replay_buffer_%d.safetensors", dir, i);
 }
 
-void traj_writer_begin(TrajWriter *w, const char *dir, int snapshots, size_t nparams, int capacity) {
+void traj_writer_begin(TrajWriter *w, const char *dir, int snapshots, const Net *net, int capacity) {
     memset(w, 0, sizeof *w);
     mkdir_p(dir);
+    size_t nparams = net->ndense;
+    w->net = net;
     w->snapshots = snapshots;
     w->nparams = nparams;
     w->capacity = capacity;
@@ -53,7 +55,8 @@ void traj_writer_meta(TrajWriter *w, const char *key, const char *value) {
 void traj_writer_add(TrajWriter *w, const float *snaps) {
     if (w->experts == w->capacity) die("internal: trajectory group is full");
     size_t one = (size_t)w->snapshots * w->nparams;
-    memcpy(w->data + (size_t)w->experts * one, snaps, one * sizeof(float));
+    for (int k = 0; k < w->snapshots; k++)
+        net_pack(w->net, snaps + (size_t)k * w->net->nparams, w->data + (size_t)w->experts * one + (size_t)k * w->nparams);
     w->experts++;
     StWriter *sw = st_writer_new();
     int64_t shape[3] = {w->experts, w->snapshots, (int64_t)w->nparams};
@@ -99,16 +102,24 @@ void traj_open(TrajFile *t, const char *path, const Net *net, const char *datase
     if (!tr) die("%s: no tensor named 'trajectories'", path);
     if (tr->dtype != DT_F32 || tr->ndim != 3)
         die("%s: 'trajectories' must be F32 with 3 dimensions [experts, snapshots, parameters]", path);
-    if ((size_t)tr->shape[2] != net->nparams)
+    if ((size_t)tr->shape[2] != net->ndense)
         die("%s: trajectories hold %lld parameters per snapshot, but %s has %zu", path, (long long)tr->shape[2],
-            net->model, net->nparams);
+            net->model, net->ndense);
     if (tr->shape[0] < 1 || tr->shape[1] < 2) die("%s: trajectories are empty", path);
     /* Snapshots are used in place from the mapping, which needs float alignment. */
     if ((uintptr_t)tr->data % sizeof(float)) die("%s: 'trajectories' data is not 4-byte aligned in the file", path);
     t->experts = (int)tr->shape[0];
     t->snapshots = (int)tr->shape[1];
-    t->nparams = net->nparams;
+    t->net = net;
+    t->nparams = net->ndense;
     t->data = tr->data;
+}
+
+void traj_read(const TrajFile *t, int expert, int snap, float *params) {
+    if (expert < 0 || expert >= t->experts || snap < 0 || snap >= t->snapshots)
+        die("internal: snapshot %d of expert %d is outside the file (%d experts, %d snapshots)", snap, expert,
+            t->experts, t->snapshots);
+    net_unpack(t->net, t->data + ((size_t)expert * (size_t)t->snapshots + (size_t)snap) * t->nparams, params);
 }
 
 void traj_close(TrajFile *t) {

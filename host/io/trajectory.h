@@ -23,8 +23,9 @@ void trajectory_path(char *out, size_t n, const char *dir, int i);
  * that an interrupted run loses at most the expert in progress. */
 typedef struct {
     char path[4096];
+    const Net *net;
     int experts, snapshots;
-    size_t nparams;
+    size_t nparams;        /* net->ndense: the files' order */
     float *data;           /* experts * snapshots * nparams */
     int capacity;
     char **meta_kv;
@@ -32,26 +33,27 @@ typedef struct {
 } TrajWriter;
 
 /* Reserves the next free replay_buffer_<n> name in dir (never overwriting). */
-void traj_writer_begin(TrajWriter *w, const char *dir, int snapshots, size_t nparams, int capacity);
+void traj_writer_begin(TrajWriter *w, const char *dir, int snapshots, const Net *net, int capacity);
 void traj_writer_meta(TrajWriter *w, const char *key, const char *value);
-/* Appends one expert's snapshots [snapshots][nparams] and rewrites the file atomically. */
+/* Appends one expert's snapshots [snapshots][net->nparams] (clmtt's layout; the file gets
+ * PyTorch's order) and rewrites the file atomically. */
 void traj_writer_add(TrajWriter *w, const float *snapshots);
 void traj_writer_end(TrajWriter *w);
 
 /* A trajectory file opened for reading, validated against what the caller expects. */
 typedef struct {
     StFile file;
+    const Net *net;
     int experts, snapshots;
-    size_t nparams;
-    const float *data;
+    size_t nparams;        /* net->ndense */
+    const float *data;     /* the mapping: [experts][snapshots][nparams] in PyTorch's order */
 } TrajFile;
 
 /* Opens and checks format, dtype, shape and metadata (model, dataset, channel, height,
  * width, num_classes, zca); a mismatch is fatal and names the file and the key. */
 void traj_open(TrajFile *t, const char *path, const Net *net, const char *dataset, int zca);
 void traj_close(TrajFile *t);
-static inline const float *traj_snapshot(const TrajFile *t, int expert, int snap) {
-    return t->data + ((size_t)expert * (size_t)t->snapshots + (size_t)snap) * t->nparams;
-}
+/* Snapshot `snap` of `expert` into params[net->nparams], clmtt's layout. */
+void traj_read(const TrajFile *t, int expert, int snap, float *params);
 
 #endif

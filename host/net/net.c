@@ -21,9 +21,26 @@ size_t net_param(Net *net, const char *name, int ndim, const int64_t *shape) {
     t->ndim = ndim;
     t->numel = 1;
     for (int i = 0; i < ndim; i++) { t->shape[i] = shape[i]; t->numel *= (size_t)shape[i]; }
-    t->offset = net->nparams;
-    net->nparams += t->numel;
-    return t->offset;
+    t->offset = net->ndense;
+    t->mem_offset = (net->nparams + NET_PARAM_ALIGN - 1) / NET_PARAM_ALIGN * NET_PARAM_ALIGN;
+    net->ndense += t->numel;
+    net->nparams = t->mem_offset + t->numel;
+    return t->mem_offset;
+}
+
+void net_pack(const Net *net, const float *params, float *file) {
+    for (int i = 0; i < net->ntensors; i++) {
+        const ParamTensor *t = &net->tensors[i];
+        memcpy(file + t->offset, params + t->mem_offset, t->numel * sizeof(float));
+    }
+}
+
+void net_unpack(const Net *net, const float *file, float *params) {
+    memset(params, 0, net->nparams * sizeof(float));
+    for (int i = 0; i < net->ntensors; i++) {
+        const ParamTensor *t = &net->tensors[i];
+        memcpy(params + t->mem_offset, file + t->offset, t->numel * sizeof(float));
+    }
 }
 
 Layer *net_add(Net *net, LayerKind kind) {
@@ -78,6 +95,7 @@ static void fill_uniform(Rng *rng, float *x, size_t n, double fan_in) {
 }
 
 void net_init_params(const Net *net, Rng *rng, float *params) {
+    memset(params, 0, net->nparams * sizeof(float));
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
         if (l->kind == LAYER_CONV || l->kind == LAYER_LINEAR) {
@@ -118,5 +136,5 @@ size_t net_max_activation(const Net *net) {
 
 void net_print(const Net *net) {
     printf("model %s: input %dx%dx%d, %d classes, %zu parameters\n", net->model, net->channels, net->height,
-           net->width, net->num_classes, net->nparams);
+           net->width, net->num_classes, net->ndense);
 }

@@ -38,14 +38,22 @@ typedef struct {
     int bn_index;            /* batch norm: index of its running statistics, else -1 */
 } Layer;
 
+/* Two layouts of the same parameters. Files (trajectories) hold PyTorch's state_dict order
+ * without gaps (`offset`). clmtt's own parameter vectors, on the host and on the device,
+ * start every tensor at a multiple of NET_PARAM_ALIGN floats (`mem_offset`, the layers'
+ * w_off and b_off), so that every weight handed to a matrix product starts on a
+ * CL_DEVICE_MEM_BASE_ADDR_ALIGN boundary of current GPUs (4096 bits at most) and at a
+ * multiple of 32 floats. The gaps are zero. net_pack and net_unpack convert. */
 typedef struct {
     char name[64];           /* PyTorch state_dict name, e.g. features.0.weight */
     int ndim;
     int64_t shape[4];
-    size_t offset, numel;
+    size_t offset;           /* in a file's vector */
+    size_t mem_offset;       /* in clmtt's parameter vectors */
+    size_t numel;
 } ParamTensor;
 
-enum { NET_MAX_LAYERS = 128, NET_MAX_TENSORS = 128 };
+enum { NET_MAX_LAYERS = 128, NET_MAX_TENSORS = 128, NET_PARAM_ALIGN = 128 };
 
 typedef struct {
     char model[64];
@@ -54,7 +62,8 @@ typedef struct {
     Layer layers[NET_MAX_LAYERS];
     int ntensors;
     ParamTensor tensors[NET_MAX_TENSORS];
-    size_t nparams;
+    size_t nparams;          /* floats in one of clmtt's parameter vectors, gaps included */
+    size_t ndense;           /* the parameters themselves: floats in a file's vector */
     int nbatchnorm;          /* layers with running statistics */
 } Net;
 
@@ -78,7 +87,11 @@ static inline LinearShape layer_linear_shape(const Layer *l, int n) {
 }
 static inline size_t layer_out_size(const Layer *l) { return (size_t)l->cout * l->ho * l->wo; }
 
-/* PyTorch's default initialization (docs/algorithm.md#layers-and-initialization) into params[nparams]. */
+/* file[ndense] (the files' order) from params[nparams], and back (the gaps set to zero). */
+void net_pack(const Net *net, const float *params, float *file);
+void net_unpack(const Net *net, const float *file, float *params);
+/* PyTorch's default initialization (docs/algorithm.md#layers-and-initialization) into params[nparams]
+ * (the gaps zero). */
 void net_init_params(const Net *net, Rng *rng, float *params);
 /* JSON text: [["features.0.weight", [128, 1, 3, 3]], ...] (malloc'd). */
 char *net_param_layout_json(const Net *net);
@@ -94,7 +107,7 @@ void net_print(const Net *net);
 
 /* Helpers for network definitions (models/). */
 void net_begin(Net *net, const char *model, int channels, int height, int width, int num_classes);
-/* Adds a parameter tensor and returns its offset. */
+/* Adds a parameter tensor and returns its offset in clmtt's parameter vectors. */
 size_t net_param(Net *net, const char *name, int ndim, const int64_t *shape);
 Layer *net_add(Net *net, LayerKind kind);
 

@@ -87,20 +87,16 @@ void experts_open(ExpertSource *s, const char *dir, const Net *net, const char *
     load_current(s, rng);
 }
 
-const float *experts_next(ExpertSource *s, Rng *rng, int *snapshots) {
+Expert experts_next(ExpertSource *s, Rng *rng) {
     if (s->load_all) {
         int k = rng_int(rng, 0, s->total_experts - 1);
         for (int i = 0; i < s->nfiles; i++) {
-            if (k < s->all[i].experts) {
-                *snapshots = s->all[i].snapshots;
-                return traj_snapshot(&s->all[i], k, 0);
-            }
+            if (k < s->all[i].experts) return (Expert){&s->all[i], k, s->all[i].snapshots};
             k -= s->all[i].experts;
         }
     }
     if (s->expert_pos < 0) load_current(s, rng);
-    const float *t = traj_snapshot(&s->cur, s->order[s->expert_pos], 0);
-    *snapshots = s->cur.snapshots;
+    Expert t = {&s->cur, s->order[s->expert_pos], s->cur.snapshots};
     s->expert_pos++;
     if (s->expert_pos == s->norder) {
         /* The original advances right after the last expert of a file is taken. The mapping

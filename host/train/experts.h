@@ -3,7 +3,7 @@
  * (cut to max_experts) are shuffled and used in turn; after the last expert the next file
  * is opened, and after the last file the list is reshuffled. --load_all: every expert of
  * every file, one drawn uniformly at random per iteration. Files are memory-mapped, so
- * "loading" a file costs no copy. */
+ * "loading" a file costs no copy; a snapshot is copied out when it is used. */
 #ifndef CLMTT_EXPERTS_H
 #define CLMTT_EXPERTS_H
 
@@ -32,8 +32,18 @@ typedef struct {
 /* Opens the source; dies saying where it looked when no file is found. */
 void experts_open(ExpertSource *s, const char *dir, const Net *net, const char *dataset, int zca, int max_files,
                   int max_experts, int load_all, Rng *rng);
-/* The next trajectory: a pointer to its first snapshot; snapshots are nparams apart. */
-const float *experts_next(ExpertSource *s, Rng *rng, int *snapshots);
+/* One expert's trajectory; its file stays open until the next experts_next call. */
+typedef struct {
+    const TrajFile *file;
+    int index;             /* the expert's index in the file */
+    int snapshots;
+} Expert;
+/* The next trajectory. */
+Expert experts_next(ExpertSource *s, Rng *rng);
+/* Snapshot `snap` of e into params[net->nparams] (clmtt's layout). */
+static inline void expert_snapshot(const Expert *e, int snap, float *params) {
+    traj_read(e->file, e->index, snap, params);
+}
 void experts_close(ExpertSource *s);
 
 #endif
