@@ -161,19 +161,25 @@ void fd_meta_make(FdMeta *m, const FdMetaShape *shape, const char *model, int K,
         }
         free(order); free(index); free(img);
     }
+    /* Start and target are made in the files' packed order (the problem does not depend on
+     * the gaps of clmtt's layout, which stay zero as in a real run) and then unpacked. */
     m->theta0 = xmalloc(P * 4);
     m->target = xmalloc(P * 4);
     Rng r;
     rng_init(&r, seed, 7);
     net_init_params(&m->net, &r, m->theta0);
-    float *noise = xmalloc(P * 4);
-    tu_rand(noise, P, seed + 1, -0.02f, 0.02f);
+    size_t D = m->net.ndense;
+    float *noise = xmalloc(D * 4), *t0 = xmalloc(D * 4), *tg = xmalloc(D * 4);
+    net_pack(&m->net, m->theta0, t0);
+    tu_rand(noise, D, seed + 1, -0.02f, 0.02f);
     float scale = m->net.layers[1].kind == LAYER_NORM ? shape->norm_noise : 1.0f;
-    for (size_t i = 0; i < P; i++) {
-        m->theta0[i] += noise[i] * scale;
-        m->target[i] = m->theta0[i] - noise[i] * 0.5f + 0.01f * (float)((i * 2654435761u % 1000) / 1000.0 - 0.5);
+    for (size_t i = 0; i < D; i++) {
+        t0[i] += noise[i] * scale;
+        tg[i] = t0[i] - noise[i] * 0.5f + 0.01f * (float)((i * 2654435761u % 1000) / 1000.0 - 0.5);
     }
-    free(noise);
+    net_unpack(&m->net, t0, m->theta0);
+    net_unpack(&m->net, tg, m->target);
+    free(noise); free(t0); free(tg);
     m->alpha = 0.05;
     m->Y = NULL;
     if (shape->soft) {

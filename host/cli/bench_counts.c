@@ -11,6 +11,7 @@ static void add(RtCounts *sum, const RtCounts *c) {
     sum->waits += c->waits;
     sum->im2col_saved += c->im2col_saved;
     sum->gemm_flops += c->gemm_flops;
+    sum->gemm_unaligned += c->gemm_unaligned;
 }
 
 void bench_counts_add(BenchCounts *b, const RtCounts *iteration, const Distiller *d) {
@@ -26,21 +27,23 @@ void bench_counts_add(BenchCounts *b, const RtCounts *iteration, const Distiller
 typedef struct {
     double launches, blas_calls, other_enqueues, blocking_reads, blocking_writes, waits, blocking, im2col_saved;
     double gemm_gflop;   /* 10^9 floating-point operations of the matrix products */
+    double gemm_unaligned;
 } Means;
 
 static Means means(const RtCounts *c, long n) {
     double k = n > 0 ? 1.0 / (double)n : 0.0;
     Means m = {c->launches * k, c->blas_calls * k, c->other_enqueues * k, c->blocking_reads * k,
                c->blocking_writes * k, c->waits * k, rt_counts_blocking(c) * k, c->im2col_saved * k,
-               c->gemm_flops * 1e-9 * k};
+               c->gemm_flops * 1e-9 * k, c->gemm_unaligned * k};
     return m;
 }
 
 static void print_means(const char *label, const Means *m) {
     printf("%s: %.1f kernel launches, %.1f CLBlast calls, %.1f other enqueues; %.1f blocking "
-           "(%.1f reads, %.1f writes, %.1f waits); %.1f im2col launches saved; %.3f GFLOP in matrix products\n",
+           "(%.1f reads, %.1f writes, %.1f waits); %.1f im2col launches saved; %.3f GFLOP in matrix products, "
+           "%.1f of them with an operand off the %zu-float alignment\n",
            label, m->launches, m->blas_calls, m->other_enqueues, m->blocking, m->blocking_reads, m->blocking_writes,
-           m->waits, m->im2col_saved, m->gemm_gflop);
+           m->waits, m->im2col_saved, m->gemm_gflop, m->gemm_unaligned, rt_align_floats());
 }
 
 void bench_counts_print(const BenchCounts *b) {
@@ -57,7 +60,7 @@ static void json_means(cJSON *o, const char *prefix, const Means *m) {
     char key[64];
 #define FIELD(name) snprintf(key, sizeof key, "%s_" #name, prefix); cJSON_AddNumberToObject(o, key, m->name);
     FIELD(launches) FIELD(blas_calls) FIELD(other_enqueues) FIELD(blocking_reads) FIELD(blocking_writes) FIELD(waits)
-    FIELD(blocking) FIELD(im2col_saved) FIELD(gemm_gflop)
+    FIELD(blocking) FIELD(im2col_saved) FIELD(gemm_gflop) FIELD(gemm_unaligned)
 #undef FIELD
 }
 

@@ -208,12 +208,17 @@ size_t rt_align_up(size_t n) {
 
 void rt_count_gemm(double m, double n, double k, double batch) { RT.counts.gemm_flops += 2.0 * m * n * k * batch; }
 
+void rt_count_gemm_offsets(size_t a, size_t b, size_t c) {
+    size_t al = rt_align_floats();
+    RT.counts.gemm_unaligned += (a % al || b % al || c % al) ? 1 : 0;
+}
+
 RtCounts rt_counts(void) { return RT.counts; }
 
 RtCounts rt_counts_sub(RtCounts b, RtCounts a) {
     RtCounts d = {b.launches - a.launches, b.blas_calls - a.blas_calls, b.other_enqueues - a.other_enqueues,
                   b.blocking_reads - a.blocking_reads, b.blocking_writes - a.blocking_writes, b.waits - a.waits,
-                  b.im2col_saved - a.im2col_saved, b.gemm_flops - a.gemm_flops};
+                  b.im2col_saved - a.im2col_saved, b.gemm_flops - a.gemm_flops, b.gemm_unaligned - a.gemm_unaligned};
     return d;
 }
 

@@ -67,6 +67,7 @@ typedef struct {
     long waits;           /* clFinish and waits on events (staging upload, CLMTT_PROFILE) */
     long im2col_saved;    /* im2col launches not made: columns kept from an earlier pass (layers/conv_cols.h) */
     double gemm_flops;    /* arithmetic of the matrix products enqueued, 2 m n k each (blas.h's and matmul's) */
+    long gemm_unaligned;  /* of those products, the ones with an operand or result starting off rt_align_floats() */
 } RtCounts;
 
 /* im2col columns of one convolution chunk kept across the passes of a reverse step
@@ -205,6 +206,8 @@ RtCounts rt_counts_sub(RtCounts b, RtCounts a);
 long rt_counts_blocking(const RtCounts *c);
 /* Adds a matrix product of m x n x k (times `batch`) to RtCounts.gemm_flops: 2 m n k each. */
 void rt_count_gemm(double m, double n, double k, double batch);
+/* Counts a product whose A, B or C starts (in floats) off rt_align_floats(). */
+void rt_count_gemm_offsets(size_t a, size_t b, size_t c);
 
 /* Kernel family: 1 for CPU devices (kernels that loop and vectorize inside one work-item),
  * 0 for GPUs (CLBlast GEMMs, work-group kernels). CLMTT_KERNEL_FAMILY=cpu|gpu forces one. */

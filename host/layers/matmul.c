@@ -33,6 +33,7 @@ void matmul(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
     if (ta && tb) die("internal: matmul has no A^T B^T product");
     if (M == 0 || N == 0) return;
     rt_count_gemm((double)M, (double)N, (double)K, 1);
+    rt_count_gemm_offsets(a.off, b.off, c.off);
     const int l8 = matmul_lanes() == 8;
     if (!tb) {   /* 6 x 64 tiles (16 lanes), 6 x 16 (8 lanes) */
         const size_t cols = l8 ? 16 : 64;

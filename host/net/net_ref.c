@@ -131,6 +131,7 @@ static void ref_adj_add(RefAdj *a, const RefExec *r, const Layer *l, int k) {
 
 void ref_backward(RefExec *r, const double *p, const double *targets, double *grad, double *dinput) {
     const Net *net = r->net;
+    memset(grad, 0, net->nparams * sizeof(double));   /* the gaps between tensors too */
     CeShape cs = {r->n, net->num_classes};
     RefAdj a;
     ref_adj_init(&a, r, dinput);
@@ -149,6 +150,8 @@ void ref_grad_hvp(RefExec *r, const double *p, const double *lam, const double *
                   double *grad, double *hvp, double *u) {
     const Net *net = r->net;
     int n = r->n;
+    memset(grad, 0, net->nparams * sizeof(double));   /* the gaps between tensors too */
+    memset(hvp, 0, net->nparams * sizeof(double));
     ref_forward(r, p, input, targets);
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
