@@ -83,14 +83,18 @@ static void check_memory_layout(const Net *net) {
         ck_assert(memcmp(mem + t->mem_offset, dense + t->offset, t->numel * 4) == 0);
         memset(in_tensor + t->mem_offset, 1, t->numel);
     }
-    for (size_t i = 0; i < net->nparams; i++) ck_assert(in_tensor[i] || mem[i] == 0.0f);
+    /* (one assertion per loop: Check marks every assertion it passes) */
+    size_t bad = 0;
+    for (size_t i = 0; i < net->nparams; i++) bad += !in_tensor[i] && mem[i] != 0.0f;
+    ck_assert_msg(bad == 0, "%s: %zu gap entries not zeroed by unpack", net->model, bad);
     net_pack(net, mem, back);
     ck_assert(memcmp(back, dense, net->ndense * 4) == 0);
     for (size_t i = 0; i < net->nparams; i++) mem[i] = NAN;
     Rng r;
     rng_init(&r, 62, 0);
     net_init_params(net, &r, mem);
-    for (size_t i = 0; i < net->nparams; i++) ck_assert(in_tensor[i] || mem[i] == 0.0f);
+    for (size_t i = 0; i < net->nparams; i++) bad += !in_tensor[i] && mem[i] != 0.0f;
+    ck_assert_msg(bad == 0, "%s: %zu gap entries not zeroed by initialization", net->model, bad);
     free(dense); free(mem); free(back); free(in_tensor);
 }
 
@@ -235,7 +239,7 @@ static int probe_indices(const Net *net, size_t *idx, int per_tensor) {
     int k = 0;
     for (int t = 0; t < net->ntensors; t++)
         for (int j = 0; j < per_tensor; j++)
-            idx[k++] = net->tensors[t].offset + (net->tensors[t].numel * (2 * j + 1)) / (2 * per_tensor);
+            idx[k++] = net->tensors[t].mem_offset + (net->tensors[t].numel * (2 * j + 1)) / (2 * per_tensor);
     return k;
 }
 
@@ -357,6 +361,7 @@ START_TEST(device_matches_reference) {
         free(yf);
         Exec e;
         exec_init(&e, &pr.net, pr.n + 1, 1);
+        RtCounts c0 = rt_counts();
         exec_forward(&e, dptr(dP, 0), dX, pr.n, 1);
         exec_loss(&e, dY, pr.n);
         double ls, hits, rows;
@@ -365,6 +370,9 @@ START_TEST(device_matches_reference) {
         ck_assert_double_eq(rows, pr.n);
         exec_backward(&e, dptr(dP, 0), dptr(dG2, 0), dX, pr.n, dDX);
         exec_grad_hvp(&e, dptr(dP, 0), dptr(dL, 0), dX, pr.n, dY, dptr(dG, 0), dptr(dH, 0), dU);
+        /* every weight starts aligned in the parameter vector (net.h), and so every product's operands */
+        ck_assert_msg(rt_counts_sub(rt_counts(), c0).gemm_unaligned == 0, "%s: %ld products with an operand off %zu floats",
+                      smalls[m].model, rt_counts_sub(rt_counts(), c0).gemm_unaligned, rt_align_floats());
         float *gg = tu_download(dG, 0, P), *gh = tu_download(dH, 0, P), *gu = tu_download(dU, 0, X),
               *gg2 = tu_download(dG2, 0, P), *gdx = tu_download(dDX, 0, X);
         /* the passes leave the gaps between tensors unwritten: poison there */

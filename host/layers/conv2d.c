@@ -143,8 +143,9 @@ static void col2im(const Conv2dShape *s, const ConvDims *d, cl_mem din, cl_mem c
  * (Cout x Cin*K*K) and K (pixels of the chunk) large, so one GEMM would give the device only
  * a handful of work-groups. The K range is cut into S slices, computed as one strided batched
  * GEMM into S partial products, which conv_sum_slices adds up (with the old C when acc). A
- * remainder of K shorter than S goes to one more GEMM. S aims at about four 64 x 64 output
- * tiles per compute unit with at least 256 of K per slice. */
+ * remainder of K goes to one more GEMM. S aims at about four 64 x 64 output tiles per compute
+ * unit with at least 256 of K per slice. A slice's length is a multiple of rt_align_floats(),
+ * so every slice and the remainder start aligned when A and B do. */
 static void gpu_weight_grad(size_t M, size_t N, size_t K, DPtr a, size_t lda, DPtr b, size_t ldb, int acc, DPtr c,
                             size_t ldc) {
     size_t tiles = (M + 63) / 64 * ((N + 63) / 64), cu = RT.dev.compute_units ? RT.dev.compute_units : 1;
@@ -156,7 +157,7 @@ static void gpu_weight_grad(size_t M, size_t N, size_t K, DPtr a, size_t lda, DP
         gemm(0, 1, M, N, K, 1.0f, a, lda, b, ldb, acc ? 1.0f : 0.0f, c, ldc);
         return;
     }
-    size_t ks = K / S, rest = K - S * ks;
+    size_t al = rt_align_floats(), ks = K / S / al * al, rest = K - S * ks;
     cl_mem slice_buf = rt_scratch(RT_SCRATCH_CONV_SLICES, S * M * N);
     gemm_batched(0, 1, M, N, ks, 1.0f, a, lda, ks, b, ldb, ks, 0.0f, dptr(slice_buf, 0), N, M * N, S);
     LAUNCH("conv_sum_slices", M * N, KM(c.mem), KL(c.off), KI(ldc), KM(slice_buf), KI(M), KI(N), KI(S), KI(acc));
