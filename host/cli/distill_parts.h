@@ -83,7 +83,7 @@ typedef struct {
     ExpertSource src;
     int epoch;             /* the snapshot index (-1 resolved to the last) */
     float *pick;           /* [nparams]: the first expert's snapshot */
-    int nfile;             /* experts of its file in use */
+    int nfile;             /* experts of its file in use (0 unless --pix_init=samples_predicted_correctly) */
     const float **file;    /* nfile pointers to [nparams]: their snapshots, file order */
     float *snaps;          /* [nfile][nparams]: what `file` points to */
     char who[160];         /* "expert E of <file> at epoch T", for messages */
