@@ -287,43 +287,68 @@ __kernel void conv_gemm_abt(int M, int N, int K, __global const float *a, long a
  * width (layers/matmul.h). Private arrays with constant indices: the unrolled loops keep
  * every element in a register. */
 
-/* conv_gemm_ab in 6 x 16 tiles (two float8 per row); arguments as conv_gemm_ab. */
+/* conv_gemm_ab in 8 lanes, by column strips: one work-item per 16 columns of C and a range of
+ * `rows` rows (a multiple of 6; the whole M unless the strips alone are too few to fill the
+ * device). K runs in blocks of CONV_AB8_KB; within a block every 6 x 16 tile of the range is
+ * updated in turn (two float8 per row), so the block's slice of B (CONV_AB8_KB cache lines) comes
+ * from memory once and from L1 for the other tiles. Tile by tile over the whole K (the first
+ * form), a strip of B (K lines) came from L2 for every tile, at a speed that depended on B's row
+ * stride: the L1 prefetcher lost some strides (M 128, N 640, K 1152 on a 2-core AMD EPYC: 59-71
+ * GFLOP/s at a stride of 2576 floats, ConvNet's im2col rows at ipc 1 on Fashion-MNIST, against
+ * 95-115 at strides 16 floats either side; 81-122 in strips at all of these strides). Partial sums go
+ * through C between blocks; the other arguments as conv_gemm_ab. */
+#define CONV_AB8_KB 64
 __kernel void conv_gemm_ab8(int M, int N, int K, __global const float *a, long aoff, int sam, int sak,
                             __global const float *b, long boff, int ldb, __global const float *bias, long biasoff,
-                            int has_bias, int acc_c, __global float *c, long coff, int ldc) {
-    int m0, n0;
-    if (!conv_gemm_tile(6, 16, M, N, &m0, &n0)) return;
+                            int has_bias, int acc_c, __global float *c, long coff, int ldc, int rows) {
+    const int ranges = (M + rows - 1) / rows, t = get_global_id(0);
+    const int n0 = t / ranges * 16, mb = t % ranges * rows, me = min(mb + rows, M);
+    if (n0 >= N) return;
     a += aoff; b += boff; c += coff;
     __global const float *bs = has_bias ? bias + biasoff : 0;
     if (n0 + 16 > N) {
-        conv_gemm_ab_edge(M, N, K, a, sam, sak, b, ldb, bs, acc_c, c, ldc, m0, n0);
+        for (int m0 = mb; m0 < me; m0 += 6) conv_gemm_ab_edge(me, N, K, a, sam, sak, b, ldb, bs, acc_c, c, ldc, m0, n0);
         return;
     }
-    /* Rows past M repeat the last row; their results are not stored. */
-    int ro[6];
-    float8 acc[6][2];
+    for (int kb = 0; kb < K; kb += CONV_AB8_KB) {
+        const int ke = min(kb + CONV_AB8_KB, K);
+        for (int m0 = mb; m0 < me; m0 += 6) {
+            /* Rows past the range repeat its last row; their results are not stored. */
+            int ro[6];
+            float8 acc[6][2];
 #pragma unroll
-    for (int i = 0; i < 6; i++) {
-        ro[i] = min(m0 + i, M - 1) * sam;
-        acc[i][0] = acc[i][1] = (float8)(bs ? bs[min(m0 + i, M - 1)] : 0.0f);
-    }
-    __global const float *bk = b + n0;
-    for (int k = 0, ko = 0; k < K; k++, ko += sak, bk += ldb) {
-        const float8 b0 = vload8(0, bk), b1 = vload8(1, bk);
+            for (int i = 0; i < 6; i++) {
+                const int m = min(m0 + i, me - 1);
+                __global const float *cr = c + (long)m * ldc + n0;
+                ro[i] = m * sam;
+                if (kb > 0) {   /* the partial sums of the blocks before */
+                    acc[i][0] = vload8(0, cr);
+                    acc[i][1] = vload8(1, cr);
+                } else {
+                    const float8 init = (float8)(bs ? bs[m] : 0.0f);
+                    acc[i][0] = acc_c ? init + vload8(0, cr) : init;
+                    acc[i][1] = acc_c ? init + vload8(1, cr) : init;
+                }
+            }
+            __global const float *bk = b + (long)kb * ldb + n0;
+            for (int k = kb, ko = kb * sak; k < ke; k++, ko += sak, bk += ldb) {
+                const float8 b0 = vload8(0, bk), b1 = vload8(1, bk);
 #pragma unroll
-        for (int i = 0; i < 6; i++) {
-            const float8 av = (float8)(a[ro[i] + ko]);
-            acc[i][0] = mad_fast(av, b0, acc[i][0]);
-            acc[i][1] = mad_fast(av, b1, acc[i][1]);
+                for (int i = 0; i < 6; i++) {
+                    const float8 av = (float8)(a[ro[i] + ko]);
+                    acc[i][0] = mad_fast(av, b0, acc[i][0]);
+                    acc[i][1] = mad_fast(av, b1, acc[i][1]);
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < 6; i++)
+                if (m0 + i < me) {
+                    __global float *cr = c + (long)(m0 + i) * ldc + n0;
+                    vstore8(acc[i][0], 0, cr);
+                    vstore8(acc[i][1], 1, cr);
+                }
         }
     }
-#pragma unroll
-    for (int i = 0; i < 6; i++)
-        if (m0 + i < M) {
-            __global float *cr = c + (long)(m0 + i) * ldc + n0;
-            vstore8(acc_c ? acc[i][0] + vload8(0, cr) : acc[i][0], 0, cr);
-            vstore8(acc_c ? acc[i][1] + vload8(1, cr) : acc[i][1], 1, cr);
-        }
 }
 
 /* Sum of the 8 lanes as a tree (lane i + lane i+4, then the halves again), single lanes as

@@ -74,8 +74,7 @@ static const char *gemm_name(char *buf, size_t cap, const char *what, int ta, in
 void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
           DPtr a, size_t lda, DPtr b, size_t ldb, float beta, DPtr c, size_t ldc) {
     if (m == 0 || n == 0) return;
-    rt_count_gemm((double)m, (double)n, (double)k, 1);
-    rt_count_gemm_offsets(a.off, b.off, c.off);
+    rt_count_gemm((double)m, (double)n, (double)k, 1, a.off, b.off, c.off);
     if (k == 0) { /* C = beta*C: CLBlast rejects k == 0 */
         if (beta == 0.0f) for (size_t i = 0; i < m; i++) dev_fill(c.mem, c.off + i * ldc, n, 0.0f);
         else if (beta != 1.0f) for (size_t i = 0; i < m; i++) scal(n, beta, dptr_add(c, i * ldc));
@@ -106,8 +105,7 @@ void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
                   float beta, DPtr c, size_t ldc, size_t sc, size_t batch) {
     if (batch == 0 || m == 0 || n == 0) return;
     if (batch == 1) { gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
-    rt_count_gemm((double)m, (double)n, (double)k, (double)batch);
-    rt_count_gemm_offsets(a.off, b.off, c.off);
+    rt_count_gemm((double)m, (double)n, (double)k, (double)batch, a.off, b.off, c.off);
     char name[96];
     BLAS_CALL(gemm_name(name, sizeof name, "gemm_batched", ta, tb, m, n, k),
               CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, alpha, b.mem, b.off, ldb, sb,

@@ -206,11 +206,10 @@ size_t rt_align_up(size_t n) {
     return (n + a - 1) / a * a;
 }
 
-void rt_count_gemm(double m, double n, double k, double batch) { RT.counts.gemm_flops += 2.0 * m * n * k * batch; }
-
-void rt_count_gemm_offsets(size_t a, size_t b, size_t c) {
+void rt_count_gemm(double m, double n, double k, double batch, size_t a_off, size_t b_off, size_t c_off) {
     size_t al = rt_align_floats();
-    RT.counts.gemm_unaligned += (a % al || b % al || c % al) ? 1 : 0;
+    RT.counts.gemm_flops += 2.0 * m * n * k * batch;
+    RT.counts.gemm_unaligned += (a_off % al || b_off % al || c_off % al) ? 1 : 0;
 }
 
 RtCounts rt_counts(void) { return RT.counts; }

@@ -204,10 +204,10 @@ void rt_profile_span(const char *name, cl_event before, cl_event after);
 RtCounts rt_counts(void);
 RtCounts rt_counts_sub(RtCounts b, RtCounts a);
 long rt_counts_blocking(const RtCounts *c);
-/* Adds a matrix product of m x n x k (times `batch`) to RtCounts.gemm_flops: 2 m n k each. */
-void rt_count_gemm(double m, double n, double k, double batch);
-/* Counts a product whose A, B or C starts (in floats) off rt_align_floats(). */
-void rt_count_gemm_offsets(size_t a, size_t b, size_t c);
+/* Counts a matrix product of m x n x k (times `batch`): 2 m n k flops each in
+ * RtCounts.gemm_flops, and one in RtCounts.gemm_unaligned when its A, B or C starts (offsets in
+ * floats) off rt_align_floats(). Kernels without operand offsets pass zeros. */
+void rt_count_gemm(double m, double n, double k, double batch, size_t a_off, size_t b_off, size_t c_off);
 
 /* Kernel family: 1 for CPU devices (kernels that loop and vectorize inside one work-item),
  * 0 for GPUs (CLBlast GEMMs, work-group kernels). CLMTT_KERNEL_FAMILY=cpu|gpu forces one. */

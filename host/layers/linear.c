@@ -47,12 +47,11 @@ static int small(const LinearShape *s) {
     return (double)s->N * s->In * s->Out <= (double)linear_small_macs();
 }
 
-
 /* out = x1 v1^T (+ x2 v2^T) (+ b) */
 static void small_rows_wt(const LinearShape *s, cl_mem out, cl_mem x1, DPtr v1, cl_mem x2, DPtr v2, DPtr b) {
     int flags = (x2 ? 1 : 0) | (b.mem ? 2 : 0);
     size_t local = rt_reduce_local("linear_small_rows_wt");
-    rt_count_gemm(s->N, s->In, s->Out, x2 ? 2 : 1);
+    rt_count_gemm(s->N, s->In, s->Out, x2 ? 2 : 1, 0, 0, 0);
     LAUNCH_GROUPS("linear_small_rows_wt", (size_t)s->N * s->Out, local, KM(out), KM(x1), KM(v1.mem), KL(v1.off),
                   KM(x2 ? x2 : x1), KM(x2 ? v2.mem : v1.mem), KL(x2 ? v2.off : v1.off), KM(b.mem ? b.mem : v1.mem),
                   KL(b.off), KI(s->N), KI(s->In), KI(s->Out), KI(flags), KLOCAL(local * sizeof(float)));
@@ -60,7 +59,7 @@ static void small_rows_wt(const LinearShape *s, cl_mem out, cl_mem x1, DPtr v1, 
 
 /* d = g1 v1 (+ g2 v2) */
 static void small_rows_w(const LinearShape *s, cl_mem d, cl_mem g1, DPtr v1, cl_mem g2, DPtr v2) {
-    rt_count_gemm(s->N, s->In, s->Out, g2 ? 2 : 1);
+    rt_count_gemm(s->N, s->In, s->Out, g2 ? 2 : 1, 0, 0, 0);
     LAUNCH("linear_small_rows_w", (size_t)s->N * s->In, KM(d), KM(g1), KM(v1.mem), KL(v1.off), KM(g2 ? g2 : g1),
            KM(g2 ? v2.mem : v1.mem), KL(g2 ? v2.off : v1.off), KI(s->N), KI(s->In), KI(s->Out), KI(g2 ? 1 : 0));
 }
@@ -68,7 +67,7 @@ static void small_rows_w(const LinearShape *s, cl_mem d, cl_mem g1, DPtr v1, cl_
 /* dw = g1^T x1 (+ g2^T x2), db = column sums of g1 (when db.mem) */
 static void small_outer(const LinearShape *s, DPtr dw, DPtr db, cl_mem g1, cl_mem x1, cl_mem g2, cl_mem x2) {
     int flags = (g2 ? 1 : 0) | (db.mem ? 2 : 0);
-    rt_count_gemm(s->N, s->In, s->Out, g2 ? 2 : 1);
+    rt_count_gemm(s->N, s->In, s->Out, g2 ? 2 : 1, 0, 0, 0);
     LAUNCH("linear_small_outer", (size_t)s->Out * (s->In + (db.mem ? 1 : 0)), KM(dw.mem), KL(dw.off),
            KM(db.mem ? db.mem : dw.mem), KL(db.off), KM(g1), KM(x1), KM(g2 ? g2 : g1), KM(g2 ? x2 : x1), KI(s->N),
            KI(s->In), KI(s->Out), KI(flags));
