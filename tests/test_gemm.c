@@ -240,8 +240,12 @@ int main(void) {
     tcase_add_test(tc, gemm_random_shapes);
     tcase_add_test(tc, gemm_strided_batched);
     tcase_add_test(tc, gemm_large_layer_shapes);
-    tcase_add_test(tc, matmul_both_lane_sets);
     tcase_add_test(tc, reductions);
     suite_add_tcase(s, tc);
+    /* Its own case, so the simulator runs it alone (test_gemm:matmul): the cases above call CLBlast. */
+    TCase *mm = tcase_create("matmul");
+    tcase_set_timeout(mm, 900);
+    tcase_add_test(mm, matmul_both_lane_sets);
+    suite_add_tcase(s, mm);
     return tu_run(s);
 }

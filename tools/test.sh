@@ -94,7 +94,7 @@ run_oclgrind() {
 # Every layer, model, augmentation, texture and distillation test (the device cases where a
 # test has host-only ones apart); those whose kernels depend on the family (convolution,
 # normalization, pooling and what runs them) in both.
-OCLGRIND_ALL=(test_act test_loss test_dsa:device test_linear test_freq test_dct
+OCLGRIND_ALL=(test_act test_loss test_dsa:device test_gemm:matmul test_linear test_freq test_dct
   test_pool test_pool@gpu test_conv2d test_conv2d@gpu test_norm test_norm@gpu
   test_model:device test_model:device@gpu test_block test_block@gpu test_texture test_texture@gpu test_distill
   test_distill@gpu test_iteration)
