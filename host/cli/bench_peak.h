@@ -11,8 +11,8 @@ typedef struct {
     double seconds;      /* one timed run of that kernel */
 } BenchPeak;
 
-/* Runs the three FMA kernels on the current runtime, each sized to take about a quarter of a
- * second, three times; returns the fastest rate. */
+/* Runs the three FMA kernels on the current runtime, each sized to take about 50 ms, ten
+ * times; returns the fastest rate. */
 BenchPeak bench_peak(void);
 
 #endif
