@@ -312,7 +312,7 @@ __kernel void conv_gemm_ab8(int M, int N, int K, __global const float *a, long a
         for (int m0 = mb; m0 < me; m0 += 6) conv_gemm_ab_edge(me, N, K, a, sam, sak, b, ldb, bs, acc_c, c, ldc, m0, n0);
         return;
     }
-    for (int kb = 0; kb < K; kb += CONV_AB8_KB) {
+    for (int kb = 0; kb == 0 || kb < K; kb += CONV_AB8_KB) {   /* once when K is 0: C = bias (+ C) */
         const int ke = min(kb + CONV_AB8_KB, K);
         for (int m0 = mb; m0 < me; m0 += 6) {
             /* Rows past the range repeat its last row; their results are not stored. */
