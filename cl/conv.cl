@@ -293,7 +293,7 @@ __kernel void conv_gemm_abt(int M, int N, int K, __global const float *a, long a
  * updated in turn (two float8 per row), so the block's slice of B (CONV_AB8_KB cache lines) comes
  * from memory once and from L1 for the other tiles. Tile by tile over the whole K (the first
  * form), a strip of B (K lines) came from L2 for every tile, at a speed that depended on B's row
- * stride: the L1 prefetcher lost some strides (M 128, N 640, K 1152 on a 2-core AMD EPYC: 59-71
+ * stride, some strides running slow (M 128, N 640, K 1152 on a 2-core AMD EPYC: 59-71
  * GFLOP/s at a stride of 2576 floats, ConvNet's im2col rows at ipc 1 on Fashion-MNIST, against
  * 95-115 at strides 16 floats either side; 81-122 in strips at all of these strides). Partial sums go
  * through C between blocks; the other arguments as conv_gemm_ab. */

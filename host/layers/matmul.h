@@ -10,8 +10,7 @@
  * CPUs with 16-float registers, AVX-512) and 8 lanes (6 x 16 and 4 x 3 of float8, AVX2 and
  * narrower), whose accumulators fit the register file; the 8-lane NN/TN kernel walks K in
  * blocks over a strip of 16 columns, so a block of B is read from L1 by every tile of the strip.
- * The device's native float vector
- * width picks one; CLMTT_MATMUL_LANES=8|16 overrides it. */
+ * The device's native float vector width picks one; CLMTT_MATMUL_LANES=8|16 overrides it. */
 #ifndef CLMTT_MATMUL_H
 #define CLMTT_MATMUL_H
 
