@@ -371,8 +371,9 @@ START_TEST(device_matches_reference) {
         exec_backward(&e, dptr(dP, 0), dptr(dG2, 0), dX, pr.n, dDX);
         exec_grad_hvp(&e, dptr(dP, 0), dptr(dL, 0), dX, pr.n, dY, dptr(dG, 0), dptr(dH, 0), dU);
         /* every weight starts aligned in the parameter vector (net.h), and so every product's operands */
-        ck_assert_msg(rt_counts_sub(rt_counts(), c0).gemm_unaligned == 0, "%s: %ld products with an operand off %zu floats",
-                      smalls[m].model, rt_counts_sub(rt_counts(), c0).gemm_unaligned, rt_align_floats());
+        long unaligned = rt_counts_sub(rt_counts(), c0).gemm_unaligned;
+        ck_assert_msg(unaligned == 0, "%s: %ld products with an operand off %zu floats", smalls[m].model, unaligned,
+                      rt_align_floats());
         float *gg = tu_download(dG, 0, P), *gh = tu_download(dH, 0, P), *gu = tu_download(dU, 0, X),
               *gg2 = tu_download(dG2, 0, P), *gdx = tu_download(dDX, 0, X);
         /* the passes leave the gaps between tensors unwritten: poison there */

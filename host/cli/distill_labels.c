@@ -29,12 +29,11 @@ void label_experts_open(LabelExperts *le, const DistillArgs *a, const char *edir
     size_t P = net->nparams;
     le->pick = xmalloc(P * sizeof(float));
     expert_snapshot(&first, le->epoch, le->pick);
-    le->nfile = le->src.norder;
-    le->file = xcalloc((size_t)le->nfile, sizeof *le->file);
     /* The file's snapshots serve only the logits averaged over the experts that classify an
      * image correctly (distill_start_logits); copied out of the mapping only then. */
-    if (!distill_pix_correct(a)) le->nfile = 0;
-    le->snaps = xmalloc(((size_t)le->nfile * P + 1) * sizeof(float));
+    le->nfile = distill_pix_correct(a) ? le->src.norder : 0;
+    le->file = xmalloc((size_t)le->nfile * sizeof *le->file);
+    le->snaps = xmalloc((size_t)le->nfile * P * sizeof(float));
     for (int e = 0; e < le->nfile; e++) {
         traj_read(file, e, le->epoch, le->snaps + (size_t)e * P);
         le->file[e] = le->snaps + (size_t)e * P;
