@@ -3,10 +3,10 @@
 
 /* next = cur - alpha * g */
 __kernel void distill_sgd_next(__global float *thetas, long next_off, long cur_off, __global const float *g,
-                               float alpha, long n) {
+                               long g_off, float alpha, long n) {
     long i = get_global_id(0);
     if (i >= n) return;
-    thetas[next_off + i] = thetas[cur_off + i] - alpha * g[i];
+    thetas[next_off + i] = thetas[cur_off + i] - alpha * g[g_off + i];
 }
 
 /* lam = scale * (theta - target) */

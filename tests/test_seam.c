@@ -5,6 +5,7 @@
  * its rollback after a non-finite update. */
 #include "testutil.h"
 #include "distill/learnset.h"
+#include "layers/linear.h"
 #include "layers/loss.h"
 #include "net/registry.h"
 #include "train/step.h"
@@ -101,6 +102,54 @@ START_TEST(step_chunks_add_up) {
     compare("3 + 3 + 4 rows", &b, g, h, u, g1, h1, u1);
     free(g1); free(h1); free(g); free(h); free(u1); free(u);
     batch_free(&b);
+}
+END_TEST
+
+/* H lambda and u of rows [0, nc) without a gradient buffer (the pass leaves out the
+ * parameters' gradient products, as the distiller's reverse sweep runs it) are the same bits
+ * as with one, whole batch (acc 0) and as a chunk added into a sum (acc 1). */
+static void same_without_gradient(const Batch *b, int nc, int acc) {
+    StepEngine e;
+    step_init(&e, &b->net, nc, 1, 0);
+    cl_mem th = tu_upload(b->theta, b->P), la = tu_upload(b->lam, b->P);
+    cl_mem x = tu_upload(b->x, (size_t)nc * b->in), t = tu_upload(b->t, (size_t)nc * K);
+    size_t nu = (size_t)nc * b->in;
+    cl_mem G = tu_poisoned(b->P), H[2] = {tu_poisoned(b->P), tu_poisoned(b->P)}, U[2] = {tu_poisoned(nu), tu_poisoned(nu)};
+    for (int i = 0; i < 2; i++) {
+        if (acc) dev_fill(H[i], 0, b->P, 0.0f);
+        if (acc && i == 0) dev_fill(G, 0, b->P, 0.0f);
+        step_grad_hvp(&e, dptr(th, 0), dptr(la, 0), x, t, nc, N, acc, i == 0 ? dptr(G, 0) : dptr(NULL, 0), dptr(H[i], 0),
+                      U[i]);
+    }
+    float *h0 = tu_download(H[0], 0, b->P), *h1 = tu_download(H[1], 0, b->P);
+    float *u0 = tu_download(U[0], 0, nu), *u1 = tu_download(U[1], 0, nu);
+    ck_assert_msg(memcmp(h0, h1, b->P * 4) == 0, "%s, %d rows, acc %d: H lambda differs without the gradient",
+                  b->net.model, nc, acc);
+    ck_assert_msg(memcmp(u0, u1, nu * 4) == 0, "%s, %d rows, acc %d: u differs without the gradient", b->net.model, nc,
+                  acc);
+    free(h0); free(h1); free(u0); free(u1);
+    cl_mem bufs[] = {th, la, x, t, G, H[0], H[1], U[0], U[1]};
+    for (int i = 0; i < 9; i++) dev_free(bufs[i]);
+    step_free(&e);
+}
+
+/* Convolutions in fused blocks and a small linear layer (ConvNetW32), then every layer on its
+ * own with the linear layer's products (fusion and the small path off), and an MLP. */
+START_TEST(step_without_gradient_same_hvp_and_u) {
+    tu_init();
+    const char *models[] = {"ConvNetW32", "ConvNetW32", "MLP"};
+    size_t small = linear_small_macs();
+    for (int m = 0; m < 3; m++) {
+        setenv("CLMTT_FUSE", m == 0 ? "1" : "0", 1);
+        linear_set_small_macs(m == 1 ? 0 : small);
+        Batch b;
+        batch_make(&b, models[m], 8 + m);
+        same_without_gradient(&b, N, 0);
+        same_without_gradient(&b, 4, 1);
+        batch_free(&b);
+    }
+    unsetenv("CLMTT_FUSE");
+    linear_set_small_macs(small);
 }
 END_TEST
 
@@ -328,6 +377,7 @@ int main(void) {
     TCase *tc = tcase_create("seam");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, step_chunks_add_up);
+    tcase_add_test(tc, step_without_gradient_same_hvp_and_u);
     tcase_add_test(tc, step_split_across_two_runtimes);
     tcase_add_test(tc, imageparam_render_pullback_adjoint);
     tcase_add_test(tc, learnset_update_and_rollback);

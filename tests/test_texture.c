@@ -4,8 +4,8 @@
  * tiling and the tiled preview; evaluation training on canvases against plain training;
  * the distiller's meta-gradient with texture crops (canvas_size 2, canvas_samples 2, 8x8
  * crops) with and without DSA against central finite differences of the float64 unrolled
- * loss (loss 1e-4, dL/dlr 2e-3, dL/dX 1e-4 relative); memory that grows by exactly one
- * parameter vector, the indices and the offsets per step; and the commands end to end on
+ * loss (loss 1e-4, dL/dlr 2e-3, dL/dX 1e-4 relative); memory that grows by exactly two
+ * parameter vectors, the indices and the offsets per step; and the commands end to end on
  * a Fashion-MNIST subset (buffer -> distill --texture -> eval --syn). */
 #include "distill/distill.h"
 #include "net/registry.h"
@@ -343,7 +343,7 @@ START_TEST(meta_gradient_texture_with_dsa_other_groups) {
 }
 END_TEST
 
-/* Per extra step: one parameter vector (padded to the aligned stride), the step's indices, its crop offsets, its
+/* Per extra step: two parameter vectors (theta_k and g_k, each padded to the aligned stride), the step's indices, its crop offsets, its
  * augmentation draw (uploaded with the iteration's) and its distance slot among the
  * iteration's scalars; nothing that scales with activations or crops. */
 START_TEST(texture_memory_grows_by_parameters_and_offsets) {
@@ -352,7 +352,7 @@ START_TEST(texture_memory_grows_by_parameters_and_offsets) {
     size_t p2 = fd_meta_peak(&tex, 2), p8 = fd_meta_peak(&tex, 8);
     Net net;
     fd_net_build(&net, "ConvNetW32", tex.side);
-    size_t per_step = rt_align_up(net.nparams) * 4 /* at the aligned stride */ + 4 * 4 /* indices */ + 4 * tex.canvas_samples * 2 * 4 /* offsets */ +
+    size_t per_step = 2 * rt_align_up(net.nparams) * 4 /* at the aligned stride */ + 4 * 4 /* indices */ + 4 * tex.canvas_samples * 2 * 4 /* offsets */ +
                       4 * tex.canvas_samples * DSA_NPARAM * 4 /* draw */ + 8 /* scalar slot */;
     ck_assert_msg(p8 - p2 == 6 * per_step, "peak grows by %zu bytes from 2 to 8 steps, want 6 x %zu", p8 - p2, per_step);
 }

@@ -182,8 +182,8 @@ if has scale-N1 && has scale-N2; then
   done
   awk -v P="$(field scale-N2 parameter_vector_bytes)" -v k="$sc_steps" -v s="$(field scale-N2 allreduce_bytes_per_iteration)" \
     'BEGIN {
-       printf "  Bytes summed over the ranks: %.0f per forward step (one parameter vector), %.0f per reverse step\n", P, 2 * P
-       printf "  (gradient and Hessian-vector product), %.0f per iteration (with the set'"'"'s gradient). Gathered on rank 0\n", s
+       printf "  Bytes summed over the ranks: %.0f per forward step (the gradient), %.0f per reverse step\n", P, P
+       printf "  (the Hessian-vector product), %.0f per iteration (with the set'"'"'s gradient). Gathered on rank 0\n", s
        printf "  and broadcast back, rank 0 moves 2 (N-1) x that per iteration: N=2 %.1f MiB, N=4 %.1f MiB, N=8 %.1f MiB.\n",
               2 * s / 1048576, 6 * s / 1048576, 14 * s / 1048576
      }'

@@ -199,7 +199,7 @@ static void print_ranks(double compute_s, double comm_s, double sent_bytes, size
         pmax = fmax(pmax, pk[r]);
     }
     double root_bytes = 2.0 * (N - 1) * sum_bytes, other_bytes = N > 1 ? 2.0 * sum_bytes : 0;
-    printf("communication model: %.2f MiB summed over the ranks per iteration (3 x syn_steps parameter vectors + "
+    printf("communication model: %.2f MiB summed over the ranks per iteration (2 x syn_steps parameter vectors + "
            "the set's gradient); with N ranks rank 0 moves 2 (N-1) x that (%.2f MiB here), every other rank 2 x "
            "(%.2f MiB)\n", sum_bytes / MIB, root_bytes / MIB, other_bytes / MIB);
     cJSON_AddNumberToObject(o, "ranks", N);
@@ -288,7 +288,7 @@ static void bench_distill(const BenchArgs *a, const DatasetInfo *ds, const Net *
            "as the original does): %.0f bytes (%.1f MiB), %.1fx the measured peak\n",
            est, est / MIB, peak ? est / (double)peak : 0.0);
     print_ranks(per_it - comm_s / a->iterations, comm_s / a->iterations, comm_b / a->iterations, peak,
-                (double)(3 * (size_t)a->syn_steps * P + ls.total) * 4, o);
+                (double)(2 * (size_t)a->syn_steps * P + ls.total) * 4, o);
     bench_counts_print(&counts);
     /* How near the device's arithmetic peak the matrix products run, over the whole iteration
      * (everything else, the element-wise passes and the launches, counts against it). */

@@ -40,9 +40,9 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
     size_t slice = (rows + (size_t)d->nranks - 1) / (size_t)d->nranks;
     step_init(&d->step, net, (int)slice, 1, 0);
     theta_steps_init(&d->thetas, (int)K, P);
+    grad_steps_init(&d->grads, (int)K, P);
     d->target = dev_alloc(P * 4, "expert target parameters");
     d->lam = dev_alloc(P * 4, "adjoint");
-    d->g = dev_alloc(P * 4, "student gradient");
     d->hvp = dev_alloc(P * 4, "Hessian-vector product");
     d->x = dev_alloc(rows * d->in_img * 4, "student batch");
     d->x_aug = dev_alloc(rows * d->in_img * 4, "augmented student batch");
@@ -58,7 +58,7 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
         d->ts = dev_alloc(slice * net->num_classes * 4, "this rank's target rows");
         d->us = dev_alloc(slice * d->in_img * 4, "this rank's input meta-gradient");
         d->tan_full = dev_alloc(rows * net->num_classes * 4, "logits' tangent at the batch rows");
-        d->host_gh = xmalloc(2 * P * sizeof(float));
+        d->host_vec = xmalloc(P * sizeof(float));
     }
     MatchOptions plain = {0, 0.0};
     matcher_init(&d->match, &plain, P);
@@ -80,14 +80,15 @@ void distiller_free(Distiller *d) {
     if (d->upload_pending) rt_finish();   /* the staging below may still be read */
     step_free(&d->step);
     theta_steps_free(&d->thetas);
-    cl_mem bufs[] = {d->target, d->lam, d->g,  d->hvp, d->x,  d->x_aug,   d->u,
+    grad_steps_free(&d->grads);
+    cl_mem bufs[] = {d->target, d->lam, d->hvp, d->x,  d->x_aug,   d->u,
                      d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full, d->dsa_params};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
     for (int k = 0; k < d->syn_steps; k++) dsa_draw_free(&d->draws[k]);
     free(d->draws);
     free(d->batch_idx);
     free(d->batch_n);
-    free(d->host_gh);
+    free(d->host_vec);
     free(d->host_set);
     matcher_free(&d->match);
     scalars_free(&d->sc);
@@ -137,42 +138,41 @@ static void take_slice(Distiller *d, cl_mem in, int lo, int nc) {
     dev_copy(d->ts, 0, d->targets, (size_t)lo * K, (size_t)nc * K);
 }
 
-/* Sums n floats of each of the device buffers a (and b, when not NULL) over ranks, in one
- * message, through the host. */
-static void sum_over_ranks(Distiller *d, cl_mem a, cl_mem b, size_t n) {
-    dev_read_f32(a, 0, n, d->host_gh);
-    if (b) dev_read_f32(b, 0, n, d->host_gh + n);
-    dist_allreduce_sum_f32(d->host_gh, b ? 2 * n : n);
-    dev_write_f32(a, 0, n, d->host_gh);
-    if (b) dev_write_f32(b, 0, n, d->host_gh + n);
+/* Sums the n floats at v over ranks, through the host. */
+static void sum_over_ranks(Distiller *d, DPtr v, size_t n) {
+    dev_read_f32(v.mem, v.off, n, d->host_vec);
+    dist_allreduce_sum_f32(d->host_vec, n);
+    dev_write_f32(v.mem, v.off, n, d->host_vec);
 }
 
 /* Forward step k's gradient g at theta_k: the whole batch on one rank, else this rank's
  * slice as a chunk, summed over ranks. */
-static void forward_grad(Distiller *d, DPtr theta, cl_mem in, int n) {
+static void forward_grad(Distiller *d, DPtr theta, cl_mem in, int n, DPtr g) {
     size_t P = d->net->nparams;
     if (d->nranks == 1) {
-        step_grad(&d->step, theta, in, d->targets, n, n, 0, dptr(d->g, 0));
+        step_grad(&d->step, theta, in, d->targets, n, n, 0, g);
         return;
     }
     int lo, nc = rank_slice(d, n, &lo);
     if (nc > 0) {
         take_slice(d, in, lo, nc);
-        step_grad(&d->step, theta, d->xs, d->ts, nc, n, 0, dptr(d->g, 0));
+        step_grad(&d->step, theta, d->xs, d->ts, nc, n, 0, g);
     } else {
-        dev_fill(d->g, 0, P, 0.0f);
+        dev_fill(g.mem, g.off, P, 0.0f);
     }
-    sum_over_ranks(d, d->g, NULL, P);
+    sum_over_ranks(d, g, P);
 }
 
-/* Reverse step k's pass at theta_k along lambda: g and hvp summed over ranks; u gets the
- * input meta-gradient at this rank's rows (zeros at the others'). Returns the logits'
- * tangent [n][K] at the batch rows (zeros at the other ranks' rows). */
+/* Reverse step k's pass at theta_k along lambda: hvp summed over ranks (the gradient g_k is
+ * the forward sweep's, kept); u gets the input meta-gradient at this rank's rows (zeros at
+ * the others'). Returns the logits' tangent [n][K] at the batch rows (zeros at the other
+ * ranks' rows). */
 static cl_mem reverse_pass(Distiller *d, DPtr theta, cl_mem in, int n) {
     const Net *net = d->net;
     size_t P = net->nparams, K = (size_t)net->num_classes;
+    const DPtr no_grad = dptr(NULL, 0);
     if (d->nranks == 1) {
-        step_grad_hvp(&d->step, theta, dptr(d->lam, 0), in, d->targets, n, n, 0, dptr(d->g, 0), dptr(d->hvp, 0), d->u);
+        step_grad_hvp(&d->step, theta, dptr(d->lam, 0), in, d->targets, n, n, 0, no_grad, dptr(d->hvp, 0), d->u);
         return d->step.exec.tan[net->nlayers];
     }
     int lo, nc = rank_slice(d, n, &lo);
@@ -180,14 +180,13 @@ static cl_mem reverse_pass(Distiller *d, DPtr theta, cl_mem in, int n) {
     dev_fill(d->tan_full, 0, (size_t)n * K, 0.0f);
     if (nc > 0) {
         take_slice(d, in, lo, nc);
-        step_grad_hvp(&d->step, theta, dptr(d->lam, 0), d->xs, d->ts, nc, n, 0, dptr(d->g, 0), dptr(d->hvp, 0), d->us);
+        step_grad_hvp(&d->step, theta, dptr(d->lam, 0), d->xs, d->ts, nc, n, 0, no_grad, dptr(d->hvp, 0), d->us);
         dev_copy(d->u, (size_t)lo * d->in_img, d->us, 0, (size_t)nc * d->in_img);
         dev_copy(d->tan_full, (size_t)lo * K, d->step.exec.tan[net->nlayers], 0, (size_t)nc * K);
     } else {
-        dev_fill(d->g, 0, P, 0.0f);
         dev_fill(d->hvp, 0, P, 0.0f);
     }
-    sum_over_ranks(d, d->g, d->hvp, P);
+    sum_over_ranks(d, dptr(d->hvp, 0), P);
     return d->tan_full;
 }
 
@@ -256,9 +255,10 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
     RtCounts c0 = rt_counts();
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, set, k);
-        forward_grad(d, theta_steps_at(&d->thetas, k), in, step_rows(d, k));
+        DPtr g = grad_steps_at(&d->grads, k);
+        forward_grad(d, theta_steps_at(&d->thetas, k), in, step_rows(d, k), g);
         DPtr cur = theta_steps_at(&d->thetas, k), next = theta_steps_next_of(&d->thetas, k);   /* one buffer */
-        LAUNCH("distill_sgd_next", P, KM(cur.mem), KL(next.off), KL(cur.off), KM(d->g), KF(alpha), KL(P));
+        LAUNCH("distill_sgd_next", P, KM(cur.mem), KL(next.off), KL(cur.off), KM(g.mem), KL(g.off), KF(alpha), KL(P));
         theta_steps_written(&d->thetas, k + 1);
     }
     d->counts_forward = rt_counts_sub(rt_counts(), c0);
@@ -280,7 +280,7 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
         int n = step_rows(d, k);
         cl_mem tangent = reverse_pass(d, theta_steps_at(&d->thetas, k), in, n);
         /* dlr -= <lambda, g_k>, and lambda -= alpha H_k lambda for the step below, in one pass. */
-        scalars_dot_update(&d->sc, SC_DLR, 1, P, dptr(d->lam, 0), dptr(d->g, 0), -alpha, dptr(d->hvp, 0));
+        scalars_dot_update(&d->sc, SC_DLR, 1, P, dptr(d->lam, 0), grad_steps_at(&d->grads, k), -alpha, dptr(d->hvp, 0));
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */
         learnset_label_grad(set, tangent, d->targets, d->idx, k * d->batch_syn, d->batch_n[k], alpha / (float)n);

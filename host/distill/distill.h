@@ -33,6 +33,7 @@
 
 #include "augment/dsa.h"
 #include "distill/learnset.h"
+#include "distill/grad_steps.h"
 #include "distill/match.h"
 #include "train/step.h"
 
@@ -45,7 +46,8 @@ typedef struct {
     size_t in_img;            /* floats per network input */
     StepEngine step;
     ThetaSteps thetas;        /* theta_0 .. theta_K, P floats each at an aligned stride, in one or more buffers */
-    cl_mem target, lam, g, hvp;
+    GradSteps grads;          /* the forward sweep's g_0 .. g_{K-1}, read back by the reverse sweep */
+    cl_mem target, lam, hvp;
     /* One step's batch: rendered from the set, augmented, the input meta-gradient u at the
      * augmented rows and u_rendered at the rendered rows (A^T u); batch_syn x rounds inputs
      * each; its target rows. */
@@ -56,10 +58,10 @@ typedef struct {
     DsaDraw *draws;           /* K draws */
     /* Split over ranks (nranks > 1): this rank's slice of a step's rows, its targets and its
      * input meta-gradient; the logits' tangent at the whole batch's rows; host staging for
-     * the sums over ranks ([g | hvp], and the set's gradient). */
+     * the sums over ranks (g or hvp, and the set's gradient). */
     int rank, nranks;
     cl_mem xs, ts, us, tan_full;
-    float *host_gh, *host_set;
+    float *host_vec, *host_set;
     size_t host_set_floats;
     Matcher match;            /* the loss's options; after a meta-gradient its matched step and kept entries */
     /* The iteration's scalars on the device (D, the numerator, dL/dlr, the matched step,

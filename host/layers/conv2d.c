@@ -248,14 +248,17 @@ void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b)
 /* din = w^T * dout (if din); dw[Cout][CKK] = dout x col(in)^T; db = row sums of dout (if db) */
 void conv2d_backward(const Conv2dShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w) {
     const char *who = "conv2d_backward";
-    need(dw.mem, who, "dw"); need(dout, who, "dout"); need(in, who, "in"); need(w.mem, who, "w");
+    need(dout, who, "dout"); need(in, who, "in"); need(w.mem, who, "w");
+    if (!dw.mem && db.mem) die("internal: %s: a bias gradient without the weights'", who);
     ConvDims d = conv_dims(s, who);
     for (int n0 = 0; n0 < s->N; n0 += d.nc) {
         int nc = s->N - n0 < d.nc ? s->N - n0 : d.nc;
         size_t cols = (size_t)nc * d.P, ld;
         DPtr dout_c = dptr(dout, (size_t)n0 * d.P);
-        DPtr col = col_of(s, &d, in, n0, nc, &ld);
-        conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col, ld, MATMUL_NO_BIAS, n0 > 0, dw, d.CKK);
+        if (dw.mem) {
+            DPtr col = col_of(s, &d, in, n0, nc, &ld);
+            conv_mm(0, 1, s->Cout, d.CKK, cols, dout_c, d.NP, col, ld, MATMUL_NO_BIAS, n0 > 0, dw, d.CKK);
+        }
         if (din) {
             DPtr dcol = dcol_of(&d, din, n0, nc, &ld);
             conv_mm(1, 0, d.CKK, cols, s->Cout, w, d.CKK, dout_c, d.NP, MATMUL_NO_BIAS, 0, dcol, ld);

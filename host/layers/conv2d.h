@@ -47,6 +47,7 @@ void conv2d_product(int ta, int tb, size_t M, size_t N, size_t K, DPtr a, size_t
                     DPtr c, size_t ldc);
 
 void conv2d_forward(const Conv2dShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b);
+/* dw may be absent (NULL buffer, and db with it): the input gradient alone. */
 void conv2d_backward(const Conv2dShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w);
 void conv2d_tangent(const Conv2dShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, DPtr w, DPtr w_t, DPtr b_t);
 void conv2d_rbackward(const Conv2dShape *s, cl_mem rdin, DPtr rdw, DPtr rdb, cl_mem dout, cl_mem rdout,

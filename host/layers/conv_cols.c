@@ -11,10 +11,15 @@ size_t conv_cols_cap(void) {
     if (got < 0)
         die("CLMTT_CONV_COLS_FLOATS must be a non-negative integer (floats; 0 = off), got '%s'",
             getenv("CLMTT_CONV_COLS_FLOATS"));
-    /* Off by default on the CPU family: there an im2col is a cheap pass over memory the caches
-     * hold, and keeping columns measured no faster while it took more memory (ipc 1: 2.41 s
-     * and 133 MiB kept, 2.36 s and 105 MiB not). */
-    if (!got) return rt_cpu_family() ? 0 : (size_t)(RT.dev.global_mem / 8 / sizeof(float));
+    /* Default: an eighth of the device memory; on the CPU family at most 64 MiB. Measured on a
+     * 2-core AMD EPYC (PoCL, ConvNet, Fashion-MNIST, distillation iterations, runs alternated in
+     * one session): ipc 1 keeps every column (29 MiB) in 3.32 s against 3.73 s rebuilt; ipc 10
+     * in 35.2 s under the 64 MiB cap against 38.5 s rebuilt, but 36.6 s against 35.1 keeping
+     * them all (286 MiB), which bought nothing there. */
+    if (!got) {
+        size_t eighth = (size_t)(RT.dev.global_mem / 8 / sizeof(float)), cpu_cap = (size_t)16 << 20;
+        return rt_cpu_family() && eighth > cpu_cap ? cpu_cap : eighth;
+    }
     return (size_t)v;
 }
 

@@ -9,8 +9,7 @@
  * their own and the later passes read them; each reuse counts one im2col launch saved
  * (RtCounts.im2col_saved). A cap bounds the floats held: columns that do not fit go
  * through the shared scratch as before. The cap is CLMTT_CONV_COLS_FLOATS (floats; 0 turns
- * keeping off), by default an eighth of the device memory for the GPU kernel family and 0
- * for the CPU family. The buffers stay with the runtime for the next step; begin forgets
+ * keeping off), by default an eighth of the device memory, at most 64 MiB on the CPU family. The buffers stay with the runtime for the next step; begin forgets
  * their contents, since the activations they came from are rewritten by the next step. */
 #ifndef CLMTT_CONV_COLS_H
 #define CLMTT_CONV_COLS_H

@@ -114,14 +114,15 @@ void linear_forward(const LinearShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b)
 void linear_backward(const LinearShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w) {
     const char *who = "linear_backward";
     linear_check(s, who);
-    need(dw.mem, who, "dw"); need(dout, who, "dout"); need(in, who, "in"); need(w.mem, who, "w");
+    need(dout, who, "dout"); need(in, who, "in"); need(w.mem, who, "w");
+    if (!dw.mem && db.mem) die("internal: %s: a bias gradient without the weights'", who);
     if (small(s)) {
         if (din) small_rows_w(s, din, dout, w, NULL, w);
-        small_outer(s, dw, db, dout, in, NULL, NULL);
+        if (dw.mem) small_outer(s, dw, db, dout, in, NULL, NULL);
         return;
     }
     if (din) rows_times_w(s, din, dout, w, 0.0f);
-    outer_sum(s, dw, dout, in, 0.0f);
+    if (dw.mem) outer_sum(s, dw, dout, in, 0.0f);
     if (db.mem) bias_grad(s, db, dout);
 }
 

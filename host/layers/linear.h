@@ -20,6 +20,7 @@ size_t linear_small_macs(void);
 void linear_set_small_macs(size_t macs);
 
 void linear_forward(const LinearShape *s, cl_mem out, cl_mem in, DPtr w, DPtr b);
+/* dw may be absent (NULL buffer, and db with it): the input gradient alone. */
 void linear_backward(const LinearShape *s, cl_mem din, DPtr dw, DPtr db, cl_mem dout, cl_mem in, DPtr w);
 void linear_tangent(const LinearShape *s, cl_mem out_t, cl_mem in, cl_mem in_t, DPtr w, DPtr w_t, DPtr b_t);
 void linear_rbackward(const LinearShape *s, cl_mem rdin, DPtr rdw, DPtr rdb, cl_mem dout, cl_mem rdout,

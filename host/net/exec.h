@@ -14,7 +14,9 @@
  *                        needs exec_loss or exec_softmax after the forward
  *   exec_grad_hvp        one pass for distillation (docs/algorithm.md#per-layer-second-order-passes): grad = g, hvp = H lambda,
  *                        u = the input meta-gradient: the mixed second derivative
- *                        applied to lambda, at the input
+ *                        applied to lambda, at the input. grad may be absent (NULL
+ *                        buffer): the backward pass then runs for the adjoints only,
+ *                        without the parameters' gradient products
  * Runs of layers that net/fuse.h finds (conv -> [norm] -> act -> [pool]) run as one block
  * (layers/block.h) per pass: only the block's output, tangent and statistics are kept, and
  * the block returns its convolution's bias gradient. */

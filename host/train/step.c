@@ -58,9 +58,9 @@ void step_grad(StepEngine *s, DPtr theta, cl_mem x, cl_mem targets, int nc, int 
 void step_grad_hvp(StepEngine *s, DPtr theta, DPtr lam, cl_mem x, cl_mem targets, int nc, int n, int acc, DPtr grad,
                    DPtr hvp, cl_mem u) {
     check_chunk(s, nc, n);
-    DPtr g = share_target(s, &s->part, acc, grad), h = share_target(s, &s->hpart, acc, hvp);
+    DPtr g = grad.mem ? share_target(s, &s->part, acc, grad) : grad, h = share_target(s, &s->hpart, acc, hvp);
     exec_grad_hvp(&s->exec, theta, lam, x, nc, targets, g, h, u);
-    weigh_share(s, nc, n, acc, g, grad);
+    if (grad.mem) weigh_share(s, nc, n, acc, g, grad);
     weigh_share(s, nc, n, acc, h, hvp);
     if (u && nc != n) {
         size_t in = (size_t)s->net->channels * s->net->height * s->net->width;

@@ -6,7 +6,9 @@
  *                  gradient
  *   step_grad_hvp  the same plus the R-operator pass along lambda: its shares of the mean
  *                  gradient and of the Hessian-vector product H lambda, and the input
- *                  meta-gradient u of its rows
+ *                  meta-gradient u of its rows; without grad (a NULL buffer) the
+ *                  gradient's products are left out (the distiller keeps the forward
+ *                  sweep's)
  *
  * A chunk of nc of the batch's n rows contributes (nc / n) x its own mean. acc = 0 writes
  * the share into grad (and hvp), acc = 1 adds it: the caller sums the partial sums of its
