@@ -1,7 +1,8 @@
-/* CLBlast GEMM (every transpose, odd sizes, offsets, batched) and the CPU family's register-tiled
- * products in both tile sets vs a plain C GEMM,
- * and the device reductions vs double sums. */
+/* CLBlast GEMM (every transpose, odd sizes, offsets, batched), the plain product that replaces
+ * it under the simulator (case `plain`, the same checks) and the CPU family's register-tiled
+ * products in both tile sets vs a plain C GEMM, and the device reductions vs double sums. */
 #include "testutil.h"
+#include "core/blas.h"
 #include "layers/matmul.h"
 
 #include <math.h>
@@ -23,7 +24,7 @@ static void ref_gemm(int ta, int tb, int m, int n, int k, double alpha, const fl
         }
 }
 
-START_TEST(gemm_random_shapes) {
+static void random_shapes(void) {
     tu_init();
     const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {64, 128, 9}, {130, 3, 257}, {5, 200, 31}};
     int seed = 1;
@@ -57,13 +58,15 @@ START_TEST(gemm_random_shapes) {
                 dev_free(A); dev_free(B); dev_free(C);
             }
 }
+
+START_TEST(gemm_random_shapes) { random_shapes(); }
 END_TEST
 
 /* Every transpose pair of the batched product, with leading dimensions and batch strides
  * wider than the operands, operands at aligned and unaligned offsets, beta = 0 into a
  * poisoned C (no NaN may leak) and beta = 0.5 into a random one. The gaps between the
  * problems of C stay untouched. */
-START_TEST(gemm_strided_batched) {
+static void strided_batched(void) {
     tu_init();
     const int shapes[][4] = {{6, 5, 7, 3}, {33, 70, 129, 4}, {64, 27, 300, 5}};
     const size_t offs[] = {0, 32, 5};
@@ -114,6 +117,8 @@ START_TEST(gemm_strided_batched) {
                 free(a); free(b); free(c);
             }
 }
+
+START_TEST(gemm_strided_batched) { strided_batched(); }
 END_TEST
 
 /* Products large enough for CLBlast's indirect kernel (tiles, padding, the temporary),
@@ -235,6 +240,20 @@ START_TEST(reductions) {
 }
 END_TEST
 
+/* The same two checks on the plain product that runs in place of CLBlast's under the simulator. */
+START_TEST(plain_random_shapes) {
+    gemm_set_plain(1);
+    random_shapes();
+    gemm_set_plain(-1);
+}
+END_TEST
+START_TEST(plain_strided_batched) {
+    gemm_set_plain(1);
+    strided_batched();
+    gemm_set_plain(-1);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("gemm");
@@ -249,5 +268,10 @@ int main(void) {
     tcase_set_timeout(mm, 900);
     tcase_add_test(mm, matmul_both_lane_sets);
     suite_add_tcase(s, mm);
+    TCase *pl = tcase_create("plain");
+    tcase_set_timeout(pl, 900);
+    tcase_add_test(pl, plain_random_shapes);
+    tcase_add_test(pl, plain_strided_batched);
+    suite_add_tcase(s, pl);
     return tu_run(s);
 }

@@ -74,7 +74,7 @@ run_oclgrind() {
     # The simulator runs kernels hundreds of times slower: Check's per-test limit (900 s) x 20.
     (cd "$build" && env XDG_CACHE_HOME="$cache" ${case_:+CK_RUN_CASE=$case_} ${fam:+CLMTT_KERNEL_FAMILY=$fam} \
        CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-20} \
-       CLMTT_OCLGRIND=1 CLMTT_TEST_SMALL=1 CLMTT_BIN="$build/clmtt" CLMTT_SOURCE_DIR="$root" \
+       CK_LOG_FILE_NAME=- CLMTT_OCLGRIND=1 CLMTT_TEST_SMALL=1 CLMTT_BIN="$build/clmtt" CLMTT_SOURCE_DIR="$root" \
        oclgrind --data-races --uninitialized --check-api --build-options -cl-opt-disable \
          --max-errors 100 --log "$log" "./$t") || rc=$?
     n=$(grep -cE '^(Invalid|Uninitialized|Read-write|Write-write|Work-group divergence|Work-item divergence|Oclgrind|OCLGRIND|Controlflow|Instruction depends)' "$log" 2>/dev/null || true)
@@ -94,7 +94,7 @@ run_oclgrind() {
 # Every layer, model, augmentation, texture and distillation test (the device cases where a
 # test has host-only ones apart); those whose kernels depend on the family (convolution,
 # normalization, pooling and what runs them) in both.
-OCLGRIND_ALL=(test_act test_loss test_dsa:device test_gemm:matmul test_linear test_freq test_dct
+OCLGRIND_ALL=(test_act test_loss test_dsa:device test_gemm:matmul test_gemm:plain test_linear test_freq test_dct
   test_pool test_pool@gpu test_conv2d test_conv2d@gpu test_norm test_norm@gpu
   test_model:device test_model:device@gpu test_block test_block@gpu test_texture test_texture@gpu test_distill
   test_distill@gpu test_iteration)

@@ -2,6 +2,7 @@
 #include "core/util.h"
 
 #include <clblast_c.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +72,30 @@ static const char *gemm_name(char *buf, size_t cap, const char *what, int ta, in
  * needs; gemm hands CLBlast the runtime's grow-only buffer (RT_SCRATCH_GEMM_TEMP) for them,
  * so CLBlast allocates nothing per call. The strided-batched routine has no such argument in
  * CLBlast's C API (1.5): it allocates what it needs itself. */
+static int plain_on = -1;   /* -1: as the runtime says (RT.oclgrind) */
+
+void gemm_set_plain(int on) { plain_on = on; }
+
+static int plain(void) { return plain_on >= 0 ? plain_on : RT.oclgrind; }
+
+/* The products through cl/gemm_plain.cl, `batch` problems in one launch. */
+static void gemm_plain(int ta, int tb, size_t m, size_t n, size_t k, float alpha, DPtr a, size_t lda, size_t sa,
+                       DPtr b, size_t ldb, size_t sb, float beta, DPtr c, size_t ldc, size_t sc, size_t batch) {
+    if (m > INT_MAX || n > INT_MAX || k > INT_MAX || batch > INT_MAX)
+        die("internal: a plain product of %zux%zux%zu x %zu", m, n, k, batch);
+    LAUNCH("gemm_plain", m * n * batch, KI(ta), KI(tb), KI((int)m), KI((int)n), KI((int)k), KF(alpha), KM(a.mem),
+           KL(a.off), KL(lda), KL(sa), KM(b.mem), KL(b.off), KL(ldb), KL(sb), KF(beta), KM(c.mem), KL(c.off), KL(ldc),
+           KL(sc), KI((int)batch));
+}
+
 void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
           DPtr a, size_t lda, DPtr b, size_t ldb, float beta, DPtr c, size_t ldc) {
     if (m == 0 || n == 0) return;
     rt_count_gemm((double)m, (double)n, (double)k, 1, a.off, b.off, c.off);
+    if (plain()) {
+        gemm_plain(ta, tb, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
+        return;
+    }
     if (k == 0) { /* C = beta*C: CLBlast rejects k == 0 */
         if (beta == 0.0f) for (size_t i = 0; i < m; i++) dev_fill(c.mem, c.off + i * ldc, n, 0.0f);
         else if (beta != 1.0f) for (size_t i = 0; i < m; i++) scal(n, beta, dptr_add(c, i * ldc));
@@ -106,6 +127,10 @@ void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
     if (batch == 0 || m == 0 || n == 0) return;
     if (batch == 1) { gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
     rt_count_gemm((double)m, (double)n, (double)k, (double)batch, a.off, b.off, c.off);
+    if (plain()) {
+        gemm_plain(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch);
+        return;
+    }
     char name[96];
     BLAS_CALL(gemm_name(name, sizeof name, "gemm_batched", ta, tb, m, n, k),
               CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, tr(tb), tr(ta), n, m, k, alpha, b.mem, b.off, ldb, sb,

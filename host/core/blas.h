@@ -13,6 +13,10 @@ void gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
 void gemm_batched(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                   DPtr a, size_t lda, size_t a_stride, DPtr b, size_t ldb, size_t b_stride,
                   float beta, DPtr c, size_t ldc, size_t c_stride, size_t batch);
+/* 1: gemm and gemm_batched run cl/gemm_plain.cl's one-loop-per-element kernel instead of
+ * CLBlast's; 0: CLBlast; -1 (the start): as the runtime says, plain under the simulator
+ * (CLMTT_OCLGRIND=1, tools/oclgrind.md). For tests. */
+void gemm_set_plain(int on);
 /* y += alpha * x */
 void axpy(size_t n, float alpha, DPtr x, DPtr y);
 /* x *= alpha */
