@@ -157,7 +157,7 @@ static void check_kept_entries(const FdMeta *m, FdMetaRun *run, double ratio) {
     const Matcher *mt = &run->d.match;
     size_t P = m->net.nparams;
     ck_assert_uint_eq(mt->dropped, (size_t)floor(ratio * (double)P));
-    DPtr at = theta_steps_at(&run->d.thetas, mt->step);
+    DPtr at = step_vectors_at(&run->d.thetas, mt->step);
     float *theta = tu_download(at.mem, at.off, P);
     check_against_sort(theta, m->target, P, mt->dropped, mt->keep, "the distiller's kept entries");
     free(theta);

@@ -92,7 +92,7 @@ START_TEST(steps_split_over_buffers) {
     free(xs);
     fd_meta_ref_thetas(&m, &split, X, m.alpha, K, want);
     for (int k = 0; k <= K; k++) {
-        DPtr at = theta_steps_at(&split.d.thetas, k);
+        DPtr at = step_vectors_at(&split.d.thetas, k);
         float *got = tu_download(at.mem, at.off, P);
         char what[64];
         snprintf(what, sizeof what, "split step %d", k);

@@ -39,8 +39,8 @@ void distiller_init_split(Distiller *d, const Net *net, int nsyn, int rounds, in
     /* A rank's slice of a step: at most ceil(rows / N) rows. */
     size_t slice = (rows + (size_t)d->nranks - 1) / (size_t)d->nranks;
     step_init(&d->step, net, (int)slice, 1, 0);
-    theta_steps_init(&d->thetas, (int)K, P);
-    grad_steps_init(&d->grads, (int)K, P);
+    step_vectors_init(&d->thetas, (int)K + 1, P, 1, "student parameters");
+    step_vectors_init(&d->grads, (int)K, P, 0, "student gradients");
     d->target = dev_alloc(P * 4, "expert target parameters");
     d->lam = dev_alloc(P * 4, "adjoint");
     d->hvp = dev_alloc(P * 4, "Hessian-vector product");
@@ -79,8 +79,8 @@ void distiller_set_match(Distiller *d, const MatchOptions *opt) {
 void distiller_free(Distiller *d) {
     if (d->upload_pending) rt_finish();   /* the staging below may still be read */
     step_free(&d->step);
-    theta_steps_free(&d->thetas);
-    grad_steps_free(&d->grads);
+    step_vectors_free(&d->thetas);
+    step_vectors_free(&d->grads);
     cl_mem bufs[] = {d->target, d->lam, d->hvp, d->x,  d->x_aug,   d->u,
                      d->u_rendered, d->targets, d->idx, d->xs, d->ts, d->us, d->tan_full, d->dsa_params};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(bufs[i]);
@@ -212,7 +212,7 @@ static void upload_iteration(Distiller *d, const float *theta0, const float *tar
     int K = d->syn_steps;
     memcpy(d->up_ends, theta0, P * sizeof(float));
     memcpy(d->up_ends + P, target, P * sizeof(float));
-    DPtr theta_0 = theta_steps_at(&d->thetas, 0);
+    DPtr theta_0 = step_vectors_at(&d->thetas, 0);
     dev_write_async(theta_0.mem, theta_0.off * 4, P * 4, d->up_ends);
     dev_write_async(d->target, 0, P * 4, d->up_ends + P);
     dev_write_async(d->idx, 0, (size_t)K * d->batch_syn * sizeof(int), d->batch_idx);
@@ -249,17 +249,17 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
     free(q.perm);
     upload_iteration(d, theta0, target);
     scalars_reset(&d->sc);
-    scalars_reduce(&d->sc, SC_D, 0, RED_SQDIST, P, theta_steps_at(&d->thetas, 0), dptr(d->target, 0));
+    scalars_reduce(&d->sc, SC_D, 0, RED_SQDIST, P, step_vectors_at(&d->thetas, 0), dptr(d->target, 0));
 
     /* Forward sweep: each step is one chunk of the step engine. */
     RtCounts c0 = rt_counts();
     for (int k = 0; k < K; k++) {
         cl_mem in = step_input(d, set, k);
-        DPtr g = grad_steps_at(&d->grads, k);
-        forward_grad(d, theta_steps_at(&d->thetas, k), in, step_rows(d, k), g);
-        DPtr cur = theta_steps_at(&d->thetas, k), next = theta_steps_next_of(&d->thetas, k);   /* one buffer */
+        DPtr g = step_vectors_at(&d->grads, k);
+        forward_grad(d, step_vectors_at(&d->thetas, k), in, step_rows(d, k), g);
+        DPtr cur = step_vectors_at(&d->thetas, k), next = step_vectors_next_of(&d->thetas, k);   /* one buffer */
         LAUNCH("distill_sgd_next", P, KM(cur.mem), KL(next.off), KL(cur.off), KM(g.mem), KL(g.off), KF(alpha), KL(P));
-        theta_steps_written(&d->thetas, k + 1);
+        step_vectors_written(&d->thetas, k + 1);
     }
     d->counts_forward = rt_counts_sub(rt_counts(), c0);
     /* The loss's numerator and lambda's seed at the matched step; later steps do not reach
@@ -275,12 +275,12 @@ void distiller_meta_grad_start(Distiller *d, LearnSet *set, const float *theta0,
     c0 = rt_counts();
     for (int k = first; k >= 0; k--) {
         if (on_device && (k == K - 1 || d->match.opt.auto_match))
-            matcher_seed_at(&d->match, k + 1, theta_steps_at(&d->thetas, k + 1), d->target, &d->sc, d->lam);
+            matcher_seed_at(&d->match, k + 1, step_vectors_at(&d->thetas, k + 1), d->target, &d->sc, d->lam);
         cl_mem in = step_input(d, set, k);
         int n = step_rows(d, k);
-        cl_mem tangent = reverse_pass(d, theta_steps_at(&d->thetas, k), in, n);
+        cl_mem tangent = reverse_pass(d, step_vectors_at(&d->thetas, k), in, n);
         /* dlr -= <lambda, g_k>, and lambda -= alpha H_k lambda for the step below, in one pass. */
-        scalars_dot_update(&d->sc, SC_DLR, 1, P, dptr(d->lam, 0), grad_steps_at(&d->grads, k), -alpha, dptr(d->hvp, 0));
+        scalars_dot_update(&d->sc, SC_DLR, 1, P, dptr(d->lam, 0), step_vectors_at(&d->grads, k), -alpha, dptr(d->hvp, 0));
         /* Learned labels: the targets enter the step linearly; their gradient comes from the
          * logits' tangent this pass computed (docs/algorithm.md#gradient-with-respect-to-labels). */
         learnset_label_grad(set, tangent, d->targets, d->idx, k * d->batch_syn, d->batch_n[k], alpha / (float)n);

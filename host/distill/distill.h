@@ -33,7 +33,7 @@
 
 #include "augment/dsa.h"
 #include "distill/learnset.h"
-#include "distill/grad_steps.h"
+#include "distill/step_vectors.h"
 #include "distill/match.h"
 #include "train/step.h"
 
@@ -45,8 +45,8 @@ typedef struct {
     DsaStrategy dsa;          /* ngroups 0: no augmentation in the unroll */
     size_t in_img;            /* floats per network input */
     StepEngine step;
-    ThetaSteps thetas;        /* theta_0 .. theta_K, P floats each at an aligned stride, in one or more buffers */
-    GradSteps grads;          /* the forward sweep's g_0 .. g_{K-1}, read back by the reverse sweep */
+    StepVectors thetas;       /* theta_0 .. theta_K, P floats each at an aligned stride, in one or more buffers */
+    StepVectors grads;        /* the forward sweep's g_0 .. g_{K-1}, read back by the reverse sweep */
     cl_mem target, lam, hvp;
     /* One step's batch: rendered from the set, augmented, the input meta-gradient u at the
      * augmented rows and u_rendered at the rendered rows (A^T u); batch_syn x rounds inputs

@@ -70,17 +70,17 @@ void match_select(const float *theta, const float *target, size_t P, size_t drop
     for (size_t i = 0; i < drop; i++) keep[order[i]] = 0;
 }
 
-int matcher_seed(Matcher *mt, int K, const ThetaSteps *thetas, cl_mem target_dev, const float *target_host, IterScalars *sc,
+int matcher_seed(Matcher *mt, int K, const StepVectors *thetas, cl_mem target_dev, const float *target_host, IterScalars *sc,
                  cl_mem lam) {
     size_t P = mt->P;
     mt->dropped = match_dropped_count(mt->opt.loss_ratio, P);
     /* The distances on the device: d_1 .. d_K and their first minimum, or d_K alone. */
     if (mt->opt.auto_match) {
         for (int k = 1; k <= K; k++)
-            scalars_reduce(sc, SC_HEAD + k - 1, 0, RED_SQDIST, P, theta_steps_at(thetas, k), dptr(target_dev, 0));
+            scalars_reduce(sc, SC_HEAD + k - 1, 0, RED_SQDIST, P, step_vectors_at(thetas, k), dptr(target_dev, 0));
         scalars_argmin(sc);
     } else {
-        scalars_reduce(sc, SC_NUM, 0, RED_SQDIST, P, theta_steps_at(thetas, K), dptr(target_dev, 0));
+        scalars_reduce(sc, SC_NUM, 0, RED_SQDIST, P, step_vectors_at(thetas, K), dptr(target_dev, 0));
     }
     mt->step = mt->opt.auto_match ? 0 : K;   /* auto_match: known at the iteration's read */
     if (mt->dropped == 0) return 1;
@@ -91,7 +91,7 @@ int matcher_seed(Matcher *mt, int K, const ThetaSteps *thetas, cl_mem target_dev
     if (!(v.D > 0)) die("the expert's start and target snapshots are identical: the loss is undefined (expert_epochs >= 1?)");
     int k = v.matched;
     mt->step = k;
-    DPtr theta_k = theta_steps_at(thetas, k);
+    DPtr theta_k = step_vectors_at(thetas, k);
     dev_read_f32(theta_k.mem, theta_k.off, P, mt->theta);
     match_select(mt->theta, target_host, P, mt->dropped, mt->keep, mt->err, mt->order);
     /* lambda as distill_lambda_seed computes it (float), zero where left out; the numerator

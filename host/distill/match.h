@@ -18,7 +18,7 @@
 
 #include "core/runtime.h"
 #include "distill/scalars.h"
-#include "distill/theta_steps.h"
+#include "distill/step_vectors.h"
 
 #include <stddef.h>
 
@@ -56,7 +56,7 @@ void match_select(const float *theta, const float *target, size_t P, size_t drop
  * the host selects the kept entries, which waits for the device; mt->step is the matched
  * step). target: the same P values on the device (target_dev) and on the host
  * (target_host). */
-int matcher_seed(Matcher *mt, int K, const ThetaSteps *thetas, cl_mem target_dev, const float *target_host, IterScalars *sc,
+int matcher_seed(Matcher *mt, int K, const StepVectors *thetas, cl_mem target_dev, const float *target_host, IterScalars *sc,
                  cl_mem lam);
 /* lam = 2/D (theta_step - target) when slot MATCHED is `step`; else nothing. */
 void matcher_seed_at(const Matcher *mt, int step, DPtr theta_step, cl_mem target_dev, IterScalars *sc, cl_mem lam);
