@@ -62,16 +62,6 @@ static const char *gemm_name(char *buf, size_t cap, const char *what, int ta, in
     return buf;
 }
 
-/* The row-major product C[m,n] = op(A) op(B) is the column-major product C^T = op(B)^T op(A)^T:
- * a row-major r x c matrix with leading dimension ld is, in the same memory, a column-major
- * c x r one. So every call passes B first, A second, n before m, with the transposes as given.
- * Why: CLBlast's kernels are column-major. Row-major, its indirect (large-matrix) path copies
- * C into a transposed temporary and back on every call; column-major it copies an operand
- * only when it must be padded or transposed to the kernel's tiles (the direct path, for
- * small products, needs nothing). CLBlastSGemmTempBufferSize says how many bytes a call
- * needs; gemm hands CLBlast the runtime's grow-only buffer (RT_SCRATCH_GEMM_TEMP) for them,
- * so CLBlast allocates nothing per call. The strided-batched routine has no such argument in
- * CLBlast's C API (1.5): it allocates what it needs itself. */
 static int plain_on = -1;   /* -1: as the runtime says (RT.oclgrind) */
 
 void gemm_set_plain(int on) { plain_on = on; }
@@ -88,6 +78,16 @@ static void gemm_plain(int ta, int tb, size_t m, size_t n, size_t k, float alpha
            KL(sc), KI((int)batch));
 }
 
+/* The row-major product C[m,n] = op(A) op(B) is the column-major product C^T = op(B)^T op(A)^T:
+ * a row-major r x c matrix with leading dimension ld is, in the same memory, a column-major
+ * c x r one. So every call passes B first, A second, n before m, with the transposes as given.
+ * Why: CLBlast's kernels are column-major. Row-major, its indirect (large-matrix) path copies
+ * C into a transposed temporary and back on every call; column-major it copies an operand
+ * only when it must be padded or transposed to the kernel's tiles (the direct path, for
+ * small products, needs nothing). CLBlastSGemmTempBufferSize says how many bytes a call
+ * needs; gemm hands CLBlast the runtime's grow-only buffer (RT_SCRATCH_GEMM_TEMP) for them,
+ * so CLBlast allocates nothing per call. The strided-batched routine has no such argument in
+ * CLBlast's C API (1.5): it allocates what it needs itself. */
 void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
           DPtr a, size_t lda, DPtr b, size_t ldb, float beta, DPtr c, size_t ldc) {
     if (m == 0 || n == 0) return;
